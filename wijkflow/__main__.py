@@ -1,0 +1,3 @@
+from wijkflow.cli import main
+
+main()

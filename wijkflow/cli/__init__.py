@@ -1,0 +1,118 @@
+"""The `wijkflow` command. Thin: parse, call one service function, render.
+
+Only click and the settings are imported at start-up; each command imports the
+services it needs, so `wijkflow --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from ..errors import GateNotMet, WijkflowError
+
+FORMATS = click.Choice(["table", "json", "csv"])
+
+
+class Lazy:
+    """The application object, built when a command first needs it (ctx.obj)."""
+
+    def __init__(self, flags: dict[str, Any], config: str | None) -> None:
+        self.flags = flags
+        self.config = config
+        self._app: Any = None
+
+    @property
+    def app(self) -> Any:
+        if self._app is None:
+            from ..app import App
+            from ..config import load_settings
+
+            self._app = App(load_settings(flags=self.flags, config_path=self.config))
+        return self._app
+
+    @property
+    def user(self) -> str | None:
+        return self.app.settings.user
+
+
+pass_lazy = click.make_pass_decorator(Lazy)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--db", "database_url", metavar="URL",
+              help="Database: a SQLite file path, sqlite:///PATH or postgresql+psycopg://... "
+                   "[env WIJKFLOW_DATABASE_URL; default: wijkflow.db in your user data directory]")
+@click.option("--as", "user", metavar="EMAIL",
+              help="Who is acting (recorded in the history) [env WIJKFLOW_USER].")
+@click.option("--config", "config", metavar="PATH", type=click.Path(dir_okay=False),
+              help="A wijkflow.toml with settings [env WIJKFLOW_CONFIG].")
+@click.option("--debug", is_flag=True, help="Show a traceback when something unexpected fails.")
+@click.version_option(package_name="wijkflow", prog_name="wijkflow")
+@click.pass_context
+def cli(ctx: click.Context, database_url: str | None, user: str | None, config: str | None,
+        debug: bool) -> None:
+    """wijkflow runs Dutch neighbourhood programmes (wijkaanpakken) as gated workflows.
+
+    Each wijkaanpak moves through phases (Initiëren → Ontwerpen → Uitvoeren →
+    Monitoren → Evalueren → Afgesloten, with loops back to bijsturen). Leaving a phase
+    is gated: deliverables with evidence, approvals by the stuurgroep, indicator
+    baselines and time in phase must be met first. Every change is recorded in a
+    tamper-evident history.
+
+    \b
+    Getting started:
+      wijkflow demo                                  see a whole lifecycle on a throw-away database
+      wijkflow init                                  create the database
+      wijkflow people add pl@gemeente.nl --name "Fleur Mensink"
+      wijkflow --as pl@gemeente.nl new "Wijkaanpak Noord" --wijk Noord --leader pl@gemeente.nl
+      wijkflow gate wijkaanpak-noord                 what still blocks the next phase
+
+    Exit codes: 0 done, 2 bad input, 3 gate not met, 4 not found, 5 not allowed,
+    6 conflict (retry), 7 audit verification failed, 1 unexpected.
+    """
+    ctx.obj = Lazy({"database_url": database_url, "user": user}, config)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or bool(os.environ.get("WIJKFLOW_DEBUG"))
+    try:
+        code = cli.main(args=args, prog_name="wijkflow", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except GateNotMet as exc:
+        click.echo(f"Error: {exc.aanpak} cannot move from {exc.source} to {exc.dest}: "
+                   f"{len(exc.unmet)} {'criterion is' if len(exc.unmet) == 1 else 'criteria are'} not met.",
+                   err=True)
+        for c in exc.unmet:
+            click.echo(f"  [ ] {c.label} [{c.key}]: {c.why}", err=True)
+        sys.exit(exc.exit_code)
+    except WijkflowError as exc:
+        if debug:
+            raise
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted; nothing half-written (each change is one transaction).", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - the one place that turns surprises into exit 1
+        if debug:
+            raise
+        click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for details).", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+from . import aanpak_commands, admin  # noqa: E402,F401 - registers the commands

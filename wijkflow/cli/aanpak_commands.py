@@ -1,0 +1,281 @@
+"""Working on wijkaanpakken: create, look, complete, approve, advance, indicators, history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from . import FORMATS, Lazy, cli, pass_lazy
+from .render import as_table, emit, gate_lines, history_table
+
+ROLE_CHOICE = click.Choice(["projectleider", "coordinator", "approver"])
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--wijk", required=True, help="The wijk (neighbourhood) the aanpak is about.")
+@click.option("--gemeente", default=None, help="The municipality.")
+@click.option("--workflow", default="wijkaanpak", show_default=True,
+              help="Definition name (see `wijkflow workflows list`) or a YAML file.")
+@click.option("--leader", required=True, metavar="EMAIL", help="The projectleider.")
+@click.option("--coordinator", "coordinators", multiple=True, metavar="EMAIL",
+              help="A coordinator / wijkregisseur (repeatable).")
+@click.option("--approver", "approvers", multiple=True, metavar="EMAIL",
+              help="A stuurgroep member who approves gates (repeatable).")
+@click.option("--phase", default=None, help="For a programme already running: its current phase.")
+@click.option("--since", default=None, metavar="DATE", help="With --phase: the day it entered that phase.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_lazy
+def new(lazy: Lazy, name: str, wijk: str, gemeente: str | None, workflow: str, leader: str,
+        coordinators: tuple[str, ...], approvers: tuple[str, ...], phase: str | None, since: str | None,
+        fmt: str) -> None:
+    """Start a new wijkaanpak NAME (or import a running one with --phase and --since).
+
+    \b
+    Example:
+      wijkflow --as pl@hengelo.nl new "Wijkaanpak Noord" --wijk Noord --gemeente Hengelo \\
+          --leader pl@hengelo.nl --coordinator wr@hengelo.nl --approver sg@hengelo.nl
+    """
+    from ..services import create_aanpak
+
+    a = create_aanpak(lazy.app, name, wijk=wijk, gemeente=gemeente, workflow=workflow, leader=leader,
+                      coordinators=coordinators, approvers=approvers, phase=phase, since=since,
+                      acting=lazy.user)
+    emit(a, fmt, table=lambda: f"Created #{a['id']} {a['name']} ({a['slug']}) on {a['workflow']}, "
+                               f"in phase {a['phase']} ({a['phase_label']}).")
+
+
+@cli.command()
+@click.argument("ref")
+@click.argument("email")
+@click.option("--role", type=ROLE_CHOICE, required=True, help="The role on this wijkaanpak.")
+@pass_lazy
+def assign(lazy: Lazy, ref: str, email: str, role: str) -> None:
+    """Give EMAIL a role on wijkaanpak REF (its number or slug)."""
+    from ..services import assign_role
+
+    r = assign_role(lazy.app, ref, email, role=role, acting=lazy.user)
+    click.echo(f"{r['email']} is {'now' if r['changed'] else 'already'} {role} of {r['aanpak']}.")
+
+
+@cli.command("list")
+@click.option("--phase", default=None, help="Only aanpakken in this phase (key, e.g. execute).")
+@click.option("--wijk", default=None, help="Only this wijk.")
+@click.option("--gemeente", default=None, help="Only this municipality.")
+@click.option("--stalled", is_flag=True, help="Only aanpakken in a phase longer than it should last.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@pass_lazy
+def list_cmd(lazy: Lazy, phase: str | None, wijk: str | None, gemeente: str | None, stalled: bool,
+             fmt: str) -> None:
+    """List wijkaanpakken with their phase and days in phase."""
+    from ..services import list_aanpakken
+
+    rows = list_aanpakken(lazy.app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled)
+    emit(rows, fmt, table=lambda: as_table(rows, [
+        ("id", "#"), ("slug", "Slug"), ("name", "Name"), ("wijk", "Wijk"), ("gemeente", "Gemeente"),
+        ("phase_label", "Phase"), ("days_in_phase", "Days"), ("stalled", "Stalled")])
+        if rows else "No wijkaanpakken match.")
+
+
+def _show_text(a: dict[str, Any]) -> str:
+    lines = [f"#{a['id']} {a['name']}  ({a['slug']})",
+             f"  Wijk: {a['wijk']}" + (f", gemeente {a['gemeente']}" if a["gemeente"] else ""),
+             f"  Workflow: {a['workflow']['label']} ({a['workflow']['name']} v{a['workflow']['version']})",
+             f"  Phase: {a['phase_label']} [{a['phase']}] since {a['phase_since'][:10]} "
+             f"({a['days_in_phase']} days{', STALLED' if a['stalled'] else ''})"]
+    if a.get("as_of"):
+        lines.insert(1, f"  As of: {a['as_of']}")
+    for p in a["people"]:
+        lines.append(f"  {p['role']}: {p['name']} <{p['email'] or '-'}>")
+    for g in a["gates"]:
+        met = sum(1 for c in g["criteria"] if c["met"])
+        state = "open" if g["passed"] else "blocked"
+        lines.append(f"\nGate to {g['to_label']} [{g['to']}] \"{g['label']}\": {state}, "
+                     f"{met}/{len(g['criteria'])} criteria met")
+        lines.extend(gate_lines(g))
+    if a["deadlines"]:
+        lines.append("\nDeadlines: " + ", ".join(f"{k} {v}" for k, v in a["deadlines"].items()))
+    if a["indicators"]:
+        lines.append("Indicators: " + ", ".join(a["indicators"]))
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_lazy
+def show(lazy: Lazy, ref: str, fmt: str) -> None:
+    """Where wijkaanpak REF stands: phase, people, and every gate out of this phase."""
+    from ..services import show_aanpak
+
+    a = show_aanpak(lazy.app, ref)
+    emit(a, fmt, table=lambda: _show_text(a))
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--to", "to", default=None, metavar="PHASE", help="The gate towards this phase "
+              "(default: the first way out the definition lists).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_lazy
+def gate(lazy: Lazy, ref: str, to: str | None, fmt: str) -> None:
+    """What is met and what still blocks leaving the current phase."""
+    from ..services import gate_status
+
+    g = gate_status(lazy.app, ref, to=to)
+
+    def text() -> str:
+        head = (f"{g['name']}: {g['phase_label']} [{g['phase']}] -> {g['to_label']} [{g['to']}] "
+                f"\"{g['label']}\": " + ("all criteria met, ready to advance" if g["passed"]
+                                         else f"{sum(1 for c in g['criteria'] if not c['met'] and not c['optional'])}"
+                                         " criteria still block"))
+        return "\n".join([head, *gate_lines(g)])
+
+    emit(g, fmt, table=text)
+
+
+@cli.command()
+@click.argument("ref")
+@click.argument("criterion")
+@click.option("--evidence", default=None, help="A link or short description of the evidence.")
+@pass_lazy
+def complete(lazy: Lazy, ref: str, criterion: str, evidence: str | None) -> None:
+    """Mark deliverable CRITERION of wijkaanpak REF as completed (projectleider only)."""
+    from ..services import complete as complete_
+
+    r = complete_(lazy.app, ref, criterion, evidence=evidence, acting=lazy.user)
+    click.echo(f"Completed '{r['label']}' [{r['criterion']}] for {r['aanpak']}.")
+
+
+@cli.command()
+@click.argument("ref")
+@click.argument("criterion")
+@click.option("--comment", default=None, help="Why, or the decision it rests on.")
+@pass_lazy
+def approve(lazy: Lazy, ref: str, criterion: str, comment: str | None) -> None:
+    """Approve CRITERION of wijkaanpak REF (approvers only; never your own deliverable)."""
+    from ..services import approve as approve_
+
+    r = approve_(lazy.app, ref, criterion, comment=comment, acting=lazy.user)
+    click.echo(f"Approved '{r['label']}' [{r['criterion']}] for {r['aanpak']}.")
+
+
+@cli.command()
+@click.argument("ref")
+@click.argument("criterion")
+@click.argument("date")
+@pass_lazy
+def deadline(lazy: Lazy, ref: str, criterion: str, date: str) -> None:
+    """Set the DATE (YYYY-MM-DD, local) by which CRITERION of REF must be met."""
+    from ..services import set_deadline
+
+    r = set_deadline(lazy.app, ref, criterion, date, acting=lazy.user)
+    was = f" (was {r['previous']})" if r["previous"] else ""
+    click.echo(f"Deadline for {r['criterion']} of {r['aanpak']}: {r['due']}{was}.")
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--to", "to", default=None, metavar="PHASE",
+              help="Where to go when there is more than one way out (e.g. execute to bijsturen).")
+@click.option("--reason", default=None, help="Why; recorded in the history.")
+@click.option("--dry-run", is_flag=True, help="Only say whether it would move; change nothing.")
+@click.option("--override", is_flag=True, help="Administrators only: move despite unmet criteria "
+              "(needs --reason; recorded as an override).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_lazy
+def advance(lazy: Lazy, ref: str, to: str | None, reason: str | None, dry_run: bool, override: bool,
+            fmt: str) -> None:
+    """Move wijkaanpak REF to its next phase, if every criterion of the gate is met.
+
+    A refusal (exit code 3) lists every criterion that is not met.
+    """
+    from ..services import advance as advance_
+
+    r = advance_(lazy.app, ref, acting=lazy.user, to=to, reason=reason, dry_run=dry_run, override=override)
+
+    def text() -> str:
+        move = f"{r['from_label']} [{r['from']}] -> {r['to_label']} [{r['to']}]"
+        if dry_run:
+            verdict = "would move" if r["would_move"] else "would be refused"
+            return "\n".join([f"Dry run: {r['name']} {verdict}: {move}.", *gate_lines(r["gate"])])
+        return f"{r['name']} moved {move}" + (" (OVERRIDE)" if r["override"] else "") + "."
+
+    emit(r, fmt, table=text)
+    if dry_run and not r["would_move"]:
+        raise click.exceptions.Exit(3)
+
+
+@cli.group()
+def indicator() -> None:
+    """Indicators (succesindicatoren) of a wijkaanpak."""
+
+
+@indicator.command("add")
+@click.argument("ref")
+@click.argument("key")
+@click.option("--label", required=True, help="What is measured, e.g. 'Veiligheidsbeleving'.")
+@click.option("--unit", default=None, help="e.g. %, aantal, rapportcijfer.")
+@click.option("--baseline", default=None, help="The nulmeting.")
+@click.option("--target", default=None, help="The streefwaarde.")
+@click.option("--direction", type=click.Choice(["higher", "lower"]), default="higher", show_default=True,
+              help="Which way is better.")
+@pass_lazy
+def indicator_add(lazy: Lazy, ref: str, key: str, label: str, unit: str | None, baseline: str | None,
+                  target: str | None, direction: str) -> None:
+    """Add indicator KEY to wijkaanpak REF."""
+    from ..services import add_indicator
+
+    r = add_indicator(lazy.app, ref, key, label=label, unit=unit, baseline=baseline, target=target,
+                      direction=direction, acting=lazy.user)
+    click.echo(f"Added indicator {r['key']} ({r['label']}) to {r['aanpak']}.")
+
+
+@cli.command()
+@click.argument("ref")
+@click.argument("key")
+@click.argument("value")
+@click.option("--date", "on", default=None, metavar="DATE", help="The day measured (default: today).")
+@click.option("--source", default=None, help="Where the figure comes from.")
+@pass_lazy
+def measure(lazy: Lazy, ref: str, key: str, value: str, on: str | None, source: str | None) -> None:
+    """Record a measurement VALUE of indicator KEY of wijkaanpak REF."""
+    from ..services import measure as measure_
+
+    r = measure_(lazy.app, ref, key, value, on=on, source=source, acting=lazy.user)
+    click.echo(f"Recorded {r['indicator']} = {r['value']:g} on {r['date']} for {r['aanpak']}.")
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@pass_lazy
+def indicators(lazy: Lazy, ref: str, fmt: str) -> None:
+    """Progress toward target for each indicator of wijkaanpak REF."""
+    from ..services import progress
+
+    rows = progress(lazy.app, ref)
+    emit(rows, fmt, table=lambda: as_table(rows, [
+        ("key", "Key"), ("label", "Label"), ("unit", "Unit"), ("baseline", "Baseline"), ("latest", "Latest"),
+        ("target", "Target"), ("progress_pct", "% to target"), ("measurements", "Measurements")])
+        if rows else "No indicators yet; add one with `wijkflow indicator add`.")
+
+
+HISTORY_CSV = ["id", "at", "type", "actor_name", "actor_email", "from_phase", "to_phase", "reason",
+               "evidence", "payload", "hash"]
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@pass_lazy
+def history(lazy: Lazy, ref: str, fmt: str) -> None:
+    """Every change to wijkaanpak REF: who, when, what, why and with which evidence."""
+    from ..services import history as history_
+
+    events = history_(lazy.app, ref)
+    flat = [{**e, "actor_name": (e["actor"] or {}).get("name"), "actor_email": (e["actor"] or {}).get("email")}
+            for e in events]
+
+    emit(events, fmt, table=lambda: history_table(events), csv_rows=flat, csv_columns=HISTORY_CSV)

@@ -1,0 +1,144 @@
+"""Setting up: the database, configuration, workflow definitions, people, the demo."""
+
+from __future__ import annotations
+
+import click
+
+from . import FORMATS, Lazy, cli, pass_lazy
+from .render import as_table, emit
+
+
+@cli.command()
+@pass_lazy
+def init(lazy: Lazy) -> None:
+    """Create the database, or bring an existing one up to date. Safe to run again."""
+    db = lazy.app.db
+    created = db.init()
+    click.echo(f"{'Created' if created else 'Checked'} the wijkflow database at {db.where}.")
+
+
+@cli.command("config")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_lazy
+def config_cmd(lazy: Lazy, fmt: str) -> None:
+    """Show the settings in effect and where each comes from (passwords masked).
+
+    Order: command-line flags, then WIJKFLOW_* environment variables, then
+    wijkflow.toml (--config, WIJKFLOW_CONFIG or your user config directory), then defaults.
+    """
+    shown = lazy.app.settings.shown()
+    rows = [{"setting": k, "value": v["value"], "from": v["from"]} for k, v in shown.items()]
+    emit(shown, fmt, table=lambda: as_table(rows, [("setting", "Setting"), ("value", "Value"),
+                                                   ("from", "From")]))
+
+
+cli.add_command(config_cmd, "info")
+
+
+@cli.group()
+def workflows() -> None:
+    """Workflow definitions: the phases, gates and criteria a wijkaanpak follows."""
+
+
+@workflows.command("list")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@pass_lazy
+def workflows_list(lazy: Lazy, fmt: str) -> None:
+    """The definitions available for new wijkaanpakken."""
+    rows = [{"name": d.name, "version": d.version, "label": d.label, "phases": len(d.phases),
+             "criteria": len(d.criteria), "file": str(path), "source_document": d.source_document}
+            for d, path in lazy.app.registry.all()]
+    emit(rows, fmt, table=lambda: as_table(rows, [("name", "Name"), ("version", "Version"), ("label", "Label"),
+                                                  ("phases", "Phases"), ("criteria", "Criteria")]))
+
+
+@workflows.command("show")
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["text", "mermaid", "json"]), default="text",
+              show_default=True, help="text for people, mermaid for a diagram, json for scripts.")
+@pass_lazy
+def workflows_show(lazy: Lazy, name: str, fmt: str) -> None:
+    """Show a definition: NAME (e.g. wijkaanpak) or the path of a YAML file.
+
+    `--format mermaid` prints a state diagram (paste it into any Mermaid viewer).
+    """
+    from ..workflow_views import definition_text, mermaid
+
+    d = lazy.app.registry.get(name)
+    if fmt == "json":
+        emit(d.model_dump(mode="json"), "json")
+    elif fmt == "mermaid":
+        click.echo(mermaid(d))
+    else:
+        click.echo(definition_text(d))
+
+
+@workflows.command("validate")
+@click.argument("path", type=click.Path(dir_okay=False))
+def workflows_validate(path: str) -> None:
+    """Check a workflow definition file; errors name the file, the path in it and the line."""
+    from ..definitions import load_file
+
+    d = load_file(path)
+    click.echo(f"{path}: valid ({d.ref}: {len(d.phases)} phases, {len(d.transitions)} transitions, "
+               f"{len(d.criteria)} criteria).")
+
+
+@cli.group()
+def people() -> None:
+    """The people wijkflow knows: project leaders, coordinators, approvers, auditors."""
+
+
+@people.command("add")
+@click.argument("email")
+@click.option("--name", required=True, help="Full name, as it appears in emails and reports.")
+@click.option("--locale", type=click.Choice(["nl", "en"]), default="nl", show_default=True,
+              help="Language of the emails this person receives.")
+@click.option("--role", type=click.Choice(["admin", "auditor"]), default=None,
+              help="A global role (roles on one wijkaanpak are given with `wijkflow assign`).")
+@pass_lazy
+def people_add(lazy: Lazy, email: str, name: str, locale: str, role: str | None) -> None:
+    """Add a person by EMAIL."""
+    from ..services import add_person
+
+    p = add_person(lazy.app, email, name=name, locale=locale, role=role, acting=lazy.user)
+    click.echo(f"Added {p['name']} <{p['email']}> (locale {p['locale']}"
+               f"{', ' + p['role'] if p['role'] else ''}).")
+
+
+@people.command("list")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@pass_lazy
+def people_list(lazy: Lazy, fmt: str) -> None:
+    """Everyone wijkflow knows."""
+    from ..services import list_people
+
+    rows = list_people(lazy.app)
+    emit(rows, fmt, table=lambda: as_table(rows, [("id", "#"), ("email", "Email"), ("name", "Name"),
+                                                  ("locale", "Locale"), ("role", "Role")]))
+
+
+@people.command("forget")
+@click.argument("email")
+@pass_lazy
+def people_forget(lazy: Lazy, email: str) -> None:
+    """Erase a person's name and email (AVG/GDPR). The history keeps a number, not the person."""
+    from ..services import forget_person
+
+    p = forget_person(lazy.app, email, acting=lazy.user)
+    click.echo(f"Erased person #{p['id']}: their name and email are gone; the history still verifies.")
+
+
+@cli.command()
+@click.option("--keep", type=click.Path(file_okay=False), default=None,
+              help="Keep the demo database and outbox in this directory instead of a temporary one.")
+def demo(keep: str | None) -> None:
+    """Run a whole wijkaanpak lifecycle on a throw-away database, narrated.
+
+    Creates people and "Wijkaanpak Noord — De Noork" (Hengelo), shows a refused
+    advance with its unmet criteria, satisfies the gates, takes one bijsturen loop,
+    closes the aanpak and prints its history. Everything printed comes from the engine.
+    """
+    from ..demo import run_demo
+
+    run_demo(keep, echo=click.echo)

@@ -1,0 +1,109 @@
+"""Turning service results into text for people, or JSON/CSV for scripts. No logic here."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import click
+
+
+def as_json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def as_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+    rows = list(rows)
+    columns = list(columns or (rows[0].keys() if rows else []))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in columns])
+    return buf.getvalue()
+
+
+def as_table(rows: Iterable[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+    """columns: (key, heading) pairs."""
+    rows = list(rows)
+    cells = [[_cell(r.get(k)).replace("\n", " ") for k, _ in columns] for r in rows]
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, (_, h) in enumerate(columns)]
+    widths = [min(w, 60) for w in widths]
+    lines = ["  ".join(h.ljust(widths[i]) for i, (_, h) in enumerate(columns)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    for c in cells:
+        lines.append("  ".join(_clip(v, widths[i]).ljust(widths[i]) for i, v in enumerate(c)).rstrip())
+    return "\n".join(lines)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def emit(data: Any, fmt: str, *, table: Any = None, csv_rows: Iterable[dict[str, Any]] | None = None,
+         csv_columns: Sequence[str] | None = None) -> None:
+    """Print `data` as json, csv or a table. `table` is the text a person sees."""
+    if fmt == "json":
+        click.echo(as_json(data))
+    elif fmt == "csv":
+        click.echo(as_csv(csv_rows if csv_rows is not None else data, csv_columns), nl=False)
+    else:
+        click.echo(table() if callable(table) else table)
+
+
+MARK = {True: "[x]", False: "[ ]"}
+
+
+def gate_lines(gate: dict[str, Any]) -> list[str]:
+    lines = []
+    for c in gate["criteria"]:
+        mark = MARK[c["met"]] if not (c["optional"] and not c["met"]) else "[-]"
+        extra = ""
+        if c["met"] and c.get("by"):
+            extra = f" by {c['by']['name'] or c['by']['email']}"
+            if c.get("at"):
+                extra += f" on {c['at'][:10]}"
+        opt = " (optional)" if c["optional"] else ""
+        lines.append(f"  {mark} {c['label']} [{c['key']}]{opt}: {c['why']}{extra}")
+        if c.get("evidence"):
+            lines.append(f"        evidence: {c['evidence']}")
+    return lines
+
+
+def describe_event(e: dict[str, Any]) -> str:
+    """One line saying what an event was, for people."""
+    p = e["payload"]
+    what = e["type"].replace("_", " ")
+    if e["type"] == "phase_changed":
+        return f"{e['from_label']} -> {e['to_label']}" + (" (OVERRIDE)" if p.get("override") else "")
+    if e["type"] == "aanpak_created":
+        return f"created in {e['to_label']}"
+    if "criterion" in p:
+        return f"{what}: {p['criterion']}"
+    if e["type"] == "role_assigned":
+        who = (p.get("person") or {}).get("email") or f"#{p['person_id']}"
+        return f"{what}: {who} as {p['role']}"
+    if e["type"] == "measurement_recorded":
+        return f"{what}: {p['indicator']} = {p['value']:g} ({p['date']})"
+    if e["type"] == "indicator_added":
+        return f"{what}: {p['key']}"
+    return what
+
+
+def history_table(events: list[dict[str, Any]]) -> str:
+    rows = [{"at": e["at"][:16].replace("T", " "), "who": (e["actor"] or {}).get("name") or "",
+             "what": describe_event(e), "detail": e["reason"] or e["evidence"] or ""} for e in events]
+    return as_table(rows, [("at", "When"), ("who", "Who"), ("what", "What"), ("detail", "Why / evidence")])

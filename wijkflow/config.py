@@ -1,0 +1,140 @@
+"""Settings: flags > WIJKFLOW_* environment > wijkflow.toml > defaults.
+
+Kept free of heavy imports: the CLI reads settings before it knows which command runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInput
+
+APP_NAME = "wijkflow"
+
+# setting name -> environment variable
+ENV = {
+    "database_url": "WIJKFLOW_DATABASE_URL",
+    "user": "WIJKFLOW_USER",
+    "timezone": "WIJKFLOW_TIMEZONE",
+    "smtp_host": "WIJKFLOW_SMTP_HOST",
+    "smtp_port": "WIJKFLOW_SMTP_PORT",
+    "smtp_security": "WIJKFLOW_SMTP_SECURITY",
+    "smtp_user": "WIJKFLOW_SMTP_USER",
+    "smtp_password": "WIJKFLOW_SMTP_PASSWORD",
+    "smtp_password_file": "WIJKFLOW_SMTP_PASSWORD_FILE",
+    "mail_from": "WIJKFLOW_MAIL_FROM",
+    "outbox_dir": "WIJKFLOW_OUTBOX_DIR",
+    "workflows_dir": "WIJKFLOW_WORKFLOWS_DIR",
+    "now": "WIJKFLOW_NOW",
+}
+SECRET = {"smtp_password"}
+
+
+def _data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir(APP_NAME, appauthor=False))
+
+
+def _config_dir() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir(APP_NAME, appauthor=False))
+
+
+@dataclass
+class Settings:
+    database_url: str = ""
+    user: str | None = None
+    timezone: str = "Europe/Amsterdam"
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+    smtp_security: str = "starttls"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_password_file: str | None = None
+    mail_from: str = "wijkflow@localhost"
+    outbox_dir: str = ""
+    workflows_dir: str | None = None
+    # A fixed clock (ISO datetime) for replaying, demos and tests; the real clock otherwise.
+    now: str | None = None
+    config_file: str | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def fixed_now(self) -> datetime | None:
+        if not self.now:
+            return None
+        try:
+            value = datetime.fromisoformat(self.now)
+        except ValueError:
+            raise InvalidInput(f"WIJKFLOW_NOW '{self.now}' is not an ISO date-time "
+                               "(e.g. 2026-03-01T09:00:00+01:00).") from None
+        if value.tzinfo is None:
+            from zoneinfo import ZoneInfo
+
+            value = value.replace(tzinfo=ZoneInfo(self.timezone))
+        return value.astimezone(UTC)
+
+    def shown(self) -> dict[str, Any]:
+        """What is in effect, passwords masked, with where each value came from."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name in ("sources",):
+                continue
+            value = getattr(self, f.name)
+            if f.name in SECRET and value:
+                value = "********"
+            out[f.name] = {"value": value, "from": self.sources.get(f.name, "default")}
+        return out
+
+
+def load_settings(*, flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
+                  config_path: str | None = None) -> Settings:
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    env = os.environ if env is None else env
+    settings = Settings()
+    chosen = config_path or env.get("WIJKFLOW_CONFIG")
+    path = Path(chosen) if chosen else _config_dir() / "wijkflow.toml"
+    file_values: dict[str, Any] = {}
+    if path.is_file():
+        import tomllib
+
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"The configuration file {path} cannot be read: {exc}.") from None
+        settings.config_file = str(path)
+        unknown = set(file_values) - set(ENV)
+        if unknown:
+            raise InvalidInput(f"The configuration file {path} has unknown settings: "
+                               f"{', '.join(sorted(unknown))}.")
+    elif chosen:
+        raise InvalidInput(f"The configuration file {path} does not exist.")
+    for name, var in ENV.items():
+        for source, values, key in (("flag", flags, name), (f"env {var}", env, var),
+                                    (f"file {path}", file_values, name)):
+            if values.get(key) not in (None, ""):
+                setattr(settings, name, values[key])
+                settings.sources[name] = source
+                break
+    if settings.smtp_port is not None:
+        try:
+            settings.smtp_port = int(settings.smtp_port)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"The SMTP port '{settings.smtp_port}' is not a number.") from None
+    if settings.smtp_security not in ("starttls", "ssl", "none"):
+        raise InvalidInput(f"WIJKFLOW_SMTP_SECURITY must be starttls, ssl or none, not "
+                           f"'{settings.smtp_security}'.")
+    if not settings.database_url:
+        data = _data_dir()
+        settings.database_url = f"sqlite:///{data / 'wijkflow.db'}"
+        settings.sources["database_url"] = "default (user data directory)"
+    if not settings.outbox_dir:
+        settings.outbox_dir = str(_data_dir() / "outbox")
+        settings.sources["outbox_dir"] = "default (user data directory)"
+    return settings

@@ -1,0 +1,178 @@
+"""Opening the database, and the only two kinds of transaction wijkflow uses.
+
+SQLite: WAL, a busy timeout, foreign keys on, and every write transaction starts with
+BEGIN IMMEDIATE. A deferred transaction that reads and then writes fails at once with
+"database is locked" when another writer got in between, whatever the busy timeout;
+taking the write lock up front makes writers queue instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+
+from .errors import Conflict, StorageError, WijkflowError
+
+BUSY_TIMEOUT_MS = 5000
+
+_SQLITE_TRIGGERS = [
+    """CREATE TRIGGER IF NOT EXISTS audit_event_append_only_update BEFORE UPDATE ON audit_event
+       BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS audit_event_append_only_delete BEFORE DELETE ON audit_event
+       BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END""",
+]
+
+_POSTGRES_TRIGGERS = [
+    """CREATE OR REPLACE FUNCTION wijkflow_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN RAISE EXCEPTION 'audit events are append-only'; END $$""",
+    "DROP TRIGGER IF EXISTS audit_event_append_only ON audit_event",
+    """CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event
+       FOR EACH ROW EXECUTE FUNCTION wijkflow_append_only()""",
+]
+
+
+def normalise_url(url: str) -> str:
+    """Accept a plain file path as well as a SQLAlchemy URL."""
+    if "://" in url:
+        return url
+    return f"sqlite:///{Path(url).expanduser().resolve()}"
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = normalise_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        self.path: Path | None = None
+        if self.is_sqlite:
+            raw = self.url.split(":///", 1)[1] if ":///" in self.url else ""
+            if raw and raw != ":memory:":
+                self.path = Path(raw)
+        self._engine: sa.Engine | None = None
+
+    @property
+    def where(self) -> str:
+        return str(self.path) if self.path else self.url.split("@")[-1]
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            self._engine = self._create_engine()
+        return self._engine
+
+    def _create_engine(self) -> sa.Engine:
+        if self.path is not None and not self.path.parent.is_dir():
+            raise StorageError(f"The database directory {self.path.parent} does not exist.")
+        if not self.is_sqlite:
+            return sa.create_engine(self.url, pool_pre_ping=False)
+        engine = sa.create_engine(self.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # The driver must not issue its own BEGINs: we issue BEGIN [IMMEDIATE] below.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA foreign_keys=ON")
+            try:
+                cur.execute("PRAGMA journal_mode=WAL")
+            except Exception:  # noqa: BLE001 - a read-only file cannot switch modes; reads still work
+                pass
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.pop("write", False) else "BEGIN")
+
+        return engine
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """One use-case, one transaction: everything inside commits together or not at all."""
+        if self.path is not None and not self.path.exists():
+            self.init()  # the first write makes the embedded database; nothing to set up by hand
+        with self._errors(), self.engine.connect() as conn:
+            conn.info["write"] = True
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        if self.path is not None and not self.path.exists():
+            raise StorageError(f"There is no database at {self.path} yet; run `wijkflow init` to create it.")
+        with self._errors(), self.engine.connect() as conn:
+            conn.info["write"] = False
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except exc.OperationalError as err:
+            raise self._translate(err) from err
+        except exc.ProgrammingError as err:
+            raise self._translate(err) from err
+        except exc.IntegrityError as err:
+            raise Conflict(f"The change conflicts with data already stored ({_first_line(err)}).") from err
+        except exc.DBAPIError as err:
+            raise WijkflowError(f"The database reported an error: {_first_line(err)}.") from err
+
+    def _translate(self, err: exc.DBAPIError) -> WijkflowError:
+        text = str(err.orig).lower()
+        if "locked" in text or "busy" in text or "could not serialize" in text or "deadlock" in text:
+            return Conflict("The database is busy with another change; nothing was written, try again.")
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            return StorageError(f"The database at {self.where} cannot be opened for writing "
+                                "(read-only file or directory?).")
+        if "disk" in text and "full" in text or "disk i/o" in text:
+            return StorageError(f"The disk holding {self.where} is full or failing; nothing was written.")
+        if "no such table" in text or "does not exist" in text and "relation" in text:
+            return StorageError(f"The database at {self.where} has no wijkflow tables yet; "
+                                "run `wijkflow init` first.")
+        if "connection" in text or "could not connect" in text:
+            return StorageError(f"Cannot reach the database at {self.where}: {_first_line(err)}.")
+        return WijkflowError(f"The database reported an error: {_first_line(err)}.")
+
+    # --- schema ---------------------------------------------------------------------
+
+    def is_initialised(self) -> bool:
+        if self.path is not None and not self.path.exists():
+            return False
+        with self.read() as conn:
+            return sa.inspect(conn).has_table("audit_event")
+
+    def init(self) -> bool:
+        """Create the tables and the append-only triggers; True if anything was created."""
+        from sqlmodel import SQLModel
+
+        from . import models  # noqa: F401 - registers the tables
+
+        if self.path is not None and self.path.exists() and not os.access(self.path, os.W_OK):
+            raise StorageError(f"The database at {self.where} is read-only.")
+        existed = self.is_initialised()
+        with self._errors(), self.engine.connect() as conn:
+            conn.info["write"] = True
+            with conn.begin():
+                SQLModel.metadata.create_all(conn)
+                for ddl in _SQLITE_TRIGGERS if self.is_sqlite else _POSTGRES_TRIGGERS:
+                    conn.exec_driver_sql(ddl)
+                if self.is_sqlite:
+                    conn.exec_driver_sql(f"PRAGMA user_version={models.SCHEMA_VERSION}")
+        return not existed
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+def _first_line(err: BaseException) -> str:
+    orig = getattr(err, "orig", None) or err
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__

@@ -1,0 +1,338 @@
+"""Workflow definitions: YAML files validated into frozen, typed models.
+
+A definition is data. It is validated once (pydantic for shape, then the graph checks
+below) and never changes afterwards. Every error names the file, the path inside the
+document and the line, because the person fixing it has the YAML open, not our code.
+
+The content hash (canonical JSON of the validated model) is stored with every aanpak:
+an aanpak is pinned to the definition it started with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import DefinitionError
+
+KEY = r"^[a-z][a-z0-9_]*$"
+_KEY_RE = re.compile(KEY)
+ROLES = ("projectleider", "coordinator", "approver")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Phase(_Frozen):
+    key: Annotated[str, Field(pattern=KEY)]
+    label: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    final: bool = False
+    # After this many days in the phase an aanpak counts as stalled (list --stalled).
+    max_days: Annotated[int, Field(ge=1)] | None = None
+
+
+class _Criterion(_Frozen):
+    label: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    # An optional criterion is shown in the gate but never blocks it.
+    optional: bool = False
+
+
+class DeliverableCriterion(_Criterion):
+    kind: Literal["deliverable"]
+    evidence_required: bool = True
+
+
+class ApprovalCriterion(_Criterion):
+    kind: Literal["approval"]
+    role: Literal["projectleider", "coordinator", "approver"] = "approver"
+    # The deliverable this approval is about: whoever completed it may not approve it (four-eyes).
+    approves: str | None = None
+
+
+class IndicatorsCriterion(_Criterion):
+    kind: Literal["indicators"]
+    min_indicators: Annotated[int, Field(ge=0)] = 1
+    baseline: bool = True
+    min_measurements: Annotated[int, Field(ge=0)] = 0
+
+
+class MinDaysCriterion(_Criterion):
+    kind: Literal["min_days"]
+    days: Annotated[int, Field(ge=1)]
+
+
+Criterion = Annotated[
+    DeliverableCriterion | ApprovalCriterion | IndicatorsCriterion | MinDaysCriterion,
+    Field(discriminator="kind"),
+]
+
+
+class Transition(_Frozen):
+    source: Annotated[str, Field(pattern=KEY)]
+    dest: Annotated[str, Field(pattern=KEY)]
+    label: Annotated[str, Field(min_length=1)]
+    trigger: Annotated[str, Field(pattern=KEY)] | None = None
+    gate: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.trigger or f"{self.source}_to_{self.dest}"
+
+
+class Definition(_Frozen):
+    name: Annotated[str, Field(pattern=KEY)]
+    version: Annotated[int, Field(ge=1)]
+    label: Annotated[str, Field(min_length=1)]
+    description: str = ""
+    source_document: str = ""
+    initial: str | None = None
+    phases: tuple[Phase, ...]
+    criteria: dict[str, Criterion] = {}
+    transitions: tuple[Transition, ...]
+
+    @property
+    def initial_phase(self) -> str:
+        return self.initial or self.phases[0].key
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name} v{self.version}"
+
+    def phase(self, key: str) -> Phase | None:
+        return next((p for p in self.phases if p.key == key), None)
+
+    def phase_label(self, key: str) -> str:
+        phase = self.phase(key)
+        return phase.label if phase else key
+
+    def outgoing(self, source: str) -> list[Transition]:
+        return [t for t in self.transitions if t.source == source]
+
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False)
+
+
+# --- loading -------------------------------------------------------------------------
+
+
+def load_file(path: str | Path) -> Definition:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DefinitionError(file=str(path), problem="no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefinitionError(file=str(path), problem=f"cannot be read ({exc})") from None
+    return load_text(text, file=str(path))
+
+
+def load_text(text: str, *, file: str = "<definition>") -> Definition:
+    data, lines = _parse_yaml(text, file)
+    if not isinstance(data, dict):
+        raise DefinitionError(file=file, line=1, problem="a definition must be a mapping (key: value)")
+    try:
+        definition = Definition.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        path, line = _locate(loc, data, lines)
+        raise DefinitionError(file=file, path=path, line=line, problem=_pydantic_problem(err)) from None
+    _check_graph(definition, data, lines, file)
+    return definition
+
+
+def _pydantic_problem(err: dict[str, Any]) -> str:
+    if err["type"] == "missing":
+        return f"required field '{err['loc'][-1]}' is missing"
+    if err["type"] == "extra_forbidden":
+        return f"unknown field '{err['loc'][-1]}'"
+    if err["type"] == "string_pattern_mismatch":
+        return (f"{err['input']!r} is not a valid key (lower-case letters, digits and _, "
+                "starting with a letter)")
+    if err["type"] == "union_tag_invalid":
+        return f"unknown criterion kind {err['input'].get('kind')!r}; expected one of {err['ctx']['expected_tags']}"
+    if err["type"] == "union_tag_not_found":
+        return "a criterion needs a 'kind' (deliverable, approval, indicators or min_days)"
+    return str(err["msg"])
+
+
+def _parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """Parse YAML keeping the line of every node, and refuse duplicate keys."""
+    import yaml  # only definitions files need it; CLI start-up does not
+
+    lines: dict[tuple[Any, ...], int] = {}
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise DefinitionError(file=file, line=1, problem="the file is empty")
+        return _construct(loader, node, (), lines, file), lines
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise DefinitionError(file=file, line=line, problem=f"YAML syntax error: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise DefinitionError(file=file, problem=f"YAML error: {exc}") from None
+    finally:
+        loader.dispose()
+
+
+def _construct(loader: Any, node: Any, path: tuple[Any, ...], lines: dict, file: str) -> Any:
+    import yaml
+
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | bool | float) or key is None:
+                raise DefinitionError(file=file, path=_fmt(path), line=key_node.start_mark.line + 1,
+                                      problem="keys must be plain text")
+            if key in out:
+                raise DefinitionError(file=file, path=_fmt(path + (key,)),
+                                      line=key_node.start_mark.line + 1,
+                                      problem=f"duplicate key '{key}' (first on line {lines[path + (key,)]})")
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            out[key] = _construct(loader, value_node, path + (key,), lines, file)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(loader, item, path + (i,), lines, file) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def _fmt(path: Iterable[Any]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _locate(loc: tuple[Any, ...], data: Any, lines: dict) -> tuple[str, int | None]:
+    """Map a pydantic error location onto the document: drop the union tags pydantic inserts."""
+    doc_path: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            doc_path.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            doc_path.append(part)
+        elif isinstance(node, dict | list):
+            continue  # a discriminator tag, or the missing field itself
+    missing = loc[-1] if loc and (not doc_path or doc_path[-1] != loc[-1]) else None
+    line = lines.get(tuple(doc_path))
+    shown = doc_path + ([missing] if isinstance(missing, str) else [])
+    return _fmt(shown), line
+
+
+def _check_graph(d: Definition, data: dict, lines: dict, file: str) -> None:
+    def fail(path: tuple[Any, ...], problem: str) -> None:
+        raise DefinitionError(file=file, path=_fmt(path), line=lines.get(path), problem=problem)
+
+    keys: dict[str, int] = {}
+    for i, phase in enumerate(d.phases):
+        if phase.key in keys:
+            fail(("phases", i, "key"), f"phase '{phase.key}' is defined twice")
+        keys[phase.key] = i
+    if d.initial is not None and d.initial not in keys:
+        fail(("initial",), f"initial phase '{d.initial}' is not one of the phases")
+    seen: set[tuple[str, str]] = set()
+    for i, t in enumerate(d.transitions):
+        for end in ("source", "dest"):
+            if getattr(t, end) not in keys:
+                fail(("transitions", i, end), f"unknown phase '{getattr(t, end)}' in a transition")
+        if (t.source, t.dest) in seen:
+            fail(("transitions", i), f"transition {t.source} -> {t.dest} is defined twice")
+        seen.add((t.source, t.dest))
+        if d.phases[keys[t.source]].final:
+            fail(("transitions", i, "source"), f"phase '{t.source}' is final and cannot be left")
+        for j, crit in enumerate(t.gate):
+            if crit not in d.criteria:
+                fail(("transitions", i, "gate", j), f"unknown criterion '{crit}' in the gate")
+    names = [t.name for t in d.transitions]
+    for i, t in enumerate(d.transitions):
+        if names.count(t.name) > 1 and t.trigger is not None:
+            fail(("transitions", i, "trigger"), f"trigger '{t.name}' is used twice")
+    for key, crit in d.criteria.items():
+        if not _KEY_RE.match(key):
+            fail(("criteria", key), f"'{key}' is not a valid criterion key")
+        if isinstance(crit, ApprovalCriterion) and crit.approves is not None:
+            target = d.criteria.get(crit.approves)
+            if not isinstance(target, DeliverableCriterion):
+                fail(("criteria", key, "approves"), f"'{crit.approves}' is not a deliverable criterion")
+    for i, phase in enumerate(d.phases):
+        if not phase.final and not d.outgoing(phase.key):
+            fail(("phases", i), f"phase '{phase.key}' is not final but has no way out")
+    if not any(p.final for p in d.phases):
+        fail(("phases",), "at least one phase must be final")
+    reachable = {d.initial_phase}
+    frontier = [d.initial_phase]
+    while frontier:
+        for t in d.outgoing(frontier.pop()):
+            if t.dest not in reachable:
+                reachable.add(t.dest)
+                frontier.append(t.dest)
+    for i, phase in enumerate(d.phases):
+        if phase.key not in reachable:
+            fail(("phases", i), f"phase '{phase.key}' cannot be reached from '{d.initial_phase}'")
+
+
+
+
+# --- where definitions live ----------------------------------------------------------
+
+
+def shipped_dir() -> Path:
+    """The definitions that ship with wijkflow: inside the wheel, or the checkout's workflows/."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "_data" / "workflows"
+    return packaged if packaged.is_dir() else here.parent / "workflows"
+
+
+class Registry:
+    """Definitions found on disk, by name (the highest version of each name wins)."""
+
+    def __init__(self, dirs: Iterable[Path]) -> None:
+        self.dirs = [Path(d) for d in dirs]
+        self._by_name: dict[str, tuple[Definition, Path]] | None = None
+
+    def _scan(self) -> dict[str, tuple[Definition, Path]]:
+        if self._by_name is None:
+            found: dict[str, tuple[Definition, Path]] = {}
+            for directory in self.dirs:
+                if not directory.is_dir():
+                    continue
+                for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
+                    d = load_file(path)
+                    if d.name not in found or found[d.name][0].version < d.version:
+                        found[d.name] = (d, path)
+            self._by_name = found
+        return self._by_name
+
+    def all(self) -> list[tuple[Definition, Path]]:
+        return sorted(self._scan().values(), key=lambda dp: dp[0].name)
+
+    def get(self, name_or_path: str) -> Definition:
+        if name_or_path.endswith((".yaml", ".yml")) or "/" in name_or_path:
+            return load_file(name_or_path)
+        try:
+            return self._scan()[name_or_path][0]
+        except KeyError:
+            from .errors import NotFound
+
+            known = ", ".join(sorted(self._scan())) or "none"
+            raise NotFound(f"No workflow definition named '{name_or_path}' (known: {known}).") from None

@@ -1,0 +1,176 @@
+"""`wijkflow demo`: one real lifecycle on a throw-away database, narrated.
+
+Nothing printed here is canned: every line about the aanpak comes from the services'
+answers. The demo owns its clock and moves it forward through the months it narrates.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from . import services
+from .app import App
+from .errors import GateNotMet
+
+PEOPLE = [
+    ("fleur.mensink@hengelo.example", "Fleur Mensink", "projectleider"),
+    ("erna.biezenaar@hengelo.example", "Erna Biezenaar", "coordinator"),
+    ("robert.oldeheuvel@welbions.example", "Robert Olde Heuvel", "approver"),
+    ("jennifer.havinga@hengelo.example", "Jennifer Havinga", "approver"),
+]
+PL, WR, SG1, SG2 = (p[0] for p in PEOPLE)
+
+
+class _Clock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def forward(self, days: int) -> None:
+        self.now += timedelta(days=days)
+
+
+def run_demo(keep: str | None, *, echo: Callable[[str], None]) -> None:
+    from .cli.render import as_table, gate_lines, history_table
+
+    if keep:
+        workdir = Path(keep)
+        workdir.mkdir(parents=True, exist_ok=True)
+        _run(workdir, echo, as_table, gate_lines, history_table)
+    else:
+        with tempfile.TemporaryDirectory(prefix="wijkflow-demo-") as tmp:
+            _run(Path(tmp), echo, as_table, gate_lines, history_table)
+
+
+def _run(workdir: Path, echo: Callable[[str], None], as_table, gate_lines, history_table) -> None:  # type: ignore[no-untyped-def]
+    tz = ZoneInfo("Europe/Amsterdam")
+    clock = _Clock(datetime(2026, 1, 12, 9, 0, tzinfo=tz).astimezone(UTC))
+    db_file = workdir / "demo.db"
+    if db_file.exists():
+        db_file.unlink()
+    app = App.open(f"sqlite:///{db_file}", clock=clock, outbox_dir=str(workdir / "outbox"))
+
+    def day() -> str:
+        return clock.now.astimezone(tz).strftime("%d-%m-%Y")
+
+    def step(text: str) -> None:
+        echo(f"\n== {day()} · {text}")
+
+    def complete(key: str, evidence: str) -> None:
+        r = services.complete(app, ref, key, evidence=evidence, acting=PL)
+        echo(f"   Fleur completes '{r['label']}' (evidence: {evidence})")
+
+    def approve(key: str, who: str, comment: str) -> None:
+        r = services.approve(app, ref, key, comment=comment, acting=who)
+        echo(f"   {who.split('@')[0]} approves '{r['label']}'")
+
+    def advance(to: str | None = None, reason: str | None = None) -> None:
+        r = services.advance(app, ref, acting=PL, to=to, reason=reason)
+        echo(f"   -> {r['name']} moves from {r['from_label']} to {r['to_label']}")
+
+    echo(f"wijkflow demo: a real run of the engine on a throw-away database ({db_file}).")
+    app.db.init()
+    step("People")
+    for email, name, role in PEOPLE:
+        services.add_person(app, email, name=name)
+        echo(f"   {name} <{email}> will be {role}")
+
+    step("A new wijkaanpak")
+    a = services.create_aanpak(app, "Wijkaanpak Noord — De Noork", wijk="Noord", gemeente="Hengelo",
+                               leader=PL, coordinators=(WR,), approvers=(SG1, SG2), acting=PL)
+    ref = a["slug"]
+    echo(f"   Created #{a['id']} {a['name']} ({ref}) on {a['workflow']}, phase {a['phase_label']}")
+
+    step("Fleur tries to move on to Ontwerpen straight away")
+    try:
+        services.advance(app, ref, acting=PL)
+    except GateNotMet as refused:
+        echo(f"   Refused (exit code 3): {len(refused.unmet)} criteria are not met:")
+        for c in refused.unmet:
+            echo(f"     [ ] {c.label} [{c.key}]: {c.why}")
+
+    clock.forward(41)
+    step("Initiëren: coalitie, visie, lokaal contract, financiering")
+    complete("coalitie", "Intentieverklaring gemeente, Welbions en Zorg zonder zorg")
+    complete("analyse_visie", "Wijkanalyse Noord 2026 + visie 'De Noork leeft'")
+    complete("instrumenten_financiering", "Buurtbudget en cofinanciering in begroting 2026")
+    clock.forward(20)
+    complete("lokaal_contract", "https://hengelo.example/noord/lokaal-contract.pdf")
+    step("Fleur also sits in the stuurgroep, but may not approve her own contract (four-eyes)")
+    services.assign_role(app, ref, PL, role="approver", acting=PL)
+    try:
+        services.approve(app, ref, "lokaal_contract_akkoord", acting=PL)
+    except Exception as refused:  # noqa: BLE001 - shown as the engine words it
+        echo(f"   Refused: {refused}")
+    approve("lokaal_contract_akkoord", SG1, "Akkoord namens Welbions en stuurgroep")
+    advance(reason="Lokaal contract getekend")
+
+    clock.forward(60)
+    step("Ontwerpen: uitvoeringsprogramma, structuren, teams, succesindicatoren")
+    for key, ev in [("uitvoeringsprogramma", "Uitvoeringsprogramma Noord 2026-2029"),
+                    ("organisatiestructuur", "Stuurgroep + kernteam ingericht"),
+                    ("participatiestructuur", "Bewonersplatform De Noork"),
+                    ("teams", "Wijkteam Noord, wijkregisseur Erna Biezenaar"),
+                    ("monitoringplan", "Monitoringsplan met halfjaarlijkse meting")]:
+        complete(key, ev)
+    for key, label, unit, base, target in [("actieve_bewoners", "Inwoners actief in de wijk", "aantal", 40, 120),
+                                           ("veiligheid", "Veiligheidsbeleving", "rapportcijfer", 5.9, 7.0)]:
+        services.add_indicator(app, ref, key, label=label, unit=unit, baseline=base, target=target, acting=WR)
+        echo(f"   Erna adds indicator '{label}' (nulmeting {base} {unit}, streefwaarde {target})")
+    approve("programma_akkoord", SG2, "Vastgesteld in stuurgroep")
+    advance(reason="Programma vastgesteld")
+
+    clock.forward(30)
+    step("Uitvoeren: maatregelen starten; the first toets needs three months of uitvoering")
+    complete("maatregelen_gestart", "Achter-de-voordeur-aanpak en speelplek Noorderhagen gestart")
+    gate = services.gate_status(app, ref)
+    for line in gate_lines(gate):
+        echo(" " + line)
+    clock.forward(62)
+    step("Three months later")
+    advance(reason="Eerste toets")
+
+    step("Monitoren: the figures call for bijsturen (leren en bijsturen)")
+    services.measure(app, ref, "actieve_bewoners", 52, source="Bewonersplatform", acting=WR)
+    services.measure(app, ref, "veiligheid", 5.8, source="Veiligheidsmonitor", acting=WR)
+    echo("   Erna records measurements: actieve_bewoners 52, veiligheid 5.8")
+    complete("monitoringsrapportage", "Rapportage Q2: veiligheid blijft achter")
+    complete("bijsturingsvoorstel", "Extra inzet jongerenwerk en verlichting")
+    approve("bijsturing_akkoord", SG1, "Akkoord met extra inzet")
+    advance(to="execute", reason="Bijsturen: veiligheid blijft achter")
+
+    clock.forward(120)
+    step("Uitvoeren again after bijsturen; four months later back to monitoren")
+    complete("maatregelen_gestart", "Jongerenwerk en verlichting uitgevoerd")
+    advance(reason="Tweede toets")
+    services.measure(app, ref, "actieve_bewoners", 96, source="Bewonersplatform", acting=WR)
+    services.measure(app, ref, "veiligheid", 6.8, source="Veiligheidsmonitor", acting=WR)
+    echo("   Erna records measurements: actieve_bewoners 96, veiligheid 6.8")
+    complete("monitoringsrapportage", "Rapportage Q4: doelen binnen bereik")
+    approve("doelen_bereikt", SG2, "Klaar voor evaluatie")
+    advance(reason="Doelen binnen bereik")
+
+    clock.forward(45)
+    step("Evalueren en nazorg, then afsluiten")
+    complete("evaluatierapport", "Evaluatie wijkaanpak Noord (procesevaluatie en effecten)")
+    complete("nazorgafspraken", "Wijkteam houdt maandelijks spreekuur")
+    approve("afsluiting_akkoord", SG1, "Evaluatie vastgesteld")
+    advance(reason="Aanpak afgerond")
+
+    step("Indicators")
+    rows = services.progress(app, ref)
+    echo(as_table(rows, [("key", "Key"), ("baseline", "Nulmeting"), ("latest", "Laatste"),
+                         ("target", "Streefwaarde"), ("progress_pct", "% to target")]))
+
+    step(f"History of {ref} (`wijkflow history {ref}`)")
+    events = services.history(app, ref)
+    echo(history_table(events))
+    final = services.show_aanpak(app, ref)
+    echo(f"\n{final['name']} is now {final['phase_label']} [{final['phase']}] after {len(events)} recorded events.")
+    app.close()

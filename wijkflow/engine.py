@@ -1,0 +1,86 @@
+"""The state machine: one `transitions.Machine` per definition version, shared by all aanpakken.
+
+The machine is the authority on which moves exist (no `to_<phase>` shortcuts:
+auto_transitions=False); the gate result decides whether a move may happen. The
+SQLModel row is never handed to `transitions` (it assigns methods onto its models):
+a small holder object is attached for the one call and removed again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .definitions import Definition, Transition
+from .errors import InvalidInput
+from .gates import GateResult
+
+_machines: dict[tuple[str, int, str], Any] = {}
+
+
+class _Holder:
+    """What `transitions` sees of an aanpak for the duration of one fire()."""
+
+    def __init__(self, gate_open: bool) -> None:
+        self.gate_open = gate_open
+
+    def is_gate_open(self) -> bool:
+        return self.gate_open
+
+
+def machine_for(definition: Definition) -> Any:
+    key = (definition.name, definition.version, definition.content_hash())
+    machine = _machines.get(key)
+    if machine is None:
+        from transitions import Machine
+
+        machine = Machine(
+            model=None,
+            states=[p.key for p in definition.phases],
+            transitions=[
+                {"trigger": t.name, "source": t.source, "dest": t.dest, "conditions": "is_gate_open"}
+                for t in definition.transitions
+            ],
+            initial=definition.initial_phase,
+            auto_transitions=False,
+            ignore_invalid_triggers=False,
+        )
+        _machines[key] = machine
+    return machine
+
+
+def choose_transition(definition: Definition, phase: str, to: str | None) -> Transition:
+    """The transition out of `phase`: towards `to`, or the first one the definition lists."""
+    outgoing = definition.outgoing(phase)
+    if not outgoing:
+        raise InvalidInput(f"Phase '{phase}' ({definition.phase_label(phase)}) is final; "
+                           "there is nowhere to go from here.")
+    if to is None:
+        return outgoing[0]
+    for t in outgoing:
+        if t.dest == to:
+            return t
+    if definition.phase(to) is None:
+        from .errors import NotFound
+
+        raise NotFound(f"Workflow {definition.ref} has no phase '{to}' (phases: "
+                       f"{', '.join(p.key for p in definition.phases)}).")
+    options = ", ".join(t.dest for t in outgoing)
+    raise InvalidInput(f"Workflow {definition.ref} has no transition from '{phase}' to '{to}' "
+                       f"(from '{phase}' you can go to: {options}).")
+
+
+def fire(definition: Definition, phase: str, gate: GateResult, *, override: bool = False) -> str:
+    """Run the transition through the machine; returns the new phase, or the old one if refused."""
+    from transitions import MachineError
+
+    machine = machine_for(definition)
+    holder = _Holder(gate.passed or override)
+    machine.add_model(holder, initial=phase)
+    try:
+        moved = getattr(holder, gate.transition.name)()
+    except MachineError as exc:  # pragma: no cover - choose_transition only offers defined moves
+        raise InvalidInput(f"Transition not allowed: {exc.value}") from None
+    finally:
+        new_phase = holder.state
+        machine.remove_model(holder)
+    return new_phase if moved else phase

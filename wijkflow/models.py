@@ -1,0 +1,163 @@
+"""The tables. SQLModel declares them; queries live in store.py.
+
+Personal data (names, email addresses) lives only in `person`. Everything else refers to
+a person by id, so that `people forget` can erase a person without touching the
+append-only, hash-chained `audit_event` table.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out, whatever the database stores."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; wijkflow stores aware UTC times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc(**kw):  # type: ignore[no-untyped-def]
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "person"
+    id: int | None = Field(default=None, primary_key=True)
+    email: str | None = Field(default=None, unique=True)
+    name: str | None = None
+    locale: str = "nl"
+    role: str | None = None  # global role: admin | auditor
+    created_at: datetime = _utc()
+    forgotten_at: datetime | None = _utc(default=None)
+
+
+class WorkflowDefinition(SQLModel, table=True):
+    """Every definition version an aanpak was ever pinned to, kept so old versions keep working."""
+
+    __tablename__ = "workflow_definition"
+    __table_args__ = (sa.UniqueConstraint("name", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    version: int
+    hash: str
+    body: str  # canonical JSON of the validated definition
+    loaded_at: datetime = _utc()
+
+
+class Aanpak(SQLModel, table=True):
+    __tablename__ = "aanpak"
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(unique=True)
+    name: str
+    wijk: str = Field(index=True)
+    gemeente: str = ""
+    definition_id: int = Field(foreign_key="workflow_definition.id")
+    phase: str = Field(index=True)
+    phase_since: datetime = _utc()
+    # Incremented on every phase change; criteria records belong to one visit of a phase.
+    visit: int = 1
+    # Optimistic lock: a phase change only lands if nobody changed the phase first.
+    version: int = 1
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class AanpakRole(SQLModel, table=True):
+    __tablename__ = "aanpak_role"
+    __table_args__ = (sa.UniqueConstraint("aanpak_id", "person_id", "role"),)
+    id: int | None = Field(default=None, primary_key=True)
+    aanpak_id: int = Field(foreign_key="aanpak.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    role: str
+
+
+class CriterionRecord(SQLModel, table=True):
+    """A deliverable completed or an approval given, during one visit of a phase."""
+
+    __tablename__ = "criterion_record"
+    __table_args__ = (sa.Index("ix_criterion_record_visit", "aanpak_id", "visit"),)
+    id: int | None = Field(default=None, primary_key=True)
+    aanpak_id: int = Field(foreign_key="aanpak.id")
+    visit: int
+    criterion: str
+    action: str  # completed | approved
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    evidence: str | None = None
+    comment: str | None = None
+    at: datetime = _utc()
+
+
+class CriterionDeadline(SQLModel, table=True):
+    __tablename__ = "criterion_deadline"
+    aanpak_id: int = Field(foreign_key="aanpak.id", primary_key=True)
+    criterion: str = Field(primary_key=True)
+    due: date
+
+
+class Indicator(SQLModel, table=True):
+    __tablename__ = "indicator"
+    __table_args__ = (sa.UniqueConstraint("aanpak_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    aanpak_id: int = Field(foreign_key="aanpak.id", index=True)
+    key: str
+    label: str
+    unit: str = ""
+    direction: str = "higher"  # higher | lower is better
+    baseline: float | None = None
+    baseline_date: date | None = None
+    target: float | None = None
+    target_date: date | None = None
+    created_at: datetime = _utc()
+
+
+class Measurement(SQLModel, table=True):
+    __tablename__ = "measurement"
+    id: int | None = Field(default=None, primary_key=True)
+    indicator_id: int = Field(foreign_key="indicator.id", index=True)
+    value: float
+    measured_on: date
+    source: str = ""
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    at: datetime = _utc()
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only (triggers refuse UPDATE and DELETE) and hash-chained over the whole database."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (sa.Index("ix_audit_event_aanpak", "aanpak_id", "id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _utc()
+    aanpak_id: int | None = Field(default=None)
+    type: str = Field(index=True)
+    actor_id: int | None = None
+    from_phase: str | None = None
+    to_phase: str | None = None
+    reason: str | None = None
+    evidence: str | None = None
+    payload: str = "{}"
+    prev_hash: str = ""
+    hash: str = ""
+
+
+SCHEMA_VERSION = 1

@@ -1,0 +1,13 @@
+"""The use-cases: each is one function, one transaction. The CLI calls exactly one per command."""
+
+from .aanpak import assign_role, create_aanpak, gate_status, list_aanpakken, show_aanpak
+from .history import history
+from .indicators import add_indicator, measure, progress
+from .lifecycle import advance, approve, complete, set_deadline
+from .people import add_person, forget_person, list_people
+
+__all__ = [
+    "add_indicator", "add_person", "advance", "approve", "assign_role", "complete", "create_aanpak",
+    "forget_person", "gate_status", "history", "list_aanpakken", "list_people", "measure", "progress",
+    "set_deadline", "show_aanpak",
+]

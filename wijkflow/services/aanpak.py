@@ -1,0 +1,171 @@
+"""Creating wijkaanpakken, giving people roles on them, and looking at them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from .. import engine, gates, store
+from ..app import App
+from ..definitions import ROLES
+from ..errors import InvalidInput, NotFound
+from .common import (
+    Context,
+    actor,
+    clean_name,
+    clean_text,
+    facts,
+    load,
+    local_iso,
+    local_midnight_utc,
+    parse_date,
+    person,
+    person_ref,
+    slugify,
+)
+
+
+def create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str | None,
+                  gemeente: str | None = None, workflow: str = "wijkaanpak",
+                  coordinators: tuple[str, ...] = (), approvers: tuple[str, ...] = (),
+                  phase: str | None = None, since: str | None = None) -> dict[str, Any]:
+    name = clean_name(name)
+    wijk = clean_name(wijk, "wijk")
+    gemeente = clean_text(gemeente, "gemeente", max_len=200) or ""
+    definition = app.registry.get(workflow)
+    now = app.now()
+    if (phase is None) != (since is None) and phase is not None:
+        raise InvalidInput("--phase needs --since DATE: the day the running programme entered that phase.")
+    start_phase = phase or definition.initial_phase
+    if definition.phase(start_phase) is None:
+        raise NotFound(f"Workflow {definition.ref} has no phase '{start_phase}' "
+                       f"(phases: {', '.join(p.key for p in definition.phases)}).")
+    if definition.phase(start_phase).final:
+        raise InvalidInput(f"A wijkaanpak cannot start in the final phase '{start_phase}'.")
+    phase_since = now
+    if since is not None:
+        day = parse_date(since, "--since date")
+        phase_since = local_midnight_utc(day, app.tz)
+        if phase_since > now:
+            raise InvalidInput(f"--since {day} lies in the future.")
+    with app.db.write() as conn:
+        who = actor(conn, acting)
+        people = {"projectleider": [person(conn, leader, "projectleider")],
+                  "coordinator": [person(conn, e, "coordinator") for e in coordinators],
+                  "approver": [person(conn, e, "approver") for e in approvers]}
+        def_id = store.pin_definition(conn, definition, now)
+        base = slugify(name)
+        slug, n = base, 2
+        while store.slug_taken(conn, slug):
+            slug, n = f"{base}-{n}", n + 1
+        aanpak_id = store.insert_aanpak(
+            conn, slug=slug, name=name, wijk=wijk, gemeente=gemeente, definition_id=def_id,
+            phase=start_phase, phase_since=phase_since, visit=1, version=1, created_at=now, updated_at=now)
+        payload: dict[str, Any] = {"name": name, "wijk": wijk, "gemeente": gemeente, "slug": slug,
+                                   "workflow": definition.name, "workflow_version": definition.version,
+                                   "workflow_hash": definition.content_hash()}
+        if since is not None:
+            payload["imported_since"] = since
+        store.append_event(conn, at=now, type="aanpak_created", aanpak_id=aanpak_id, actor_id=who.id,
+                           to_phase=start_phase, payload=payload)
+        for role, holders in people.items():
+            for p in holders:
+                if store.add_role(conn, aanpak_id, p.id, role):
+                    store.append_event(conn, at=now, type="role_assigned", aanpak_id=aanpak_id,
+                                       actor_id=who.id, payload={"person_id": p.id, "role": role})
+    return {"id": aanpak_id, "slug": slug, "name": name, "phase": start_phase,
+            "phase_label": definition.phase_label(start_phase), "workflow": definition.ref}
+
+
+def assign_role(app: App, ref: str, email: str, *, role: str, acting: str | None) -> dict[str, Any]:
+    if role not in ROLES:
+        raise InvalidInput(f"Role '{role}' does not exist; use one of {', '.join(ROLES)}.")
+    now = app.now()
+    with app.db.write() as conn:
+        who = actor(conn, acting)
+        ctx = load(conn, ref)
+        if who.role != "admin":
+            ctx.require_role(who, "projectleider", "assign roles")
+        target = person(conn, email)
+        added = store.add_role(conn, ctx.row.id, target.id, role)
+        if added:
+            store.append_event(conn, at=now, type="role_assigned", aanpak_id=ctx.row.id, actor_id=who.id,
+                               payload={"person_id": target.id, "role": role})
+    return {"aanpak": ctx.row.slug, "email": target.email, "role": role, "changed": added}
+
+
+def _days(since: datetime, now: datetime) -> int:
+    return int((now - since) / timedelta(days=1))
+
+
+def list_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = None,
+                   gemeente: str | None = None, stalled: bool = False) -> list[dict[str, Any]]:
+    now = app.now()
+    out = []
+    with app.db.read() as conn:
+        for row in store.list_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente):
+            d = store.definition(conn, row.definition_id)
+            p = d.phase(row.phase)
+            days = _days(row.phase_since, now)
+            is_stalled = bool(p and p.max_days and days > p.max_days)
+            if stalled and not is_stalled:
+                continue
+            out.append({"id": row.id, "slug": row.slug, "name": row.name, "wijk": row.wijk,
+                        "gemeente": row.gemeente, "workflow": d.ref, "phase": row.phase,
+                        "phase_label": d.phase_label(row.phase), "days_in_phase": days,
+                        "stalled": is_stalled})
+    return out
+
+
+def gate_view(ctx: Context, result: gates.GateResult, people: dict[int, Any], app: App) -> dict[str, Any]:
+    t = result.transition
+    return {
+        "from": t.source, "to": t.dest, "label": t.label,
+        "to_label": ctx.definition.phase_label(t.dest),
+        "passed": result.passed,
+        "criteria": [{
+            "key": c.key, "label": c.label, "kind": c.kind, "optional": c.optional, "met": c.met,
+            "why": c.why, "by": person_ref(people, c.person_id), "at": local_iso(c.at, app.tz),
+            "evidence": c.evidence, "comment": c.comment,
+        } for c in result.criteria],
+    }
+
+
+def show_aanpak(app: App, ref: str) -> dict[str, Any]:
+    now = app.now()
+    with app.db.read() as conn:
+        ctx = load(conn, ref)
+        f = facts(conn, ctx)
+        d, row = ctx.definition, ctx.row
+        results = [gates.evaluate(d, t, f, now) for t in d.outgoing(row.phase)]
+        ids = {r.person_id for r in ctx.roles} | {c.person_id for g in results for c in g.criteria}
+        people = store.people_by_id(conn, ids)
+        deadlines = store.deadlines(conn, row.id)
+        inds = store.indicators(conn, row.id)
+    p = d.phase(row.phase)
+    days = _days(row.phase_since, now)
+    return {
+        "id": row.id, "slug": row.slug, "name": row.name, "wijk": row.wijk, "gemeente": row.gemeente,
+        "workflow": {"name": d.name, "version": d.version, "label": d.label},
+        "phase": row.phase, "phase_label": d.phase_label(row.phase),
+        "phase_since": local_iso(row.phase_since, app.tz), "days_in_phase": days,
+        "stalled": bool(p and p.max_days and days > p.max_days),
+        "people": [{"role": r.role, **(person_ref(people, r.person_id) or {})} for r in ctx.roles],
+        "gates": [gate_view(ctx, g, people, app) for g in results],
+        "deadlines": {k: v.isoformat() for k, v in sorted(deadlines.items())},
+        "indicators": [i.key for i in inds],
+    }
+
+
+def gate_status(app: App, ref: str, *, to: str | None = None) -> dict[str, Any]:
+    now = app.now()
+    with app.db.read() as conn:
+        ctx = load(conn, ref)
+        transition = engine.choose_transition(ctx.definition, ctx.row.phase, to)
+        result = gates.evaluate(ctx.definition, transition, facts(conn, ctx), now)
+        people = store.people_by_id(conn, {c.person_id for c in result.criteria})
+    view = gate_view(ctx, result, people, app)
+    return {"aanpak": ctx.row.slug, "name": ctx.row.name, "phase": ctx.row.phase,
+            "phase_label": ctx.definition.phase_label(ctx.row.phase), **view}
+
+

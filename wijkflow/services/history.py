@@ -1,0 +1,39 @@
+"""The history of one aanpak, as people and scripts read it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import store
+from ..app import App
+from .common import load, local_iso, person_ref
+
+
+def history(app: App, ref: str) -> list[dict[str, Any]]:
+    with app.db.read() as conn:
+        ctx = load(conn, ref)
+        rows = list(store.events(conn, ctx.row.id))
+        ids: set[int] = {r.actor_id for r in rows if r.actor_id}
+        payloads = [json.loads(r.payload) for r in rows]
+        for p in payloads:
+            ids |= {c["person_id"] for c in p.get("gate", []) if c.get("person_id")}
+            if p.get("person_id"):
+                ids.add(p["person_id"])
+        people = store.people_by_id(conn, ids)
+    d = ctx.definition
+    out = []
+    for r, payload in zip(rows, payloads, strict=True):
+        for c in payload.get("gate", []):
+            c["by"] = person_ref(people, c.get("person_id"))
+        if payload.get("person_id"):
+            payload["person"] = person_ref(people, payload["person_id"])
+        out.append({
+            "id": r.id, "at": local_iso(r.at, app.tz), "type": r.type,
+            "actor": person_ref(people, r.actor_id),
+            "from_phase": r.from_phase, "to_phase": r.to_phase,
+            "from_label": d.phase_label(r.from_phase) if r.from_phase else None,
+            "to_label": d.phase_label(r.to_phase) if r.to_phase else None,
+            "reason": r.reason, "evidence": r.evidence, "payload": payload, "hash": r.hash,
+        })
+    return out

@@ -1,0 +1,150 @@
+"""The gated lifecycle: completing deliverables, approving, deadlines, and moving phases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import engine, gates, store
+from ..app import App
+from ..definitions import ApprovalCriterion, DeliverableCriterion
+from ..errors import Conflict, GateNotMet, InvalidInput, NotAllowed, NotFound
+from .aanpak import gate_view
+from .common import Context, actor, clean_text, facts, load, parse_date
+
+
+def _criterion(ctx: Context, key: str) -> Any:
+    d = ctx.definition
+    criterion = d.criteria.get(key)
+    if criterion is None:
+        raise NotFound(f"Workflow {d.ref} has no criterion '{key}'; `wijkflow gate {ctx.row.slug}` "
+                       "lists the ones that count now.")
+    current = {k for t in d.outgoing(ctx.row.phase) for k in t.gate}
+    if key not in current:
+        owners = sorted({t.source for t in d.transitions if key in t.gate})
+        raise InvalidInput(f"'{key}' belongs to the gate out of {', '.join(owners) or 'no phase'}, "
+                           f"not of the current phase {ctx.row.phase} ({d.phase_label(ctx.row.phase)}).")
+    return criterion
+
+
+def complete(app: App, ref: str, key: str, *, evidence: str | None = None,
+             acting: str | None) -> dict[str, Any]:
+    evidence = clean_text(evidence, "evidence", multiline=True)
+    now = app.now()
+    with app.db.write() as conn:
+        who = actor(conn, acting)
+        ctx = load(conn, ref)
+        criterion = _criterion(ctx, key)
+        if not isinstance(criterion, DeliverableCriterion):
+            how = ("is an approval; use `wijkflow approve`" if criterion.kind == "approval"
+                   else "is checked by wijkflow itself and cannot be completed by hand")
+            raise InvalidInput(f"'{key}' {how}.")
+        ctx.require_role(who, "projectleider", "complete deliverables")
+        if criterion.evidence_required and not evidence:
+            raise InvalidInput(f"'{key}' needs evidence: pass --evidence with a link or a short description.")
+        store.insert_record(conn, aanpak_id=ctx.row.id, visit=ctx.row.visit, criterion=key, action="completed",
+                            person_id=who.id, evidence=evidence, at=now)
+        store.touch_aanpak(conn, ctx.row.id, now)
+        store.append_event(conn, at=now, type="criterion_completed", aanpak_id=ctx.row.id, actor_id=who.id,
+                           from_phase=ctx.row.phase, evidence=evidence,
+                           payload={"criterion": key, "label": criterion.label, "visit": ctx.row.visit})
+    return {"aanpak": ctx.row.slug, "criterion": key, "label": criterion.label, "completed": True,
+            "evidence": evidence}
+
+
+def approve(app: App, ref: str, key: str, *, comment: str | None = None,
+            acting: str | None) -> dict[str, Any]:
+    comment = clean_text(comment, "comment", multiline=True)
+    now = app.now()
+    with app.db.write() as conn:
+        who = actor(conn, acting)
+        ctx = load(conn, ref)
+        criterion = _criterion(ctx, key)
+        if not isinstance(criterion, ApprovalCriterion):
+            raise InvalidInput(f"'{key}' is not an approval; "
+                               + ("use `wijkflow complete`." if criterion.kind == "deliverable"
+                                  else "wijkflow checks it by itself."))
+        ctx.require_role(who, criterion.role, f"approve '{key}'")
+        if criterion.approves is not None:
+            f = facts(conn, ctx)
+            target = f.latest(criterion.approves, "completed")
+            if target is None:
+                raise InvalidInput(f"'{criterion.approves}' is not completed yet; there is nothing to approve.")
+            if target.person_id == who.id:
+                raise NotAllowed(f"You completed '{criterion.approves}' yourself; someone else with the "
+                                 f"{criterion.role} role must approve it (four-eyes).")
+        store.insert_record(conn, aanpak_id=ctx.row.id, visit=ctx.row.visit, criterion=key, action="approved",
+                            person_id=who.id, comment=comment, at=now)
+        store.touch_aanpak(conn, ctx.row.id, now)
+        store.append_event(conn, at=now, type="criterion_approved", aanpak_id=ctx.row.id, actor_id=who.id,
+                           from_phase=ctx.row.phase, reason=comment,
+                           payload={"criterion": key, "label": criterion.label, "visit": ctx.row.visit,
+                                    "approves": criterion.approves})
+    return {"aanpak": ctx.row.slug, "criterion": key, "label": criterion.label, "approved": True}
+
+
+def set_deadline(app: App, ref: str, key: str, due: str, *, acting: str | None) -> dict[str, Any]:
+    day = parse_date(due, "deadline")
+    now = app.now()
+    with app.db.write() as conn:
+        who = actor(conn, acting)
+        ctx = load(conn, ref)
+        if key not in ctx.definition.criteria:
+            raise NotFound(f"Workflow {ctx.definition.ref} has no criterion '{key}'.")
+        ctx.require_role(who, "projectleider", "set deadlines")
+        old = store.set_deadline(conn, ctx.row.id, key, day)
+        store.append_event(conn, at=now, type="deadline_set", aanpak_id=ctx.row.id, actor_id=who.id,
+                           payload={"criterion": key, "due": day.isoformat(),
+                                    "previous": old.isoformat() if old else None})
+    return {"aanpak": ctx.row.slug, "criterion": key, "due": day.isoformat(),
+            "previous": old.isoformat() if old else None}
+
+
+def advance(app: App, ref: str, *, acting: str | None, to: str | None = None, reason: str | None = None,
+            dry_run: bool = False, override: bool = False, expected_version: int | None = None) -> dict[str, Any]:
+    """Move an aanpak to its next phase if the gate is met.
+
+    Optimistic: the phase is read first and the write only lands if nobody moved the
+    aanpak in between, so of two concurrent advances exactly one wins; the other gets a
+    Conflict (exit 6) rather than silently advancing a second time.
+    """
+    reason = clean_text(reason, "reason", multiline=True)
+    if override and not reason:
+        raise InvalidInput("An override needs a --reason: it is recorded in the history.")
+    now = app.now()
+    if expected_version is None:
+        with app.db.read() as conn:
+            expected_version = store.find_aanpak(conn, ref).version
+    with (app.db.read() if dry_run else app.db.write()) as conn:
+        who = actor(conn, acting)
+        ctx = load(conn, ref)
+        row, d = ctx.row, ctx.definition
+        if override:
+            if who.role != "admin":
+                raise NotAllowed("Only an administrator may override a gate.")
+        else:
+            ctx.require_role(who, "projectleider", "advance it")
+        if row.version != expected_version:
+            raise Conflict("Someone else changed this wijkaanpak's phase first; nothing was written. "
+                           "Look again with `wijkflow show` and retry.")
+        transition = engine.choose_transition(d, row.phase, to)
+        result = gates.evaluate(d, transition, facts(conn, ctx), now)
+        people = store.people_by_id(conn, {c.person_id for c in result.criteria})
+        view = gate_view(ctx, result, people, app)
+        outcome = {"aanpak": row.slug, "name": row.name, "from": row.phase, "to": transition.dest,
+                   "from_label": d.phase_label(row.phase), "to_label": d.phase_label(transition.dest),
+                   "dry_run": dry_run, "override": override and not result.passed, "gate": view}
+        if dry_run:
+            outcome["would_move"] = result.passed or override
+            return outcome
+        new_phase = engine.fire(d, row.phase, result, override=override)
+        if new_phase == row.phase:
+            raise GateNotMet(aanpak=row.name, source=row.phase, dest=transition.dest, unmet=result.unmet)
+        store.change_phase(conn, row.id, expected_version=expected_version, phase=new_phase, now=now)
+        store.append_event(
+            conn, at=now, type="phase_changed", aanpak_id=row.id, actor_id=who.id, from_phase=row.phase,
+            to_phase=new_phase, reason=reason,
+            payload={"transition": transition.name, "label": transition.label, "visit": row.visit,
+                     "override": override and not result.passed,
+                     "gate": [c.snapshot() for c in result.criteria]})
+    outcome["moved"] = True
+    return outcome

@@ -1,0 +1,53 @@
+"""People: add, list, forget (AVG/GDPR erasure that leaves the audit chain intact)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import store
+from ..app import App
+from ..errors import Conflict, InvalidInput
+from .common import actor, clean_email, clean_name, person
+
+LOCALES = ("nl", "en")
+GLOBAL_ROLES = ("admin", "auditor")
+
+
+def add_person(app: App, email: str, *, name: str, locale: str = "nl", role: str | None = None,
+               acting: str | None = None) -> dict[str, Any]:
+    email = clean_email(email)
+    name = clean_name(name)
+    if locale not in LOCALES:
+        raise InvalidInput(f"Locale '{locale}' is not supported; use nl or en.")
+    if role is not None and role not in GLOBAL_ROLES:
+        raise InvalidInput(f"Role '{role}' is not a global role; use admin or auditor.")
+    now = app.now()
+    with app.db.write() as conn:
+        if store.person_by_email(conn, email) is not None:
+            raise Conflict(f"{email} is already known; nothing was changed.")
+        by = store.person_by_email(conn, acting.strip().lower()) if acting else None
+        pid = store.insert_person(conn, email=email, name=name, locale=locale, role=role, now=now)
+        store.append_event(conn, at=now, type="person_added", actor_id=by.id if by else None,
+                           payload={"person_id": pid, "locale": locale, "role": role})
+    return {"id": pid, "email": email, "name": name, "locale": locale, "role": role}
+
+
+def list_people(app: App) -> list[dict[str, Any]]:
+    with app.db.read() as conn:
+        return [{"id": p.id, "email": p.email, "name": p.name if p.forgotten_at is None else "(forgotten person)",
+                 "locale": p.locale, "role": p.role} for p in store.list_people(conn)]
+
+
+def forget_person(app: App, email: str, *, acting: str | None) -> dict[str, Any]:
+    now = app.now()
+    with app.db.write() as conn:
+        who = actor(conn, acting)
+        target = person(conn, email)
+        if who.role != "admin" and who.id != target.id:
+            from ..errors import NotAllowed
+
+            raise NotAllowed("Only an administrator (or the person themselves) may erase a person.")
+        store.erase_person(conn, target.id, now)
+        store.append_event(conn, at=now, type="person_forgotten", actor_id=who.id,
+                           payload={"person_id": target.id})
+    return {"id": target.id, "forgotten": True}

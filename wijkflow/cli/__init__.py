@@ -42,7 +42,34 @@ class Lazy:
 pass_lazy = click.make_pass_decorator(Lazy)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class WijkflowGroup(click.Group):
+    """Turns wijkflow's own errors into one sentence on stderr and the documented exit code.
+
+    Done here (not only in main) so that click's CliRunner sees the same behaviour as a user.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GateNotMet as exc:
+            n = len(exc.unmet)
+            click.echo(f"Error: {exc.aanpak} cannot move from {exc.source} to {exc.dest}: "
+                       f"{n} {'criterion is' if n == 1 else 'criteria are'} not met.", err=True)
+            for c in exc.unmet:
+                click.echo(f"  [ ] {c.label} [{c.key}]: {c.why}", err=True)
+            ctx.exit(exc.exit_code)
+        except WijkflowError as exc:
+            if _debug(ctx):
+                raise
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def _debug(ctx: click.Context) -> bool:
+    return bool(ctx.params.get("debug")) or bool(os.environ.get("WIJKFLOW_DEBUG"))
+
+
+@click.group(cls=WijkflowGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--db", "database_url", metavar="URL",
               help="Database: a SQLite file path, sqlite:///PATH or postgresql+psycopg://... "
                    "[env WIJKFLOW_DATABASE_URL; default: wijkflow.db in your user data directory]")
@@ -81,27 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or bool(os.environ.get("WIJKFLOW_DEBUG"))
     try:
-        code = cli.main(args=args, prog_name="wijkflow", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except GateNotMet as exc:
-        click.echo(f"Error: {exc.aanpak} cannot move from {exc.source} to {exc.dest}: "
-                   f"{len(exc.unmet)} {'criterion is' if len(exc.unmet) == 1 else 'criteria are'} not met.",
-                   err=True)
-        for c in exc.unmet:
-            click.echo(f"  [ ] {c.label} [{c.key}]: {c.why}", err=True)
-        sys.exit(exc.exit_code)
-    except WijkflowError as exc:
-        if debug:
-            raise
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+        cli.main(args=args, prog_name="wijkflow")
     except KeyboardInterrupt:
         click.echo("Interrupted; nothing half-written (each change is one transaction).", err=True)
         sys.exit(130)
@@ -112,7 +119,6 @@ def main(argv: list[str] | None = None) -> None:
             raise
         click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for details).", err=True)
         sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
 
 
 from . import aanpak_commands, admin  # noqa: E402,F401 - registers the commands

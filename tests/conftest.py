@@ -1,0 +1,128 @@
+"""Shared fixtures: a real SQLite file per test, a clock the test moves, people and an aanpak."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+
+from wijkflow import App, services
+from wijkflow.cli import cli
+
+AMS = ZoneInfo("Europe/Amsterdam")
+PL = "fleur@hengelo.example"
+WR = "erna@hengelo.example"
+SG1 = "robert@welbions.example"
+SG2 = "jennifer@hengelo.example"
+ADMIN = "admin@hengelo.example"
+AUDITOR = "auditor@hengelo.example"
+
+
+class Clock:
+    """The test's clock: time only moves when the test says so."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def forward(self, days: float = 0, **kw: float) -> None:
+        self.now += timedelta(days=days, **kw)
+
+    @property
+    def iso(self) -> str:
+        return self.now.isoformat()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 3, 2, 9, 0, tzinfo=AMS).astimezone(UTC))
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "wijkflow.db"
+
+
+@pytest.fixture
+def app(db_path: Path, clock: Clock, tmp_path: Path):
+    a = App.open(f"sqlite:///{db_path}", clock=clock, outbox_dir=str(tmp_path / "outbox"))
+    a.db.init()
+    yield a
+    a.close()
+
+
+@pytest.fixture
+def people(app: App) -> dict[str, str]:
+    services.add_person(app, ADMIN, name="Ada Admin", role="admin")
+    services.add_person(app, AUDITOR, name="Otto Auditor", role="auditor")
+    services.add_person(app, PL, name="Fleur Mensink")
+    services.add_person(app, WR, name="Erna Biezenaar")
+    services.add_person(app, SG1, name="Robert Olde Heuvel")
+    services.add_person(app, SG2, name="Jennifer Havinga", locale="en")
+    return {"pl": PL, "wr": WR, "sg1": SG1, "sg2": SG2, "admin": ADMIN, "auditor": AUDITOR}
+
+
+@pytest.fixture
+def aanpak(app: App, people: dict[str, str]) -> str:
+    a = services.create_aanpak(app, "Wijkaanpak Noord", wijk="Noord", gemeente="Hengelo", leader=PL,
+                               coordinators=(WR,), approvers=(SG1, SG2), acting=PL)
+    return a["slug"]
+
+
+@dataclass
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run(db_path: Path, clock: Clock, tmp_path: Path):
+    """Run the CLI in-process (click's CliRunner) against the test's database and clock."""
+
+    def _run(*args: str, user: str | None = None, env: dict[str, str] | None = None) -> Run:
+        full_env = {"WIJKFLOW_DATABASE_URL": str(db_path), "WIJKFLOW_NOW": clock.iso,
+                    "WIJKFLOW_OUTBOX_DIR": str(tmp_path / "outbox"), "WIJKFLOW_CONFIG": "",
+                    "WIJKFLOW_USER": user or ""}
+        full_env.update(env or {})
+        result = CliRunner().invoke(cli, list(args), env=full_env, catch_exceptions=False)
+        return Run(result.exit_code, result.stdout, result.stderr)
+
+    return _run
+
+
+def wijkflow_command() -> list[str]:
+    """The installed console script next to this interpreter (falls back to python -m wijkflow)."""
+    script = Path(sys.executable).with_name("wijkflow")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("wijkflow")
+    return [found] if found else [sys.executable, "-m", "wijkflow"]
+
+
+@pytest.fixture
+def sh(db_path: Path, tmp_path: Path):
+    """Run the installed `wijkflow` command in a subprocess, as a user would."""
+
+    def _sh(*args: str, user: str | None = None, env: dict[str, str] | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        import os
+
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKFLOW_")}
+        full_env.update({"WIJKFLOW_DATABASE_URL": str(db_path), "WIJKFLOW_OUTBOX_DIR": str(tmp_path / "outbox")})
+        if user:
+            full_env["WIJKFLOW_USER"] = user
+        full_env.update(env or {})
+        return subprocess.run([*wijkflow_command(), *args], capture_output=True, text=True, env=full_env,
+                              timeout=timeout)
+
+    return _sh

@@ -148,6 +148,8 @@ def load_text(text: str, *, file: str = "<definition>") -> Definition:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc += ("kind",)  # point at the kind line, not the criterion
         path, line = _locate(loc, data, lines)
         raise DefinitionError(file=file, path=path, line=line, problem=_pydantic_problem(err)) from None
     _check_graph(definition, data, lines, file)

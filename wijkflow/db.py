@@ -54,6 +54,7 @@ class Database:
             if raw and raw != ":memory:":
                 self.path = Path(raw)
         self._engine: sa.Engine | None = None
+        self._seen = False  # the database file is known to exist (checked once, not on every call)
 
     @property
     def where(self) -> str:
@@ -95,7 +96,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """One use-case, one transaction: everything inside commits together or not at all."""
-        if self.path is not None and not self.path.exists():
+        if not self._exists():
             self.init()  # the first write makes the embedded database; nothing to set up by hand
         with self._errors(), self.engine.connect() as conn:
             conn.info["write"] = True
@@ -104,12 +105,26 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
-        if self.path is not None and not self.path.exists():
+        if not self._exists():
             raise StorageError(f"There is no database at {self.path} yet; run `wijkflow init` to create it.")
         with self._errors(), self.engine.connect() as conn:
             conn.info["write"] = False
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def peek(self) -> Iterator[sa.Connection]:
+        """A connection for one single-statement read via rawsql: no transaction needed around it."""
+        if not self._exists():
+            raise StorageError(f"There is no database at {self.path} yet; run `wijkflow init` to create it.")
+        with self._errors(), self.engine.connect() as conn:
+            yield conn
+
+    def _exists(self) -> bool:
+        if self.path is None or self._seen:
+            return True
+        self._seen = self.path.exists()
+        return self._seen
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -44,6 +45,9 @@ class _Criterion(_Frozen):
     description: str = ""
     # An optional criterion is shown in the gate but never blocks it.
     optional: bool = False
+    # visit: met again on every visit of the phase (after bijsturen the work is due again);
+    # aanpak: once met, it stays met for the life of the aanpak (e.g. a signed lokaal contract).
+    scope: Literal["visit", "aanpak"] = "visit"
 
 
 class DeliverableCriterion(_Criterion):
@@ -117,7 +121,15 @@ class Definition(_Frozen):
     def outgoing(self, source: str) -> list[Transition]:
         return [t for t in self.transitions if t.source == source]
 
+    def needs_indicators(self, phase: str) -> bool:
+        """Whether any gate out of `phase` looks at indicators (so their figures must be read)."""
+        return any(self.criteria[k].kind == "indicators" for t in self.outgoing(phase) for k in t.gate)
+
     def content_hash(self) -> str:
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
     def canonical_json(self) -> str:

@@ -7,7 +7,7 @@ Nothing here reads the clock or the database.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -74,9 +74,11 @@ class CriterionResult:
         return not self.met and not self.optional
 
     def snapshot(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["at"] = self.at.isoformat() if self.at else None
-        return out
+        """The criterion as it was decided, for the phase-change event (written on every step)."""
+        return {"key": self.key, "label": self.label, "kind": self.kind, "optional": self.optional,
+                "met": self.met, "why": self.why, "person_id": self.person_id,
+                "at": self.at.isoformat() if self.at else None, "evidence": self.evidence,
+                "comment": self.comment}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import audit
+from . import audit, rawsql
 from .definitions import Definition
 from .errors import Conflict, InvalidInput, NotFound
 from .models import (
@@ -40,15 +40,19 @@ Row = sa.Row[Any]
 
 
 def person_by_email(conn: sa.Connection, email: str) -> Row | None:
-    return conn.execute(sa.select(person_t).where(person_t.c.email == email.strip().lower())).first()
+    return rawsql.first(conn, "SELECT * FROM person WHERE email = :email", email=email.strip().lower())
 
 
-def people_by_id(conn: sa.Connection, ids: set[int]) -> dict[int, Row]:
-    ids = {i for i in ids if i is not None}
-    if not ids:
-        return {}
-    rows = conn.execute(sa.select(person_t).where(person_t.c.id.in_(ids)))
-    return {r.id: r for r in rows}
+def people_by_id(conn: sa.Connection, ids: set[int], *, known: tuple[Any, ...] = ()) -> dict[int, Row]:
+    """People by id; rows the caller already holds (`known`) are not fetched again."""
+    found = {p.id: p for p in known if p is not None and p.id in ids}
+    missing = sorted(i for i in ids if i is not None and i not in found)
+    if missing:
+        marks = ", ".join(f":p{n}" for n in range(len(missing)))
+        params = {f"p{n}": i for n, i in enumerate(missing)}
+        for r in rawsql.rows(conn, f"SELECT * FROM person WHERE id IN ({marks})", **params):
+            found[r.id] = r
+    return found
 
 
 def insert_person(conn: sa.Connection, *, email: str, name: str, locale: str, role: str | None,
@@ -69,7 +73,7 @@ def erase_person(conn: sa.Connection, person_id: int, now: datetime) -> None:
 
 # --- definitions ----------------------------------------------------------------------
 
-_definition_cache: dict[tuple[int, str], Definition] = {}
+_definition_cache: dict[tuple[int, int], Definition] = {}
 
 
 def pin_definition(conn: sa.Connection, d: Definition, now: datetime) -> int:
@@ -93,11 +97,11 @@ def pin_definition(conn: sa.Connection, d: Definition, now: datetime) -> int:
 
 
 def definition(conn: sa.Connection, definition_id: int) -> Definition:
-    row = conn.execute(sa.select(definition_t.c.hash, definition_t.c.body)
-                       .where(definition_t.c.id == definition_id)).one()
-    key = (definition_id, row.hash)
+    """The stored definition. Stored versions never change, so one read per process and database."""
+    key = (id(conn.engine), definition_id)
     cached = _definition_cache.get(key)
     if cached is None:
+        row = rawsql.first(conn, "SELECT body FROM workflow_definition WHERE id = :id", id=definition_id)
         cached = Definition.model_validate_json(row.body)
         _definition_cache[key] = cached
     return cached
@@ -112,9 +116,10 @@ def stored_definitions(conn: sa.Connection) -> list[Row]:
 
 def find_aanpak(conn: sa.Connection, ref: str) -> Row:
     ref = ref.strip()
-    query = sa.select(aanpak_t)
-    query = query.where(aanpak_t.c.id == int(ref)) if ref.isdigit() else query.where(aanpak_t.c.slug == ref)
-    row = conn.execute(query).first()
+    if ref.isdigit():
+        row = rawsql.first(conn, "SELECT * FROM aanpak WHERE id = :id", id=int(ref)) if len(ref) < 19 else None
+    else:
+        row = rawsql.first(conn, "SELECT * FROM aanpak WHERE slug = :slug", slug=ref)
     if row is None:
         raise NotFound(f"No wijkaanpak '{ref}' (use its number or slug; `wijkflow list` shows them).")
     return row
@@ -131,18 +136,18 @@ def insert_aanpak(conn: sa.Connection, **values: Any) -> int:
 def change_phase(conn: sa.Connection, aanpak_id: int, *, expected_version: int, phase: str,
                  now: datetime) -> None:
     """Version-checked: exactly one of two concurrent phase changes lands."""
-    result = conn.execute(
-        aanpak_t.update()
-        .where(aanpak_t.c.id == aanpak_id, aanpak_t.c.version == expected_version)
-        .values(phase=phase, phase_since=now, visit=aanpak_t.c.visit + 1,
-                version=aanpak_t.c.version + 1, updated_at=now))
-    if result.rowcount != 1:
+    changed = rawsql.write(
+        conn, "UPDATE aanpak SET phase = :phase, phase_since = :now, updated_at = :now, visit = visit + 1, "
+              "version = version + 1 WHERE id = :id AND version = :expected",
+        phase=phase, now=rawsql.moment(conn, now), id=aanpak_id, expected=expected_version)
+    if changed != 1:
         raise Conflict("Someone else changed this wijkaanpak's phase first; nothing was written. "
                        "Look again with `wijkflow show` and retry.")
 
 
 def touch_aanpak(conn: sa.Connection, aanpak_id: int, now: datetime) -> None:
-    conn.execute(aanpak_t.update().where(aanpak_t.c.id == aanpak_id).values(updated_at=now))
+    rawsql.write(conn, "UPDATE aanpak SET updated_at = :now WHERE id = :id", now=rawsql.moment(conn, now),
+                 id=aanpak_id)
 
 
 def list_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str | None = None,
@@ -163,9 +168,8 @@ def list_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str |
 
 
 def roles(conn: sa.Connection, aanpak_id: int) -> list[Row]:
-    return list(conn.execute(
-        sa.select(role_t.c.role, role_t.c.person_id).where(role_t.c.aanpak_id == aanpak_id)
-        .order_by(role_t.c.id)))
+    return rawsql.rows(conn, "SELECT role, person_id FROM aanpak_role WHERE aanpak_id = :id ORDER BY id",
+                       id=aanpak_id)
 
 
 def add_role(conn: sa.Connection, aanpak_id: int, person_id: int, role: str) -> bool:
@@ -181,9 +185,9 @@ def add_role(conn: sa.Connection, aanpak_id: int, person_id: int, role: str) -> 
 
 
 def records(conn: sa.Connection, aanpak_id: int, visit: int) -> list[Row]:
-    return list(conn.execute(
-        sa.select(record_t).where(record_t.c.aanpak_id == aanpak_id, record_t.c.visit == visit)
-        .order_by(record_t.c.id)))
+    """Records of this visit, plus the aanpak-wide ones (stored as visit 0)."""
+    return rawsql.rows(conn, "SELECT * FROM criterion_record WHERE aanpak_id = :id AND visit IN (0, :visit) "
+                             "ORDER BY id", id=aanpak_id, visit=visit)
 
 
 def insert_record(conn: sa.Connection, **values: Any) -> int:
@@ -232,6 +236,14 @@ def measurements(conn: sa.Connection, aanpak_id: int) -> list[Row]:
         .order_by(measurement_t.c.measured_on, measurement_t.c.id)))
 
 
+def indicator_counts(conn: sa.Connection, aanpak_id: int) -> list[Row]:
+    """Per indicator: whether it has a baseline and how many measurements, in one query."""
+    return rawsql.rows(
+        conn, "SELECT i.key, i.label, i.baseline IS NOT NULL AS has_baseline, count(m.id) AS measurements "
+              "FROM indicator i LEFT JOIN measurement m ON m.indicator_id = i.id WHERE i.aanpak_id = :id "
+              "GROUP BY i.id, i.key, i.label, i.baseline ORDER BY i.id", id=aanpak_id)
+
+
 def insert_measurement(conn: sa.Connection, **values: Any) -> int:
     return conn.execute(measurement_t.insert().values(**values)).inserted_primary_key[0]
 
@@ -247,7 +259,7 @@ def append_event(conn: sa.Connection, *, at: datetime, type: str, aanpak_id: int
     if conn.dialect.name == "postgresql":
         # One chain per database: appends must not interleave between reading the head and inserting.
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(4242)"))
-    last = conn.execute(sa.select(event_t.c.id, event_t.c.hash).order_by(event_t.c.id.desc()).limit(1)).first()
+    last = rawsql.first(conn, "SELECT id, hash FROM audit_event ORDER BY id DESC LIMIT 1")
     event = {
         "id": (last.id + 1) if last else 1,
         "at": at,
@@ -261,8 +273,15 @@ def append_event(conn: sa.Connection, *, at: datetime, type: str, aanpak_id: int
         "payload": json.dumps(payload or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
     }
     prev = last.hash if last else audit.GENESIS
-    conn.execute(event_t.insert().values(**event, prev_hash=prev, hash=audit.chain_hash(prev, event)))
+    digest = audit.chain_hash(prev, event)
+    rawsql.write(conn, _INSERT_EVENT, **{**event, "at": rawsql.moment(conn, at)}, prev_hash=prev, hash=digest)
     return event["id"]
+
+
+_INSERT_EVENT = (
+    "INSERT INTO audit_event (id, at, aanpak_id, type, actor_id, from_phase, to_phase, reason, evidence, payload, "
+    "prev_hash, hash) VALUES (:id, :at, :aanpak_id, :type, :actor_id, :from_phase, :to_phase, :reason, :evidence, "
+    ":payload, :prev_hash, :hash)")
 
 
 def events(conn: sa.Connection, aanpak_id: int | None = None) -> Iterator[Row]:

@@ -118,16 +118,16 @@ def load(conn: sa.Connection, ref: str) -> Context:
 
 
 def facts(conn: sa.Connection, ctx: Context) -> Facts:
+    """What the gates out of the current phase are evaluated on; indicators only when a gate asks."""
     row = ctx.row
     recs = tuple(
         Record(criterion=r.criterion, action=r.action, person_id=r.person_id, at=r.at,
                evidence=r.evidence, comment=r.comment)
         for r in store.records(conn, row.id, row.visit))
-    counts: dict[str, int] = {}
-    for m in store.measurements(conn, row.id):
-        counts[m.key] = counts.get(m.key, 0) + 1
-    inds = tuple(IndicatorFact(key=i.key, label=i.label, has_baseline=i.baseline is not None,
-                               measurements=counts.get(i.key, 0)) for i in store.indicators(conn, row.id))
+    inds: tuple[IndicatorFact, ...] = ()
+    if ctx.definition.needs_indicators(row.phase):
+        inds = tuple(IndicatorFact(key=i.key, label=i.label, has_baseline=i.has_baseline,
+                                   measurements=i.measurements) for i in store.indicator_counts(conn, row.id))
     return Facts(phase=row.phase, phase_since=row.phase_since, records=recs, indicators=inds)
 
 

@@ -41,12 +41,13 @@ def complete(app: App, ref: str, key: str, *, evidence: str | None = None,
         ctx.require_role(who, "projectleider", "complete deliverables")
         if criterion.evidence_required and not evidence:
             raise InvalidInput(f"'{key}' needs evidence: pass --evidence with a link or a short description.")
-        store.insert_record(conn, aanpak_id=ctx.row.id, visit=ctx.row.visit, criterion=key, action="completed",
+        visit = 0 if criterion.scope == "aanpak" else ctx.row.visit
+        store.insert_record(conn, aanpak_id=ctx.row.id, visit=visit, criterion=key, action="completed",
                             person_id=who.id, evidence=evidence, at=now)
         store.touch_aanpak(conn, ctx.row.id, now)
         store.append_event(conn, at=now, type="criterion_completed", aanpak_id=ctx.row.id, actor_id=who.id,
                            from_phase=ctx.row.phase, evidence=evidence,
-                           payload={"criterion": key, "label": criterion.label, "visit": ctx.row.visit})
+                           payload={"criterion": key, "label": criterion.label, "visit": visit})
     return {"aanpak": ctx.row.slug, "criterion": key, "label": criterion.label, "completed": True,
             "evidence": evidence}
 
@@ -72,12 +73,13 @@ def approve(app: App, ref: str, key: str, *, comment: str | None = None,
             if target.person_id == who.id:
                 raise NotAllowed(f"You completed '{criterion.approves}' yourself; someone else with the "
                                  f"{criterion.role} role must approve it (four-eyes).")
-        store.insert_record(conn, aanpak_id=ctx.row.id, visit=ctx.row.visit, criterion=key, action="approved",
+        visit = 0 if criterion.scope == "aanpak" else ctx.row.visit
+        store.insert_record(conn, aanpak_id=ctx.row.id, visit=visit, criterion=key, action="approved",
                             person_id=who.id, comment=comment, at=now)
         store.touch_aanpak(conn, ctx.row.id, now)
         store.append_event(conn, at=now, type="criterion_approved", aanpak_id=ctx.row.id, actor_id=who.id,
                            from_phase=ctx.row.phase, reason=comment,
-                           payload={"criterion": key, "label": criterion.label, "visit": ctx.row.visit,
+                           payload={"criterion": key, "label": criterion.label, "visit": visit,
                                     "approves": criterion.approves})
     return {"aanpak": ctx.row.slug, "criterion": key, "label": criterion.label, "approved": True}
 
@@ -112,7 +114,7 @@ def advance(app: App, ref: str, *, acting: str | None, to: str | None = None, re
         raise InvalidInput("An override needs a --reason: it is recorded in the history.")
     now = app.now()
     if expected_version is None:
-        with app.db.read() as conn:
+        with app.db.peek() as conn:
             expected_version = store.find_aanpak(conn, ref).version
     with (app.db.read() if dry_run else app.db.write()) as conn:
         who = actor(conn, acting)
@@ -128,7 +130,7 @@ def advance(app: App, ref: str, *, acting: str | None, to: str | None = None, re
                            "Look again with `wijkflow show` and retry.")
         transition = engine.choose_transition(d, row.phase, to)
         result = gates.evaluate(d, transition, facts(conn, ctx), now)
-        people = store.people_by_id(conn, {c.person_id for c in result.criteria})
+        people = store.people_by_id(conn, {c.person_id for c in result.criteria}, known=(who,))
         view = gate_view(ctx, result, people, app)
         outcome = {"aanpak": row.slug, "name": row.name, "from": row.phase, "to": transition.dest,
                    "from_label": d.phase_label(row.phase), "to_label": d.phase_label(transition.dest),

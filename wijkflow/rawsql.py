@@ -1,0 +1,118 @@
+"""Running store.py's hot statements on the DBAPI connection directly.
+
+SQLAlchemy Core spends ~35 µs per statement on cache keys, coercion and result set-up; a
+phase change runs about nine statements, so that overhead alone would be most of a step.
+The statements that every step runs are therefore plain SQL strings (named `:params`, the
+SQLite style; rewritten once to psycopg's `%(name)s`), executed on the connection's DBAPI
+cursor inside the transaction SQLAlchemy opened. Rows come back as named tuples with the
+same attribute names as SQLAlchemy rows, times as aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import namedtuple
+from datetime import UTC, date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+# Columns that hold a UTC moment or a calendar date, by name (the same names in every table).
+MOMENTS = frozenset({"at", "created_at", "updated_at", "phase_since", "forgotten_at", "loaded_at",
+                     "due_at", "claimed_at", "sent_at", "next_attempt_at", "lease_until"})
+DAYS = frozenset({"due", "measured_on", "baseline_date", "target_date"})
+
+_converted: dict[str, str] = {}
+_row_types: dict[tuple[str, ...], type] = {}
+_PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
+
+
+def _for(dialect: str, sql: str) -> str:
+    if dialect == "sqlite":
+        return sql
+    out = _converted.get(sql)
+    if out is None:
+        out = _PARAM.sub(r"%(\1)s", sql.replace("%", "%%"))
+        _converted[sql] = out
+    return out
+
+
+def moment(conn: sa.Connection, value: datetime | None) -> Any:
+    """A UTC moment as this database stores it (SQLAlchemy's own SQLite format, for compatibility)."""
+    if value is None:
+        return None
+    value = value.astimezone(UTC)
+    if conn.dialect.name == "sqlite":
+        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return value
+
+
+def _to_moment(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _to_day(value: Any) -> date | None:
+    if isinstance(value, str):
+        return date.fromisoformat(value)
+    return value
+
+
+def _row_type(names: tuple[str, ...]) -> type:
+    cls = _row_types.get(names)
+    if cls is None:
+        cls = namedtuple("Row", names)  # type: ignore[misc]  # noqa: PYI024
+        _row_types[names] = cls
+    return cls
+
+
+def _execute(conn: sa.Connection, sql: str, params: dict[str, Any]) -> Any:
+    dialect = conn.dialect.name
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(_for(dialect, sql), params)
+    except conn.dialect.loaded_dbapi.Error as err:
+        cursor.close()
+        # Wrapped the way SQLAlchemy wraps it, so db.py translates it like any other database error.
+        raise sa.exc.DBAPIError.instance(sql, params, err, conn.dialect.loaded_dbapi.Error) from err
+    return cursor
+
+
+def rows(conn: sa.Connection, sql: str, **params: Any) -> list[Any]:
+    cursor = _execute(conn, sql, params)
+    try:
+        names = tuple(d[0] for d in cursor.description)
+        data = cursor.fetchall()
+    finally:
+        cursor.close()
+    cls = _row_type(names)
+    moments = [i for i, n in enumerate(names) if n in MOMENTS]
+    days = [i for i, n in enumerate(names) if n in DAYS]
+    if not moments and not days:
+        return [cls(*r) for r in data]
+    out = []
+    for r in data:
+        values = list(r)
+        for i in moments:
+            values[i] = _to_moment(values[i])
+        for i in days:
+            values[i] = _to_day(values[i])
+        out.append(cls(*values))
+    return out
+
+
+def first(conn: sa.Connection, sql: str, **params: Any) -> Any:
+    found = rows(conn, sql, **params)
+    return found[0] if found else None
+
+
+def write(conn: sa.Connection, sql: str, **params: Any) -> int:
+    """Run an INSERT/UPDATE; returns the affected row count."""
+    cursor = _execute(conn, sql, params)
+    try:
+        return cursor.rowcount
+    finally:
+        cursor.close()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from wijkflow import App, services
@@ -47,14 +50,67 @@ def clock() -> Clock:
     return Clock(datetime(2026, 3, 2, 9, 0, tzinfo=AMS).astimezone(UTC))
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--postgres", metavar="URL", default=os.environ.get("WIJKFLOW_TEST_POSTGRES") or None,
+        help="also run every database test on PostgreSQL: a URL with the right to create databases "
+             "(e.g. postgresql+psycopg://postgres:pw@127.0.0.1/postgres); each test gets a fresh database. "
+             "[env WIJKFLOW_TEST_POSTGRES]")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "db_url" in metafunc.fixturenames:
+        engines = ["sqlite"] + (["postgresql"] if metafunc.config.getoption("--postgres") else [])
+        metafunc.parametrize("db_engine", engines)
+
+
+@pytest.fixture
+def db_engine() -> str:
+    return "sqlite"
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "wijkflow.db"
 
 
 @pytest.fixture
-def app(db_path: Path, clock: Clock, tmp_path: Path):
-    a = App.open(f"sqlite:///{db_path}", clock=clock, outbox_dir=str(tmp_path / "outbox"))
+def db_url(db_engine: str, db_path: Path, request: pytest.FixtureRequest):
+    """The test's database: a SQLite file, or a fresh PostgreSQL database dropped afterwards."""
+    if db_engine == "sqlite":
+        yield str(db_path)
+        return
+    admin_url = request.config.getoption("--postgres")
+    name = f"wijkflow_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield admin_url.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture
+def db_state(db_url: str):
+    """A callable returning everything stored, to prove that a refused command wrote nothing."""
+
+    def _state() -> list[tuple[str, list[tuple]]]:
+        engine = sa.create_engine(db_url if "://" in db_url else f"sqlite:///{db_url}")
+        try:
+            with engine.connect() as conn:
+                tables = sorted(sa.inspect(conn).get_table_names())
+                return [(t, sorted(map(tuple, conn.execute(sa.text(f'SELECT * FROM "{t}"'))), key=repr))
+                        for t in tables]
+        finally:
+            engine.dispose()
+
+    return _state
+
+
+@pytest.fixture
+def app(db_url: str, clock: Clock, tmp_path: Path):
+    a = App.open(db_url, clock=clock, outbox_dir=str(tmp_path / "outbox"))
     a.db.init()
     yield a
     a.close()
@@ -86,11 +142,11 @@ class Run:
 
 
 @pytest.fixture
-def run(db_path: Path, clock: Clock, tmp_path: Path):
+def run(db_url: str, clock: Clock, tmp_path: Path):
     """Run the CLI in-process (click's CliRunner) against the test's database and clock."""
 
     def _run(*args: str, user: str | None = None, env: dict[str, str] | None = None) -> Run:
-        full_env = {"WIJKFLOW_DATABASE_URL": str(db_path), "WIJKFLOW_NOW": clock.iso,
+        full_env = {"WIJKFLOW_DATABASE_URL": db_url, "WIJKFLOW_NOW": clock.iso,
                     "WIJKFLOW_OUTBOX_DIR": str(tmp_path / "outbox"), "WIJKFLOW_CONFIG": "",
                     "WIJKFLOW_USER": user or ""}
         full_env.update(env or {})
@@ -110,7 +166,7 @@ def wijkflow_command() -> list[str]:
 
 
 @pytest.fixture
-def sh(db_path: Path, tmp_path: Path):
+def sh(db_url: str, tmp_path: Path):
     """Run the installed `wijkflow` command in a subprocess, as a user would."""
 
     def _sh(*args: str, user: str | None = None, env: dict[str, str] | None = None,
@@ -118,7 +174,7 @@ def sh(db_path: Path, tmp_path: Path):
         import os
 
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKFLOW_")}
-        full_env.update({"WIJKFLOW_DATABASE_URL": str(db_path), "WIJKFLOW_OUTBOX_DIR": str(tmp_path / "outbox")})
+        full_env.update({"WIJKFLOW_DATABASE_URL": db_url, "WIJKFLOW_OUTBOX_DIR": str(tmp_path / "outbox")})
         if user:
             full_env["WIJKFLOW_USER"] = user
         full_env.update(env or {})

@@ -75,13 +75,13 @@ def test_every_command_is_in_the_readme():
      "Error: Only someone with the projectleider role on Wijkaanpak Noord may assign roles; "
      f"{SG1} does not have it (see `wijkflow show wijkaanpak-noord`).\n"),
 ])
-def test_bad_input_gets_one_sentence_and_exit_code_and_writes_nothing(run, aanpak, db_path, args, code, message):
-    before = db_path.read_bytes()
+def test_bad_input_gets_one_sentence_and_exit_code_and_writes_nothing(run, aanpak, db_state, args, code, message):
+    before = db_state()
     user = SG1 if args[0] == "assign" else PL
     r = run(*args, user=user)
     assert (r.exit_code, r.stderr) == (code, message)
     assert "Traceback" not in r.stdout + r.stderr
-    assert db_path.read_bytes() == before
+    assert db_state() == before
 
 
 @pytest.mark.parametrize("name, slug", [

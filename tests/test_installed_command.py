@@ -20,7 +20,7 @@ def test_demo_runs_a_whole_lifecycle(tmp_path):
     assert (tmp_path / "demo.db").exists()
 
 
-def test_a_new_user_walks_an_aanpak_from_the_shell(sh, db_path):
+def test_a_new_user_walks_an_aanpak_from_the_shell(sh):
     assert sh("init").returncode == 0
     assert sh("people", "add", PL, "--name", "Fleur Mensink").returncode == 0
     assert sh("people", "add", SG1, "--name", "Robert Olde Heuvel", "--locale", "en").returncode == 0
@@ -55,7 +55,7 @@ def test_python_m_wijkflow_works(tmp_path):
 
 
 def _advance_at_the_same_moment(db: str, version: int, barrier, results) -> None:
-    app = App.open(f"sqlite:///{db}")
+    app = App.open(db)
     barrier.wait()
     try:
         services.advance(app, "wijkaanpak-noord", acting=PL, expected_version=version)
@@ -66,7 +66,7 @@ def _advance_at_the_same_moment(db: str, version: int, barrier, results) -> None
         app.close()
 
 
-def test_two_processes_advancing_at_once_give_one_winner_and_one_conflict(app, aanpak, db_path):
+def test_two_processes_advancing_at_once_give_one_winner_and_one_conflict(app, aanpak, db_url):
     for key in ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering"):
         services.complete(app, aanpak, key, evidence="x", acting=PL)
     services.approve(app, aanpak, "lokaal_contract_akkoord", acting=SG1)
@@ -74,7 +74,7 @@ def test_two_processes_advancing_at_once_give_one_winner_and_one_conflict(app, a
         version = store.find_aanpak(conn, aanpak).version
     ctx = multiprocessing.get_context("spawn")
     barrier, results = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_advance_at_the_same_moment, args=(str(db_path), version, barrier, results))
+    procs = [ctx.Process(target=_advance_at_the_same_moment, args=(db_url, version, barrier, results))
              for _ in range(2)]
     for p in procs:
         p.start()
@@ -87,12 +87,12 @@ def test_two_processes_advancing_at_once_give_one_winner_and_one_conflict(app, a
 
 
 @pytest.mark.parametrize("attempt", range(3))
-def test_two_cli_advances_never_both_move(sh, app, aanpak, db_path, attempt):
+def test_two_cli_advances_never_both_move(sh, app, aanpak, db_url, attempt):
     """Two `wijkflow advance` commands at once: one moves, the other is refused (6, or 3 once it sees design)."""
     for key in ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering"):
         services.complete(app, aanpak, key, evidence="x", acting=PL)
     services.approve(app, aanpak, "lokaal_contract_akkoord", acting=SG1)
-    procs = [subprocess.Popen([*wijkflow_command(), "--db", str(db_path), "--as", PL, "advance", aanpak],
+    procs = [subprocess.Popen([*wijkflow_command(), "--db", db_url, "--as", PL, "advance", aanpak],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     finished = [p.communicate(timeout=60) for p in procs]
     outcomes = sorted(p.returncode for p in procs)

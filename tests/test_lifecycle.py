@@ -121,13 +121,13 @@ def test_approval_goes_stale_when_the_deliverable_changes_after_it(app, aanpak, 
     ("onbekend@x.nl", lambda app, ref, who: services.advance(app, ref, acting=who),
      "onbekend@x.nl is not a known person in this database"),
 ])
-def test_refusals_for_the_wrong_person_write_nothing(app, aanpak, db_path, who, call, message):
+def test_refusals_for_the_wrong_person_write_nothing(app, aanpak, db_state, who, call, message):
     services.complete(app, aanpak, "lokaal_contract", evidence="c.pdf", acting=PL)
-    before = db_path.read_bytes()
+    before = db_state()
     with pytest.raises(NotAllowed) as err:
         call(app, aanpak, who)
     assert str(err.value).startswith(message)
-    assert db_path.read_bytes() == before
+    assert db_state() == before
 
 
 def test_admin_override_needs_reason_and_is_recorded(app, aanpak):
@@ -141,11 +141,11 @@ def test_admin_override_needs_reason_and_is_recorded(app, aanpak):
     assert event["actor"]["email"] == ADMIN
 
 
-def test_dry_run_reports_and_writes_nothing(app, aanpak, db_path):
-    before = db_path.read_bytes()
+def test_dry_run_reports_and_writes_nothing(app, aanpak, db_state):
+    before = db_state()
     r = services.advance(app, aanpak, acting=PL, dry_run=True)
     assert r["would_move"] is False and len(r["gate"]["criteria"]) == 5
-    assert db_path.read_bytes() == before
+    assert db_state() == before
 
 
 def test_complete_checks_the_criterion(app, aanpak):
@@ -161,17 +161,17 @@ def test_complete_checks_the_criterion(app, aanpak):
         services.approve(app, aanpak, "lokaal_contract_akkoord", acting=SG1)
 
 
-def test_stale_version_is_a_conflict_and_writes_nothing(app, aanpak, db_path):
+def test_stale_version_is_a_conflict_and_writes_nothing(app, aanpak, db_state):
     for key in INITIATE:
         services.complete(app, aanpak, key, evidence="x", acting=PL)
     services.approve(app, aanpak, "lokaal_contract_akkoord", acting=SG1)
     with app.db.read() as conn:
         version = store.find_aanpak(conn, aanpak).version
     services.advance(app, aanpak, acting=PL, expected_version=version)
-    before = db_path.read_bytes()
+    before = db_state()
     with pytest.raises(Conflict, match="Someone else changed this wijkaanpak's phase first"):
         services.advance(app, aanpak, acting=PL, expected_version=version)
-    assert db_path.read_bytes() == before
+    assert db_state() == before
 
 
 def test_one_use_case_is_one_transaction(app, aanpak):

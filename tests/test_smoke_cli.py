@@ -3,15 +3,15 @@
 from conftest import PL, SG1
 
 
-def test_advance_refused_lists_every_unmet_criterion(run, aanpak, db_path):
-    before = db_path.read_bytes()
+def test_advance_refused_lists_every_unmet_criterion(run, aanpak, db_state):
+    before = db_state()
     r = run("advance", aanpak, user=PL)
     assert r.exit_code == 3
     assert "Wijkaanpak Noord cannot move from initiate to design: 5 criteria are not met." in r.stderr
     for key in ("coalitie", "analyse_visie", "lokaal_contract", "lokaal_contract_akkoord",
                 "instrumenten_financiering"):
         assert f"[{key}]" in r.stderr
-    assert db_path.read_bytes() == before
+    assert db_state() == before
 
 
 def test_gate_met_then_advance_moves_phase(run, aanpak):

@@ -34,6 +34,10 @@ class Lazy:
             self._app = App(load_settings(flags=self.flags, config_path=self.config))
         return self._app
 
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+
     @property
     def user(self) -> str | None:
         return self.app.settings.user
@@ -102,6 +106,7 @@ def cli(ctx: click.Context, database_url: str | None, user: str | None, config: 
     6 conflict (retry), 7 audit verification failed, 1 unexpected.
     """
     ctx.obj = Lazy({"database_url": database_url, "user": user}, config)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -123,12 +123,15 @@ def facts(conn: sa.Connection, ctx: Context) -> Facts:
         Record(criterion=r.criterion, action=r.action, person_id=r.person_id, at=r.at,
                evidence=r.evidence, comment=r.comment)
         for r in store.records(conn, row.id, row.visit))
-    counts: dict[str, int] = {}
-    for m in store.measurements(conn, row.id):
-        counts[m.key] = counts.get(m.key, 0) + 1
     inds = tuple(IndicatorFact(key=i.key, label=i.label, has_baseline=i.baseline is not None,
-                               measurements=counts.get(i.key, 0)) for i in store.indicators(conn, row.id))
-    return Facts(phase=row.phase, phase_since=row.phase_since, records=recs, indicators=inds)
+                               measurements=len(ms), direction=i.direction, baseline=i.baseline,
+                               target=i.target, latest=ms[-1].value if ms else None,
+                               latest_recorded_at=max((m.at for m in ms), default=None))
+                 for i, ms in store.indicator_facts(conn, row.id))
+    from .programme_facts import programme_facts
+
+    return Facts(phase=row.phase, phase_since=row.phase_since, records=recs, indicators=inds,
+                 programme=programme_facts(conn, ctx))
 
 
 def person_ref(people: dict[int, Any], person_id: int | None) -> dict[str, Any] | None:

@@ -53,7 +53,7 @@ class ProgrammeFacts:
     interpretations: tuple[InterpretationFact, ...] = ()  # this visit of the phase, oldest first
     strengths: int = 0
     bottlenecks: int = 0
-    partners: tuple[str, ...] = ()  # named on the aanpak
+    partners: tuple[str, ...] = ()  # named on any agenda criterion of the definition or on the aanpak
     activities: tuple[ActivityFact, ...] = ()
     themes: dict[str, int] = field(default_factory=dict)  # theme label -> number of intended results
     parties: tuple[PartyFact, ...] = ()  # this visit of the phase
@@ -173,5 +173,6 @@ def _parties(base: dict[str, Any], c: PartiesCriterion, p: ProgrammeFacts) -> Cr
                                "waiting for " + ", ".join(missing))
     last = max(mine.values(), key=lambda f: f.at)
     return CriterionResult(**base, met=True, why=f"signed by all {len(c.parties)} parties",
-                           at=last.at, evidence="; ".join(f"{c.parties[k]}: {f.evidence}"
-                                                          for k, f in mine.items() if f.evidence) or None)
+                           at=last.at, evidence="; ".join(f"{label}: {mine[k].evidence}"
+                                                          for k, label in c.parties.items() if mine[k].evidence)
+                           or None)

@@ -11,6 +11,8 @@ from ..programme_gates import ActivityFact, InterpretationFact, PartyFact, Progr
 
 
 def programme_facts(conn: sa.Connection, ctx: Any) -> ProgrammeFacts:
+    from .plan import known_partners
+
     row = ctx.row
     points = store.plan_points(conn, row.id)
     return ProgrammeFacts(
@@ -18,7 +20,7 @@ def programme_facts(conn: sa.Connection, ctx: Any) -> ProgrammeFacts:
                               for i in store.interpretations(conn, row.id, row.visit)),
         strengths=sum(1 for p in points if p.kind == "strength"),
         bottlenecks=sum(1 for p in points if p.kind == "bottleneck"),
-        partners=tuple(p.name for p in store.plan_partners(conn, row.id)),
+        partners=tuple(known_partners(conn, ctx).values()),
         activities=tuple(ActivityFact(number=a.number, partner=a.partner, year=a.year, status=a.status)
                          for a in store.activities(conn, row.id)),
         themes={t.label: len(results) for t, results in store.themes(conn, row.id)},

@@ -30,6 +30,7 @@ from sqlalchemy import exc as sa_exc
 
 from .. import store
 from ..app import App
+from ..catalogue import catalogue
 from ..errors import InvalidInput, WijkflowError
 from .aanpak import create_aanpak_in
 from .common import actor, clean_email, clean_name, load
@@ -240,8 +241,6 @@ def _aanpak_row(conn: sa.Connection, app: App, row: dict[str, Any], who: Any, ac
         if extra:
             raise InvalidInput(f"unknown indicator field(s) {', '.join(sorted(map(str, extra)))}")
         key = str(spec.get("key") or "")
-        from ..catalogue import catalogue
-
         add_indicator_in(conn, app, ctx, key, label=spec.get("label"), unit=spec.get("unit"),
                          baseline=spec.get("baseline"), target=spec.get("target"), direction=spec.get("direction"),
                          baseline_date=_text(spec.get("baseline_date")), target_date=_text(spec.get("target_date")),
@@ -261,6 +260,9 @@ def _indicators(row: dict[str, Any]) -> list[dict[str, Any]]:
         m = CSV_INDICATOR_RE.match(item)
         if m is None:
             raise InvalidInput(f"indicator '{item}' is not written as key=baseline->target")
+        if m["key"] not in catalogue():
+            raise InvalidInput(f"indicator '{m['key']}' is not in the catalogue (a CSV row names catalogue "
+                               "indicators; use a YAML file for others)")
         spec: dict[str, Any] = {"key": m["key"], "baseline": m["base"] or None, "target": m["target"] or None}
         if spec["baseline"] is not None:
             spec["baseline_date"] = row.get("baseline_date") or row.get("since")

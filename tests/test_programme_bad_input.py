@@ -179,3 +179,21 @@ def test_definition_errors_in_new_criterion_kinds_name_the_line(criterion, probl
     with pytest.raises(DefinitionError) as err:
         load_text(text, file="x.yaml")
     assert problem in str(err.value)
+
+
+def test_indicator_set_refuses_a_baseline_after_measurements_and_empty_changes(run, app, with_indicator, clock):
+    assert run("measure", with_indicator, "actieve_bewoners", "13", "--date", "2026-02-01", user=WR).exit_code == 0
+    before = events(app)
+    r = run("indicator", "set", with_indicator, "actieve_bewoners", "--baseline", "12.5", "--baseline-date",
+            "2026-02-10", user=WR)
+    assert (r.exit_code, r.stderr) == (2, "Error: The baseline date 2026-02-10 lies after the measurement of "
+                                          "2026-02-01.\n")
+    r = run("indicator", "set", with_indicator, "actieve_bewoners", user=WR)
+    assert (r.exit_code, r.stderr) == (2, "Error: Say what changes: --baseline, --baseline-date, --target and/or "
+                                          "--target-date.\n")
+    r = run("indicator", "set", with_indicator, "actieve_bewoners", "--target", "10", user=WR)
+    assert (r.exit_code, r.stderr) == (2, "Error: The target 10 must lie above the baseline 12, because higher is "
+                                          "better for 'actieve_bewoners'.\n")
+    r = run("indicator", "set", with_indicator, "onbekend", "--target", "10", user=WR)
+    assert r.exit_code == 4
+    assert events(app) == before

@@ -394,3 +394,7 @@ def party_approvals(conn: sa.Connection, aanpak_id: int, visit: int) -> list[Row
 
 def insert_party_approval(conn: sa.Connection, **values: Any) -> int:
     return conn.execute(party_t.insert().values(**values)).inserted_primary_key[0]
+
+
+def update_indicator(conn: sa.Connection, indicator_id: int, **values: Any) -> None:
+    conn.execute(indicator_t.update().where(indicator_t.c.id == indicator_id).values(**values))

@@ -43,6 +43,29 @@ def indicator_catalogue(fmt: str) -> None:
                                                   ("direction", "Better"), ("source", "Source")]))
 
 
+@indicator.command("set")
+@click.argument("ref")
+@click.argument("key")
+@click.option("--baseline", default=None, help="The nulmeting.")
+@click.option("--baseline-date", default=None, metavar="DATE", help="When the nulmeting was taken.")
+@click.option("--target", default=None, help="The streefwaarde.")
+@click.option("--target-date", default=None, metavar="DATE", help="When the streefwaarde should be reached.")
+@pass_lazy
+def indicator_set(lazy: Lazy, ref: str, key: str, baseline: str | None, baseline_date: str | None,
+                  target: str | None, target_date: str | None) -> None:
+    """Set or correct the baseline or target of indicator KEY of wijkaanpak REF."""
+    from ..services import update_indicator
+
+    r = update_indicator(lazy.app, ref, key, baseline=baseline, baseline_date=baseline_date, target=target,
+                         target_date=target_date, acting=lazy.user)
+
+    def fmt(value: float | None, day: str | None) -> str:
+        return "-" if value is None else f"{value:g}" + (f" ({day})" if day else "")
+
+    click.echo(f"Indicator {r['key']} of {r['aanpak']}: baseline {fmt(r['baseline'], r['baseline_date'])}, "
+               f"target {fmt(r['target'], r['target_date'])}.")
+
+
 # --- the wijkontwikkelingsplan -------------------------------------------------------------
 
 

@@ -2,7 +2,7 @@
 
 from .aanpak import assign_role, create_aanpak, gate_status, list_aanpakken, show_aanpak
 from .history import history
-from .indicators import add_indicator, interpret, measure, progress
+from .indicators import add_indicator, interpret, measure, progress, update_indicator
 from .lifecycle import advance, approve, complete, set_deadline
 from .people import add_person, forget_person, list_people
 from .plan import add_activity, add_analysis, add_partner, plan_view, update_activity
@@ -15,5 +15,5 @@ __all__ = [
     "set_deadline", "show_aanpak",
     # programmes: indicators judged, wijkontwikkelingsplan, themes, import
     "add_activity", "add_analysis", "add_partner", "import_portfolio", "interpret", "link_theme", "plan_view",
-    "theme_view", "update_activity",
+    "theme_view", "update_activity", "update_indicator",
 ]

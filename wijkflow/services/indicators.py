@@ -188,3 +188,55 @@ def interpret(app: App, ref: str, *, conclusion: str, indicators: tuple[str, ...
                            payload={"indicators": list(indicators), "visit": ctx.row.visit})
     return {"aanpak": ctx.row.slug, "phase": ctx.row.phase, "conclusion": text, "indicators": list(indicators),
             "by": who.email}
+
+
+def update_indicator(app: App, ref: str, key: str, *, baseline: Any = None, baseline_date: str | None = None,
+                     target: Any = None, target_date: str | None = None,
+                     acting: str | None) -> dict[str, Any]:
+    """Set or correct the nulmeting or streefwaarde of an indicator (e.g. the nulmeting arrives later)."""
+    if all(v is None for v in (baseline, baseline_date, target, target_date)):
+        raise InvalidInput("Say what changes: --baseline, --baseline-date, --target and/or --target-date.")
+    now = app.now()
+    today = now.astimezone(app.tz).date()
+    with app.db.write() as conn:
+        who = actor(conn, acting)
+        ctx = load(conn, ref)
+        if not ({who.id} & (ctx.holders("projectleider") | ctx.holders("coordinator"))):
+            ctx.require_role(who, "projectleider", "change indicators")
+        ind = store.indicator(conn, ctx.row.id, key)
+        if ind is None:
+            known = ", ".join(i.key for i in store.indicators(conn, ctx.row.id)) or "none yet"
+            raise NotFound(f"{ctx.row.name} has no indicator '{key}' (known: {known}).")
+        base = _number(baseline, "baseline") if baseline is not None else ind.baseline
+        tgt = _number(target, "target") if target is not None else ind.target
+        base_day = (parse_date(baseline_date, "baseline date") if baseline_date
+                    else today if baseline is not None and ind.baseline_date is None else ind.baseline_date)
+        target_day = parse_date(target_date, "target date") if target_date else ind.target_date
+        if base_day is not None and base is None:
+            raise InvalidInput("A baseline date needs a baseline value (--baseline).")
+        if target_day is not None and tgt is None:
+            raise InvalidInput("A target date needs a target value (--target).")
+        if base_day is not None and base_day > today:
+            raise InvalidInput(f"The baseline date {base_day} lies in the future.")
+        if base_day is not None and target_day is not None and target_day <= base_day:
+            raise InvalidInput(f"The target date {target_day} must come after the baseline date {base_day}.")
+        if base is not None and tgt is not None and (tgt <= base if ind.direction == "higher" else tgt >= base):
+            side = "above" if ind.direction == "higher" else "below"
+            raise InvalidInput(f"The target {tgt:g} must lie {side} the baseline {base:g}, because "
+                               f"{ind.direction} is better for '{key}'.")
+        first = next((m for m in store.measurements(conn, ctx.row.id) if m.key == key), None)
+        if first is not None and base_day is not None and first.measured_on < base_day:
+            raise InvalidInput(f"The baseline date {base_day} lies after the measurement of {first.measured_on}.")
+        before = {"baseline": ind.baseline, "baseline_date": _iso(ind.baseline_date), "target": ind.target,
+                  "target_date": _iso(ind.target_date)}
+        after = {"baseline": base, "baseline_date": _iso(base_day), "target": tgt, "target_date": _iso(target_day)}
+        store.update_indicator(conn, ind.id, baseline=base, baseline_date=base_day, target=tgt,
+                               target_date=target_day)
+        store.touch_aanpak(conn, ctx.row.id, now)
+        store.append_event(conn, at=now, type="indicator_updated", aanpak_id=ctx.row.id, actor_id=who.id,
+                           payload={"key": key, "before": before, "after": after})
+    return {"aanpak": ctx.row.slug, "key": key, **after}
+
+
+def _iso(day: Any) -> str | None:
+    return day.isoformat() if day else None

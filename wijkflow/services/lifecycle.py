@@ -35,7 +35,8 @@ def complete(app: App, ref: str, key: str, *, evidence: str | None = None,
         ctx = load(conn, ref)
         criterion = _criterion(ctx, key)
         if not isinstance(criterion, DeliverableCriterion):
-            how = ("is an approval; use `wijkflow approve`" if criterion.kind == "approval"
+            how = ("is an approval; use `wijkflow approve`" if criterion.kind in ("approval", "parties")
+                   else "is recorded with `wijkflow interpret`" if criterion.kind == "interpretation"
                    else "is checked by wijkflow itself and cannot be completed by hand")
             raise InvalidInput(f"'{key}' {how}.")
         ctx.require_role(who, "projectleider", "complete deliverables")

@@ -168,3 +168,36 @@ def test_import_refuses_unreadable_files_with_one_sentence(run, people, tmp_path
     r = run("import", str(cols), user=PL)
     assert r.exit_code == 2
     assert r.stderr.startswith(f"Error: {cols}, line 1: unknown column(s) leider; known: ")
+
+
+def test_import_shows_a_progress_bar_on_a_terminal(app, people, db_path, tmp_path):
+    import os
+    import pty
+    import select
+    import subprocess
+
+    from conftest import wijkflow_command
+
+    path = write(tmp_path, "p.csv", HEADER + "".join(
+        f"Aanpak {i},Wijk {i},Hengelo,,execute,2025-09-01,{PL},,,,\n" for i in range(5)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKFLOW_")}
+    env.update({"WIJKFLOW_DATABASE_URL": str(db_path), "WIJKFLOW_USER": PL, "COLUMNS": "100"})
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run([*wijkflow_command(), "import", str(path)], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=slave, env=env, timeout=60, text=True)
+        os.close(slave)
+        seen = b""
+        while select.select([master], [], [], 0.5)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+    assert proc.returncode == 0
+    assert "Importing" in seen.decode() and "100%" in seen.decode()
+    assert "imported 5 wijkaanpakken" in proc.stdout

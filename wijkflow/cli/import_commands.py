@@ -9,6 +9,8 @@ import click
 from . import Lazy, cli, pass_lazy
 from .render import as_json, as_table
 
+SHOWN = 50  # rows listed in the table output; a portfolio of hundreds is for --format json
+
 
 @cli.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
@@ -64,6 +66,8 @@ def import_cmd(lazy: Lazy, file: str, dry_run: bool, fmt: str) -> None:
     click.echo(f"{'Dry run: ' if dry_run else ''}{r['file']}: {verb} {len(r['created'])} wijkaanpakken"
                + (f" and {len(r['people_added'])} new people" if r["people_added"] else "")
                + ("; nothing was written." if dry_run else " in one transaction."))
-    if r["created"]:
+    if len(r["created"]) > SHOWN:
+        click.echo(f"(too many to list here; --format json lists all {len(r['created'])})")
+    elif r["created"]:
         click.echo(as_table(r["created"], [("line", "Line"), ("slug", "Slug"), ("name", "Name"),
                                            ("phase", "Phase"), ("workflow", "Workflow")]))

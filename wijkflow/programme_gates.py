@@ -102,7 +102,8 @@ def _targets(base: dict[str, Any], c: TargetsCriterion, inds: tuple[IndicatorFac
     by_key = {i.key: i for i in inds}
     missing = [k for k in c.indicators if k not in by_key]
     if missing:
-        return CriterionResult(**base, met=False, why="no indicator " + ", ".join(missing) + " yet")
+        return CriterionResult(**base, met=False, why="no indicator " + ", ".join(missing)
+                               + " yet (wijkflow indicator add, e.g. --from-catalogue)")
     chosen = [by_key[k] for k in c.indicators] if c.indicators else [i for i in inds if i.target is not None]
     if not chosen:
         return CriterionResult(**base, met=False, why="no indicator has a target (streefwaarde)")

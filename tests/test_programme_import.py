@@ -25,7 +25,7 @@ def write(tmp_path, name, text):
     return path
 
 
-def test_import_csv_through_the_installed_command_lands_every_aanpak_in_its_phase(sh, app, people, tmp_path):
+def test_import_csv_through_the_installed_command_lands_every_aanpak_in_its_phase(sh, run, app, people, tmp_path):
     path = write(tmp_path, "portfolio.csv", HEADER + (
         f"Wijkaanpak Noord,Noord,Hengelo,wijkaanpak,execute,2025-09-01,{PL},{WR},{SG1},"
         "actieve_bewoners=12->20;veiligheidsbeleving=6.1->7,2027-12-31\n"
@@ -38,15 +38,15 @@ def test_import_csv_through_the_installed_command_lands_every_aanpak_in_its_phas
     assert r.stdout.startswith(f"{path}: imported 3 wijkaanpakken and 1 new people in one transaction.\n")
     assert "Importing" not in r.stderr  # no progress bar when nobody watches a terminal
 
-    rows = json.loads(sh("list", "--format", "json", env=env).stdout)
+    rows = json.loads(run("list", "--format", "json").stdout)  # the test clock is the same moment
     assert [(a["slug"], a["phase"], a["days_in_phase"]) for a in rows] == [
         ("wijkaanpak-noord", "execute", 182), ("wijkprogramma-klarendal", "monitor", 46),
         ("gebiedsaanpak-lindenholt", "initiate", 0)]
-    inds = json.loads(sh("indicators", "wijkaanpak-noord", "--format", "json", env=env).stdout)
+    inds = json.loads(run("indicators", "wijkaanpak-noord", "--format", "json").stdout)
     assert [(i["key"], i["baseline"], i["baseline_date"], i["target"], i["target_date"]) for i in inds] == [
         ("actieve_bewoners", 12.0, "2025-09-01", 20.0, "2027-12-31"),
         ("veiligheidsbeleving", 6.1, "2025-09-01", 7.0, "2027-12-31")]
-    shown = json.loads(sh("show", "wijkprogramma-klarendal", "--format", "json", env=env).stdout)
+    shown = json.loads(run("show", "wijkprogramma-klarendal", "--format", "json").stdout)
     assert {(p["role"], p["email"]) for p in shown["people"]} == {("projectleider", PL),
                                                                   ("coordinator", "kees@arnhem.example")}
 

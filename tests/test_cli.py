@@ -63,7 +63,8 @@ def test_every_command_is_in_the_readme():
     (("new", "X", "--wijk", "Noord", "--leader", PL, "--phase", "execute"), 2,
      "Error: --phase needs --since DATE: the day the running programme entered that phase.\n"),
     (("new", "X", "--wijk", "Noord", "--leader", PL, "--workflow", "onbekend"), 4,
-     "Error: No workflow definition named 'onbekend' (known: wijkaanpak).\n"),
+     "Error: No workflow definition named 'onbekend' (known: gebiedsgericht, wijkaanpak, wijkontwikkelingsplan, "
+     "wijkprogramma).\n"),
     (("deadline", "wijkaanpak-noord", "lokaal_contract", "2026-02-30"), 2,
      "Error: '2026-02-30' is not a valid deadline: that day does not exist.\n"),
     (("measure", "wijkaanpak-noord", "onbekend", "3"), 4,
@@ -187,4 +188,4 @@ def test_show_text_names_people_and_gates(run, aanpak):
     assert "#1 Wijkaanpak Noord  (wijkaanpak-noord)" in r.stdout
     assert "Phase: Initiëren [initiate] since 2026-03-02 (0 days)" in r.stdout
     assert "projectleider: Fleur Mensink <fleur@hengelo.example>" in r.stdout
-    assert "Gate to Ontwerpen [design] \"Naar ontwerpen\": blocked, 0/5 criteria met" in r.stdout
+    assert "Gate to Ontwerpen [design] \"Naar ontwerpen\": blocked, 0/6 criteria met" in r.stdout

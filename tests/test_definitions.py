@@ -60,7 +60,8 @@ def test_default_wijkaanpak_follows_hengelo_lifecycle():
     (MINIMAL.replace("    label: Klaar\n", ""), "t.yaml, line 7 (phases[1].label): required field 'label' is missing"),
     (MINIMAL.replace("kind: deliverable", "kind: handtekening"),
      "t.yaml, line 12 (criteria.plan.kind): unknown criterion kind 'handtekening'; expected one of 'deliverable', "
-     "'approval', 'indicators', 'min_days'"),
+     "'approval', 'indicators', 'min_days', 'targets', 'interpretation', 'analysis', 'agenda', 'themes', "
+     "'parties'"),
     ("", "t.yaml, line 1: the file is empty"),
     ("- a\n- b\n", "t.yaml, line 1: a definition must be a mapping (key: value)"),
 ])

@@ -83,7 +83,8 @@ def test_phase_change_event_freezes_the_gate_with_evidence_and_approver(app, aan
     assert gate["lokaal_contract"]["evidence"] == "lokaal_contract.pdf"
     assert gate["lokaal_contract"]["by"]["email"] == PL
     assert gate["lokaal_contract_akkoord"]["by"]["email"] == SG1
-    assert all(c["met"] for c in gate.values())
+    assert all(c["met"] or c["optional"] for c in gate.values())
+    assert gate["lokaal_contract_ondertekend"]["optional"] is True
 
 
 def test_four_eyes_refuses_approving_what_you_completed(app, aanpak):
@@ -144,7 +145,7 @@ def test_admin_override_needs_reason_and_is_recorded(app, aanpak):
 def test_dry_run_reports_and_writes_nothing(app, aanpak, db_state):
     before = db_state()
     r = services.advance(app, aanpak, acting=PL, dry_run=True)
-    assert r["would_move"] is False and len(r["gate"]["criteria"]) == 5
+    assert r["would_move"] is False and len(r["gate"]["criteria"]) == 6
     assert db_state() == before
 
 

@@ -74,8 +74,69 @@ class MinDaysCriterion(_Criterion):
     days: Annotated[int, Field(ge=1)]
 
 
+# --- criteria of the source programmes: indicators judged, plans, themes, several parties ---
+
+
+class TargetsCriterion(_Criterion):
+    """Indicators have reached their streefwaarde (respecting which way is better)."""
+
+    kind: Literal["targets"]
+    # Only these indicator keys (e.g. from the catalogue); empty: every indicator with a target.
+    indicators: tuple[Annotated[str, Field(pattern=KEY)], ...] = ()
+    # How many must have reached their target; None: all of them.
+    min_reached: Annotated[int, Field(ge=1)] | None = None
+
+
+class InterpretationCriterion(_Criterion):
+    """Someone judged the latest figures and recorded a conclusion (`wijkflow interpret`)."""
+
+    kind: Literal["interpretation"]
+
+
+class AnalysisCriterion(_Criterion):
+    """The analysis of a wijkontwikkelingsplan: strong points and knelpunten."""
+
+    kind: Literal["analysis"]
+    min_strong_points: Annotated[int, Field(ge=1)] = 1
+    min_bottlenecks: Annotated[int, Field(ge=1)] = 1
+
+
+class AgendaCriterion(_Criterion):
+    """The uitvoeringsagenda: activities per partner (partners named here or on the aanpak)."""
+
+    kind: Literal["agenda"]
+    partners: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    min_per_partner: Annotated[int, Field(ge=0)] = 1
+    # Count only activities still to do (planned or running): a plan for the next year.
+    open_only: bool = False
+    # Every activity done or dropped (for leaving execution or evaluation).
+    settled: bool = False
+
+
+class ThemesCriterion(_Criterion):
+    """Linked to themes (veranderopgaven) with intended results (beoogd resultaat) each."""
+
+    kind: Literal["themes"]
+    min_themes: Annotated[int, Field(ge=1)] = 1
+    min_results_per_theme: Annotated[int, Field(ge=0)] = 1
+    # When given, an aanpak on this definition can only be linked to these themes.
+    choices: dict[Annotated[str, Field(pattern=KEY)], Annotated[str, Field(min_length=1)]] = {}
+
+
+class PartiesCriterion(_Criterion):
+    """Sign-off by each named party, each by a different person, with the decision document."""
+
+    kind: Literal["parties"]
+    parties: Annotated[dict[Annotated[str, Field(pattern=KEY)], Annotated[str, Field(min_length=1)]],
+                       Field(min_length=2)]
+    role: Literal["projectleider", "coordinator", "approver"] = "approver"
+    evidence_required: bool = True
+
+
 Criterion = Annotated[
-    DeliverableCriterion | ApprovalCriterion | IndicatorsCriterion | MinDaysCriterion,
+    DeliverableCriterion | ApprovalCriterion | IndicatorsCriterion | MinDaysCriterion
+    | TargetsCriterion | InterpretationCriterion | AnalysisCriterion | AgendaCriterion | ThemesCriterion
+    | PartiesCriterion,
     Field(discriminator="kind"),
 ]
 
@@ -121,9 +182,14 @@ class Definition(_Frozen):
     def outgoing(self, source: str) -> list[Transition]:
         return [t for t in self.transitions if t.source == source]
 
-    def needs_indicators(self, phase: str) -> bool:
-        """Whether any gate out of `phase` looks at indicators (so their figures must be read)."""
-        return any(self.criteria[k].kind == "indicators" for t in self.outgoing(phase) for k in t.gate)
+    def kinds_out_of(self, phase: str) -> frozenset[str]:
+        """The criterion kinds the gates out of `phase` use: which facts must be read to decide them."""
+        return self._kinds.get(phase, frozenset())
+
+    @cached_property
+    def _kinds(self) -> dict[str, frozenset[str]]:
+        return {p.key: frozenset(self.criteria[k].kind for t in self.outgoing(p.key) for k in t.gate)
+                for p in self.phases}
 
     def content_hash(self) -> str:
         return self._hash
@@ -179,7 +245,8 @@ def _pydantic_problem(err: dict[str, Any]) -> str:
     if err["type"] == "union_tag_invalid":
         return f"unknown criterion kind {err['input'].get('kind')!r}; expected one of {err['ctx']['expected_tags']}"
     if err["type"] == "union_tag_not_found":
-        return "a criterion needs a 'kind' (deliverable, approval, indicators or min_days)"
+        return ("a criterion needs a 'kind' (deliverable, approval, indicators, min_days, targets, "
+                "interpretation, analysis, agenda, themes or parties)")
     return str(err["msg"])
 
 

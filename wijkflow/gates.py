@@ -39,6 +39,12 @@ class IndicatorFact:
     label: str
     has_baseline: bool
     measurements: int
+    # For targets: the figures themselves, and when the latest one was recorded.
+    direction: str = "higher"
+    baseline: float | None = None
+    target: float | None = None
+    latest: float | None = None
+    latest_recorded_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,8 @@ class Facts:
     phase_since: datetime
     records: tuple[Record, ...] = ()
     indicators: tuple[IndicatorFact, ...] = ()
+    # Plans, themes, interpretations and party sign-offs (programme_gates.ProgrammeFacts).
+    programme: Any = None
 
     def latest(self, criterion: str, action: str) -> Record | None:
         found = None
@@ -139,6 +147,11 @@ def _evaluate_one(key: str, c: Any, facts: Facts, now: datetime) -> CriterionRes
         ready = facts.phase_since + timedelta(days=c.days)
         return CriterionResult(**base, met=False,
                                why=f"{int(days)} of {c.days} days in phase; met from {ready.date().isoformat()}")
+    from .programme_gates import evaluate_programme
+
+    result = evaluate_programme(base, c, facts)
+    if result is not None:
+        return result
     raise AssertionError(f"unhandled criterion kind {c.kind}")  # pragma: no cover - validated on load
 
 

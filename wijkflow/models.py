@@ -161,3 +161,105 @@ class AuditEvent(SQLModel, table=True):
 
 
 SCHEMA_VERSION = 1
+
+
+# --- programmes: interpretations, wijkontwikkelingsplan, themes, multi-party sign-off --------
+
+
+class Interpretation(SQLModel, table=True):
+    """Who judged the indicator figures during one visit of a phase, and what they concluded.
+
+    Scores such as the Leefbaarometer signal rather than prove; a phase that depends on
+    them may require a person's reading of the figures before it is left.
+    """
+
+    __tablename__ = "interpretation"
+    __table_args__ = (sa.Index("ix_interpretation_visit", "aanpak_id", "visit"),)
+    id: int | None = Field(default=None, primary_key=True)
+    aanpak_id: int = Field(foreign_key="aanpak.id")
+    visit: int
+    phase: str
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    conclusion: str
+    indicators: str = ""  # comma-separated keys the conclusion is about; empty = all
+    at: datetime = _utc()
+
+
+class PlanPoint(SQLModel, table=True):
+    """One line of the analysis of a wijkontwikkelingsplan: a strong point or a knelpunt."""
+
+    __tablename__ = "plan_point"
+    id: int | None = Field(default=None, primary_key=True)
+    aanpak_id: int = Field(foreign_key="aanpak.id", index=True)
+    kind: str  # strength | bottleneck
+    text: str
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    at: datetime = _utc()
+
+
+class PlanPartner(SQLModel, table=True):
+    """A partner named on one aanpak (beyond those the definition names)."""
+
+    __tablename__ = "plan_partner"
+    __table_args__ = (sa.UniqueConstraint("aanpak_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    aanpak_id: int = Field(foreign_key="aanpak.id", index=True)
+    key: str  # case-folded name: one partner is one partner however it is typed
+    name: str
+    at: datetime = _utc()
+
+
+class PlanActivity(SQLModel, table=True):
+    """An activity on the uitvoeringsagenda: who does it, in which year, and how far it is."""
+
+    __tablename__ = "plan_activity"
+    __table_args__ = (sa.UniqueConstraint("aanpak_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    aanpak_id: int = Field(foreign_key="aanpak.id", index=True)
+    number: int  # 1, 2, ... per aanpak: what people type
+    title: str
+    partner: str  # the partner's name as named in the definition or on the aanpak
+    year: int
+    status: str = "planned"  # planned | running | done | dropped
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class AanpakTheme(SQLModel, table=True):
+    """A city-wide theme (veranderopgave, focus theme) an aanpak contributes to."""
+
+    __tablename__ = "aanpak_theme"
+    __table_args__ = (sa.UniqueConstraint("aanpak_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    aanpak_id: int = Field(foreign_key="aanpak.id", index=True)
+    key: str = Field(index=True)
+    label: str
+    at: datetime = _utc()
+
+
+class IntendedResult(SQLModel, table=True):
+    """A beoogd resultaat of an aanpak under one theme."""
+
+    __tablename__ = "intended_result"
+    id: int | None = Field(default=None, primary_key=True)
+    theme_id: int = Field(foreign_key="aanpak_theme.id", index=True)
+    text: str
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    at: datetime = _utc()
+
+
+class PartyApproval(SQLModel, table=True):
+    """One party's sign-off of a multi-party criterion (gebiedstafel, lokaal contract)."""
+
+    __tablename__ = "party_approval"
+    __table_args__ = (sa.UniqueConstraint("aanpak_id", "visit", "criterion", "party"),)
+    id: int | None = Field(default=None, primary_key=True)
+    aanpak_id: int = Field(foreign_key="aanpak.id", index=True)
+    visit: int
+    criterion: str
+    party: str
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    evidence: str | None = None
+    comment: str | None = None
+    at: datetime = _utc()

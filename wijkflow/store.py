@@ -236,14 +236,6 @@ def measurements(conn: sa.Connection, aanpak_id: int) -> list[Row]:
         .order_by(measurement_t.c.measured_on, measurement_t.c.id)))
 
 
-def indicator_counts(conn: sa.Connection, aanpak_id: int) -> list[Row]:
-    """Per indicator: whether it has a baseline and how many measurements, in one query."""
-    return rawsql.rows(
-        conn, "SELECT i.key, i.label, i.baseline IS NOT NULL AS has_baseline, count(m.id) AS measurements "
-              "FROM indicator i LEFT JOIN measurement m ON m.indicator_id = i.id WHERE i.aanpak_id = :id "
-              "GROUP BY i.id, i.key, i.label, i.baseline ORDER BY i.id", id=aanpak_id)
-
-
 def insert_measurement(conn: sa.Connection, **values: Any) -> int:
     return conn.execute(measurement_t.insert().values(**values)).inserted_primary_key[0]
 
@@ -293,3 +285,127 @@ def events(conn: sa.Connection, aanpak_id: int | None = None) -> Iterator[Row]:
 
 def count_events(conn: sa.Connection) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(event_t)).scalar_one()
+
+
+# --- programmes: interpretations, wijkontwikkelingsplan, themes, multi-party sign-off --------
+
+from .models import (  # noqa: E402 - kept with the section that uses them
+    AanpakTheme,
+    IntendedResult,
+    Interpretation,
+    PartyApproval,
+    PlanActivity,
+    PlanPartner,
+    PlanPoint,
+)
+
+interpretation_t = Interpretation.__table__
+plan_point_t = PlanPoint.__table__
+plan_partner_t = PlanPartner.__table__
+activity_t = PlanActivity.__table__
+theme_t = AanpakTheme.__table__
+result_t = IntendedResult.__table__
+party_t = PartyApproval.__table__
+
+
+def indicator_facts(conn: sa.Connection, aanpak_id: int) -> list[tuple[Row, list[Row]]]:
+    """Each indicator with its measurements, oldest first."""
+    ms = measurements(conn, aanpak_id)
+    return [(i, [m for m in ms if m.key == i.key]) for i in indicators(conn, aanpak_id)]
+
+
+def insert_interpretation(conn: sa.Connection, **values: Any) -> int:
+    return conn.execute(interpretation_t.insert().values(**values)).inserted_primary_key[0]
+
+
+def interpretations(conn: sa.Connection, aanpak_id: int, visit: int | None = None) -> list[Row]:
+    query = sa.select(interpretation_t).where(interpretation_t.c.aanpak_id == aanpak_id)
+    if visit is not None:
+        query = query.where(interpretation_t.c.visit == visit)
+    return list(conn.execute(query.order_by(interpretation_t.c.id)))
+
+
+def insert_plan_point(conn: sa.Connection, **values: Any) -> int:
+    return conn.execute(plan_point_t.insert().values(**values)).inserted_primary_key[0]
+
+
+def plan_points(conn: sa.Connection, aanpak_id: int) -> list[Row]:
+    return list(conn.execute(sa.select(plan_point_t).where(plan_point_t.c.aanpak_id == aanpak_id)
+                             .order_by(plan_point_t.c.id)))
+
+
+def plan_partners(conn: sa.Connection, aanpak_id: int) -> list[Row]:
+    return list(conn.execute(sa.select(plan_partner_t).where(plan_partner_t.c.aanpak_id == aanpak_id)
+                             .order_by(plan_partner_t.c.id)))
+
+
+def insert_plan_partner(conn: sa.Connection, **values: Any) -> int:
+    return conn.execute(plan_partner_t.insert().values(**values)).inserted_primary_key[0]
+
+
+def activities(conn: sa.Connection, aanpak_id: int) -> list[Row]:
+    return list(conn.execute(sa.select(activity_t).where(activity_t.c.aanpak_id == aanpak_id)
+                             .order_by(activity_t.c.number)))
+
+
+def activity(conn: sa.Connection, aanpak_id: int, number: int) -> Row | None:
+    return conn.execute(sa.select(activity_t).where(activity_t.c.aanpak_id == aanpak_id,
+                                                    activity_t.c.number == number)).first()
+
+
+def insert_activity(conn: sa.Connection, **values: Any) -> int:
+    """Numbers activities 1, 2, ... per aanpak; the write transaction serialises the numbering."""
+    last = conn.execute(sa.select(sa.func.max(activity_t.c.number))
+                        .where(activity_t.c.aanpak_id == values["aanpak_id"])).scalar()
+    number = (last or 0) + 1
+    conn.execute(activity_t.insert().values(number=number, **values))
+    return number
+
+
+def update_activity(conn: sa.Connection, activity_id: int, **values: Any) -> None:
+    conn.execute(activity_t.update().where(activity_t.c.id == activity_id).values(**values))
+
+
+def themes(conn: sa.Connection, aanpak_id: int) -> list[tuple[Row, list[Row]]]:
+    rows = list(conn.execute(sa.select(theme_t).where(theme_t.c.aanpak_id == aanpak_id).order_by(theme_t.c.id)))
+    if not rows:
+        return []
+    results = list(conn.execute(sa.select(result_t).where(result_t.c.theme_id.in_([r.id for r in rows]))
+                                .order_by(result_t.c.id)))
+    return [(t, [r for r in results if r.theme_id == t.id]) for t in rows]
+
+
+def theme(conn: sa.Connection, aanpak_id: int, key: str) -> Row | None:
+    return conn.execute(sa.select(theme_t).where(theme_t.c.aanpak_id == aanpak_id, theme_t.c.key == key)).first()
+
+
+def insert_theme(conn: sa.Connection, **values: Any) -> int:
+    return conn.execute(theme_t.insert().values(**values)).inserted_primary_key[0]
+
+
+def insert_intended_result(conn: sa.Connection, **values: Any) -> int:
+    return conn.execute(result_t.insert().values(**values)).inserted_primary_key[0]
+
+
+def aanpak_ids_with_theme(conn: sa.Connection, key: str) -> set[int]:
+    return set(conn.execute(sa.select(theme_t.c.aanpak_id).where(theme_t.c.key == key)).scalars())
+
+
+def themes_by_aanpak(conn: sa.Connection) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for r in conn.execute(sa.select(theme_t.c.aanpak_id, theme_t.c.label).order_by(theme_t.c.id)):
+        out.setdefault(r.aanpak_id, []).append(r.label)
+    return out
+
+
+def party_approvals(conn: sa.Connection, aanpak_id: int, visit: int) -> list[Row]:
+    return list(conn.execute(sa.select(party_t).where(party_t.c.aanpak_id == aanpak_id, party_t.c.visit == visit)
+                             .order_by(party_t.c.id)))
+
+
+def insert_party_approval(conn: sa.Connection, **values: Any) -> int:
+    return conn.execute(party_t.insert().values(**values)).inserted_primary_key[0]
+
+
+def update_indicator(conn: sa.Connection, indicator_id: int, **values: Any) -> None:
+    conn.execute(indicator_t.update().where(indicator_t.c.id == indicator_id).values(**values))

@@ -64,14 +64,15 @@ def assign(lazy: Lazy, ref: str, email: str, role: str) -> None:
 @click.option("--wijk", default=None, help="Only this wijk.")
 @click.option("--gemeente", default=None, help="Only this municipality.")
 @click.option("--stalled", is_flag=True, help="Only aanpakken in a phase longer than it should last.")
+@click.option("--theme", default=None, help="Only aanpakken linked to this theme (veranderopgave).")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @pass_lazy
 def list_cmd(lazy: Lazy, phase: str | None, wijk: str | None, gemeente: str | None, stalled: bool,
-             fmt: str) -> None:
+             theme: str | None, fmt: str) -> None:
     """List wijkaanpakken with their phase and days in phase."""
     from ..services import list_aanpakken
 
-    rows = list_aanpakken(lazy.app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled)
+    rows = list_aanpakken(lazy.app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme)
     emit(rows, fmt, table=lambda: as_table(rows, [
         ("id", "#"), ("slug", "Slug"), ("name", "Name"), ("wijk", "Wijk"), ("gemeente", "Gemeente"),
         ("phase_label", "Phase"), ("days_in_phase", "Days"), ("stalled", "Stalled")])
@@ -152,12 +153,20 @@ def complete(lazy: Lazy, ref: str, criterion: str, evidence: str | None) -> None
 @click.argument("ref")
 @click.argument("criterion")
 @click.option("--comment", default=None, help="Why, or the decision it rests on.")
+@click.option("--party", default=None, help="For a criterion signed by several parties (gebiedstafel, "
+              "lokaal contract): the party you sign for.")
+@click.option("--evidence", default=None, help="With --party: the decision document (link or reference).")
 @pass_lazy
-def approve(lazy: Lazy, ref: str, criterion: str, comment: str | None) -> None:
+def approve(lazy: Lazy, ref: str, criterion: str, comment: str | None, party: str | None,
+            evidence: str | None) -> None:
     """Approve CRITERION of wijkaanpak REF (approvers only; never your own deliverable)."""
     from ..services import approve as approve_
 
-    r = approve_(lazy.app, ref, criterion, comment=comment, acting=lazy.user)
+    r = approve_(lazy.app, ref, criterion, comment=comment, party=party, evidence=evidence, acting=lazy.user)
+    if "party" in r:
+        left = f"; still waiting for {', '.join(r['remaining'])}" if r["remaining"] else "; all parties signed"
+        click.echo(f"Signed '{r['label']}' [{r['criterion']}] for {r['party_label']} on {r['aanpak']}{left}.")
+        return
     click.echo(f"Approved '{r['label']}' [{r['criterion']}] for {r['aanpak']}.")
 
 
@@ -215,20 +224,27 @@ def indicator() -> None:
 @indicator.command("add")
 @click.argument("ref")
 @click.argument("key")
-@click.option("--label", required=True, help="What is measured, e.g. 'Veiligheidsbeleving'.")
+@click.option("--label", default=None, help="What is measured, e.g. 'Veiligheidsbeleving' "
+              "(needed unless --from-catalogue).")
 @click.option("--unit", default=None, help="e.g. %, aantal, rapportcijfer.")
 @click.option("--baseline", default=None, help="The nulmeting.")
+@click.option("--baseline-date", default=None, metavar="DATE", help="When the nulmeting was taken (default: today).")
 @click.option("--target", default=None, help="The streefwaarde.")
-@click.option("--direction", type=click.Choice(["higher", "lower"]), default="higher", show_default=True,
-              help="Which way is better.")
+@click.option("--target-date", default=None, metavar="DATE", help="When the streefwaarde should be reached.")
+@click.option("--direction", type=click.Choice(["higher", "lower"]), default=None,
+              help="Which way is better [default: higher, or the catalogue's].")
+@click.option("--from-catalogue", is_flag=True, help="Take label, unit and direction from the shipped "
+              "catalogue (`wijkflow indicator catalogue`).")
 @pass_lazy
-def indicator_add(lazy: Lazy, ref: str, key: str, label: str, unit: str | None, baseline: str | None,
-                  target: str | None, direction: str) -> None:
+def indicator_add(lazy: Lazy, ref: str, key: str, label: str | None, unit: str | None, baseline: str | None,
+                  baseline_date: str | None, target: str | None, target_date: str | None, direction: str | None,
+                  from_catalogue: bool) -> None:
     """Add indicator KEY to wijkaanpak REF."""
     from ..services import add_indicator
 
     r = add_indicator(lazy.app, ref, key, label=label, unit=unit, baseline=baseline, target=target,
-                      direction=direction, acting=lazy.user)
+                      direction=direction, baseline_date=baseline_date, target_date=target_date,
+                      from_catalogue=from_catalogue, acting=lazy.user)
     click.echo(f"Added indicator {r['key']} ({r['label']}) to {r['aanpak']}.")
 
 
@@ -257,8 +273,10 @@ def indicators(lazy: Lazy, ref: str, fmt: str) -> None:
 
     rows = progress(lazy.app, ref)
     emit(rows, fmt, table=lambda: as_table(rows, [
-        ("key", "Key"), ("label", "Label"), ("unit", "Unit"), ("baseline", "Baseline"), ("latest", "Latest"),
-        ("target", "Target"), ("progress_pct", "% to target"), ("measurements", "Measurements")])
+        ("key", "Key"), ("label", "Label"), ("unit", "Unit"), ("direction", "Better"), ("baseline", "Baseline"),
+        ("baseline_date", "On"), ("latest", "Latest"), ("latest_date", "On"), ("target", "Target"),
+        ("target_date", "By"), ("progress_pct", "% to target"), ("status", "Status"),
+        ("measurements", "Measurements")])
         if rows else "No indicators yet; add one with `wijkflow indicator add`.")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +31,34 @@ def create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str | 
                   gemeente: str | None = None, workflow: str = "wijkaanpak",
                   coordinators: tuple[str, ...] = (), approvers: tuple[str, ...] = (),
                   phase: str | None = None, since: str | None = None) -> dict[str, Any]:
+    return _create_aanpak(app, name, wijk=wijk, leader=leader, acting=acting, gemeente=gemeente,
+                          workflow=workflow, coordinators=coordinators, approvers=approvers, phase=phase,
+                          since=since, conn=None)
+
+
+def create_aanpak_in(conn: Any, app: App, name: str, *, wijk: str, leader: str, acting: str | None,
+                     gemeente: str | None = None, workflow: str = "wijkaanpak",
+                     coordinators: tuple[str, ...] = (), approvers: tuple[str, ...] = (),
+                     phase: str | None = None, since: str | None = None) -> dict[str, Any]:
+    """create_aanpak inside the caller's transaction (`wijkflow import` creates many in one)."""
+    return _create_aanpak(app, name, wijk=wijk, leader=leader, acting=acting, gemeente=gemeente,
+                          workflow=workflow, coordinators=coordinators, approvers=approvers, phase=phase,
+                          since=since, conn=conn)
+
+
+@contextmanager
+def _within(app: App, conn: Any) -> Iterator[Any]:
+    """The caller's transaction when there is one, else a new one."""
+    if conn is not None:
+        yield conn
+    else:
+        with app.db.write() as new:
+            yield new
+
+
+def _create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str | None, gemeente: str | None,
+                   workflow: str, coordinators: tuple[str, ...], approvers: tuple[str, ...],
+                   phase: str | None, since: str | None, conn: Any) -> dict[str, Any]:
     name = clean_name(name)
     wijk = clean_name(wijk, "wijk")
     gemeente = clean_text(gemeente, "gemeente", max_len=200) or ""
@@ -48,7 +78,7 @@ def create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str | 
         phase_since = local_midnight_utc(day, app.tz)
         if phase_since > now:
             raise InvalidInput(f"--since {day} lies in the future.")
-    with app.db.write() as conn:
+    with _within(app, conn) as conn:
         who = actor(conn, acting)
         people = {"projectleider": [person(conn, leader, "projectleider")],
                   "coordinator": [person(conn, e, "coordinator") for e in coordinators],
@@ -99,11 +129,18 @@ def _days(since: datetime, now: datetime) -> int:
 
 
 def list_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = None,
-                   gemeente: str | None = None, stalled: bool = False) -> list[dict[str, Any]]:
+                   gemeente: str | None = None, stalled: bool = False,
+                   theme: str | None = None) -> list[dict[str, Any]]:
+    from .themes import check_theme_filter
+
+    theme_key = check_theme_filter(theme)
     now = app.now()
     out = []
     with app.db.read() as conn:
+        with_theme = store.aanpak_ids_with_theme(conn, theme_key) if theme_key else None
         for row in store.list_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente):
+            if with_theme is not None and row.id not in with_theme:
+                continue
             d = store.definition(conn, row.definition_id)
             p = d.phase(row.phase)
             days = _days(row.phase_since, now)

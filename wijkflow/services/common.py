@@ -124,11 +124,25 @@ def facts(conn: sa.Connection, ctx: Context) -> Facts:
         Record(criterion=r.criterion, action=r.action, person_id=r.person_id, at=r.at,
                evidence=r.evidence, comment=r.comment)
         for r in store.records(conn, row.id, row.visit))
+    # Only read what the gates out of this phase look at: most steps need just the records.
+    kinds = ctx.definition.kinds_out_of(row.phase)
     inds: tuple[IndicatorFact, ...] = ()
-    if ctx.definition.needs_indicators(row.phase):
-        inds = tuple(IndicatorFact(key=i.key, label=i.label, has_baseline=i.has_baseline,
-                                   measurements=i.measurements) for i in store.indicator_counts(conn, row.id))
-    return Facts(phase=row.phase, phase_since=row.phase_since, records=recs, indicators=inds)
+    if kinds & {"indicators", "targets", "interpretation"}:
+        inds = tuple(IndicatorFact(key=i.key, label=i.label, has_baseline=i.baseline is not None,
+                                   measurements=len(ms), direction=i.direction, baseline=i.baseline,
+                                   target=i.target, latest=ms[-1].value if ms else None,
+                                   latest_recorded_at=max((m.at for m in ms), default=None))
+                     for i, ms in store.indicator_facts(conn, row.id))
+    programme = None
+    if kinds & PROGRAMME_KINDS:
+        from .programme_facts import programme_facts
+
+        programme = programme_facts(conn, ctx)
+    return Facts(phase=row.phase, phase_since=row.phase_since, records=recs, indicators=inds,
+                 programme=programme)
+
+
+PROGRAMME_KINDS = frozenset({"targets", "interpretation", "analysis", "agenda", "themes", "parties"})
 
 
 def person_ref(people: dict[int, Any], person_id: int | None) -> dict[str, Any] | None:

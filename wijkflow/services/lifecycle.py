@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import engine, gates, store
 from ..app import App
-from ..definitions import ApprovalCriterion, DeliverableCriterion
+from ..definitions import ApprovalCriterion, DeliverableCriterion, PartiesCriterion
 from ..errors import Conflict, GateNotMet, InvalidInput, NotAllowed, NotFound
 from .aanpak import gate_view
 from .common import Context, actor, clean_text, facts, load, parse_date
@@ -35,7 +35,8 @@ def complete(app: App, ref: str, key: str, *, evidence: str | None = None,
         ctx = load(conn, ref)
         criterion = _criterion(ctx, key)
         if not isinstance(criterion, DeliverableCriterion):
-            how = ("is an approval; use `wijkflow approve`" if criterion.kind == "approval"
+            how = ("is an approval; use `wijkflow approve`" if criterion.kind in ("approval", "parties")
+                   else "is recorded with `wijkflow interpret`" if criterion.kind == "interpretation"
                    else "is checked by wijkflow itself and cannot be completed by hand")
             raise InvalidInput(f"'{key}' {how}.")
         ctx.require_role(who, "projectleider", "complete deliverables")
@@ -52,14 +53,23 @@ def complete(app: App, ref: str, key: str, *, evidence: str | None = None,
             "evidence": evidence}
 
 
-def approve(app: App, ref: str, key: str, *, comment: str | None = None,
-            acting: str | None) -> dict[str, Any]:
+def approve(app: App, ref: str, key: str, *, comment: str | None = None, party: str | None = None,
+            evidence: str | None = None, acting: str | None) -> dict[str, Any]:
     comment = clean_text(comment, "comment", multiline=True)
+    evidence = clean_text(evidence, "evidence", multiline=True)
     now = app.now()
     with app.db.write() as conn:
         who = actor(conn, acting)
         ctx = load(conn, ref)
         criterion = _criterion(ctx, key)
+        if isinstance(criterion, PartiesCriterion):
+            from .parties import approve_party_in
+
+            return approve_party_in(conn, app, ctx, who, key, criterion, party=party, evidence=evidence,
+                                    comment=comment, now=now)
+        if party is not None or evidence is not None:
+            raise InvalidInput(f"'{key}' is not signed per party; --party and --evidence are for criteria "
+                               "such as a gebiedstafel or lokaal contract.")
         if not isinstance(criterion, ApprovalCriterion):
             raise InvalidInput(f"'{key}' is not an approval; "
                                + ("use `wijkflow complete`." if criterion.kind == "deliverable"

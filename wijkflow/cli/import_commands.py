@@ -1,0 +1,73 @@
+"""`wijkflow import`: bring in a portfolio of running aanpakken."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import Lazy, cli, pass_lazy
+from .render import as_json, as_table
+
+SHOWN = 50  # rows listed in the table output; a portfolio of hundreds is for --format json
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_lazy
+def import_cmd(lazy: Lazy, file: str, dry_run: bool, fmt: str) -> None:
+    """Import running wijkaanpakken from FILE (.csv or .yaml) in one transaction.
+
+    Each row gives name, wijk, gemeente, workflow, phase and since (the day it entered
+    that phase), the people (leader, coordinators, approvers: an email, or
+    "Name <email>" to add someone new) and indicators with baseline and target.
+    If any row is bad, nothing is imported and every bad row is listed with its line
+    number (exit code 2). See README for the columns.
+
+    \b
+    Example:
+      wijkflow --as pl@hengelo.nl import portfolio.csv --dry-run
+      wijkflow --as pl@hengelo.nl import portfolio.csv
+    """
+    from ..services import import_portfolio
+    from ..services.portfolio_import import ImportRejected
+
+    bar = None
+    state = {"shown": 0}
+
+    def on_row(done: int, total: int) -> None:
+        nonlocal bar
+        if not sys.stderr.isatty():  # a progress bar only for a person watching a terminal
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="Importing", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - state["shown"])
+        state["shown"] = done
+
+    try:
+        r = import_portfolio(lazy.app, file, dry_run=dry_run, acting=lazy.user, on_row=on_row)
+    except ImportRejected as exc:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+        n = len(exc.problems)
+        click.echo(f"Error: {exc.file}: {n} bad {'row' if n == 1 else 'rows'}; nothing was imported.", err=True)
+        for line, why in exc.problems:
+            click.echo(f"  line {line}: {why}", err=True)
+        raise click.exceptions.Exit(exc.exit_code) from None
+    if bar is not None:
+        bar.__exit__(None, None, None)
+    if fmt == "json":
+        click.echo(as_json(r))
+        return
+    verb = "would import" if dry_run else "imported"
+    click.echo(f"{'Dry run: ' if dry_run else ''}{r['file']}: {verb} {len(r['created'])} wijkaanpakken"
+               + (f" and {len(r['people_added'])} new people" if r["people_added"] else "")
+               + ("; nothing was written." if dry_run else " in one transaction."))
+    if len(r["created"]) > SHOWN:
+        click.echo(f"(too many to list here; --format json lists all {len(r['created'])})")
+    elif r["created"]:
+        click.echo(as_table(r["created"], [("line", "Line"), ("slug", "Slug"), ("name", "Name"),
+                                           ("phase", "Phase"), ("workflow", "Workflow")]))

@@ -1,0 +1,272 @@
+"""`wijkflow import`: a portfolio of running aanpakken from a CSV or YAML file, in ONE transaction.
+
+Every row is tried inside a savepoint of that one transaction, with the same code that
+`wijkflow new` and `wijkflow indicator add` run; a bad row is rolled back to its savepoint
+and reported with its line number, and the next row is tried. At the end, any bad row
+(or --dry-run) rolls the whole transaction back: nothing is written unless every row is
+good, and the person sees every bad row at once instead of one per attempt.
+
+CSV columns: name, wijk, gemeente, workflow, phase, since, leader, coordinators,
+approvers, indicators, baseline_date, target_date. Lists are separated by ';'. A person
+is an email address of someone known, or "Name <email>" to add them. Indicators are
+catalogue keys: `actieve_bewoners=12->20; veiligheidsbeleving=6.1->7`.
+YAML: a list of aanpakken (or `aanpakken:` plus optional `people:`), same field names;
+indicators there are mappings (key, label, unit, direction, baseline, baseline_date,
+target, target_date), with label/unit/direction taken from the catalogue when omitted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from .. import store
+from ..app import App
+from ..catalogue import catalogue
+from ..errors import InvalidInput, WijkflowError
+from .aanpak import create_aanpak_in
+from .common import actor, clean_email, clean_name, load
+from .indicators import add_indicator_in
+
+FIELDS = {"name", "wijk", "gemeente", "workflow", "phase", "since", "leader", "coordinators", "approvers",
+          "indicators", "baseline_date", "target_date"}
+INDICATOR_FIELDS = {"key", "label", "unit", "direction", "baseline", "baseline_date", "target", "target_date"}
+PERSON_RE = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>]+)>\s*$")
+CSV_INDICATOR_RE = re.compile(r"^(?P<key>[a-z][a-z0-9_]*)\s*(=\s*(?P<base>[^-]*?)\s*(->\s*(?P<target>.*?))?)?\s*$")
+
+
+class ImportRejected(InvalidInput):
+    """One or more rows are bad: nothing was imported. Carries every (line, reason)."""
+
+    def __init__(self, *, file: str, problems: list[tuple[int, str]], rows: int) -> None:
+        self.file = file
+        self.problems = problems
+        self.rows = rows
+        n = len(problems)
+        listed = "; ".join(f"line {line}: {why}" for line, why in problems)
+        super().__init__(f"{file}: {n} of {rows} {'row is' if rows == 1 else 'rows are'} bad, nothing was "
+                         f"imported: {listed}")
+
+
+class _DryRunDone(Exception):
+    """Raised inside the transaction to roll back a successful dry run."""
+
+
+def read_rows(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, row) per aanpak in the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file.") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidInput(f"{path} cannot be read ({e}).") from None
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _csv_rows(text, str(path))
+    if suffix in (".yaml", ".yml"):
+        return _yaml_rows(text, str(path))
+    raise InvalidInput(f"{path}: import reads .csv, .yaml or .yml files.")
+
+
+def _csv_rows(text: str, file: str) -> list[tuple[int, dict[str, Any]]]:
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InvalidInput(f"{file} is empty.") from None
+    columns = [h.strip().lower() for h in header]
+    unknown = [c for c in columns if c not in FIELDS]
+    if unknown:
+        raise InvalidInput(f"{file}, line 1: unknown column(s) {', '.join(unknown)}; "
+                           f"known: {', '.join(sorted(FIELDS))}.")
+    rows = []
+    line = reader.line_num
+    for record in reader:
+        start, line = line + 1, reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(record) != len(columns):
+            rows.append((start, {"__error__": f"{len(record)} cells where the header has {len(columns)}"}))
+            continue
+        row: dict[str, Any] = {c: v.strip() for c, v in zip(columns, record, strict=True) if v.strip()}
+        row["__csv__"] = True
+        rows.append((start, row))
+    return rows
+
+
+def _yaml_rows(text: str, file: str) -> list[tuple[int, dict[str, Any]]]:
+    from ..definitions import _parse_yaml  # the same line-keeping, duplicate-refusing YAML reader
+
+    data, lines = _parse_yaml(text, file)
+    prefix: tuple[Any, ...] = ()
+    people: list[Any] = []
+    if isinstance(data, dict):
+        extra = set(data) - {"aanpakken", "people"}
+        if extra:
+            raise InvalidInput(f"{file}: unknown top-level key(s) {', '.join(map(str, extra))}; "
+                               "use aanpakken (and people).")
+        people = data.get("people") or []
+        data, prefix = data.get("aanpakken"), ("aanpakken",)
+    if not isinstance(data, list):
+        raise InvalidInput(f"{file}: expected a list of aanpakken (or a mapping with 'aanpakken:').")
+    rows: list[tuple[int, dict[str, Any]]] = []
+    if not isinstance(people, list):
+        raise InvalidInput(f"{file}, line {lines.get(('people',))}: people must be a list.")
+    for i, p in enumerate(people):
+        rows.append((lines.get(("people", i), 0), {"__person__": p}))
+    for i, row in enumerate(data):
+        line = lines.get((*prefix, i), 0)
+        rows.append((line, row if isinstance(row, dict) else {"__error__": "an aanpak must be a mapping"}))
+    return rows
+
+
+def import_portfolio(app: App, path: str | Path, *, dry_run: bool = False, acting: str | None,
+                     on_row: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    file = str(path)
+    rows = read_rows(path)
+    aanpakken = [r for r in rows if "__person__" not in r[1]]
+    if not aanpakken:
+        raise InvalidInput(f"{file} has no aanpakken to import.")
+    problems: list[tuple[int, str]] = []
+    created: list[dict[str, Any]] = []
+    people_added: list[str] = []
+    report: dict[str, Any] = {}
+    try:
+        with app.db.write() as conn:
+            who = actor(conn, acting)
+            for n, (line, row) in enumerate(rows, start=1):
+                savepoint = conn.begin_nested()
+                try:
+                    if "__person__" in row:
+                        added = _person_entry(conn, app, row["__person__"], who)
+                        people_added += [added] if added else []
+                    else:
+                        created.append({"line": line, **_aanpak_row(conn, app, row, who, acting, people_added)})
+                    savepoint.commit()
+                except WijkflowError as e:
+                    savepoint.rollback()
+                    problems.append((line, str(e)))
+                except sa_exc.IntegrityError as e:
+                    savepoint.rollback()
+                    problems.append((line, f"conflicts with data already stored ({str(e.orig).splitlines()[0]})"))
+                if on_row:
+                    on_row(n, len(rows))
+            if problems:
+                raise ImportRejected(file=file, problems=problems, rows=len(aanpakken))
+            report = {"file": file, "dry_run": dry_run, "rows": len(aanpakken), "created": created,
+                      "people_added": people_added}
+            if dry_run:
+                raise _DryRunDone
+    except _DryRunDone:
+        pass
+    return report
+
+
+def _many(value: Any) -> list[Any]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        return value
+    return [v.strip() for v in str(value).split(";") if v.strip()]
+
+
+def _person_entry(conn: sa.Connection, app: App, entry: Any, who: Any) -> str | None:
+    if not isinstance(entry, dict) or set(entry) - {"email", "name", "locale"}:
+        raise InvalidInput("a person needs email and name (and optionally locale nl or en).")
+    email = clean_email(entry.get("email"))
+    if store.person_by_email(conn, email) is not None:
+        return None
+    return _add_person(conn, app, email, clean_name(entry.get("name")), entry.get("locale") or "nl", who)
+
+
+def _add_person(conn: sa.Connection, app: App, email: str, name: str, locale: str, who: Any) -> str:
+    if locale not in ("nl", "en"):
+        raise InvalidInput(f"locale '{locale}' is not supported; use nl or en.")
+    now = app.now()
+    pid = store.insert_person(conn, email=email, name=name, locale=locale, role=None, now=now)
+    store.append_event(conn, at=now, type="person_added", actor_id=who.id,
+                       payload={"person_id": pid, "locale": locale, "role": None, "imported": True})
+    return email
+
+
+def _person(conn: sa.Connection, app: App, spec: Any, who: Any, added: list[str]) -> str:
+    """An email of someone known, or "Name <email>" (added when not known yet)."""
+    text = str(spec).strip()
+    match = PERSON_RE.match(text)
+    if match is None:
+        return clean_email(text)
+    email = clean_email(match["email"])
+    if store.person_by_email(conn, email) is None:
+        added.append(_add_person(conn, app, email, clean_name(match["name"]), "nl", who))
+    return email
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _aanpak_row(conn: sa.Connection, app: App, row: dict[str, Any], who: Any, acting: str | None,
+                people_added: list[str]) -> dict[str, Any]:
+    if "__error__" in row:
+        raise InvalidInput(row["__error__"])
+    unknown = sorted(str(k) for k in row if k not in FIELDS and k != "__csv__")
+    if unknown:
+        raise InvalidInput(f"unknown field(s) {', '.join(unknown)}")
+    for needed in ("name", "wijk", "leader"):
+        if not row.get(needed):
+            raise InvalidInput(f"'{needed}' is missing")
+    if row.get("phase") and not row.get("since"):
+        raise InvalidInput("a phase needs its since date (the day the programme entered it)")
+    leader = _person(conn, app, row["leader"], who, people_added)
+    coordinators = tuple(_person(conn, app, p, who, people_added) for p in _many(row.get("coordinators")))
+    approvers = tuple(_person(conn, app, p, who, people_added) for p in _many(row.get("approvers")))
+    a = create_aanpak_in(conn, app, str(row["name"]), wijk=str(row["wijk"]), leader=leader, acting=acting,
+                         gemeente=_text(row.get("gemeente")), workflow=str(row.get("workflow") or "wijkaanpak"),
+                         coordinators=coordinators, approvers=approvers, phase=_text(row.get("phase")),
+                         since=_text(row.get("since")))
+    ctx = load(conn, a["slug"])
+    for spec in _indicators(row):
+        extra = set(spec) - INDICATOR_FIELDS
+        if extra:
+            raise InvalidInput(f"unknown indicator field(s) {', '.join(sorted(map(str, extra)))}")
+        key = str(spec.get("key") or "")
+        add_indicator_in(conn, app, ctx, key, label=spec.get("label"), unit=spec.get("unit"),
+                         baseline=spec.get("baseline"), target=spec.get("target"), direction=spec.get("direction"),
+                         baseline_date=_text(spec.get("baseline_date")), target_date=_text(spec.get("target_date")),
+                         from_catalogue=key in catalogue() and not spec.get("label"), who=who, now=app.now())
+    return {"slug": a["slug"], "name": a["name"], "phase": a["phase"], "workflow": a["workflow"]}
+
+
+def _indicators(row: dict[str, Any]) -> list[dict[str, Any]]:
+    value = row.get("indicators")
+    if not row.get("__csv__"):
+        specs = value or []
+        if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+            raise InvalidInput("indicators must be a list of mappings with at least a key")
+        return specs
+    out = []
+    for item in _many(value):
+        m = CSV_INDICATOR_RE.match(item)
+        if m is None:
+            raise InvalidInput(f"indicator '{item}' is not written as key=baseline->target")
+        if m["key"] not in catalogue():
+            raise InvalidInput(f"indicator '{m['key']}' is not in the catalogue (a CSV row names catalogue "
+                               "indicators; use a YAML file for others)")
+        spec: dict[str, Any] = {"key": m["key"], "baseline": m["base"] or None, "target": m["target"] or None}
+        if spec["baseline"] is not None:
+            spec["baseline_date"] = row.get("baseline_date") or row.get("since")
+        if spec["target"] is not None and row.get("target_date"):
+            spec["target_date"] = row["target_date"]
+        out.append(spec)
+    return out

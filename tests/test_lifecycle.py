@@ -214,3 +214,29 @@ def test_history_payload_is_json_and_names_no_person(app, aanpak):
     for payload in raw:
         json.loads(payload)
         assert "@" not in payload and "Fleur" not in payload
+
+
+def test_new_measurement_criterion_needs_a_measurement_in_this_visit(app, aanpak, clock):
+    """'Nieuwe meting' on a second monitor visit is not met by the measurements of the first."""
+    walk_initiate(app, aanpak)
+    walk_design(app, aanpak)
+    services.complete(app, aanpak, "maatregelen_gestart", evidence="gestart", acting=PL)
+    clock.forward(90)
+    services.advance(app, aanpak, acting=PL)
+    services.measure(app, aanpak, "veiligheid", "6.1", acting=WR)
+    crit = {c["key"]: c for c in services.gate_status(app, aanpak, to="evaluate")["criteria"]}
+    assert crit["metingen"]["met"] is True
+    for key in ("monitoringsrapportage", "bijsturingsvoorstel"):
+        services.complete(app, aanpak, key, evidence="rapport", acting=PL)
+    services.approve(app, aanpak, "bijsturing_akkoord", acting=SG1)
+    services.advance(app, aanpak, acting=PL, to="execute")
+    clock.forward(90)
+    services.complete(app, aanpak, "maatregelen_gestart", evidence="opnieuw", acting=PL)
+    services.advance(app, aanpak, acting=PL)
+    crit = {c["key"]: c for c in services.gate_status(app, aanpak, to="evaluate")["criteria"]}
+    assert crit["metingen"]["met"] is False
+    assert crit["metingen"]["why"] == "fewer than 1 measurements since entering this phase for veiligheid"
+    clock.forward(1)
+    services.measure(app, aanpak, "veiligheid", "6.5", acting=WR)
+    crit = {c["key"]: c for c in services.gate_status(app, aanpak, to="evaluate")["criteria"]}
+    assert crit["metingen"]["met"] is True

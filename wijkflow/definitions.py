@@ -67,6 +67,8 @@ class IndicatorsCriterion(_Criterion):
     min_indicators: Annotated[int, Field(ge=0)] = 1
     baseline: bool = True
     min_measurements: Annotated[int, Field(ge=0)] = 0
+    # Count only measurements recorded during this visit of the phase ("a new measurement").
+    since_phase_entry: bool = False
 
 
 class MinDaysCriterion(_Criterion):
@@ -314,7 +316,7 @@ def _locate(loc: tuple[Any, ...], data: Any, lines: dict) -> tuple[str, int | No
             doc_path.append(part)
         elif isinstance(node, dict | list):
             continue  # a discriminator tag, or the missing field itself
-    missing = loc[-1] if loc and (not doc_path or doc_path[-1] != loc[-1]) else None
+    missing = loc[-1] if loc and loc[-1] != "[key]" and (not doc_path or doc_path[-1] != loc[-1]) else None
     line = lines.get(tuple(doc_path))
     shown = doc_path + ([missing] if isinstance(missing, str) else [])
     return _fmt(shown), line

@@ -45,6 +45,8 @@ class IndicatorFact:
     target: float | None = None
     latest: float | None = None
     latest_recorded_at: datetime | None = None
+    # Measurements recorded since the aanpak entered its current phase.
+    recent: int = 0
 
 
 @dataclass(frozen=True)
@@ -166,9 +168,11 @@ def _indicators(base: dict[str, Any], c: IndicatorsCriterion, facts: Facts) -> C
         if missing:
             problems.append("no baseline for " + ", ".join(missing))
     if c.min_measurements:
-        short = [i.key for i in inds if i.measurements < c.min_measurements]
+        count = (lambda i: i.recent) if c.since_phase_entry else (lambda i: i.measurements)
+        short = [i.key for i in inds if count(i) < c.min_measurements]
         if short:
-            problems.append(f"fewer than {c.min_measurements} measurements for " + ", ".join(short))
+            when = " since entering this phase" if c.since_phase_entry else ""
+            problems.append(f"fewer than {c.min_measurements} measurements{when} for " + ", ".join(short))
     if problems:
         return CriterionResult(**base, met=False, why="; ".join(problems))
     return CriterionResult(**base, met=True, why=f"{len(inds)} indicators complete")

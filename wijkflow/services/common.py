@@ -131,7 +131,8 @@ def facts(conn: sa.Connection, ctx: Context) -> Facts:
         inds = tuple(IndicatorFact(key=i.key, label=i.label, has_baseline=i.baseline is not None,
                                    measurements=len(ms), direction=i.direction, baseline=i.baseline,
                                    target=i.target, latest=ms[-1].value if ms else None,
-                                   latest_recorded_at=max((m.at for m in ms), default=None))
+                                   latest_recorded_at=max((m.at for m in ms), default=None),
+                                   recent=sum(1 for m in ms if m.at >= row.phase_since))
                      for i, ms in store.indicator_facts(conn, row.id))
     programme = None
     if kinds & PROGRAMME_KINDS:

@@ -73,7 +73,7 @@ def erase_person(conn: sa.Connection, person_id: int, now: datetime) -> None:
 
 # --- definitions ----------------------------------------------------------------------
 
-_definition_cache: dict[tuple[int, int], Definition] = {}
+_definition_cache: dict[str, Definition] = {}
 
 
 def pin_definition(conn: sa.Connection, d: Definition, now: datetime) -> int:
@@ -97,13 +97,13 @@ def pin_definition(conn: sa.Connection, d: Definition, now: datetime) -> int:
 
 
 def definition(conn: sa.Connection, definition_id: int) -> Definition:
-    """The stored definition. Stored versions never change, so one read per process and database."""
-    key = (id(conn.engine), definition_id)
-    cached = _definition_cache.get(key)
+    """The stored definition, parsed once per process per content hash (stored versions never change)."""
+    digest = rawsql.first(conn, "SELECT hash FROM workflow_definition WHERE id = :id", id=definition_id).hash
+    cached = _definition_cache.get(digest)
     if cached is None:
         row = rawsql.first(conn, "SELECT body FROM workflow_definition WHERE id = :id", id=definition_id)
         cached = Definition.model_validate_json(row.body)
-        _definition_cache[key] = cached
+        _definition_cache[digest] = cached
     return cached
 
 

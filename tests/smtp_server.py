@@ -37,7 +37,7 @@ class Handler:
         if self.mode == "slow":
             await asyncio.sleep(self.delay)
         if self.mode == "drop":
-            session.transport.close()  # the connection goes away before the server answers
+            server.transport.close()  # the connection goes away before the server answers
             return "451 gone"
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         self.messages.append(email.message_from_bytes(envelope.original_content, policy=policy.default))

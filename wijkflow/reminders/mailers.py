@@ -152,16 +152,20 @@ class SmtpMailer:
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
             (addr, (code, text)), *_ = exc.recipients.items()
             return DeliveryError(f"the server refused {addr}: {_answer(code, text)}", retryable=400 <= code < 500,
-                                 answer=_answer(code, text))
+                                 answer=_answer(code, text), connection=code == 421)
         if isinstance(exc, smtplib.SMTPResponseException):
             answer = _answer(exc.smtp_code, exc.smtp_error)
+            # 421: the server is shutting the channel; the rest of the batch would get the same answer.
             return DeliveryError(f"the server at {where} answered {answer}",
-                                 retryable=not 500 <= exc.smtp_code < 600, answer=answer)
+                                 retryable=not 500 <= exc.smtp_code < 600, answer=answer,
+                                 connection=exc.smtp_code == 421)
+        if isinstance(exc, socket.timeout | TimeoutError) or (
+                isinstance(exc, smtplib.SMTPServerDisconnected) and isinstance(exc.__context__, TimeoutError)):
+            return DeliveryError(f"the server at {where} did not answer within {self.timeout:g} s", retryable=True,
+                                 connection=True)
         if isinstance(exc, smtplib.SMTPServerDisconnected):
             return DeliveryError(f"the server at {where} closed the connection ({exc or 'no reason given'})",
-                                 retryable=True)
-        if isinstance(exc, socket.timeout | TimeoutError):
-            return DeliveryError(f"the server at {where} did not answer within {self.timeout:g} s", retryable=True)
+                                 retryable=True, connection=True)
         if isinstance(exc, ConnectionRefusedError):
             return DeliveryError(f"cannot connect to the SMTP server at {where} (connection refused)",
                                  retryable=True)

@@ -61,6 +61,15 @@ def environment(directory: str | None = None) -> Any:
         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 
 
+@lru_cache(maxsize=256)
+def _subject_template(source: str) -> Any:
+    """Subjects come from the definitions; compiled once each, sandboxed since they are data."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(undefined=StrictUndefined).from_string(source)
+
+
 def long_date(day: date, locale: str) -> str:
     return f"{day.day} {MONTHS.get(locale, MONTHS['nl'])[day.month - 1]} {day.year}"
 
@@ -99,11 +108,10 @@ class Rendered:
 
 
 def render(template: str, locale: str, context: dict[str, Any], subject_template: str) -> Rendered:
-    from jinja2 import StrictUndefined, TemplateError
-    from jinja2.sandbox import SandboxedEnvironment
+    from jinja2 import TemplateError
 
     try:
-        subject = SandboxedEnvironment(undefined=StrictUndefined).from_string(subject_template).render(context)
+        subject = _subject_template(subject_template).render(context)
     except TemplateError as exc:
         raise TemplateProblem(template=f"{template} (subject '{subject_template}')", problem=str(exc)) from None
     subject = fold_header(subject)

@@ -90,3 +90,18 @@ def test_scheduler_run_sends_what_is_due_and_stops_cleanly_on_sigterm(app, peopl
     assert err.count("sent,") == 1
     assert "received SIGTERM; stopping after the current sweep" in err
     assert err.rstrip().endswith("wijkflow scheduler stopped")
+
+
+def test_mail_preview_of_a_deadline_rule_without_deadline_says_how_to_set_one(run, aanpak):
+    r = run("mail", "preview", aanpak, "deadline_nadert")
+    assert r.exit_code == 2
+    assert r.stderr == ("Error: Reminder 'deadline_nadert' is about deadlines and Wijkaanpak Noord has none yet; "
+                        "set one with `wijkflow deadline wijkaanpak-noord CRITERION DATE`.\n")
+
+
+def test_reminders_list_as_csv(run, app, aanpak):
+    r = run("reminders", "list", "--format", "csv")
+    assert r.exit_code == 0
+    header, row = r.stdout.splitlines()[:2]
+    assert header.startswith("reminder,message,aanpak,rule,kind,criterion,due,to,role,status")
+    assert ",wijkaanpak-noord,fase_stagneert,stalled,," in row and ",pending," in row

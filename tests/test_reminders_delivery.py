@@ -260,13 +260,17 @@ def test_kill_9_between_accept_and_record_gives_at_most_one_duplicate_with_the_s
 def test_digest_sends_one_message_per_recipient_per_sweep(server, app, people, db_path, clock):
     for i in range(3):
         services.create_aanpak(app, f"Aanpak {i}", wijk=f"Wijk {i}", leader=PL, coordinators=(WR,),
-                               acting=PL, phase="monitor", since="2025-07-01")
+                               approvers=(SG2,), acting=PL, phase="monitor", since="2025-07-01")
     r = sweep(smtp_app(db_path, clock, server.port, mail_digest="true"))
-    assert r.sent == 12  # 12 reminders recorded as sent ...
-    assert sorted(m["To"].addresses[0].addr_spec for m in server.messages) == sorted([PL, WR])  # ... in 2 mails
+    assert r.sent == 15  # 15 reminders recorded as sent ...
+    assert sorted(m["To"].addresses[0].addr_spec for m in server.messages) == sorted([PL, WR, SG2])  # ... 3 mails
     erna = next(m for m in server.messages if m["To"].addresses[0].addr_spec == WR)
     assert erna["Subject"] == "6 herinneringen van wijkflow"
     assert erna.get_body(("plain",)).get_content().count("Wijk ") >= 6
+    jennifer = next(m for m in server.messages if m["To"].addresses[0].addr_spec == SG2)
+    assert jennifer["Subject"] == "3 reminders from wijkflow"
+    assert "You have 3 reminders:" in jennifer.get_body(("plain",)).get_content()
+    assert sweep(smtp_app(db_path, clock, server.port, mail_digest="true")).sent == 0
 
 
 def test_deadline_reminder_carries_a_calendar_entry(server, app, aanpak, db_path, clock):
@@ -301,3 +305,11 @@ def test_password_from_a_file_is_never_shown(tmp_path, run):
 def test_backoff_doubles_and_caps():
     assert [sweep_mod.backoff(n).total_seconds() / 60 for n in (1, 2, 3, 4)] == [2, 4, 8, 16]
     assert sweep_mod.backoff(20) == timedelta(hours=6)
+
+
+def test_starttls_required_but_not_offered_is_a_clear_retryable_error(server, due, db_path, clock):
+    a = smtp_app(db_path, clock, server.port, smtp_security="starttls")
+    r = sweep(a)
+    assert (r.sent, r.retrying) == (0, 6)
+    assert messages(a)[0].error == (f"127.0.0.1:{server.port} does not offer STARTTLS; set "
+                                    "WIJKFLOW_SMTP_SECURITY to ssl or none")

@@ -109,29 +109,39 @@ class SmtpMailer:
         if self._smtp is not None:
             return self._smtp
         context = ssl.create_default_context()
+        smtp: smtplib.SMTP | None = None
         try:
             if self.security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+                smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
             else:
                 smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
                 if self.security == "starttls":
                     smtp.starttls(context=context)
             if self.user:
                 smtp.login(self.user, self._password() or "")
-        except smtplib.SMTPAuthenticationError as exc:
-            # A configuration problem, not the message's: keep it queued until the login is fixed.
-            raise DeliveryError(f"the SMTP server refused the login for {self.user} "
-                                f"({_answer(exc.smtp_code, exc.smtp_error)})", retryable=True,
-                                answer=_answer(exc.smtp_code, exc.smtp_error), connection=True) from None
-        except smtplib.SMTPNotSupportedError:
-            raise DeliveryError(f"{self.host}:{self.port} does not offer STARTTLS; set "
-                                "WIJKFLOW_SMTP_SECURITY to ssl or none", retryable=True, connection=True) from None
         except Exception as exc:  # noqa: BLE001 - mapped in one place
-            error = self._map(exc)
-            error.connection = True
-            raise error from None
+            if smtp is not None:
+                smtp.close()
+            raise self._connect_error(exc) from None
         self._smtp = smtp
         return smtp
+
+    def _connect_error(self, exc: Exception) -> DeliveryError:
+        if isinstance(exc, DeliveryError):
+            error = exc
+        elif isinstance(exc, smtplib.SMTPAuthenticationError):
+            # A configuration problem, not the message's: keep it queued until the login is fixed.
+            answer = _answer(exc.smtp_code, exc.smtp_error)
+            error = DeliveryError(f"the SMTP server refused the login for {self.user} ({answer})",
+                                  retryable=True, answer=answer)
+        elif isinstance(exc, smtplib.SMTPNotSupportedError):
+            error = DeliveryError(f"{self.host}:{self.port} does not offer STARTTLS; set "
+                                  "WIJKFLOW_SMTP_SECURITY to ssl or none", retryable=True)
+        else:
+            error = self._map(exc)
+            error.retryable = True  # refused while connecting: the message itself is fine, keep it
+        error.connection = True
+        return error
 
     def send(self, msg: EmailMessage, to_addr: str) -> None:
         smtp = self._connect()

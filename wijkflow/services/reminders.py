@@ -74,6 +74,10 @@ def preview_mail(app: App, ref: str, rule_key: str, *, to: str | None = None) ->
         else:
             raise NotFound(f"Nobody holds the role {' or '.join(rule.to)} on {ctx.row.name}; "
                            "pass --to EMAIL to preview for someone else.")
+        if rule.kind == "before" and not any(
+                c in store.deadlines(conn, ctx.row.id) for c in (rule.criteria or ctx.definition.criteria)):
+            raise InvalidInput(f"Reminder '{rule.key}' is about deadlines and {ctx.row.name} has none yet; "
+                               f"set one with `wijkflow deadline {ctx.row.slug} CRITERION DATE`.")
         rendered = preview(conn, app, aanpak_id=ctx.row.id, rule=rule, person=target, role=role, now=now)
     return {"aanpak": ctx.row.slug, "rule": rule.key, "to": target.email, "locale": target.locale,
             "role": role, "subject": rendered.subject, "text": rendered.text, "html": rendered.html}

@@ -204,6 +204,22 @@ def test_two_sweeps_at_the_same_moment_send_nothing_twice(server, app, people, d
     ids = [m["Message-ID"] for m in server.messages]
     assert len(ids) == len(set(ids)) == sum(r.sent for r in results) == 8 * 5
     assert {m.status for m in messages(app)} == {"sent"}
+    assert len(events(app, "reminder_sent")) == 40
+    assert_chain_verifies(app)
+
+
+def assert_chain_verifies(app: App) -> None:
+    """Sending wrote its audit events into the one hash chain, in order, without breaking it."""
+    from wijkflow import audit, store
+
+    prev = audit.GENESIS
+    with app.db.read() as conn:
+        for e in store.events(conn):
+            body = {k: getattr(e, k) for k in ("id", "at", "aanpak_id", "type", "actor_id", "from_phase",
+                                                "to_phase", "reason", "evidence", "payload")}
+            assert e.prev_hash == prev and e.hash == audit.chain_hash(prev, body), e.id
+            assert not any(addr in e.payload for addr in (PL, WR, SG1, SG2))  # personal data stays in person
+            prev = e.hash
 
 
 def test_two_reminder_send_processes_at_once_send_nothing_twice(server, app, people, db_path, clock, sh):

@@ -118,14 +118,28 @@ def _why_not(conn: sa.Connection, ctx: Any, rule: ReminderRule | None, r: Any, n
     return None
 
 
-def fan_out(app: Any, now: datetime, *, limit: int = 1000) -> tuple[int, int]:
-    """Claim due occurrences and create their outbox messages. Returns (queued, cancelled)."""
+def fan_out(app: Any, now: datetime, *, batch: int = 200) -> tuple[int, int]:
+    """Claim due occurrences and create their outbox messages. Returns (queued, cancelled).
+
+    In batches, each its own short transaction, so other writers never wait long for the lock.
+    """
+    queued = cancelled = 0
+    while True:
+        q, c, seen = _fan_out_batch(app, now, batch)
+        queued, cancelled = queued + q, cancelled + c
+        if seen < batch:
+            return queued, cancelled
+
+
+def _fan_out_batch(app: Any, now: datetime, limit: int) -> tuple[int, int, int]:
+    """One transaction: claim up to `limit` due occurrences. Returns (queued, cancelled, seen)."""
     from ..services.common import load
 
     queued = cancelled = 0
     cal = WorkCalendar.from_settings(app.settings)
     with app.db.write() as conn:
-        for r in store.due_reminders(conn, now, limit):
+        due = store.due_reminders(conn, now, limit)
+        for r in due:
             if not store.claim_reminder(conn, r.id, now):
                 continue  # another sweep took it
             ctx = load(conn, str(r.aanpak_id))
@@ -152,7 +166,7 @@ def fan_out(app: Any, now: datetime, *, limit: int = 1000) -> tuple[int, int]:
             if r.kind == "every" and rule is not None and ctx.row.phase == r.phase and ctx.row.visit == r.visit:
                 schedule_every(conn, cal, r.aanpak_id, rule, phase=r.phase, visit=r.visit,
                                entry=cal.local_date(ctx.row.phase_since), now=now, after_seq=r.seq)
-    return queued, cancelled
+    return queued, cancelled, len(due)
 
 
 # --- 2. what a message says ------------------------------------------------------------------

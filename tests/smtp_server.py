@@ -45,10 +45,10 @@ class Handler:
 
 
 class Server:
-    def __init__(self) -> None:
+    def __init__(self, **controller_options: Any) -> None:
         self.handler = Handler()
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **controller_options)
 
     def __enter__(self) -> Server:
         self.controller.start()

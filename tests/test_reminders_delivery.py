@@ -329,3 +329,56 @@ def test_starttls_required_but_not_offered_is_a_clear_retryable_error(server, du
     assert (r.sent, r.retrying) == (0, 6)
     assert messages(a)[0].error == (f"127.0.0.1:{server.port} does not offer STARTTLS; set "
                                     "WIJKFLOW_SMTP_SECURITY to ssl or none")
+
+
+@pytest.fixture
+def tls_cert(tmp_path, monkeypatch):
+    """A self-signed certificate for 127.0.0.1 that this test's TLS client trusts."""
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # what ssl.create_default_context() trusts
+    return cert, key
+
+
+@pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")  # inside aiosmtpd's own AUTH code
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_tls_and_login_with_the_password_from_a_file(security, tls_cert, due, db_path, clock, tmp_path):
+    import ssl
+
+    from aiosmtpd.smtp import AuthResult
+
+    cert, key = tls_cert
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(str(cert), str(key))
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        logins.append((auth_data.login, auth_data.password))
+        return AuthResult(success=(auth_data.login, auth_data.password) == (b"wijkflow", b"geheim"), handled=False)
+
+    # aiosmtpd only counts STARTTLS as TLS for AUTH; on an implicit-TLS port the wire is encrypted anyway.
+    options = ({"tls_context": server_ctx, "require_starttls": True, "auth_require_tls": True}
+               if security == "starttls" else {"ssl_context": server_ctx, "auth_require_tls": False})
+    secret = tmp_path / "smtp-password"
+    secret.write_text("geheim\n")
+    with Server(authenticator=authenticator, **options) as s:
+        a = smtp_app(db_path, clock, s.port, smtp_security=security, smtp_user="wijkflow",
+                     smtp_password_file=str(secret))
+        assert sweep(a).sent == 6 and len(s.messages) == 6
+    assert logins == [(b"wijkflow", b"geheim")]  # one connection, one login, for the whole sweep
+    secret.write_text("fout\n")
+    with Server(authenticator=authenticator, **options) as s:
+        services.set_deadline(a, "wijkaanpak-berflo-es", "monitoringsrapportage", "2026-03-03", acting=PL)
+        a = smtp_app(db_path, clock, s.port, smtp_security=security, smtp_user="wijkflow",
+                     smtp_password_file=str(secret))
+        r = sweep(a)
+        assert r.sent == 0 and r.retrying == 2
+        error = next(m.error for m in messages(a) if m.status == "pending")
+        assert error.startswith("the SMTP server refused the login for wijkflow (535")
+        assert "fout" not in error

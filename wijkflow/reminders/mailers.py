@@ -134,9 +134,12 @@ class SmtpMailer:
             answer = _answer(exc.smtp_code, exc.smtp_error)
             error = DeliveryError(f"the SMTP server refused the login for {self.user} ({answer})",
                                   retryable=True, answer=answer)
-        elif isinstance(exc, smtplib.SMTPNotSupportedError):
+        elif isinstance(exc, smtplib.SMTPNotSupportedError) and "STARTTLS" in str(exc):
             error = DeliveryError(f"{self.host}:{self.port} does not offer STARTTLS; set "
                                   "WIJKFLOW_SMTP_SECURITY to ssl or none", retryable=True)
+        elif isinstance(exc, smtplib.SMTPNotSupportedError):
+            error = DeliveryError(f"{self.host}:{self.port} does not offer a login (SMTP AUTH) on this connection; "
+                                  "check WIJKFLOW_SMTP_SECURITY and WIJKFLOW_SMTP_USER", retryable=True)
         else:
             error = self._map(exc)
             error.retryable = True  # refused while connecting: the message itself is fine, keep it

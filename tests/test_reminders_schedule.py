@@ -249,3 +249,12 @@ def test_reminders_list_filters(run, imported, app, clock):
                                               "e.g. 2026-03-01.\n")
     table = run("reminders", "list")
     assert "monitoringsrapportage" in table.stdout and "fase_stagneert" in table.stdout
+
+
+def test_a_definition_without_reminders_keeps_its_content_hash():
+    text = (shipped_dir() / "wijkaanpak.yaml").read_text(encoding="utf-8").split("\nreminders:\n")[0] + "\n"
+    d = load_text(text, file="zonder.yaml")
+    assert d.reminders == () and '"reminders"' not in d.canonical_json()
+    with_rules = load_text((shipped_dir() / "wijkaanpak.yaml").read_text(encoding="utf-8"), file="met.yaml")
+    assert with_rules.content_hash() != d.content_hash()
+    assert type(d).model_validate_json(with_rules.canonical_json()) == with_rules  # round trip via the db copy

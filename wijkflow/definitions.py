@@ -187,8 +187,10 @@ class Definition(_Frozen):
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
     def canonical_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False)
+        data = self.model_dump(mode="json")
+        if not data["reminders"]:
+            del data["reminders"]  # a definition without reminders keeps the hash it had before they existed
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 # --- loading -------------------------------------------------------------------------

@@ -105,3 +105,35 @@ def test_reminders_list_as_csv(run, app, aanpak):
     header, row = r.stdout.splitlines()[:2]
     assert header.startswith("reminder,message,aanpak,rule,kind,criterion,due,to,role,status")
     assert ",wijkaanpak-noord,fase_stagneert,stalled,," in row and ",pending," in row
+
+
+def test_scheduler_wakes_up_when_something_falls_due_between_sweeps(db_path, tmp_path):
+    """With a sweep only every 60 s, a reminder due 2 s from now still goes out within seconds."""
+    from datetime import UTC, datetime, timedelta
+
+    import sqlalchemy as sa
+
+    from wijkflow import App
+
+    real = App.open(f"sqlite:///{db_path}", outbox_dir=str(tmp_path / "outbox"))  # the real clock
+    real.db.init()
+    services.add_person(real, PL, name="Fleur Mensink")
+    services.create_aanpak(real, "Wijkaanpak Noord", wijk="Noord", leader=PL, acting=PL)
+    soon = datetime.now(UTC) + timedelta(seconds=2)
+    with real.db.write() as conn:  # the stalled escalation, a year away, made due in two seconds
+        conn.execute(sa.text("UPDATE reminder SET due_at = :d"), {"d": soon.replace(tzinfo=None).isoformat(" ")})
+    real.close()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("WIJKFLOW_")},
+           "WIJKFLOW_DATABASE_URL": str(db_path), "WIJKFLOW_OUTBOX_DIR": str(tmp_path / "outbox")}
+    proc = subprocess.Popen([*wijkflow_command(), "scheduler", "run", "--interval", "60"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while not list((tmp_path / "outbox").glob("*.eml")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+    assert "sweep: 1 sent" in err and "received SIGINT" in err

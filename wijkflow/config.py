@@ -31,6 +31,12 @@ ENV = {
     "outbox_dir": "WIJKFLOW_OUTBOX_DIR",
     "workflows_dir": "WIJKFLOW_WORKFLOWS_DIR",
     "now": "WIJKFLOW_NOW",
+    # reminders (issue 3)
+    "smtp_timeout": "WIJKFLOW_SMTP_TIMEOUT",
+    "closing_days": "WIJKFLOW_CLOSING_DAYS",
+    "reminder_hour": "WIJKFLOW_REMINDER_HOUR",
+    "reminder_shift": "WIJKFLOW_REMINDER_SHIFT",
+    "mail_digest": "WIJKFLOW_MAIL_DIGEST",
 }
 SECRET = {"smtp_password"}
 
@@ -63,6 +69,14 @@ class Settings:
     workflows_dir: str | None = None
     # A fixed clock (ISO datetime) for replaying, demos and tests; the real clock otherwise.
     now: str | None = None
+    # Reminders: SMTP timeout in seconds; the municipality's own closing days (YYYY-MM-DD, comma
+    # separated or a TOML list); the local hour reminders go out; whether a due day that is not a
+    # working day moves to the next one (next_working_day | none); one digest per person per sweep.
+    smtp_timeout: float = 30
+    closing_days: str | list[str] | None = None
+    reminder_hour: int = 9
+    reminder_shift: str = "next_working_day"
+    mail_digest: bool = False
     config_file: str | None = None
     sources: dict[str, str] = field(default_factory=dict)
 

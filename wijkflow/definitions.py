@@ -18,7 +18,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from .errors import DefinitionError
 
@@ -155,6 +156,70 @@ class Transition(_Frozen):
         return self.trigger or f"{self.source}_to_{self.dest}"
 
 
+# --- reminder rules ---------------------------------------------------------------------
+
+_ISO_DAYS = re.compile(r"^P(?!$)(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
+_WERKDAGEN = re.compile(r"^(\d+) werkdagen$")
+
+
+def _duration(value: Any) -> str:
+    """'P14D' (ISO 8601, whole days/weeks/months/years) or {werkdagen: 5}, kept as text.
+
+    Working days are stored as the text '5 werkdagen' so the definition stays plain data.
+    """
+    if isinstance(value, dict) and set(value) == {"werkdagen"}:
+        n = value["werkdagen"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise PydanticCustomError("duration", "werkdagen must be a whole number of at least 1")
+        return f"{n} werkdagen"
+    if isinstance(value, str) and (_ISO_DAYS.match(value) or _WERKDAGEN.match(value)):
+        if value.startswith("P") and not any(int(g) for g in _ISO_DAYS.match(value).groups() if g):
+            raise PydanticCustomError("duration", "a duration of zero days is not a reminder")
+        return value
+    raise PydanticCustomError(
+        "duration", "'{value}' is not a duration; use ISO 8601 days, weeks, months or years (e.g. P14D, P3M) "
+        "or a mapping 'werkdagen: N'", {"value": value})
+
+
+Duration = Annotated[str, BeforeValidator(_duration)]
+
+
+class ReminderRule(_Frozen):
+    """When to email whom. Exactly one of after / every / before / stalled says when.
+
+    after:   a duration after entering `phase`, once per visit;
+    every:   repeating while in `phase`, anchored to the phase entry (P3M: 3, 6, 9 months after);
+    before:  a duration before the deadline of a criterion (`criteria`, or any with a deadline),
+             plus one on the day after the deadline when it is still open (overdue);
+    stalled: escalation when `phase` (or, without `phase`, any phase with max_days) lasts longer
+             than the duration (default: the phase's max_days).
+    """
+
+    key: Annotated[str, Field(pattern=KEY)]
+    after: Duration | None = None
+    every: Duration | None = None
+    before: Duration | None = None
+    stalled: Duration | bool | None = None
+    phase: Annotated[str, Field(pattern=KEY)] | None = None
+    criteria: tuple[str, ...] = ()
+    to: Annotated[tuple[Literal["projectleider", "coordinator", "approver"], ...], Field(min_length=1)]
+    template: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
+    subject: str | dict[Literal["nl", "en"], str]
+    overdue: bool = True  # before-rules only: also remind on the day after the deadline
+
+    @property
+    def kind(self) -> str:
+        for kind in ("after", "every", "before", "stalled"):
+            if getattr(self, kind) not in (None, False):
+                return kind
+        return ""
+
+    def subject_for(self, locale: str) -> str:
+        if isinstance(self.subject, str):
+            return self.subject
+        return self.subject.get(locale) or self.subject.get("nl") or next(iter(self.subject.values()))
+
+
 class Definition(_Frozen):
     name: Annotated[str, Field(pattern=KEY)]
     version: Annotated[int, Field(ge=1)]
@@ -165,6 +230,7 @@ class Definition(_Frozen):
     phases: tuple[Phase, ...]
     criteria: dict[str, Criterion] = {}
     transitions: tuple[Transition, ...]
+    reminders: tuple[ReminderRule, ...] = ()
 
     @property
     def initial_phase(self) -> str:
@@ -201,8 +267,10 @@ class Definition(_Frozen):
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
     def canonical_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False)
+        data = self.model_dump(mode="json")
+        if not data["reminders"]:
+            del data["reminders"]  # a definition without reminders keeps the hash it had before they existed
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 # --- loading -------------------------------------------------------------------------
@@ -372,6 +440,35 @@ def _check_graph(d: Definition, data: dict, lines: dict, file: str) -> None:
     for i, phase in enumerate(d.phases):
         if phase.key not in reachable:
             fail(("phases", i), f"phase '{phase.key}' cannot be reached from '{d.initial_phase}'")
+    _check_reminders(d, fail)
+
+
+def _check_reminders(d: Definition, fail: Any) -> None:
+    seen: set[str] = set()
+    for i, r in enumerate(d.reminders):
+        at = ("reminders", i)
+        if r.key in seen:
+            fail(at + ("key",), f"reminder '{r.key}' is defined twice")
+        seen.add(r.key)
+        kinds = [k for k in ("after", "every", "before", "stalled") if getattr(r, k) not in (None, False)]
+        if len(kinds) != 1:
+            fail(at, "a reminder needs exactly one of after, every, before or stalled"
+                 + (f" (it has {', '.join(kinds)})" if kinds else ""))
+        if r.phase is not None:
+            phase = d.phase(r.phase)
+            if phase is None:
+                fail(at + ("phase",), f"unknown phase '{r.phase}' in a reminder")
+            elif phase.final:
+                fail(at + ("phase",), f"phase '{r.phase}' is final; nothing can be due in it")
+        if r.kind in ("after", "every") and r.phase is None:
+            fail(at, f"a reminder with '{r.kind}' needs a 'phase'")
+        if r.kind == "stalled" and r.stalled is True and r.phase is not None and not d.phase(r.phase).max_days:
+            fail(at + ("stalled",), f"phase '{r.phase}' has no max_days; give the limit as a duration")
+        if r.criteria and r.kind != "before":
+            fail(at + ("criteria",), "only a 'before' reminder is about criteria")
+        for j, key in enumerate(r.criteria):
+            if key not in d.criteria:
+                fail(at + ("criteria", j), f"unknown criterion '{key}' in a reminder")
 
 
 

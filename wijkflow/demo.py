@@ -86,6 +86,9 @@ def _run(workdir: Path, echo: Callable[[str], None], as_table, gate_lines, histo
                                leader=PL, coordinators=(WR,), approvers=(SG1, SG2), acting=PL)
     ref = a["slug"]
     echo(f"   Created #{a['id']} {a['name']} ({ref}) on {a['workflow']}, phase {a['phase_label']}")
+    services.set_deadline(app, ref, "lokaal_contract", "2026-03-20", acting=PL)
+    echo("   Fleur sets a deadline: lokaal contract by 20-03-2026; wijkflow schedules the reminders:")
+    _reminders(app, echo, workdir, send=False)
 
     step("Fleur tries to move on to Ontwerpen straight away")
     try:
@@ -101,6 +104,7 @@ def _run(workdir: Path, echo: Callable[[str], None], as_table, gate_lines, histo
     complete("analyse_visie", "Wijkanalyse Noord 2026 + visie 'De Noork leeft'")
     complete("instrumenten_financiering", "Buurtbudget en cofinanciering in begroting 2026")
     clock.forward(20)
+    _reminders(app, echo, workdir)
     complete("lokaal_contract", "https://hengelo.example/noord/lokaal-contract.pdf")
     step("Fleur also sits in the stuurgroep, but may not approve her own contract (four-eyes)")
     services.assign_role(app, ref, PL, role="approver", acting=PL)
@@ -134,6 +138,7 @@ def _run(workdir: Path, echo: Callable[[str], None], as_table, gate_lines, histo
         echo(" " + line)
     clock.forward(62)
     step("Three months later")
+    _reminders(app, echo, workdir)
     advance(reason="Eerste toets")
 
     step("Monitoren: the figures call for bijsturen (leren en bijsturen)")
@@ -171,6 +176,40 @@ def _run(workdir: Path, echo: Callable[[str], None], as_table, gate_lines, histo
     step(f"History of {ref} (`wijkflow history {ref}`)")
     events = services.history(app, ref)
     echo(history_table(events))
+    step("Reminders (`wijkflow reminders list`)")
+    _reminders(app, echo, workdir, send=False, summary=True)
     final = services.show_aanpak(app, ref)
     echo(f"\n{final['name']} is now {final['phase_label']} [{final['phase']}] after {len(events)} recorded events.")
     app.close()
+
+
+def _reminders(app: App, echo: Callable[[str], None], workdir: Path, *, send: bool = True,
+               summary: bool = False) -> None:
+    """Send what is due to the demo's outbox folder and show it, or show what is scheduled."""
+    import email
+    from email import policy
+
+    from .services.reminders import list_reminders, send_reminders
+
+    if summary:
+        rows = list_reminders(app)
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        echo("   " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+        for r in rows:
+            if r["status"] == "cancelled":
+                echo(f"   cancelled {r['rule']} ({r['kind']}): {r['detail']}")
+        return
+    if not send:
+        for r in list_reminders(app, due=False):
+            if r["status"] == "pending":
+                echo(f"     {r['due'][:16].replace('T', ' ')}  {r['rule']} ({r['kind']}"
+                     + (f", {r['criterion']}" if r["criterion"] else "") + ")")
+        return
+    before = set((workdir / "outbox").glob("*.eml"))
+    result = send_reminders(app)
+    echo(f"   wijkflow reminders send: {result['sent']} sent via {result['transport']}")
+    for path in sorted(set((workdir / "outbox").glob("*.eml")) - before):
+        msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        echo(f"     to {msg['To']}: {msg['Subject']}")

@@ -160,6 +160,56 @@ class AuditEvent(SQLModel, table=True):
     hash: str = ""
 
 
+# --- reminders ---
+
+
+class Reminder(SQLModel, table=True):
+    """One occurrence of a reminder rule: what is due, when, and what became of it.
+
+    Never deleted: pending -> queued (fanned out into one message per recipient), or
+    cancelled with the reason. `dedupe` makes scheduling the same occurrence twice a no-op.
+    """
+
+    __tablename__ = "reminder"
+    __table_args__ = (sa.Index("ix_reminder_due", "status", "due_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    aanpak_id: int = Field(foreign_key="aanpak.id", index=True)
+    rule: str
+    kind: str  # after | every | before | overdue | stalled
+    phase: str | None = None
+    visit: int | None = None
+    criterion: str | None = None
+    deadline: date | None = None
+    seq: int = 0  # every-rules: the k-th period after the phase entry
+    dedupe: str = Field(unique=True)
+    due_at: datetime = _utc()
+    status: str = "pending"  # pending | queued | cancelled
+    reason: str | None = None
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class ReminderMessage(SQLModel, table=True):
+    """The outbox: one message per recipient of an occurrence, claimed by one sweep at a time."""
+
+    __tablename__ = "reminder_message"
+    __table_args__ = (sa.UniqueConstraint("reminder_id", "person_id"),
+                      sa.Index("ix_reminder_message_due", "status", "next_attempt_at"))
+    id: int | None = Field(default=None, primary_key=True)
+    reminder_id: int = Field(foreign_key="reminder.id", index=True)
+    person_id: int = Field(foreign_key="person.id")
+    role: str
+    status: str = "pending"  # pending | sending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = _utc()
+    claimed_by: str | None = None
+    claimed_at: datetime | None = _utc(default=None)
+    message_id: str
+    error: str | None = None
+    sent_at: datetime | None = _utc(default=None)
+    created_at: datetime = _utc()
+
+
 SCHEMA_VERSION = 1
 
 

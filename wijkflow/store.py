@@ -21,6 +21,8 @@ from .models import (
     Indicator,
     Measurement,
     Person,
+    Reminder,
+    ReminderMessage,
     WorkflowDefinition,
 )
 
@@ -33,6 +35,8 @@ deadline_t = CriterionDeadline.__table__
 indicator_t = Indicator.__table__
 measurement_t = Measurement.__table__
 event_t = AuditEvent.__table__
+reminder_t = Reminder.__table__
+message_t = ReminderMessage.__table__
 
 Row = sa.Row[Any]
 
@@ -409,3 +413,138 @@ def insert_party_approval(conn: sa.Connection, **values: Any) -> int:
 
 def update_indicator(conn: sa.Connection, indicator_id: int, **values: Any) -> None:
     conn.execute(indicator_t.update().where(indicator_t.c.id == indicator_id).values(**values))
+
+
+# --- reminders ------------------------------------------------------------------------
+# Occurrences (`reminder`) and the outbox (`reminder_message`). Claims are conditional
+# UPDATEs whose rowcount says who won, so two sweeps on one database never take the same row.
+
+
+def insert_reminder(conn: sa.Connection, **values: Any) -> int | None:
+    """Schedule one occurrence; None when the same occurrence (dedupe key) is already there."""
+    if conn.execute(sa.select(reminder_t.c.id).where(reminder_t.c.dedupe == values["dedupe"])).first():
+        return None
+    return conn.execute(reminder_t.insert().values(**values)).inserted_primary_key[0]
+
+
+def cancel_reminders(conn: sa.Connection, aanpak_id: int, *, reason: str, now: datetime,
+                     kinds: tuple[str, ...] | None = None, visit: int | None = None,
+                     criterion: str | None = None, ids: list[int] | None = None) -> int:
+    """Pending occurrences become cancelled, with the reason; never deleted.
+
+    The dedupe key is freed (suffixed) so the same occurrence can be scheduled again later,
+    e.g. a deadline moved away and back.
+    """
+    where = [reminder_t.c.aanpak_id == aanpak_id, reminder_t.c.status == "pending"]
+    if kinds is not None:
+        where.append(reminder_t.c.kind.in_(kinds))
+    if visit is not None:
+        where.append(reminder_t.c.visit == visit)
+    if criterion is not None:
+        where.append(reminder_t.c.criterion == criterion)
+    if ids is not None:
+        where.append(reminder_t.c.id.in_(ids))
+    return conn.execute(reminder_t.update().where(*where).values(
+        status="cancelled", reason=reason, updated_at=now,
+        dedupe=reminder_t.c.dedupe + "#cancelled-" + sa.cast(reminder_t.c.id, sa.String))).rowcount
+
+
+def pending_reminders(conn: sa.Connection, aanpak_id: int) -> list[Row]:
+    return list(conn.execute(sa.select(reminder_t).where(
+        reminder_t.c.aanpak_id == aanpak_id, reminder_t.c.status == "pending").order_by(reminder_t.c.due_at)))
+
+
+def due_reminders(conn: sa.Connection, now: datetime, limit: int = 500) -> list[Row]:
+    return list(conn.execute(sa.select(reminder_t).where(
+        reminder_t.c.status == "pending", reminder_t.c.due_at <= now)
+        .order_by(reminder_t.c.due_at, reminder_t.c.id).limit(limit)))
+
+
+def claim_reminder(conn: sa.Connection, reminder_id: int, now: datetime) -> bool:
+    return conn.execute(reminder_t.update().where(
+        reminder_t.c.id == reminder_id, reminder_t.c.status == "pending")
+        .values(status="queued", updated_at=now)).rowcount == 1
+
+
+def settle_reminder(conn: sa.Connection, reminder_id: int, *, status: str, reason: str | None,
+                    now: datetime) -> None:
+    conn.execute(reminder_t.update().where(reminder_t.c.id == reminder_id).values(
+        status=status, reason=reason, updated_at=now,
+        dedupe=reminder_t.c.dedupe + "#" + status + "-" + sa.cast(reminder_t.c.id, sa.String)))
+
+
+def insert_message(conn: sa.Connection, **values: Any) -> int:
+    return conn.execute(message_t.insert().values(**values)).inserted_primary_key[0]
+
+
+def claimable_messages(conn: sa.Connection, now: datetime, stale_before: datetime, limit: int) -> list[int]:
+    """Pending messages whose (re)try time has come, and claims left behind by a crashed sweep."""
+    rows = conn.execute(sa.select(message_t.c.id).where(sa.or_(
+        sa.and_(message_t.c.status == "pending", message_t.c.next_attempt_at <= now),
+        sa.and_(message_t.c.status == "sending", message_t.c.claimed_at < stale_before)))
+        .order_by(message_t.c.next_attempt_at, message_t.c.id).limit(limit))
+    return [r.id for r in rows]
+
+
+def claim_message(conn: sa.Connection, message_id: int, *, token: str, now: datetime,
+                  stale_before: datetime) -> bool:
+    return conn.execute(message_t.update().where(
+        message_t.c.id == message_id,
+        sa.or_(sa.and_(message_t.c.status == "pending", message_t.c.next_attempt_at <= now),
+               sa.and_(message_t.c.status == "sending", message_t.c.claimed_at < stale_before)))
+        .values(status="sending", claimed_by=token, claimed_at=now,
+                attempts=message_t.c.attempts + 1)).rowcount == 1
+
+
+def message_rows(conn: sa.Connection, ids: list[int]) -> list[Row]:
+    if not ids:
+        return []
+    return list(conn.execute(
+        sa.select(message_t, reminder_t.c.aanpak_id, reminder_t.c.rule, reminder_t.c.kind,
+                  reminder_t.c.criterion, reminder_t.c.deadline, reminder_t.c.due_at, reminder_t.c.phase,
+                  reminder_t.c.visit)
+        .join(reminder_t, reminder_t.c.id == message_t.c.reminder_id)
+        .where(message_t.c.id.in_(ids)).order_by(message_t.c.id)))
+
+
+def finish_message(conn: sa.Connection, message_id: int, *, token: str, status: str, now: datetime,
+                   error: str | None = None, next_attempt_at: datetime | None = None) -> bool:
+    """Record the outcome, only if this sweep still holds the claim."""
+    values: dict[str, Any] = {"status": status, "error": error, "claimed_by": None}
+    if status == "sent":
+        values["sent_at"] = now
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    return conn.execute(message_t.update().where(
+        message_t.c.id == message_id, message_t.c.claimed_by == token, message_t.c.status == "sending")
+        .values(**values)).rowcount == 1
+
+
+def reminder_overview(conn: sa.Connection, *, status: tuple[str, ...] | None = None,
+                      due_before: datetime | None = None) -> list[Row]:
+    """Occurrences with their messages (outer join: pending and cancelled ones have none)."""
+    query = (sa.select(reminder_t.c.id.label("reminder_id"), reminder_t.c.aanpak_id, reminder_t.c.rule,
+                       reminder_t.c.kind, reminder_t.c.criterion, reminder_t.c.due_at,
+                       reminder_t.c.status.label("reminder_status"), reminder_t.c.reason,
+                       message_t.c.id.label("message_pk"), message_t.c.person_id, message_t.c.role,
+                       message_t.c.status.label("message_status"), message_t.c.attempts,
+                       message_t.c.next_attempt_at, message_t.c.error, message_t.c.sent_at,
+                       message_t.c.message_id, aanpak_t.c.slug)
+             .select_from(reminder_t.outerjoin(message_t, message_t.c.reminder_id == reminder_t.c.id)
+                          .join(aanpak_t, aanpak_t.c.id == reminder_t.c.aanpak_id)))
+    if due_before is not None:
+        query = query.where(reminder_t.c.due_at <= due_before)
+    return [r for r in conn.execute(query.order_by(reminder_t.c.due_at, reminder_t.c.id, message_t.c.id))
+            if status is None or (r.message_status or r.reminder_status) in status]
+
+
+def next_wake(conn: sa.Connection) -> datetime | None:
+    """The earliest moment anything in the outbox or the schedule falls due."""
+    a = conn.execute(sa.select(sa.func.min(reminder_t.c.due_at)).where(reminder_t.c.status == "pending")).scalar()
+    b = conn.execute(sa.select(sa.func.min(message_t.c.next_attempt_at))
+                     .where(message_t.c.status == "pending")).scalar()
+    from .models import UTCDateTime
+
+    conv = UTCDateTime().process_result_value
+    found = [conv(v, conn.dialect) for v in (a, b) if v is not None]
+    return min(found) if found else None

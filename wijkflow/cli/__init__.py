@@ -126,4 +126,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
 
 
-from . import aanpak_commands, admin, import_commands, programme_commands  # noqa: E402,F401 - registers the commands
+from . import (  # noqa: E402,F401 - registers the commands
+    aanpak_commands,
+    admin,
+    import_commands,
+    programme_commands,
+    reminder_commands,
+)

@@ -11,6 +11,7 @@ from .. import engine, gates, store
 from ..app import App
 from ..definitions import ROLES
 from ..errors import InvalidInput, NotFound
+from ..reminders import schedule as reminder_schedule
 from .common import (
     Context,
     actor,
@@ -98,6 +99,8 @@ def _create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str |
             payload["imported_since"] = since
         store.append_event(conn, at=now, type="aanpak_created", aanpak_id=aanpak_id, actor_id=who.id,
                            to_phase=start_phase, payload=payload)
+        reminder_schedule.on_phase_entered(conn, app, aanpak_id=aanpak_id, definition=definition,
+                                           phase=start_phase, visit=1, since=phase_since, now=now)
         for role, holders in people.items():
             for p in holders:
                 if store.add_role(conn, aanpak_id, p.id, role):

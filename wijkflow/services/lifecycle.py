@@ -8,6 +8,7 @@ from .. import engine, gates, store
 from ..app import App
 from ..definitions import ApprovalCriterion, DeliverableCriterion, PartiesCriterion
 from ..errors import Conflict, GateNotMet, InvalidInput, NotAllowed, NotFound
+from ..reminders import schedule as reminder_schedule
 from .aanpak import gate_view
 from .common import Context, actor, clean_text, facts, load, parse_date
 
@@ -104,6 +105,8 @@ def set_deadline(app: App, ref: str, key: str, due: str, *, acting: str | None) 
             raise NotFound(f"Workflow {ctx.definition.ref} has no criterion '{key}'.")
         ctx.require_role(who, "projectleider", "set deadlines")
         old = store.set_deadline(conn, ctx.row.id, key, day)
+        reminder_schedule.on_deadline_set(conn, app, aanpak_id=ctx.row.id, definition=ctx.definition,
+                                          criterion=key, due=day, previous=old, now=now)
         store.append_event(conn, at=now, type="deadline_set", aanpak_id=ctx.row.id, actor_id=who.id,
                            payload={"criterion": key, "due": day.isoformat(),
                                     "previous": old.isoformat() if old else None})
@@ -152,6 +155,8 @@ def advance(app: App, ref: str, *, acting: str | None, to: str | None = None, re
         if new_phase == row.phase:
             raise GateNotMet(aanpak=row.name, source=row.phase, dest=transition.dest, unmet=result.unmet)
         store.change_phase(conn, row.id, expected_version=expected_version, phase=new_phase, now=now)
+        reminder_schedule.on_phase_changed(conn, app, aanpak_id=row.id, definition=d, old_phase=row.phase,
+                                           old_visit=row.visit, new_phase=new_phase, since=now, now=now)
         store.append_event(
             conn, at=now, type="phase_changed", aanpak_id=row.id, actor_id=who.id, from_phase=row.phase,
             to_phase=new_phase, reason=reason,

@@ -1,0 +1,62 @@
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 whose answers a test can choose."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import socket
+from email import policy
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Handler:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []  # parsed EmailMessage objects, as received
+        self.envelopes: list[tuple[str, list[str]]] = []
+        self.refuse: dict[str, str] = {}  # address -> answer (e.g. "550 5.1.1 ...")
+        self.mode: str | None = None  # None | "421" | "drop" | "slow"
+        self.delay = 0.0
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if self.mode == "421":
+            return "421 4.3.2 Service not available, try again later"
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.mode == "slow":
+            await asyncio.sleep(self.delay)
+        if self.mode == "drop":
+            server.transport.close()  # the connection goes away before the server answers
+            return "451 gone"
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        self.messages.append(email.message_from_bytes(envelope.original_content, policy=policy.default))
+        return "250 2.0.0 Message accepted for delivery"
+
+
+class Server:
+    def __init__(self, **controller_options: Any) -> None:
+        self.handler = Handler()
+        self.port = free_port()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **controller_options)
+
+    def __enter__(self) -> Server:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.controller.stop()
+
+    @property
+    def messages(self) -> list[Any]:
+        return self.handler.messages

@@ -1,0 +1,119 @@
+"""Reminders by email: the schedule and outbox, sending, the scheduler daemon, mail checks."""
+
+from __future__ import annotations
+
+import click
+
+from . import FORMATS, Lazy, cli, pass_lazy
+from .render import as_table, emit
+
+LIST_COLUMNS = [("reminder", "#"), ("aanpak", "Aanpak"), ("rule", "Rule"), ("kind", "Kind"), ("due", "Due"),
+                ("to", "To"), ("status", "Status"), ("attempts", "Tries"), ("detail", "Detail")]
+
+
+@cli.group()
+def reminders() -> None:
+    """Reminder emails: what is scheduled, what went out, what failed; send what is due."""
+
+
+@reminders.command("list")
+@click.option("--due", is_flag=True, help="Only what is due now (what `reminders send` would send).")
+@click.option("--until", metavar="DATE", default=None, help="Only what falls due up to and including DATE.")
+@click.option("--failed", is_flag=True, help="Only messages that failed, with the server's answer.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@pass_lazy
+def reminders_list(lazy: Lazy, due: bool, until: str | None, failed: bool, fmt: str) -> None:
+    """Scheduled reminders and sent messages (one row per recipient once queued)."""
+    from ..services.reminders import list_reminders
+
+    rows = list_reminders(lazy.app, due=due, until=until, failed=failed)
+    for r in rows:
+        r["due"] = (r["due"] or "")[:16].replace("T", " ")
+    emit(rows, fmt, table=lambda: as_table(rows, LIST_COLUMNS) if rows else "No reminders match.")
+
+
+@reminders.command("send")
+@click.option("--dry-run", is_flag=True, help="Show what would be sent; claim and send nothing.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_lazy
+def reminders_send(lazy: Lazy, dry_run: bool, fmt: str) -> None:
+    """Send every reminder that is due, once (for cron or a systemd timer).
+
+    Safe to run while `wijkflow scheduler run` runs, or from two machines at once:
+    each message is claimed by one sweep only.
+    """
+    from ..services.reminders import send_reminders
+
+    r = send_reminders(lazy.app, dry_run=dry_run)
+    if fmt == "json":
+        emit(r, "json")
+        return
+    if dry_run:
+        would = [m for m in r["messages"] if m["status"] == "would send"]
+        click.echo(f"Dry run: {len(would)} message(s) would be sent, {r['cancelled']} reminder(s) cancelled; "
+                   "nothing was changed.")
+        for m in r["messages"]:
+            click.echo(f"  {m['status']}: reminder #{m['reminder']} {m['rule']}"
+                       + (f" to person #{m['person_id']} ({m.get('role')})" if m.get("person_id") else "")
+                       + (f": {m['error']}" if m.get("error") else ""))
+        return
+    click.echo(f"Sent {r['sent']} message(s) via {r['transport']}; {r['retrying']} will be retried, "
+               f"{r['failed']} failed, {r['cancelled']} reminder(s) cancelled.")
+    for m in r["messages"]:
+        if m["status"] != "sent":
+            click.echo(f"  {m['status']}: reminder #{m['reminder']} {m['rule']} to person #{m['person_id']}: "
+                       f"{m['error']}")
+
+
+@cli.group()
+def scheduler() -> None:
+    """The reminder daemon."""
+
+
+@scheduler.command("run")
+@click.option("--interval", type=click.FloatRange(min=0.2), default=300, show_default=True,
+              help="Seconds between sweeps (it also wakes up when something falls due).")
+@pass_lazy
+def scheduler_run(lazy: Lazy, interval: float) -> None:
+    """Send reminders as they fall due, in the foreground (APScheduler); stop with SIGTERM or Ctrl-C.
+
+    Run it under systemd (see README). After downtime, whatever fell due meanwhile is sent once.
+    """
+    import logging
+
+    from ..reminders.daemon import run_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    run_scheduler(lazy.app, interval=interval, echo=lambda s: click.echo(s, err=True))
+
+
+@cli.group()
+def mail() -> None:
+    """Check email: preview a reminder, send a test message."""
+
+
+@mail.command("preview")
+@click.argument("ref")
+@click.argument("rule")
+@click.option("--to", "to", metavar="EMAIL", default=None, help="Preview for this person (default: first recipient).")
+@click.option("--part", type=click.Choice(["text", "html"]), default="text", show_default=True)
+@pass_lazy
+def mail_preview(lazy: Lazy, ref: str, rule: str, to: str | None, part: str) -> None:
+    """Show the email reminder RULE of wijkaanpak REF would send now. Sends nothing."""
+    from ..services.reminders import preview_mail
+
+    p = preview_mail(lazy.app, ref, rule, to=to)
+    click.echo(f"To: {p['to']} ({p['role']}, {p['locale']})\nSubject: {p['subject']}\n")
+    click.echo(p[part])
+
+
+@mail.command("test")
+@click.argument("address")
+@pass_lazy
+def mail_test(lazy: Lazy, address: str) -> None:
+    """Send a test message to ADDRESS through the configured SMTP server (or the outbox)."""
+    from ..services.reminders import test_mail
+
+    r = test_mail(lazy.app, address)
+    click.echo(f"Sent a test message to {r['to']} via {r['transport']} (Message-ID {r['message_id']}).")

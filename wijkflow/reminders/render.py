@@ -1,0 +1,177 @@
+"""From an occurrence to an email: Jinja2 templates in notifications/, one message per recipient.
+
+Text and HTML alternatives (HTML autoescaped, StrictUndefined everywhere), Dutch unless the
+recipient's locale is `en`, an .ics calendar entry for deadlines, and headers that can never
+carry a line break: CR, LF and NUL are folded away before anything reaches a header.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ..errors import WijkflowError
+
+MONTHS = {
+    "nl": ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
+           "oktober", "november", "december"],
+    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December"],
+}
+ROLE_LABELS = {
+    "nl": {"projectleider": "projectleider", "coordinator": "wijkregisseur / coördinator",
+           "approver": "lid van de stuurgroep"},
+    "en": {"projectleider": "project leader", "coordinator": "coordinator (wijkregisseur)",
+           "approver": "steering group member"},
+}
+_HEADER_BREAKS = re.compile(r"[\r\n\x00]+")
+EMAIL_RE = re.compile(r"^[^@\s<>\"',;:()\[\]\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+class TemplateProblem(WijkflowError):
+    """A notification template that is missing or fails to render; names the template."""
+
+    def __init__(self, *, template: str, problem: str) -> None:
+        self.template = template
+        super().__init__(f"The notification template notifications/{template} cannot be rendered: {problem}.")
+
+
+def notifications_dir() -> Path:
+    """The templates that ship with wijkflow: inside the wheel, or the checkout's notifications/."""
+    here = Path(__file__).resolve().parent.parent
+    packaged = here / "_data" / "notifications"
+    return packaged if packaged.is_dir() else here.parent / "notifications"
+
+
+@lru_cache(maxsize=4)
+def environment(directory: str | None = None) -> Any:
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+    return Environment(
+        loader=FileSystemLoader(directory or str(notifications_dir())),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
+@lru_cache(maxsize=256)
+def _subject_template(source: str) -> Any:
+    """Subjects come from the definitions; compiled once each, sandboxed since they are data."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(undefined=StrictUndefined).from_string(source)
+
+
+def long_date(day: date, locale: str) -> str:
+    return f"{day.day} {MONTHS.get(locale, MONTHS['nl'])[day.month - 1]} {day.year}"
+
+
+def fold_header(value: str) -> str:
+    """A header value on one line: CR, LF and NUL runs become one space (no header injection)."""
+    return _HEADER_BREAKS.sub(" ", value).strip()
+
+
+def _render(name: str, context: dict[str, Any]) -> str:
+    from jinja2 import TemplateError, TemplateNotFound
+
+    env = environment()
+    try:
+        return env.get_template(name).render(context)
+    except TemplateNotFound as exc:
+        raise TemplateProblem(template=name, problem=f"there is no template {exc.name}") from None
+    except TemplateError as exc:
+        raise TemplateProblem(template=name, problem=str(exc)) from None
+
+
+def _pick(template: str, locale: str, ext: str) -> str:
+    name = f"{template}.{locale}.{ext}"
+    if locale != "nl" and not (notifications_dir() / name).is_file():
+        name = f"{template}.nl.{ext}"  # Dutch is the default when a translation is missing
+    return name
+
+
+@dataclass
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    ics: bytes | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def render(template: str, locale: str, context: dict[str, Any], subject_template: str) -> Rendered:
+    from jinja2 import TemplateError
+
+    try:
+        subject = _subject_template(subject_template).render(context)
+    except TemplateError as exc:
+        raise TemplateProblem(template=f"{template} (subject '{subject_template}')", problem=str(exc)) from None
+    subject = fold_header(subject)
+    ctx = {**context, "subject": subject, "locale": locale}
+    return Rendered(subject=subject, text=_render(_pick(template, locale, "txt"), ctx),
+                    html=_render(_pick(template, locale, "html"), ctx))
+
+
+def deadline_ics(*, uid: str, day: date, summary: str, description: str, stamp: datetime) -> bytes:
+    """An all-day calendar entry for the deadline; the same UID updates the entry if it moves."""
+    from icalendar import Calendar, Event
+
+    cal = Calendar()
+    cal.add("prodid", "-//wijkflow//herinneringen//NL")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    ev = Event()
+    ev.add("uid", uid)
+    ev.add("dtstamp", stamp)
+    ev.add("dtstart", day)
+    ev.add("dtend", day + timedelta(days=1))
+    ev.add("summary", fold_header(summary))
+    ev.add("description", description)
+    ev.add("transp", "TRANSPARENT")
+    cal.add_component(ev)
+    return cal.to_ical()
+
+
+def check_address(email: str | None) -> str:
+    from .mailers import DeliveryError
+
+    if not email:
+        raise DeliveryError("the person has no email address (forgotten or never given)", retryable=False)
+    if len(email) > 254 or not EMAIL_RE.match(email) or _HEADER_BREAKS.search(email):
+        raise DeliveryError(f"'{fold_header(email)}' is not an email address", retryable=False)
+    return email
+
+
+def build_message(*, mail_from: str, to_name: str | None, to_addr: str, rendered: Rendered, message_id: str,
+                  now: datetime, locale: str) -> EmailMessage:
+    """One message to one recipient; never several people in To or Cc."""
+    to_addr = check_address(to_addr)
+    msg = EmailMessage(policy=SMTP)
+    msg["From"] = fold_header(mail_from)
+    msg["To"] = Address(display_name=fold_header(to_name or ""), addr_spec=to_addr)
+    msg["Subject"] = rendered.subject
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(rendered.text)
+    msg.add_alternative(rendered.html, subtype="html")
+    if rendered.ics is not None:
+        msg.add_attachment(rendered.ics, maintype="text", subtype="calendar", filename="deadline.ics",
+                           params={"method": "PUBLISH"})
+    msg["Content-Language"] = locale  # after the body: set_content drops Content-* headers
+    return msg
+
+
+def message_id_for(reminder_id: int, person_id: int, mail_from: str) -> str:
+    """Stable per occurrence and recipient: a resend after a crash carries the same Message-ID."""
+    domain = mail_from.rsplit("@", 1)[-1].strip(" >") if "@" in mail_from else "wijkflow.invalid"
+    domain = re.sub(r"[^A-Za-z0-9.-]", "", domain) or "wijkflow.invalid"
+    return f"<reminder.{reminder_id}.{person_id}@{domain}>"

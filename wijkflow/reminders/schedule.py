@@ -1,0 +1,135 @@
+"""Reminder occurrences kept in step with the aanpak, inside the caller's transaction.
+
+The services call exactly one hook per change:
+
+    create_aanpak  -> on_phase_entered   (an imported aanpak catches up: what fell due is due now)
+    advance        -> on_phase_changed   (leaving cancels, with the reason; entering schedules)
+    set_deadline   -> on_deadline_set    (the old deadline's reminders cancelled, new ones scheduled)
+
+Nothing here reads the clock: `now` comes from the service.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from .. import store
+from ..definitions import Definition, ReminderRule
+from .calendar import Span, WorkCalendar
+
+# How far ahead an every-rule is searched for its next period; a guard, never reached in practice.
+_MAX_PERIODS = 10_000
+PHASE_KINDS = ("after", "every", "stalled")
+DEADLINE_KINDS = ("before", "overdue")
+
+
+def _calendar(app: Any) -> WorkCalendar:
+    return WorkCalendar.from_settings(app.settings)
+
+
+def on_phase_entered(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition, phase: str,
+                     visit: int, since: datetime, now: datetime) -> int:
+    """Schedule the phase's reminders; returns how many were scheduled."""
+    cal = _calendar(app)
+    entry = cal.local_date(since)
+    count = 0
+    for rule in definition.reminders:
+        if rule.kind in ("after", "every") and rule.phase != phase:
+            continue
+        if rule.kind == "stalled" and not _stalls(rule, definition, phase):
+            continue
+        if rule.kind == "after":
+            count += _insert(conn, aanpak_id, rule, "after", cal.due_at(cal.add(entry, Span.parse(rule.after))),
+                             now, phase=phase, visit=visit, dedupe=f"v{visit}")
+        elif rule.kind == "every":
+            count += schedule_every(conn, cal, aanpak_id, rule, phase=phase, visit=visit, entry=entry,
+                                    now=now, after_seq=None)
+        elif rule.kind == "stalled":
+            limit = (Span.parse(rule.stalled) if isinstance(rule.stalled, str)
+                     else Span(days=definition.phase(phase).max_days or 0))
+            count += _insert(conn, aanpak_id, rule, "stalled", cal.due_at(cal.add(entry, limit)), now,
+                             phase=phase, visit=visit, dedupe=f"v{visit}")
+    return count
+
+
+def on_phase_changed(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition, old_phase: str,
+                     old_visit: int, new_phase: str, since: datetime, now: datetime) -> int:
+    """Cancel what belonged to the phase left behind, then schedule the new phase's reminders."""
+    left = f"left phase {old_phase} for {new_phase} on {_calendar(app).local_date(now).isoformat()}"
+    store.cancel_reminders(conn, aanpak_id, reason=left, now=now, kinds=PHASE_KINDS, visit=old_visit)
+    if definition.phase(new_phase) is not None and definition.phase(new_phase).final:
+        store.cancel_reminders(conn, aanpak_id, reason=f"the aanpak was closed ({new_phase})", now=now)
+        return 0
+    old_gate = {k for t in definition.outgoing(old_phase) for k in t.gate}
+    new_gate = {k for t in definition.outgoing(new_phase) for k in t.gate}
+    for criterion in sorted(old_gate - new_gate):
+        store.cancel_reminders(conn, aanpak_id, reason=f"'{criterion}' is not on the gate of {new_phase}",
+                               now=now, kinds=DEADLINE_KINDS, criterion=criterion)
+    return on_phase_entered(conn, app, aanpak_id=aanpak_id, definition=definition, phase=new_phase,
+                            visit=old_visit + 1, since=since, now=now)
+
+
+def on_deadline_set(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition, criterion: str,
+                    due: date, previous: date | None, now: datetime) -> int:
+    """Reschedule the deadline reminders of one criterion: before the deadline, and overdue after it."""
+    cal = _calendar(app)
+    if previous is not None and previous != due:
+        store.cancel_reminders(conn, aanpak_id, reason=f"deadline moved from {previous} to {due}", now=now,
+                               kinds=DEADLINE_KINDS, criterion=criterion)
+    count = 0
+    overdue_at = cal.due_at(cal.add(due, Span(days=1)))
+    for rule in definition.reminders:
+        if rule.kind != "before" or (rule.criteria and criterion not in rule.criteria):
+            continue
+        before_at = cal.due_at(cal.add(due, Span.parse(rule.before), sign=-1))
+        if before_at < overdue_at and not (overdue_at <= now):
+            count += _insert(conn, aanpak_id, rule, "before", before_at, now, criterion=criterion, deadline=due,
+                             dedupe=f"{criterion}:{due}")
+        if rule.overdue:
+            count += _insert(conn, aanpak_id, rule, "overdue", overdue_at, now, criterion=criterion, deadline=due,
+                             dedupe=f"{criterion}:{due}")
+    return count
+
+
+def schedule_every(conn: sa.Connection, cal: WorkCalendar, aanpak_id: int, rule: ReminderRule, *, phase: str,
+                   visit: int, entry: date, now: datetime, after_seq: int | None) -> int:
+    """The next period of an every-rule, anchored to the phase entry.
+
+    On entering (after_seq None) a period that already passed is due at once, but only the
+    latest one: a programme imported months into its phase gets one catch-up, not three.
+    After period k went out, the next is the first period after k that lies in the future.
+    """
+    span = Span.parse(rule.every)
+    k = (after_seq or 0) + 1
+    due = cal.due_at(cal.add(entry, span.times(k)))
+    for _ in range(_MAX_PERIODS):
+        following = cal.due_at(cal.add(entry, span.times(k + 1)))
+        if after_seq is None and following > now:
+            break
+        if after_seq is not None and due > now:
+            break
+        k, due = k + 1, following
+    return _insert(conn, aanpak_id, rule, "every", due, now, phase=phase, visit=visit, seq=k,
+                   dedupe=f"v{visit}:{k}")
+
+
+def _stalls(rule: ReminderRule, definition: Definition, phase: str) -> bool:
+    p = definition.phase(phase)
+    if p is None or p.final:
+        return False
+    if rule.phase is not None:
+        return rule.phase == phase
+    return isinstance(rule.stalled, str) or bool(p.max_days)
+
+
+def _insert(conn: sa.Connection, aanpak_id: int, rule: ReminderRule, kind: str, due_at: datetime, now: datetime,
+            *, dedupe: str, phase: str | None = None, visit: int | None = None, criterion: str | None = None,
+            deadline: date | None = None, seq: int = 0) -> int:
+    new = store.insert_reminder(
+        conn, aanpak_id=aanpak_id, rule=rule.key, kind=kind, phase=phase, visit=visit, criterion=criterion,
+        deadline=deadline, seq=seq, dedupe=f"{aanpak_id}:{rule.key}:{kind}:{dedupe}", due_at=due_at,
+        status="pending", created_at=now, updated_at=now)
+    return 0 if new is None else 1

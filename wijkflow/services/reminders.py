@@ -1,0 +1,104 @@
+"""Reminder use-cases: list the schedule and the outbox, send what is due, preview, test mail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from .. import store
+from ..app import App
+from ..errors import InvalidInput, NotFound
+from ..reminders.mailers import DeliveryError, mailer_for
+from ..reminders.render import Rendered, build_message, check_address, render
+from ..reminders.sweep import preview, sweep
+from .common import clean_email, load, local_iso, parse_date, person_ref
+
+
+def list_reminders(app: App, *, due: bool = False, until: str | None = None,
+                   failed: bool = False) -> list[dict[str, Any]]:
+    if sum(bool(x) for x in (due, until, failed)) > 1:
+        raise InvalidInput("Use only one of --due, --until and --failed.")
+    now = app.now()
+    limit: datetime | None = None
+    status: tuple[str, ...] | None = None
+    if until is not None:
+        day = parse_date(until, "--until date")
+        limit = datetime.combine(day + timedelta(days=1), time(0), tzinfo=app.tz).astimezone(UTC)
+        status = ("pending",)
+    elif due:
+        limit, status = now, ("pending",)
+    elif failed:
+        status = ("failed",)
+    with app.db.read() as conn:
+        rows = store.reminder_overview(conn, status=status)
+        people = store.people_by_id(conn, {r.person_id for r in rows if r.person_id})
+    out = []
+    for r in rows:
+        state = r.message_status or r.reminder_status
+        when = r.next_attempt_at if r.message_status == "pending" else r.due_at
+        if limit is not None and when > limit:
+            continue
+        who = person_ref(people, r.person_id) if r.person_id else None
+        out.append({
+            "reminder": r.reminder_id, "message": r.message_pk, "aanpak": r.slug, "rule": r.rule, "kind": r.kind,
+            "criterion": r.criterion, "due": local_iso(r.due_at, app.tz), "to": (who or {}).get("email"),
+            "role": r.role, "status": state, "attempts": r.attempts or 0,
+            "next_attempt": local_iso(r.next_attempt_at, app.tz) if r.message_status == "pending" else None,
+            "sent_at": local_iso(r.sent_at, app.tz), "detail": r.error or r.reason,
+            "message_id": r.message_id})
+    return out
+
+
+def send_reminders(app: App, *, dry_run: bool = False, mailer: Any = None) -> dict[str, Any]:
+    return sweep(app, mailer=mailer, dry_run=dry_run).as_dict()
+
+
+def preview_mail(app: App, ref: str, rule_key: str, *, to: str | None = None) -> dict[str, Any]:
+    """The message a rule would send now to one recipient (the first holder of its roles, or --to)."""
+    now = app.now()
+    with app.db.read() as conn:
+        ctx = load(conn, ref)
+        rule = next((r for r in ctx.definition.reminders if r.key == rule_key), None)
+        if rule is None:
+            known = ", ".join(r.key for r in ctx.definition.reminders) or "none"
+            raise NotFound(f"Workflow {ctx.definition.ref} has no reminder rule '{rule_key}' (rules: {known}).")
+        holders = [(pid, role) for role in rule.to for pid in sorted(ctx.holders(role))]
+        if to is not None:
+            target = store.person_by_email(conn, clean_email(to))
+            if target is None:
+                raise NotFound(f"No person with email {to.strip()}.")
+            role = next((role for pid, role in holders if pid == target.id), rule.to[0])
+        elif holders:
+            target = store.people_by_id(conn, {holders[0][0]})[holders[0][0]]
+            role = holders[0][1]
+        else:
+            raise NotFound(f"Nobody holds the role {' or '.join(rule.to)} on {ctx.row.name}; "
+                           "pass --to EMAIL to preview for someone else.")
+        if rule.kind == "before" and not any(
+                c in store.deadlines(conn, ctx.row.id) for c in (rule.criteria or ctx.definition.criteria)):
+            raise InvalidInput(f"Reminder '{rule.key}' is about deadlines and {ctx.row.name} has none yet; "
+                               f"set one with `wijkflow deadline {ctx.row.slug} CRITERION DATE`.")
+        rendered = preview(conn, app, aanpak_id=ctx.row.id, rule=rule, person=target, role=role, now=now)
+    return {"aanpak": ctx.row.slug, "rule": rule.key, "to": target.email, "locale": target.locale,
+            "role": role, "subject": rendered.subject, "text": rendered.text, "html": rendered.html}
+
+
+def test_mail(app: App, address: str) -> dict[str, Any]:
+    """Send one test message through the configured transport; raises DeliveryError if it does not go."""
+    try:
+        to = check_address(address.strip())
+    except DeliveryError as exc:
+        raise InvalidInput(f"{exc}.") from None
+    now = app.now()
+    mailer = mailer_for(app.settings)
+    context = {"sent_at": now.astimezone(app.tz).strftime("%d-%m-%Y %H:%M"), "transport": mailer.transport}
+    rendered: Rendered = render("test", "nl", context, "wijkflow testbericht")
+    stamp = now.strftime("%Y%m%d%H%M%S")
+    domain = app.settings.mail_from.rsplit("@", 1)[-1].strip(" >") or "wijkflow.invalid"
+    msg = build_message(mail_from=app.settings.mail_from, to_name=None, to_addr=to, rendered=rendered,
+                        message_id=f"<test.{stamp}@{domain}>", now=now, locale="nl")
+    try:
+        mailer.send(msg, to)
+    finally:
+        mailer.close()
+    return {"to": to, "transport": mailer.transport, "message_id": msg["Message-ID"]}

@@ -170,7 +170,7 @@ def test_import_refuses_unreadable_files_with_one_sentence(run, people, tmp_path
     assert r.stderr.startswith(f"Error: {cols}, line 1: unknown column(s) leider; known: ")
 
 
-def test_import_shows_a_progress_bar_on_a_terminal(app, people, db_path, tmp_path):
+def test_import_shows_a_progress_bar_on_a_terminal(app, people, db_url, tmp_path):
     import os
     import pty
     import select
@@ -181,7 +181,7 @@ def test_import_shows_a_progress_bar_on_a_terminal(app, people, db_path, tmp_pat
     path = write(tmp_path, "p.csv", HEADER + "".join(
         f"Aanpak {i},Wijk {i},Hengelo,,execute,2025-09-01,{PL},,,,\n" for i in range(5)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKFLOW_")}
-    env.update({"WIJKFLOW_DATABASE_URL": str(db_path), "WIJKFLOW_USER": PL, "COLUMNS": "100"})
+    env.update({"WIJKFLOW_DATABASE_URL": db_url, "WIJKFLOW_USER": PL, "COLUMNS": "100"})
     master, slave = pty.openpty()
     try:
         proc = subprocess.run([*wijkflow_command(), "import", str(path)], stdin=subprocess.DEVNULL,

@@ -68,11 +68,11 @@ def test_mail_test_refuses_a_bad_address_and_reports_a_dead_server(run):
     assert down.stderr == f"Error: cannot connect to the SMTP server at 127.0.0.1:{port} (connection refused)\n"
 
 
-def test_scheduler_run_sends_what_is_due_and_stops_cleanly_on_sigterm(app, people, db_path, tmp_path, clock):
+def test_scheduler_run_sends_what_is_due_and_stops_cleanly_on_sigterm(app, people, db_url, tmp_path, clock):
     services.create_aanpak(app, "Wijkaanpak Berflo Es", wijk="Berflo Es", leader=PL, coordinators=(WR,),
                            acting=PL, phase="monitor", since="2025-07-01")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("WIJKFLOW_")},
-           "WIJKFLOW_DATABASE_URL": str(db_path), "WIJKFLOW_OUTBOX_DIR": str(tmp_path / "outbox"),
+           "WIJKFLOW_DATABASE_URL": db_url, "WIJKFLOW_OUTBOX_DIR": str(tmp_path / "outbox"),
            "WIJKFLOW_NOW": clock.iso}
     proc = subprocess.Popen([*wijkflow_command(), "scheduler", "run", "--interval", "0.5"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -107,7 +107,7 @@ def test_reminders_list_as_csv(run, app, aanpak):
     assert ",wijkaanpak-noord,fase_stagneert,stalled,," in row and ",pending," in row
 
 
-def test_scheduler_wakes_up_when_something_falls_due_between_sweeps(db_path, tmp_path):
+def test_scheduler_wakes_up_when_something_falls_due_between_sweeps(db_url, tmp_path):
     """With a sweep only every 60 s, a reminder due 2 s from now still goes out within seconds."""
     from datetime import UTC, datetime, timedelta
 
@@ -115,7 +115,7 @@ def test_scheduler_wakes_up_when_something_falls_due_between_sweeps(db_path, tmp
 
     from wijkflow import App
 
-    real = App.open(f"sqlite:///{db_path}", outbox_dir=str(tmp_path / "outbox"))  # the real clock
+    real = App.open(db_url, outbox_dir=str(tmp_path / "outbox"))  # the real clock
     real.db.init()
     services.add_person(real, PL, name="Fleur Mensink")
     services.create_aanpak(real, "Wijkaanpak Noord", wijk="Noord", leader=PL, acting=PL)
@@ -124,7 +124,7 @@ def test_scheduler_wakes_up_when_something_falls_due_between_sweeps(db_path, tmp
         conn.execute(sa.text("UPDATE reminder SET due_at = :d"), {"d": soon.replace(tzinfo=None).isoformat(" ")})
     real.close()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("WIJKFLOW_")},
-           "WIJKFLOW_DATABASE_URL": str(db_path), "WIJKFLOW_OUTBOX_DIR": str(tmp_path / "outbox")}
+           "WIJKFLOW_DATABASE_URL": db_url, "WIJKFLOW_OUTBOX_DIR": str(tmp_path / "outbox")}
     proc = subprocess.Popen([*wijkflow_command(), "scheduler", "run", "--interval", "60"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

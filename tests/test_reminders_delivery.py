@@ -7,7 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -28,10 +28,31 @@ def server():
         yield s
 
 
-def smtp_app(db_path: Path, clock, port: int, **extra) -> App:
+_opened: list[App] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_apps():
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
+def smtp_app(db_url: str, clock, port: int, **extra) -> App:
     flags = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none", "smtp_timeout": 0.5,
              "mail_from": "wijkflow@hengelo.example", **extra}
-    return App.open(f"sqlite:///{db_path}", clock=clock, **flags)
+    app = App.open(db_url, clock=clock, **flags)
+    _opened.append(app)
+    return app
+
+
+def minute(value) -> str:
+    """A stored moment to the minute, whether the engine hands back text (SQLite) or a datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%d %H:%M")
 
 
 @pytest.fixture
@@ -53,8 +74,8 @@ def events(app: App, type_: str) -> list[sa.Row]:
         return list(conn.execute(sa.text("SELECT * FROM audit_event WHERE type = :t"), {"t": type_}))
 
 
-def test_one_message_per_recipient_with_a_stable_message_id(server, due, db_path, clock):
-    a = smtp_app(db_path, clock, server.port)
+def test_one_message_per_recipient_with_a_stable_message_id(server, due, db_url, clock):
+    a = smtp_app(db_url, clock, server.port)
     result = sweep(a)
     assert (result.sent, result.failed, result.retrying) == (6, 0, 0)
     assert len(server.messages) == 6
@@ -68,28 +89,28 @@ def test_one_message_per_recipient_with_a_stable_message_id(server, due, db_path
     assert sweep(a).sent == 0 and len(server.messages) == 6
 
 
-def test_server_down_retries_with_backoff_then_delivers(due, db_path, clock):
+def test_server_down_retries_with_backoff_then_delivers(due, db_url, clock):
     port = free_port()
-    a = smtp_app(db_path, clock, port)
+    a = smtp_app(db_url, clock, port)
     first = sweep(a)
     assert (first.sent, first.retrying) == (0, 6)
     rows = messages(a)
     assert {r.status for r in rows} == {"pending"}
     assert rows[0].error == f"cannot connect to the SMTP server at 127.0.0.1:{port} (connection refused)"
-    assert rows[0].next_attempt_at[:16] == (clock.now + timedelta(minutes=2)).strftime("%Y-%m-%d %H:%M")
+    assert minute(rows[0].next_attempt_at) == (clock.now + timedelta(minutes=2)).strftime("%Y-%m-%d %H:%M")
     assert sweep(a).sent == 0  # not before the backoff has passed
     sweep(a, now=clock.now + timedelta(minutes=3))
-    assert messages(a)[0].next_attempt_at[:16] == (clock.now + timedelta(minutes=7)).strftime("%Y-%m-%d %H:%M")
+    assert minute(messages(a)[0].next_attempt_at) == (clock.now + timedelta(minutes=7)).strftime("%Y-%m-%d %H:%M")
     with Server() as s:
-        b = smtp_app(db_path, clock, s.port)
+        b = smtp_app(db_url, clock, s.port)
         clock.forward(minutes=10)
         assert sweep(b).sent == 6 and len(s.messages) == 6
     assert {r.status for r in messages(a)} == {"sent"}
 
 
-def test_421_is_transient(server, due, db_path, clock):
+def test_421_is_transient(server, due, db_url, clock):
     server.handler.mode = "421"
-    a = smtp_app(db_path, clock, server.port)
+    a = smtp_app(db_url, clock, server.port)
     r = sweep(a)
     assert (r.sent, r.retrying, r.failed) == (0, 6, 0)
     assert "421 4.3.2 Service not available, try again later" in messages(a)[0].error
@@ -98,9 +119,9 @@ def test_421_is_transient(server, due, db_path, clock):
     assert sweep(a).sent == 6
 
 
-def test_550_for_one_recipient_fails_that_one_only_with_the_servers_answer(server, due, db_path, clock, run):
+def test_550_for_one_recipient_fails_that_one_only_with_the_servers_answer(server, due, db_url, clock, run):
     server.handler.refuse[WR] = "550 5.1.1 <erna@hengelo.example>: Recipient address rejected"
-    a = smtp_app(db_path, clock, server.port)
+    a = smtp_app(db_url, clock, server.port)
     r = sweep(a)
     assert (r.sent, r.failed) == (4, 2)
     failed = [m for m in messages(a) if m.status == "failed"]
@@ -115,9 +136,9 @@ def test_550_for_one_recipient_fails_that_one_only_with_the_servers_answer(serve
     assert sweep(a).sent == 0  # a permanent failure is not retried
 
 
-def test_connection_closed_mid_message_is_retried(server, due, db_path, clock):
+def test_connection_closed_mid_message_is_retried(server, due, db_url, clock):
     server.handler.mode = "drop"
-    a = smtp_app(db_path, clock, server.port)
+    a = smtp_app(db_url, clock, server.port)
     r = sweep(a)
     assert r.sent == 0 and r.retrying == 6
     assert "closed the connection" in messages(a)[0].error
@@ -126,19 +147,19 @@ def test_connection_closed_mid_message_is_retried(server, due, db_path, clock):
     assert sweep(a).sent == 6 and len(server.messages) == 6
 
 
-def test_a_server_slower_than_the_timeout_is_retried(server, due, db_path, clock):
+def test_a_server_slower_than_the_timeout_is_retried(server, due, db_url, clock):
     server.handler.mode, server.handler.delay = "slow", 1.2
-    a = smtp_app(db_path, clock, server.port, smtp_timeout=0.3)
+    a = smtp_app(db_url, clock, server.port, smtp_timeout=0.3)
     r = sweep(a)
     assert r.sent == 0 and r.retrying == 6
     assert messages(a)[0].error == f"the server at 127.0.0.1:{server.port} did not answer within 0.3 s"
 
 
-def test_forgotten_person_and_malformed_address_fail_visibly(server, due, app, db_path, clock):
+def test_forgotten_person_and_malformed_address_fail_visibly(server, due, app, db_url, clock):
     services.forget_person(app, SG2, acting=SG2)
     with app.db.write() as conn:  # an address that slipped in before validation existed
         conn.execute(sa.text("UPDATE person SET email = 'robert at welbions' WHERE email = :e"), {"e": SG1})
-    a = smtp_app(db_path, clock, server.port)
+    a = smtp_app(db_url, clock, server.port)
     r = sweep(a)
     assert (r.sent, r.failed) == (4, 2)
     errors = sorted(m.error for m in messages(a) if m.status == "failed")
@@ -146,13 +167,13 @@ def test_forgotten_person_and_malformed_address_fail_visibly(server, due, app, d
                       "the person has no email address (forgotten or never given)"]
 
 
-def test_a_template_that_fails_names_the_template_and_keeps_the_message(people, db_path, clock, tmp_path, server):
+def test_a_template_that_fails_names_the_template_and_keeps_the_message(people, db_url, clock, tmp_path, server):
     wf = tmp_path / "wf"
     wf.mkdir()
     text = (REPO / "workflows" / "wijkaanpak.yaml").read_text(encoding="utf-8")
     text = text.replace("name: wijkaanpak\n", "name: kapot\n").replace("template: stagnatie", "template: bestaatniet")
     (wf / "kapot.yaml").write_text(text, encoding="utf-8")
-    a = smtp_app(db_path, clock, server.port, workflows_dir=str(wf))
+    a = smtp_app(db_url, clock, server.port, workflows_dir=str(wf))
     services.create_aanpak(a, "Kapot", wijk="Noord", workflow="kapot", leader=PL, approvers=(SG1,), acting=PL,
                            phase="monitor", since="2025-01-01")
     r = sweep(a)
@@ -163,7 +184,7 @@ def test_a_template_that_fails_names_the_template_and_keeps_the_message(people, 
                               "rendered: there is no template bestaatniet.nl.txt.")
 
 
-def test_newline_and_script_in_names_cannot_inject_headers_and_are_escaped(server, app, people, db_path, clock):
+def test_newline_and_script_in_names_cannot_inject_headers_and_are_escaped(server, app, people, db_url, clock):
     a = services.create_aanpak(app, "Noord <script>alert(1)</script>", wijk="Noord", leader=PL,
                                approvers=(SG1,), acting=PL, phase="monitor", since="2025-01-01")
     with app.db.write() as conn:  # data imported from elsewhere, past the CLI's checks
@@ -171,7 +192,7 @@ def test_newline_and_script_in_names_cannot_inject_headers_and_are_escaped(serve
                      {"w": "Noord\r\nBcc: everyone@example.org", "i": a["id"]})
         conn.execute(sa.text("UPDATE person SET name = :n WHERE email = :e"),
                      {"n": "Robert\nBcc: x@example.org <script>", "e": SG1})
-    r = sweep(smtp_app(db_path, clock, server.port))
+    r = sweep(smtp_app(db_url, clock, server.port))
     assert r.sent == 3
     for msg in server.messages:
         assert msg["Bcc"] is None
@@ -183,7 +204,7 @@ def test_newline_and_script_in_names_cannot_inject_headers_and_are_escaped(serve
     assert all(len(rcpts) == 1 for _, rcpts in server.handler.envelopes)
 
 
-def test_two_sweeps_at_the_same_moment_send_nothing_twice(server, app, people, db_path, clock):
+def test_two_sweeps_at_the_same_moment_send_nothing_twice(server, app, people, db_url, clock):
     for i in range(8):
         services.create_aanpak(app, f"Aanpak {i}", wijk=f"Wijk {i}", leader=PL, coordinators=(WR,),
                                approvers=(SG1,), acting=PL, phase="monitor", since="2025-07-01")
@@ -191,7 +212,7 @@ def test_two_sweeps_at_the_same_moment_send_nothing_twice(server, app, people, d
     results = []
 
     def one() -> None:
-        a = smtp_app(db_path, clock, server.port)
+        a = smtp_app(db_url, clock, server.port)
         barrier.wait()
         results.append(sweep(a))
         a.close()
@@ -222,12 +243,12 @@ def assert_chain_verifies(app: App) -> None:
             prev = e.hash
 
 
-def test_two_reminder_send_processes_at_once_send_nothing_twice(server, app, people, db_path, clock, sh):
+def test_two_reminder_send_processes_at_once_send_nothing_twice(server, app, people, db_url, clock, sh):
     for i in range(5):
         services.create_aanpak(app, f"Aanpak {i}", wijk=f"Wijk {i}", leader=PL, coordinators=(WR,),
                                approvers=(SG1,), acting=PL, phase="monitor", since="2025-07-01")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("WIJKFLOW_")},
-           "WIJKFLOW_DATABASE_URL": str(db_path), "WIJKFLOW_NOW": clock.iso, "WIJKFLOW_SMTP_HOST": "127.0.0.1",
+           "WIJKFLOW_DATABASE_URL": db_url, "WIJKFLOW_NOW": clock.iso, "WIJKFLOW_SMTP_HOST": "127.0.0.1",
            "WIJKFLOW_SMTP_PORT": str(server.port), "WIJKFLOW_SMTP_SECURITY": "none"}
     from conftest import wijkflow_command
 
@@ -256,15 +277,15 @@ CRASHER = textwrap.dedent("""
 
 
 def test_kill_9_between_accept_and_record_gives_at_most_one_duplicate_with_the_same_message_id(
-        server, due, app, db_path, clock):
-    proc = subprocess.run([sys.executable, "-c", CRASHER, f"sqlite:///{db_path}", clock.iso, str(server.port)],
+        server, due, app, db_url, clock):
+    proc = subprocess.run([sys.executable, "-c", CRASHER, db_url, clock.iso, str(server.port)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == -9
     assert len(server.messages) == 1
     first = server.messages[0]["Message-ID"]
     stuck = [m for m in messages(app) if m.status == "sending"]
     assert len(stuck) == 6  # claimed by the dead sweep; nothing lost
-    a = smtp_app(db_path, clock, server.port)
+    a = smtp_app(db_url, clock, server.port)
     assert sweep(a).sent == 0  # a live claim is respected
     clock.forward(minutes=61)  # the claim is stale: another sweep takes over
     assert sweep(a).sent == 6
@@ -273,11 +294,11 @@ def test_kill_9_between_accept_and_record_gives_at_most_one_duplicate_with_the_s
     assert {m.status for m in messages(a)} == {"sent"}
 
 
-def test_digest_sends_one_message_per_recipient_per_sweep(server, app, people, db_path, clock):
+def test_digest_sends_one_message_per_recipient_per_sweep(server, app, people, db_url, clock):
     for i in range(3):
         services.create_aanpak(app, f"Aanpak {i}", wijk=f"Wijk {i}", leader=PL, coordinators=(WR,),
                                approvers=(SG2,), acting=PL, phase="monitor", since="2025-07-01")
-    r = sweep(smtp_app(db_path, clock, server.port, mail_digest="true"))
+    r = sweep(smtp_app(db_url, clock, server.port, mail_digest="true"))
     assert r.sent == 15  # 15 reminders recorded as sent ...
     assert sorted(m["To"].addresses[0].addr_spec for m in server.messages) == sorted([PL, WR, SG2])  # ... 3 mails
     erna = next(m for m in server.messages if m["To"].addresses[0].addr_spec == WR)
@@ -286,12 +307,12 @@ def test_digest_sends_one_message_per_recipient_per_sweep(server, app, people, d
     jennifer = next(m for m in server.messages if m["To"].addresses[0].addr_spec == SG2)
     assert jennifer["Subject"] == "3 reminders from wijkflow"
     assert "You have 3 reminders:" in jennifer.get_body(("plain",)).get_content()
-    assert sweep(smtp_app(db_path, clock, server.port, mail_digest="true")).sent == 0
+    assert sweep(smtp_app(db_url, clock, server.port, mail_digest="true")).sent == 0
 
 
-def test_deadline_reminder_carries_a_calendar_entry(server, app, aanpak, db_path, clock):
+def test_deadline_reminder_carries_a_calendar_entry(server, app, aanpak, db_url, clock):
     services.set_deadline(app, aanpak, "lokaal_contract", "2026-03-09", acting=PL)
-    r = sweep(smtp_app(db_path, clock, server.port))
+    r = sweep(smtp_app(db_url, clock, server.port))
     assert r.sent == 2  # 5 werkdagen before 9 March is today
     msg = server.messages[0]
     assert msg["Subject"] == "Deadline nadert: Lokaal contract opgesteld (Noord)"
@@ -302,7 +323,7 @@ def test_deadline_reminder_carries_a_calendar_entry(server, app, aanpak, db_path
     assert "over 7 dagen" in msg.get_body(("plain",)).get_content()
     # The day after the deadline, still open: the overdue one.
     clock.forward(8)
-    sweep(smtp_app(db_path, clock, server.port))
+    sweep(smtp_app(db_url, clock, server.port))
     assert server.messages[-1]["Subject"] == "Deadline verstreken: Lokaal contract opgesteld (Noord)"
 
 
@@ -323,8 +344,8 @@ def test_backoff_doubles_and_caps():
     assert sweep_mod.backoff(20) == timedelta(hours=6)
 
 
-def test_starttls_required_but_not_offered_is_a_clear_retryable_error(server, due, db_path, clock):
-    a = smtp_app(db_path, clock, server.port, smtp_security="starttls")
+def test_starttls_required_but_not_offered_is_a_clear_retryable_error(server, due, db_url, clock):
+    a = smtp_app(db_url, clock, server.port, smtp_security="starttls")
     r = sweep(a)
     assert (r.sent, r.retrying) == (0, 6)
     assert messages(a)[0].error == (f"127.0.0.1:{server.port} does not offer STARTTLS; set "
@@ -348,7 +369,7 @@ def tls_cert(tmp_path, monkeypatch):
 
 @pytest.mark.filterwarnings("ignore:Session.login_data is deprecated")  # inside aiosmtpd's own AUTH code
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
-def test_tls_and_login_with_the_password_from_a_file(security, tls_cert, due, db_path, clock, tmp_path):
+def test_tls_and_login_with_the_password_from_a_file(security, tls_cert, due, db_url, clock, tmp_path):
     import ssl
 
     from aiosmtpd.smtp import AuthResult
@@ -368,14 +389,14 @@ def test_tls_and_login_with_the_password_from_a_file(security, tls_cert, due, db
     secret = tmp_path / "smtp-password"
     secret.write_text("geheim\n")
     with Server(authenticator=authenticator, **options) as s:
-        a = smtp_app(db_path, clock, s.port, smtp_security=security, smtp_user="wijkflow",
+        a = smtp_app(db_url, clock, s.port, smtp_security=security, smtp_user="wijkflow",
                      smtp_password_file=str(secret))
         assert sweep(a).sent == 6 and len(s.messages) == 6
     assert logins == [(b"wijkflow", b"geheim")]  # one connection, one login, for the whole sweep
     secret.write_text("fout\n")
     with Server(authenticator=authenticator, **options) as s:
         services.set_deadline(a, "wijkaanpak-berflo-es", "monitoringsrapportage", "2026-03-03", acting=PL)
-        a = smtp_app(db_path, clock, s.port, smtp_security=security, smtp_user="wijkflow",
+        a = smtp_app(db_url, clock, s.port, smtp_security=security, smtp_user="wijkflow",
                      smtp_password_file=str(secret))
         r = sweep(a)
         assert r.sent == 0 and r.retrying == 2

@@ -5,13 +5,12 @@ from __future__ import annotations
 import email
 from datetime import UTC, date, datetime
 from email import policy
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from conftest import PL, SG1, SG2, WR
 
-from wijkflow import App, services, store
+from wijkflow import App, rawsql, services, store
 from wijkflow.config import load_settings
 from wijkflow.definitions import load_text, shipped_dir
 from wijkflow.errors import DefinitionError
@@ -21,8 +20,9 @@ from wijkflow.reminders.sweep import sweep
 
 
 def reminders(app: App) -> list[sa.Row]:
+    """Every occurrence, times as aware UTC datetimes on either engine."""
     with app.db.read() as conn:
-        return list(conn.execute(sa.text("SELECT * FROM reminder ORDER BY id")))
+        return rawsql.rows(conn, "SELECT * FROM reminder ORDER BY id")
 
 
 def cal(**kw) -> WorkCalendar:
@@ -126,13 +126,13 @@ def test_entering_a_phase_schedules_and_leaving_cancels_with_the_reason(app, aan
     assert cancelled[0].reason == "left phase initiate for design on 2026-03-02"
     every = next(r for r in reminders(app) if r.rule == "voortgang_uitvoering")
     # Entered execute on Tue 3 March 2026 -> P3M = Wed 3 June 2026 09:00 CEST.
-    assert every.due_at == "2026-06-03 07:00:00.000000"
+    assert every.due_at == datetime(2026, 6, 3, 7, 0, tzinfo=UTC)
 
 
 def test_a_new_deadline_reschedules_and_the_old_one_is_cancelled_not_deleted(app, aanpak, clock):
     services.set_deadline(app, aanpak, "lokaal_contract", "2026-04-30", acting=PL)
     before = [r for r in reminders(app) if r.criterion == "lokaal_contract"]
-    assert {(r.kind, r.due_at[:16]) for r in before} == {
+    assert {(r.kind, r.due_at.strftime("%Y-%m-%d %H:%M")) for r in before} == {
         ("before", "2026-04-22 07:00"),   # 5 werkdagen before, skipping Koningsdag 27 April
         ("overdue", "2026-05-01 07:00")}  # the day after the deadline
     services.set_deadline(app, aanpak, "lokaal_contract", "2026-06-30", acting=PL)
@@ -190,7 +190,8 @@ def test_a_repeating_rule_that_missed_periods_sends_one_catch_up_then_the_next_p
     monthly = [to for to, m in mailer.sent if m["Subject"].startswith("Monitoringsrapportage")]
     assert sorted(monthly) == sorted([PL, WR])  # periods of Oct and Jan missed: one catch-up each
     nxt = next(r for r in reminders(app) if r.rule == "monitoringsrapportage" and r.status == "pending")
-    assert (nxt.seq, nxt.due_at[:16]) == (3, "2026-04-01 07:00")  # anchored to 1 July, not to today
+    # anchored to 1 July, not to today
+    assert (nxt.seq, nxt.due_at.strftime("%Y-%m-%d %H:%M")) == (3, "2026-04-01 07:00")
     mailer.sent.clear()
     clock.forward(31)  # 2 April: the April period is due
     sweep(app, mailer=mailer)
@@ -228,13 +229,13 @@ def test_imported_aanpak_coordinator_gets_each_due_reminder_once_in_dutch(run, i
     assert '"status": "sent"' in listed.stdout
 
 
-def test_send_dry_run_changes_nothing(run, imported, db_path):
-    before = db_path.read_bytes()
+def test_send_dry_run_changes_nothing(run, imported, db_state, tmp_path):
+    before = db_state()
     r = run("reminders", "send", "--dry-run")
     assert r.exit_code == 0
     assert r.stdout.startswith("Dry run: 6 message(s) would be sent, 0 reminder(s) cancelled; nothing was changed.")
-    assert db_path.read_bytes() == before
-    assert not (Path(db_path).parent / "outbox").exists()
+    assert db_state() == before
+    assert not (tmp_path / "outbox").exists()
 
 
 def test_reminders_list_filters(run, imported, app, clock):

@@ -121,4 +121,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
 
 
-from . import aanpak_commands, admin  # noqa: E402,F401 - registers the commands
+from . import aanpak_commands, admin, audit_commands  # noqa: E402,F401 - registers the commands

@@ -105,7 +105,7 @@ def _explain(event: dict[str, Any], row: Any, content_ok: bool, link_ok: bool,
              find_by_hash: Callable[[str], int | None]) -> tuple[int, str]:
     rid = event["id"]
     if link_ok:
-        return rid, f"Event #{rid} was edited: its content no longer matches its hash."
+        return rid, f"Event #{rid} was edited or forged: its content does not match its hash."
     follows = find_by_hash(row.prev_hash) if row.prev_hash != GENESIS else 0
     if content_ok:
         if follows is None:
@@ -116,7 +116,7 @@ def _explain(event: dict[str, Any], row: Any, content_ok: bool, link_ok: bool,
         return rid, (f"Event #{rid} is chained after event #{follows}, not #{rid - 1}: events were "
                      "inserted or reordered.")
     if follows is not None and chain_hash(row.prev_hash, {**event, "id": follows + 1}) == row.hash:
-        return rid, (f"Event #{rid} holds what was written as event #{follows + 1}: events were swapped "
-                     "or reordered.")
+        return rid, (f"Event #{rid} holds what was written as event #{follows + 1}: events were swapped, "
+                     "reordered or inserted before it.")
     return rid, (f"Event #{rid} does not belong to the chain: neither its content nor its link verify "
                  "(inserted or edited).")

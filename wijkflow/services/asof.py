@@ -92,7 +92,7 @@ def show_as_of(app: App, ref: str, as_of: str) -> dict[str, Any]:
     with app.db.read() as conn:
         row = store.find_aanpak(conn, ref)
         state = Replay()
-        for e in store.events_until(conn, row.id, moment):
+        for e in store.events_until(conn, row.id, end):  # events of the whole day, up to now if today
             state.apply(e, app.tz)
         if state.phase is None:
             created = local_iso(row.created_at, app.tz)

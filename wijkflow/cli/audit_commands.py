@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import csv
-import io
 import itertools
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -124,12 +124,6 @@ def _table_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
                 yield f"{'':14}comment: {c['comment']}"
 
 
-def _csv_line(values: list[Any]) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(values)
-    return buf.getvalue()
-
-
 def _csv_value(e: dict[str, Any], col: str) -> Any:
     if col == "gate":
         return _gate_cell(e)
@@ -173,23 +167,28 @@ def audit_query(lazy: Lazy, aanpak: str | None, wijk: str | None, gemeente: str 
                  since=since, until=until)
     first = next(rows, None)  # the filters are checked here: bad input fails before any output
     stream = itertools.chain([first], rows) if first is not None else iter(())
+    # Plain writes to one buffered stream: click.echo flushes on every call, which costs more
+    # than everything else together on a million rows.
+    out = sys.stdout
     if fmt == "jsonl":
         for e in stream:
-            click.echo(json.dumps(e, ensure_ascii=False, default=str))
+            out.write(json.dumps(e, ensure_ascii=False, default=str) + "\n")
     elif fmt == "json":
-        click.echo("[", nl=False)
+        out.write("[")
         for i, e in enumerate(stream):
-            click.echo(("," if i else "") + "\n  " + json.dumps(e, ensure_ascii=False, default=str), nl=False)
-        click.echo("\n]" if first is not None else "]")
+            out.write(("," if i else "") + "\n  " + json.dumps(e, ensure_ascii=False, default=str))
+        out.write("\n]\n" if first is not None else "]\n")
     elif fmt == "csv":
-        click.echo(_csv_line(QUERY_CSV), nl=False)
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(QUERY_CSV)
         for e in stream:
-            click.echo(_csv_line([_csv_value(e, c) for c in QUERY_CSV]), nl=False)
+            writer.writerow([_csv_value(e, c) for c in QUERY_CSV])
     elif first is None:
-        click.echo("No events match.")
+        out.write("No events match.\n")
     else:
         for line in _table_lines(stream):
-            click.echo(line)
+            out.write(line + "\n")
+    out.flush()
 
 
 @audit.command("phases")

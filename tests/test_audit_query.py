@@ -170,3 +170,22 @@ def test_show_as_of_rebuilds_the_state_from_the_history(run, app, aanpak, clock)
 def test_show_as_of_refuses_days_it_cannot_answer(run, aanpak, day, code, message):
     r = run("show", aanpak, "--as-of", day)
     assert (r.exit_code, r.stderr) == (code, f"Error: {message}\n")
+
+
+def test_the_auditor_question_through_the_installed_command(sh, to_execute):
+    r = sh("audit", "query", "--aanpak", to_execute, "--type", "phase_changed", "--phase", "execute",
+           "--format", "jsonl")
+    assert r.returncode == 0, r.stderr
+    (move,) = [json.loads(line) for line in r.stdout.splitlines()]
+    assert (move["actor_email"], move["from_phase"], move["to_phase"]) == (PL, "design", "execute")
+    approval = next(c for c in move["gate"] if c["key"] == "programma_akkoord")
+    assert approval["met"] and approval["by"]["email"] == SG2 and approval["comment"] == "vastgesteld"
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["--wijk", "West"], 4, "No wijkaanpak matches wijk 'West'."),
+    (["--aanpak", "nope"], 4, "No wijkaanpak 'nope' (use its number or slug; `wijkflow list` shows them)."),
+])
+def test_phases_with_unknown_values(run, to_execute, args, code, message):
+    r = run("audit", "phases", *args)
+    assert (r.exit_code, r.stderr, r.stdout) == (code, f"Error: {message}\n", "")

@@ -95,8 +95,11 @@ def show_as_of(app: App, ref: str, as_of: str) -> dict[str, Any]:
         for e in store.events_until(conn, row.id, end):  # events of the whole day, up to now if today
             state.apply(e, app.tz)
         if state.phase is None:
-            created = local_iso(row.created_at, app.tz)
-            raise NotFound(f"{row.name} did not exist yet on {day} (its history starts {created[:10]}).")
+            first = next(store.events(conn, row.id), None)
+            if first is None:
+                raise NotFound(f"{row.name} has no history yet, so there is nothing to rebuild a past day from.")
+            started = local_iso(first.at, app.tz) or ""
+            raise NotFound(f"{row.name} did not exist yet on {day} (its history starts {started[:10]}).")
         def_id = row.definition_id
         if state.workflow is not None:
             def_id = store.definition_id_by_version(conn, *state.workflow) or def_id

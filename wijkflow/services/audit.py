@@ -205,7 +205,9 @@ def phases(app: App, *, wijk: str | None = None, gemeente: str | None = None,
                 if since:
                     start = local_midnight_utc(date.fromisoformat(since), app.tz)
             own.append({"phase": e.to_phase, "since": start, "until": None})
-    per_aanpak, completed, ongoing = [], {}, {}
+    per_aanpak: list[dict[str, Any]] = []
+    completed: dict[str, list[float]] = {}
+    ongoing: dict[str, int] = {}
     order: list[str] = []
     for aid, row in by_id.items():
         d = definitions[aid]
@@ -229,7 +231,7 @@ def phases(app: App, *, wijk: str | None = None, gemeente: str | None = None,
         per_aanpak.append({"id": aid, "slug": row.slug, "name": row.name, "wijk": row.wijk,
                            "gemeente": row.gemeente, "phase": row.phase,
                            "phases": [{**t, "days": round(t["days"], 1)} for t in totals.values()]})
-    labels = {}
+    labels: dict[str, str] = {}
     for d in definitions.values():
         for p in d.phases:
             labels.setdefault(p.key, p.label)

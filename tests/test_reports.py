@@ -171,3 +171,17 @@ def test_indicator_chart_geometry():
     assert c.points[0]["x"] < c.points[1]["x"]
     empty = charts.indicator_chart(None, None, [])
     assert empty.points == [] and empty.baseline_y is None
+
+
+@pytest.mark.parametrize(("why", "dutch"), [
+    ("not completed yet", "nog niet opgeleverd"),
+    ("not approved yet (by someone with the approver role)", "nog niet goedgekeurd (door iemand met de rol approver)"),
+    ("12 of 90 days in phase; met from 2026-06-01", "12 van 90 dagen in deze fase; voldaan vanaf 2026-06-01"),
+    ("no baseline for bewoners; fewer than 1 measurements for veiligheid",
+     "geen nulmeting voor bewoners; minder dan 1 metingen voor veiligheid"),
+    ("a reason the report does not know", "a reason the report does not know"),
+])
+def test_gate_reasons_are_dutch_in_reports(why, dutch):
+    from wijkflow.reporting import why_nl
+
+    assert why_nl(why) == dutch

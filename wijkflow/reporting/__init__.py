@@ -7,6 +7,7 @@ inline script to sort its table by any column; without scripts it is sorted by w
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ def environment() -> Any:
     env.filters["nl_day"] = lambda iso: nl_date(iso[:10]) if iso else ""
     env.filters["num"] = lambda v: "" if v is None else f"{v:g}"
     env.globals["ROLE_NL"] = ROLE_NL
+    env.filters["why_nl"] = why_nl
     return env
 
 
@@ -65,3 +67,36 @@ def describe(e: dict[str, Any]) -> str:
     if t == "measurement_recorded":
         return f"Meting {p.get('indicator')}: {p.get('value'):g} ({nl_date(p.get('date'))})"
     return t.replace("_", " ")
+
+
+# The gate engine explains itself in English (CLI output); the reports are Dutch.
+_WHY_NL = [
+    (r"not completed yet", "nog niet opgeleverd"),
+    (r"completed", "opgeleverd"),
+    (r"approved", "goedgekeurd"),
+    (r"not approved yet \(by someone with the (\w+) role\)", r"nog niet goedgekeurd (door iemand met de rol \1)"),
+    (r"'(\w+)' is not completed yet", r"'\1' is nog niet opgeleverd"),
+    (r"'(\w+)' changed after it was approved; approve again",
+     r"'\1' is na de goedkeuring gewijzigd; opnieuw goedkeuren"),
+    (r"approved by the same person who completed it \(four-eyes\)",
+     "goedgekeurd door wie het ook opleverde (vier-ogenprincipe)"),
+    (r"(\d+) days in phase \(at least (\d+)\)", r"\1 dagen in deze fase (minimaal \2)"),
+    (r"(\d+) of (\d+) days in phase; met from (\S+)", r"\1 van \2 dagen in deze fase; voldaan vanaf \3"),
+    (r"(\d+) indicators complete", r"\1 indicatoren compleet"),
+    (r"(\d+) indicators recorded, at least (\d+) needed", r"\1 indicatoren vastgelegd, minimaal \2 nodig"),
+]
+
+
+def why_nl(why: str | None) -> str:
+    """The Dutch for a gate criterion's reason; parts it does not know stay as they are."""
+    if not why:
+        return ""
+    for pattern, dutch in _WHY_NL:
+        if re.fullmatch(pattern, why):
+            return re.sub(pattern, dutch, why)
+    parts = []
+    for part in why.split("; "):  # indicator reasons come as several parts
+        part = re.sub(r"^no baseline for (.+)$", r"geen nulmeting voor \1", part)
+        part = re.sub(r"^fewer than (\d+) measurements for (.+)$", r"minder dan \1 metingen voor \2", part)
+        parts.append(part)
+    return "; ".join(parts)

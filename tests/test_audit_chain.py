@@ -76,7 +76,7 @@ def test_an_edited_and_rehashed_event_is_pinpointed(run, history, db_path):
     r = run("audit", "verify")
     assert r.exit_code == 7
     assert r.stderr == ("Error: The history does not verify: Event #10 was edited and re-hashed: event #11 is "
-                        "chained to a hash that no event carries any more (10 events before it verify).\n")
+                        "chained to a hash that no event carries any more (9 events before it verify).\n")
 
 
 def _at(stored: str) -> str:
@@ -99,6 +99,15 @@ def test_deleting_the_first_events_is_pinpointed(run, history, db_path):
     assert r.exit_code == 7
     assert "Events #1 to #2 are missing: deleted from the history (event #3 follows the start of the chain)" \
         in r.stderr
+
+
+def test_a_deleted_event_hidden_by_renumbering_is_pinpointed(run, history, db_path):
+    tamper(db_path, ("DELETE FROM audit_event WHERE id = 8", ()),
+           ("UPDATE audit_event SET id = id - 1 WHERE id > 8", ()))
+    r = run("audit", "verify")
+    assert r.exit_code == 7
+    assert r.stderr == ("Error: The history does not verify: Event #8 was written as event #9: the event before it "
+                        "was deleted and the later ones renumbered (7 events before it verify).\n")
 
 
 def test_two_swapped_events_are_pinpointed(run, history, db_path):

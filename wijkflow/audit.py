@@ -118,5 +118,14 @@ def _explain(event: dict[str, Any], row: Any, content_ok: bool, link_ok: bool,
     if follows is not None and chain_hash(row.prev_hash, {**event, "id": follows + 1}) == row.hash:
         return rid, (f"Event #{rid} holds what was written as event #{follows + 1}: events were swapped, "
                      "reordered or inserted before it.")
+    if follows is None:
+        # Maybe events were deleted and the later ones renumbered to close the gap: the row's
+        # hash still names the id it was written with. Only tried once a break is found.
+        for written_as in range(rid + 1, rid + 1001):
+            if chain_hash(row.prev_hash, {**event, "id": written_as}) == row.hash:
+                n = written_as - rid
+                gone = f"{n} events before it were" if n > 1 else "the event before it was"
+                return rid, (f"Event #{rid} was written as event #{written_as}: {gone} deleted and the later "
+                             "ones renumbered.")
     return rid, (f"Event #{rid} does not belong to the chain: neither its content nor its link verify "
                  "(inserted or edited).")

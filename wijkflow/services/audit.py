@@ -41,7 +41,7 @@ def verify(app: App, *, expect_head: str | None = None) -> dict[str, Any]:
         verdict = audit.walk(store.stream_chain(conn), expect_head=expect_head,
                              find_by_hash=lambda h: store.event_id_by_hash(conn, h))
     if not verdict.ok:
-        before = f" ({verdict.checked} events before it verify)" if verdict.broken_at else ""
+        before = f" ({verdict.broken_at - 1} events before it verify)" if verdict.broken_at else ""
         raise AuditFailed(f"The history does not verify: {verdict.problem.rstrip('.')}{before}.")  # type: ignore[union-attr]
     return {"ok": True, "checked": verdict.checked, "head_id": verdict.head_id,
             "head_hash": verdict.head_hash if verdict.checked else None,

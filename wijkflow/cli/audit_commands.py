@@ -124,15 +124,12 @@ def _table_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
                 yield f"{'':14}comment: {c['comment']}"
 
 
-def _csv_value(e: dict[str, Any], col: str) -> Any:
-    if col == "gate":
-        return _gate_cell(e)
-    if col == "payload":
-        return json.dumps(e["payload"], ensure_ascii=False, sort_keys=True)
-    if col == "override":
-        return "yes" if e["override"] else "no"
-    value = e.get(col)
-    return "" if value is None else value
+def _csv_row(e: dict[str, Any]) -> list[Any]:
+    """The QUERY_CSV columns of one event, in order."""
+    return [e["id"], e["at"], e["aanpak"], e["wijk"], e["gemeente"], e["type"], e["actor_id"], e["actor"],
+            e["actor_email"], e["from_phase"], e["to_phase"], e["reason"], e["evidence"],
+            "yes" if e["override"] else "no", _gate_cell(e) if e["gate"] else "",
+            json.dumps(e["payload"], ensure_ascii=False, sort_keys=True), e["prev_hash"], e["hash"]]
 
 
 @audit.command("query")
@@ -182,7 +179,7 @@ def audit_query(lazy: Lazy, aanpak: str | None, wijk: str | None, gemeente: str 
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(QUERY_CSV)
         for e in stream:
-            writer.writerow([_csv_value(e, c) for c in QUERY_CSV])
+            writer.writerow(_csv_row(e))  # csv writes None as an empty cell
     elif first is None:
         out.write("No events match.\n")
     else:

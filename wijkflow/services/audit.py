@@ -108,11 +108,24 @@ def query(app: App, *, aanpak: str | None = None, wijk: str | None = None, gemee
             unknown = [t for t in types if t not in known]
             if unknown:
                 raise InvalidInput(f"Unknown event type '{unknown[0]}'; use one of {', '.join(sorted(known))}.")
-        people = store.all_people(conn)
+        people = _PeopleRefs(store.all_people(conn))
         labels = _phase_labels(conn)
         for row in store.query_events(conn, aanpak_id=aanpak_id, wijk=wijk, gemeente=gemeente, phase=phase,
                                       actor_id=actor_id, types=types, since=start, until=stop):
             yield event_view(row, people, labels, tz)
+
+
+class _PeopleRefs(dict):  # type: ignore[type-arg]
+    """person_ref's answers, computed once per person rather than once per event."""
+
+    def __init__(self, people: dict[int, Any]) -> None:
+        super().__init__()
+        self.people = people
+
+    def __missing__(self, person_id: int) -> dict[str, Any] | None:
+        ref = person_ref(self.people, person_id)
+        self[person_id] = ref
+        return ref
 
 
 def _actor_id(conn: Any, actor: str) -> int:
@@ -141,14 +154,17 @@ def _phase_labels(conn: Any) -> dict[str, str]:
     return out
 
 
-def event_view(row: Any, people: dict[int, Any], labels: dict[str, str], tz: ZoneInfo) -> dict[str, Any]:
-    """One event as auditors read it: names resolved (or '(forgotten person)'), gate spelled out."""
+def event_view(row: Any, refs: dict[Any, Any], labels: dict[str, str], tz: ZoneInfo) -> dict[str, Any]:
+    """One event as auditors read it: names resolved (or '(forgotten person)'), gate spelled out.
+
+    refs: person id -> person_ref(...) (a _PeopleRefs fills itself in).
+    """
     payload = json.loads(row.payload or "{}")
-    actor = person_ref(people, row.actor_id)
+    actor = refs[row.actor_id]
     gate = [{"key": c.get("key"), "label": c.get("label"), "met": c.get("met"), "why": c.get("why"),
-             "by": person_ref(people, c.get("person_id")), "at": c.get("at"), "evidence": c.get("evidence"),
-             "comment": c.get("comment")} for c in payload.get("gate", [])]
-    subject = person_ref(people, payload.get("person_id")) if payload.get("person_id") else None
+             "by": refs[c.get("person_id")], "at": c.get("at"), "evidence": c.get("evidence"),
+             "comment": c.get("comment")} for c in payload.get("gate", [])] if "gate" in payload else []
+    subject = refs[payload["person_id"]] if payload.get("person_id") else None
     return {
         "id": row.id, "at": local_iso(row.at, tz), "aanpak": row.aanpak_slug, "aanpak_name": row.aanpak_name,
         "wijk": row.aanpak_wijk, "gemeente": row.aanpak_gemeente, "type": row.type,

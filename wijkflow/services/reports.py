@@ -56,6 +56,9 @@ def _stays(events: list[dict[str, Any]], fallback_phase: str, fallback_since: da
 
 
 def aanpak_report(app: App, ref: str, path: str) -> dict[str, Any]:
+    # Built from the existing read use-cases, each its own read transaction: a change landing in
+    # between could show in one part and not yet in another. The timeline, the gates passed and
+    # the history all come from the same list of events, so they always agree with each other.
     now = app.now()
     a = show_aanpak(app, ref)
     events = history(app, ref)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from html.parser import HTMLParser
 
 import pytest
@@ -185,3 +187,22 @@ def test_gate_reasons_are_dutch_in_reports(why, dutch):
     from wijkflow.reporting import why_nl
 
     assert why_nl(why) == dutch
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium for a real browser")
+def test_portfolio_sorts_by_a_column_in_a_real_browser(run, app, lived, tmp_path, clock):
+    """Headless Chromium clicks 'Dagen in fase' twice (descending) and we read the rows back."""
+    services.create_aanpak(app, "Wijkaanpak Zuid", wijk="Zuid", gemeente="Hengelo", leader=PL, acting=PL)
+    clock.forward(30)
+    services.create_aanpak(app, "Wijkaanpak Berflo Es", wijk="Berflo Es", gemeente="Hengelo", leader=PL, acting=PL)
+    out = tmp_path / "portfolio.html"
+    assert run("report", "--portfolio", "--html", str(out)).exit_code == 0
+    html = out.read_text(encoding="utf-8")
+    clicks = '<script>var h = document.querySelectorAll("#portfolio th")[4]; h.click(); h.click();</script>'
+    (tmp_path / "clicked.html").write_text(html.replace("</body>", clicks + "</body>"), encoding="utf-8")
+    dom = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                          "--disable-component-update", "--disable-sync", "--no-first-run", "--dump-dom",
+                          (tmp_path / "clicked.html").as_uri()], capture_output=True, text=True, timeout=60).stdout
+    wijken = re.findall(r'<tr>\s*<td data-v="([^"]+)">', dom)
+    assert wijken == ["noord", "zuid", "berflo es"]  # 120, 30 and 0 days in phase
+    assert re.findall(r'<tr>\s*<td data-v="([^"]+)">', html) == ["berflo es", "noord", "zuid"]  # as written

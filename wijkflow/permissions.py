@@ -47,8 +47,8 @@ WRITE = {
 MATRIX: dict[str, frozenset[str]] = {**{k: frozenset(v) for k, v in READ.items()}, **WRITE}
 
 NOTES = {
-    "approve": "the role the criterion names (default approver); never a deliverable you completed yourself",
-    "people add": "anyone while no admin exists (bootstrap)",
+    "approve": "the role the criterion names, by default approver; never a deliverable you completed yourself",
+    "people add": "anyone while no admin exists, to bootstrap",
     "people forget": "anyone but an auditor may erase themselves",
     "advance --override": "always with --reason; recorded as `gate_overridden`",
     "new": "the creator names the projectleider",

@@ -119,11 +119,11 @@ def app(db_url: str, clock: Clock, tmp_path: Path):
 @pytest.fixture
 def people(app: App) -> dict[str, str]:
     services.add_person(app, ADMIN, name="Ada Admin", role="admin")
-    services.add_person(app, AUDITOR, name="Otto Auditor", role="auditor")
-    services.add_person(app, PL, name="Fleur Mensink")
-    services.add_person(app, WR, name="Erna Biezenaar")
-    services.add_person(app, SG1, name="Robert Olde Heuvel")
-    services.add_person(app, SG2, name="Jennifer Havinga", locale="en")
+    services.add_person(app, AUDITOR, name="Otto Auditor", role="auditor", acting=ADMIN)
+    services.add_person(app, PL, name="Fleur Mensink", acting=ADMIN)
+    services.add_person(app, WR, name="Erna Biezenaar", acting=ADMIN)
+    services.add_person(app, SG1, name="Robert Olde Heuvel", acting=ADMIN)
+    services.add_person(app, SG2, name="Jennifer Havinga", locale="en", acting=ADMIN)
     return {"pl": PL, "wr": WR, "sg1": SG1, "sg2": SG2, "admin": ADMIN, "auditor": AUDITOR}
 
 

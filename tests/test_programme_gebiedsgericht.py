@@ -5,7 +5,7 @@ Reminders are built in parallel (issue 3) and are left out of this walk on purpo
 
 import json
 
-from conftest import PL, SG1, WR
+from conftest import ADMIN, PL, SG1, WR
 
 REF = "gebiedsaanpak-lindenholt"
 SOC, FYS, VEI = "sociaal@nijmegen.example", "fysiek@nijmegen.example", "veiligheid@nijmegen.example"
@@ -25,7 +25,7 @@ def sign_gebiedstafel(run, criterion, decision):
 
 def test_gebiedsgericht_walks_with_the_gebiedstafel_and_a_herziening(run, people, clock):
     for email, name in ((SOC, "Sanne Sociaal"), (FYS, "Frank Fysiek"), (VEI, "Vera Veiligheid")):
-        ok(run("people", "add", email, "--name", name))
+        ok(run("people", "add", email, "--name", name, user=ADMIN))
     ok(run("new", "Gebiedsaanpak Lindenholt", "--wijk", "Lindenholt", "--gemeente", "Nijmegen", "--workflow",
            "gebiedsgericht", "--leader", PL, "--coordinator", WR, "--approver", SOC, "--approver", FYS,
            "--approver", VEI, "--approver", SG1, user=PL))

@@ -6,7 +6,7 @@ Reminders are built in parallel (issue 3) and are left out of this walk on purpo
 
 import json
 
-from conftest import PL, SG1, SG2, WR
+from conftest import ADMIN, PL, SG1, SG2, WR
 
 PARTNER = "zorgzonderzorg@hengelo.example"
 BEWONER = "bewonersraad@noord.example"
@@ -19,7 +19,7 @@ def ok(r):
 
 def test_wijkaanpak_noord_with_lokaal_contract_and_succesindicatoren(run, aanpak, clock):
     for email, name in ((PARTNER, "Gezonde Wijkaanpak"), (BEWONER, "Bewonersraad Noord")):
-        ok(run("people", "add", email, "--name", name))
+        ok(run("people", "add", email, "--name", name, user=ADMIN))
         ok(run("assign", aanpak, email, "--role", "approver", user=PL))
 
     for key in ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering"):

@@ -548,3 +548,127 @@ def next_wake(conn: sa.Connection) -> datetime | None:
     conv = UTCDateTime().process_result_value
     found = [conv(v, conn.dialect) for v in (a, b) if v is not None]
     return min(found) if found else None
+
+
+# --- audit: verification, queries, history replay (issue 4) ---------------------------
+
+STREAM_BATCH = 2000
+
+
+def stream_chain(conn: sa.Connection) -> Iterator[Row]:
+    """Every event in chain order, fetched in batches (a server-side cursor on PostgreSQL)."""
+    yield from conn.execution_options(yield_per=STREAM_BATCH).execute(sa.select(event_t).order_by(event_t.c.id))
+
+
+def event_id_by_hash(conn: sa.Connection, hash_: str) -> int | None:
+    """Which event carries this hash (a full scan: only used to explain a broken chain)."""
+    return conn.execute(sa.select(event_t.c.id).where(event_t.c.hash == hash_).limit(1)).scalar()
+
+
+def chain_head(conn: sa.Connection) -> Row | None:
+    return conn.execute(sa.select(event_t.c.id, event_t.c.at, event_t.c.hash)
+                        .order_by(event_t.c.id.desc()).limit(1)).first()
+
+
+def query_events(conn: sa.Connection, *, aanpak_id: int | None = None, wijk: str | None = None,
+                 gemeente: str | None = None, phase: str | None = None, actor_id: int | None = None,
+                 types: tuple[str, ...] = (), since: datetime | None = None,
+                 until: datetime | None = None) -> Iterator[Row]:
+    """Events matching every filter given, in chain order, streamed in batches."""
+    query = (sa.select(event_t, aanpak_t.c.slug.label("aanpak_slug"), aanpak_t.c.name.label("aanpak_name"),
+                       aanpak_t.c.wijk.label("aanpak_wijk"), aanpak_t.c.gemeente.label("aanpak_gemeente"))
+             .select_from(event_t.outerjoin(aanpak_t, aanpak_t.c.id == event_t.c.aanpak_id)))
+    if aanpak_id is not None:
+        query = query.where(event_t.c.aanpak_id == aanpak_id)
+    if wijk:
+        query = query.where(sa.func.lower(aanpak_t.c.wijk) == wijk.lower())
+    if gemeente:
+        query = query.where(sa.func.lower(aanpak_t.c.gemeente) == gemeente.lower())
+    if phase:
+        query = query.where(sa.or_(event_t.c.from_phase == phase, event_t.c.to_phase == phase))
+    if actor_id is not None:
+        query = query.where(event_t.c.actor_id == actor_id)
+    if types:
+        query = query.where(event_t.c.type.in_(types))
+    if since is not None:
+        query = query.where(event_t.c.at >= since)
+    if until is not None:
+        query = query.where(event_t.c.at < until)
+    yield from conn.execution_options(yield_per=STREAM_BATCH).execute(query.order_by(event_t.c.id))
+
+
+def event_types(conn: sa.Connection) -> set[str]:
+    return set(conn.execute(sa.select(event_t.c.type).distinct()).scalars())
+
+
+def wijk_exists(conn: sa.Connection, wijk: str) -> bool:
+    return conn.execute(sa.select(aanpak_t.c.id).where(sa.func.lower(aanpak_t.c.wijk) == wijk.lower())
+                        .limit(1)).first() is not None
+
+
+def gemeente_exists(conn: sa.Connection, gemeente: str) -> bool:
+    return conn.execute(sa.select(aanpak_t.c.id).where(sa.func.lower(aanpak_t.c.gemeente) == gemeente.lower())
+                        .limit(1)).first() is not None
+
+
+def all_people(conn: sa.Connection) -> dict[int, Row]:
+    """Everyone, by id: far fewer people than events, so a lookup table is fine."""
+    return {r.id: r for r in conn.execute(sa.select(person_t))}
+
+
+def any_admin(conn: sa.Connection) -> bool:
+    return conn.execute(sa.select(person_t.c.id).where(person_t.c.role == "admin").limit(1)).first() is not None
+
+
+def definition_id_by_version(conn: sa.Connection, name: str, version: int) -> int | None:
+    return conn.execute(sa.select(definition_t.c.id).where(
+        definition_t.c.name == name, definition_t.c.version == version)).scalar()
+
+
+def phase_events(conn: sa.Connection, aanpak_ids: list[int] | None = None) -> Iterator[Row]:
+    """Creation and phase changes, grouped by aanpak in time order: the input of phase statistics."""
+    query = (sa.select(event_t.c.id, event_t.c.aanpak_id, event_t.c.at, event_t.c.type, event_t.c.from_phase,
+                       event_t.c.to_phase, event_t.c.payload)
+             .where(event_t.c.type.in_(("aanpak_created", "phase_changed")), event_t.c.aanpak_id.is_not(None)))
+    if aanpak_ids is not None:
+        query = query.where(event_t.c.aanpak_id.in_(aanpak_ids))
+    yield from conn.execution_options(yield_per=STREAM_BATCH).execute(
+        query.order_by(event_t.c.aanpak_id, event_t.c.id))
+
+
+def events_until(conn: sa.Connection, aanpak_id: int, until: datetime) -> list[Row]:
+    return list(conn.execute(sa.select(event_t).where(event_t.c.aanpak_id == aanpak_id, event_t.c.at < until)
+                             .order_by(event_t.c.id)))
+
+
+def overdue_reminders(conn: sa.Connection, aanpak_id: int, now: datetime) -> int | None:
+    """How many reminders of this aanpak are overdue, or None while wijkflow has no reminders table.
+
+    TODO(issue 3, reminders): the reminder tables are built in parallel. Once they are merged,
+    count this aanpak's occurrences that are due before `now` and not sent (pending or failed)
+    here; the portfolio report already shows the number, and a dash while this returns None.
+    """
+    return None
+
+
+def secure_delete(conn: sa.Connection) -> None:
+    """SQLite: overwrite freed row space with zeros from now on, so an erased name leaves no bytes behind."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA secure_delete=ON")
+
+
+def checkpoint(db: Any) -> bool:
+    """SQLite: copy the write-ahead log into the database file and empty it.
+
+    True when the log is empty afterwards; False if a reader still holds an old snapshot
+    (run `wijkflow people forget` again later, or `sqlite3 FILE 'PRAGMA wal_checkpoint(TRUNCATE)'`).
+    Other databases: True (PostgreSQL keeps dead row versions until VACUUM; see README).
+    """
+    if not db.is_sqlite or db.path is None:
+        return True
+    raw = db.engine.raw_connection()
+    try:
+        busy, _log, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return busy == 0
+    finally:
+        raw.close()

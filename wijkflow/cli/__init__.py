@@ -129,6 +129,7 @@ def main(argv: list[str] | None = None) -> None:
 from . import (  # noqa: E402,F401 - registers the commands
     aanpak_commands,
     admin,
+    audit_commands,
     import_commands,
     programme_commands,
     reminder_commands,

@@ -105,12 +105,15 @@ def _show_text(a: dict[str, Any]) -> str:
 @cli.command()
 @click.argument("ref")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--as-of", "as_of", default=None, metavar="DATE",
+              help="As it stood at the end of DATE (YYYY-MM-DD), rebuilt from the history.")
 @pass_lazy
-def show(lazy: Lazy, ref: str, fmt: str) -> None:
+def show(lazy: Lazy, ref: str, fmt: str, as_of: str | None) -> None:
     """Where wijkaanpak REF stands: phase, people, and every gate out of this phase."""
     from ..services import show_aanpak
+    from ..services.asof import show_as_of
 
-    a = show_aanpak(lazy.app, ref)
+    a = show_as_of(lazy.app, ref, as_of) if as_of else show_aanpak(lazy.app, ref)
     emit(a, fmt, table=lambda: _show_text(a))
 
 

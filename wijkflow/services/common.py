@@ -91,6 +91,9 @@ def actor(conn: sa.Connection, email: str | None) -> Any:
     if row is None:
         raise NotAllowed(f"{email.strip()} is not a known person in this database; "
                          "an administrator can add you with `wijkflow people add`.")
+    if row.role == "auditor":
+        # actor() is only called by use-cases that change something; auditors change nothing.
+        raise NotAllowed(f"{row.email} is an auditor: auditors read everything and change nothing.")
     return row
 
 

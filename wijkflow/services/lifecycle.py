@@ -163,5 +163,11 @@ def advance(app: App, ref: str, *, acting: str | None, to: str | None = None, re
             payload={"transition": transition.name, "label": transition.label, "visit": row.visit,
                      "override": override and not result.passed,
                      "gate": [c.snapshot() for c in result.criteria]})
+        if override and not result.passed:
+            # Its own event too, so `audit query --type gate_overridden` finds every override.
+            store.append_event(
+                conn, at=now, type="gate_overridden", aanpak_id=row.id, actor_id=who.id, from_phase=row.phase,
+                to_phase=new_phase, reason=reason,
+                payload={"transition": transition.name, "unmet": [c.key for c in result.unmet]})
     outcome["moved"] = True
     return outcome

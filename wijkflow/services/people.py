@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import store
 from ..app import App
-from ..errors import Conflict, InvalidInput
+from ..errors import Conflict, InvalidInput, NotAllowed
 from .common import actor, clean_email, clean_name, person
 
 LOCALES = ("nl", "en")
@@ -26,6 +26,11 @@ def add_person(app: App, email: str, *, name: str, locale: str = "nl", role: str
         if store.person_by_email(conn, email) is not None:
             raise Conflict(f"{email} is already known; nothing was changed.")
         by = store.person_by_email(conn, acting.strip().lower()) if acting else None
+        if store.any_admin(conn) and (by is None or by.role != "admin"):
+            # Until the first administrator exists anyone may bootstrap; after that, only admins.
+            raise NotAllowed("Only an administrator may add people; say who you are with --as ADMIN-EMAIL.")
+        if by is not None and by.role == "auditor":
+            raise NotAllowed(f"{by.email} is an auditor: auditors read everything and change nothing.")
         pid = store.insert_person(conn, email=email, name=name, locale=locale, role=role, now=now)
         store.append_event(conn, at=now, type="person_added", actor_id=by.id if by else None,
                            payload={"person_id": pid, "locale": locale, "role": role})
@@ -47,7 +52,10 @@ def forget_person(app: App, email: str, *, acting: str | None) -> dict[str, Any]
             from ..errors import NotAllowed
 
             raise NotAllowed("Only an administrator (or the person themselves) may erase a person.")
+        store.secure_delete(conn)
         store.erase_person(conn, target.id, now)
         store.append_event(conn, at=now, type="person_forgotten", actor_id=who.id,
                            payload={"person_id": target.id})
-    return {"id": target.id, "forgotten": True}
+    # The old row versions still sit in the write-ahead log until it is checkpointed.
+    scrubbed = store.checkpoint(app.db)
+    return {"id": target.id, "forgotten": True, "scrubbed": scrubbed}

@@ -1,0 +1,191 @@
+"""Every command × every role, against the permission matrix in wijkflow/permissions.py (and README).
+
+Each case runs on a fresh copy of one prepared database: allowed commands must succeed
+(exit 0) and, if they change something, leave an audit event; refused ones must exit 5
+and leave the history exactly as it was.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+import pytest
+from click.testing import CliRunner
+from conftest import ADMIN, AUDITOR, PL, SG1, SG2, WR
+
+from wijkflow import App, permissions, services
+from wijkflow.cli import cli
+
+OTHER = "other@hengelo.example"
+TARGET = "target@hengelo.example"
+NOW = datetime(2026, 6, 1, 9, 0, tzinfo=ZoneInfo("Europe/Amsterdam")).astimezone(UTC)
+AS = {"admin": ADMIN, "auditor": AUDITOR, "projectleider": PL, "coordinator": WR, "approver": SG2,
+      "other": OTHER, "anonymous": None}
+DEFINITION = Path(__file__).resolve().parents[1] / "workflows" / "wijkaanpak.yaml"
+REF, FRESH = "wijkaanpak-noord", "wijkaanpak-zuid"
+
+ARGS = {
+    "list": ["list"], "show": ["show", REF], "gate": ["gate", REF], "history": ["history", REF],
+    "indicators": ["indicators", REF], "people list": ["people", "list"], "workflows list": ["workflows", "list"],
+    "workflows show": ["workflows", "show", "wijkaanpak"], "workflows validate": ["workflows", "validate",
+                                                                                 str(DEFINITION)],
+    "config": ["config"], "info": ["info"], "init": ["init"], "demo": ["demo"],
+    "audit verify": ["audit", "verify"], "audit head": ["audit", "head"], "audit query": ["audit", "query"],
+    "audit phases": ["audit", "phases"], "report": ["report", REF, "--html", "{tmp}/r.html"],
+    "new": ["new", "Wijkaanpak Oost", "--wijk", "Oost", "--leader", PL],
+    "assign": ["assign", REF, OTHER, "--role", "coordinator"],
+    "complete": ["complete", REF, "coalitie", "--evidence", "Convenant v2"],
+    "approve": ["approve", REF, "lokaal_contract_akkoord", "--comment", "akkoord"],
+    "deadline": ["deadline", REF, "coalitie", "2026-09-01"],
+    "advance": ["advance", REF, "--reason", "gate gehaald"],
+    "advance --override": ["advance", FRESH, "--override", "--reason", "besluit stuurgroep 28-05"],
+    "indicator add": ["indicator", "add", REF, "veiligheid", "--label", "Veiligheidsbeleving", "--baseline", "6"],
+    "measure": ["measure", REF, "bewoners", "55"],
+    "people add": ["people", "add", "new@hengelo.example", "--name", "Nieuwe Collega"],
+    "people forget": ["people", "forget", TARGET],
+}
+
+
+def cli_commands() -> set[str]:
+    names = set()
+    for name, cmd in cli.commands.items():
+        if isinstance(cmd, click.Group):
+            names |= {f"{name} {sub}" for sub in cmd.commands}
+        else:
+            names.add(name)
+    return names
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("perm") / "template.db"
+    app = App.open(f"sqlite:///{path}", clock=lambda: NOW)
+    app.db.init()
+    services.add_person(app, ADMIN, name="Ada Admin", role="admin")
+    for email, name, role in [(AUDITOR, "Otto Auditor", "auditor"), (PL, "Fleur Mensink", None),
+                              (WR, "Erna Biezenaar", None), (SG1, "Robert Olde Heuvel", None),
+                              (SG2, "Jennifer Havinga", None), (OTHER, "Olga Overig", None),
+                              (TARGET, "Tim Target", None)]:
+        services.add_person(app, email, name=name, role=role, acting=ADMIN)
+    for name, wijk in (("Wijkaanpak Noord", "Noord"), ("Wijkaanpak Zuid", "Zuid")):
+        services.create_aanpak(app, name, wijk=wijk, gemeente="Hengelo", leader=PL, coordinators=(WR,),
+                               approvers=(SG1, SG2), acting=PL)
+    for key in ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering"):
+        services.complete(app, REF, key, evidence="doc.pdf", acting=PL)
+    services.approve(app, REF, "lokaal_contract_akkoord", acting=SG1)
+    services.add_indicator(app, REF, "bewoners", label="Actieve bewoners", baseline=40, acting=WR)
+    app.close()
+    return path
+
+
+def chain(db: Path) -> tuple[int, str]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*), coalesce(max(hash), '') FROM audit_event "
+                            "WHERE id = (SELECT max(id) FROM audit_event)").fetchone() or (0, "")
+
+
+def event_count(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM audit_event").fetchone()[0]
+
+
+def test_every_cli_command_has_a_row_in_the_matrix():
+    missing = cli_commands() - set(permissions.MATRIX)
+    assert not missing, f"add these commands to wijkflow/permissions.py and tests/test_permissions.py: {missing}"
+    assert set(ARGS) == set(permissions.MATRIX)
+
+
+def test_readme_shows_the_matrix():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert permissions.markdown() in readme
+
+
+CASES = [(command, role) for command in ARGS for role in permissions.ROLES]
+
+
+@pytest.mark.parametrize(("command", "role"), CASES, ids=[f"{c}-{r}" for c, r in CASES])
+def test_command_as_role_follows_the_matrix(command, role, template, tmp_path):
+    db = tmp_path / "wijkflow.db"
+    shutil.copy(template, db)
+    before = event_count(db)
+    args = [a.replace("{tmp}", str(tmp_path)) for a in ARGS[command]]
+    env = {"WIJKFLOW_DATABASE_URL": str(db), "WIJKFLOW_NOW": NOW.isoformat(), "WIJKFLOW_CONFIG": "",
+           "WIJKFLOW_OUTBOX_DIR": str(tmp_path / "outbox"), "WIJKFLOW_USER": AS[role] or ""}
+    result = CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+    allowed = role in permissions.MATRIX[command]
+    after = event_count(db)
+    if allowed:
+        assert result.exit_code == 0, f"{command} as {role} should be allowed: {result.stderr}"
+        if command in permissions.WRITE:
+            assert after > before, f"{command} changed something without an audit event"
+        else:
+            assert after == before, f"reading with {command} wrote an event"
+    else:
+        assert result.exit_code == 5, f"{command} as {role} should be refused (exit 5): {result.output}"
+        assert result.stderr.startswith("Error: ") and len(result.stderr.strip().splitlines()) == 1
+        assert after == before, f"a refused {command} left an event"
+
+
+def test_override_is_recorded_as_its_own_event_with_the_reason(template, tmp_path):
+    db = tmp_path / "wijkflow.db"
+    shutil.copy(template, db)
+    app = App.open(f"sqlite:///{db}", clock=lambda: NOW)
+    r = services.advance(app, FRESH, acting=ADMIN, override=True, reason="besluit stuurgroep 28-05")
+    assert r["override"] is True and r["to"] == "design"
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT type, reason, payload FROM audit_event ORDER BY id DESC LIMIT 2").fetchall()
+    assert rows[0][0] == "gate_overridden" and rows[0][1] == "besluit stuurgroep 28-05"
+    assert '"unmet":["coalitie"' in rows[0][2]
+    assert rows[1][0] == "phase_changed" and '"override":true' in rows[1][2]
+    app.close()
+
+
+def test_override_without_reason_is_refused_before_anything_is_written(template, tmp_path, ):
+    db = tmp_path / "wijkflow.db"
+    shutil.copy(template, db)
+    env = {"WIJKFLOW_DATABASE_URL": str(db), "WIJKFLOW_NOW": NOW.isoformat(), "WIJKFLOW_CONFIG": "",
+           "WIJKFLOW_USER": ADMIN}
+    r = CliRunner().invoke(cli, ["advance", FRESH, "--override"], env=env)
+    assert r.exit_code == 2
+    assert r.stderr == "Error: An override needs a --reason: it is recorded in the history.\n"
+
+
+def test_auditor_with_a_role_on_an_aanpak_still_changes_nothing(template, tmp_path):
+    db = tmp_path / "wijkflow.db"
+    shutil.copy(template, db)
+    app = App.open(f"sqlite:///{db}", clock=lambda: NOW)
+    services.assign_role(app, REF, AUDITOR, role="projectleider", acting=PL)
+    before = event_count(db)
+    env = {"WIJKFLOW_DATABASE_URL": str(db), "WIJKFLOW_NOW": NOW.isoformat(), "WIJKFLOW_CONFIG": "",
+           "WIJKFLOW_USER": AUDITOR}
+    r = CliRunner().invoke(cli, ["complete", REF, "coalitie", "--evidence", "x"], env=env)
+    assert r.exit_code == 5
+    assert r.stderr == ("Error: auditor@hengelo.example is an auditor: auditors read everything and "
+                        "change nothing.\n")
+    assert event_count(db) == before
+    app.close()
+
+
+def test_first_person_may_be_added_by_anyone_then_only_by_admins(tmp_path):
+    app = App.open(f"sqlite:///{tmp_path / 'w.db'}", clock=lambda: NOW)
+    app.db.init()
+    services.add_person(app, "a@x.example", name="A")  # no admin yet: bootstrap
+    services.add_person(app, ADMIN, name="Ada Admin", role="admin")
+    with pytest.raises(Exception, match="Only an administrator may add people"):
+        services.add_person(app, "b@x.example", name="B", acting="a@x.example")
+    services.add_person(app, "b@x.example", name="B", acting=ADMIN)
+    app.close()
+
+
+def test_people_may_erase_themselves_but_not_others(template, tmp_path):
+    db = tmp_path / "wijkflow.db"
+    shutil.copy(template, db)
+    env = {"WIJKFLOW_DATABASE_URL": str(db), "WIJKFLOW_NOW": NOW.isoformat(), "WIJKFLOW_CONFIG": "",
+           "WIJKFLOW_USER": OTHER}
+    r = CliRunner().invoke(cli, ["people", "forget", OTHER], env=env)
+    assert r.exit_code == 0, r.stderr

@@ -1,0 +1,246 @@
+"""For auditors: verify the history, pin its head, query it, time in phase; and the HTML reports."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import click
+
+from . import FORMATS, Lazy, cli, pass_lazy
+from .render import as_csv, as_table, emit
+
+
+@cli.group()
+def audit() -> None:
+    """The tamper-evident history: verify it, pin its head, query it, time spent per phase."""
+
+
+@audit.command("verify")
+@click.option("--expect-head", "expect_head", default=None, metavar="HASH",
+              help="A head printed earlier by `wijkflow audit head` and kept outside the database; "
+                   "it must still be in the chain.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_lazy
+def audit_verify(lazy: Lazy, expect_head: str | None, fmt: str) -> None:
+    """Recompute the hash chain over every event.
+
+    Exit code 7 names the first event that was edited, deleted, swapped or inserted.
+    Events deleted from the very end can only be noticed with --expect-head.
+    """
+    from ..services.audit import verify
+
+    v = verify(lazy.app, expect_head=expect_head)
+
+    def text() -> str:
+        if not v["checked"]:
+            return "The history is empty: 0 events checked."
+        out = [f"Verified {v['checked']} events: the history is intact.",
+               f"Head: event #{v['head_id']} {v['head_hash']}"]
+        if v["expected_head_at"] is not None:
+            n = v["appended_since_expected"]
+            out.append(f"The head you kept is event #{v['expected_head_at']}; "
+                       f"{n} event{'' if n == 1 else 's'} {'was' if n == 1 else 'were'} added after it.")
+        return "\n".join(out)
+
+    emit(v, fmt, table=text)
+
+
+@audit.command("head")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_lazy
+def audit_head(lazy: Lazy, fmt: str) -> None:
+    """Print the chain head (the hash of the latest event) to keep outside the database.
+
+    An administrator with write access could rewrite the history and recompute every
+    hash; a head kept elsewhere (mailed to the accountant, printed in the minutes)
+    exposes that: `wijkflow audit verify --expect-head HASH`.
+    """
+    from ..services.audit import head
+
+    h = head(lazy.app)
+    emit(h, fmt, table=lambda: f"{h['hash']}  event #{h['id']}  {h['at']}" if h["id"]
+         else f"{h['hash']}  (no events yet)")
+
+
+QUERY_CSV = ["id", "at", "aanpak", "wijk", "gemeente", "type", "actor_id", "actor", "actor_email", "from_phase",
+             "to_phase", "reason", "evidence", "override", "gate", "payload", "prev_hash", "hash"]
+WIDTHS = [("id", "#", 6), ("at", "When", 16), ("aanpak", "Aanpak", 22), ("type", "Type", 20),
+          ("actor", "Who", 20), ("what", "What", 60)]
+
+
+def _who(person: dict[str, Any] | None) -> str:
+    if not person:
+        return ""
+    return person.get("name") or person.get("email") or f"#{person.get('id')}"
+
+
+def _what(e: dict[str, Any]) -> str:
+    p = e["payload"]
+    if e["type"] == "phase_changed":
+        text = f"{e['from_label']} -> {e['to_label']}" + (" (OVERRIDE)" if e["override"] else "")
+    elif e["type"] == "aanpak_created":
+        text = f"created in {e['to_label']}"
+    elif "criterion" in p:
+        text = p["criterion"]
+    elif e["type"] in ("role_assigned", "person_added", "person_forgotten") and e["person"]:
+        text = _who(e["person"]) + (f" as {p['role']}" if p.get("role") else "")
+    elif e["type"] == "measurement_recorded":
+        text = f"{p['indicator']} = {p['value']:g} ({p['date']})"
+    elif e["type"] == "indicator_added":
+        text = p["key"]
+    else:
+        text = ""
+    detail = e["reason"] or e["evidence"]
+    return f"{text}: {detail}" if text and detail else text or (detail or "")
+
+
+def _gate_cell(e: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{c['key']}: {'met' if c['met'] else 'NOT met'}" + (f" by {_who(c['by'])}" if c["by"] else "")
+        + (f" ({c['evidence']})" if c["evidence"] else "") for c in e["gate"])
+
+
+def _table_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    yield "  ".join(h.ljust(w) for _, h, w in WIDTHS).rstrip()
+    yield "  ".join("-" * w for _, _, w in WIDTHS)
+    for e in rows:
+        cells = {"id": str(e["id"]), "at": (e["at"] or "")[:16].replace("T", " "), "aanpak": e["aanpak"] or "",
+                 "type": e["type"], "actor": e["actor"] or "", "what": _what(e).replace("\n", " ")}
+        yield "  ".join((v if len(v) <= w else v[: w - 1] + "…").ljust(w)
+                        for v, (_, _, w) in zip((cells[k] for k, _, _ in WIDTHS), WIDTHS, strict=True)).rstrip()
+        for c in e["gate"]:
+            mark = "[x]" if c["met"] else "[ ]"
+            by = f" by {_who(c['by'])}" if c["by"] else ""
+            on = f" on {c['at'][:10]}" if c["at"] else ""
+            yield f"{'':8}{mark} {c['label']} [{c['key']}]: {c['why']}{by}{on}"
+            if c["evidence"]:
+                yield f"{'':14}evidence: {c['evidence']}"
+            if c["comment"]:
+                yield f"{'':14}comment: {c['comment']}"
+
+
+def _csv_row(e: dict[str, Any]) -> list[Any]:
+    """The QUERY_CSV columns of one event, in order."""
+    return [e["id"], e["at"], e["aanpak"], e["wijk"], e["gemeente"], e["type"], e["actor_id"], e["actor"],
+            e["actor_email"], e["from_phase"], e["to_phase"], e["reason"], e["evidence"],
+            "yes" if e["override"] else "no", _gate_cell(e) if e["gate"] else "",
+            json.dumps(e["payload"], ensure_ascii=False, sort_keys=True), e["prev_hash"], e["hash"]]
+
+
+@audit.command("query")
+@click.option("--aanpak", default=None, metavar="REF", help="Only this wijkaanpak (number or slug).")
+@click.option("--wijk", default=None, help="Only aanpakken in this wijk.")
+@click.option("--gemeente", default=None, help="Only aanpakken in this municipality.")
+@click.option("--phase", default=None, help="Only events in, into or out of this phase (key, e.g. execute).")
+@click.option("--actor", default=None, metavar="EMAIL|N", help="Only what this person did (email, or number).")
+@click.option("--type", "types", multiple=True, metavar="TYPE",
+              help="Only events of this type, e.g. phase_changed (repeatable).")
+@click.option("--since", default=None, metavar="DATE", help="From this day (YYYY-MM-DD, local) or date-time.")
+@click.option("--until", default=None, metavar="DATE", help="Up to and including this day or date-time.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default="table",
+              show_default=True, help="table for people; json, jsonl or csv for scripts and spreadsheets.")
+@pass_lazy
+def audit_query(lazy: Lazy, aanpak: str | None, wijk: str | None, gemeente: str | None, phase: str | None,
+                actor: str | None, types: tuple[str, ...], since: str | None, until: str | None, fmt: str) -> None:
+    """Who did what, when, why and on what evidence: the history, filtered.
+
+    Phase changes list their gate: each criterion, who met it, the evidence, who approved.
+    Output streams, so exporting millions of events needs little memory.
+
+    \b
+    Who moved an aanpak to execute, when, on what evidence, and who approved it:
+      wijkflow audit query --aanpak wijkaanpak-noord --type phase_changed --phase execute
+    Everything, for a spreadsheet:
+      wijkflow audit query --format csv > history.csv
+    """
+    from ..services.audit import query
+
+    rows = query(lazy.app, aanpak=aanpak, wijk=wijk, gemeente=gemeente, phase=phase, actor=actor, types=types,
+                 since=since, until=until)
+    first = next(rows, None)  # the filters are checked here: bad input fails before any output
+    stream = itertools.chain([first], rows) if first is not None else iter(())
+    # Plain writes to one buffered stream: click.echo flushes on every call, which costs more
+    # than everything else together on a million rows.
+    out = sys.stdout
+    if fmt == "jsonl":
+        for e in stream:
+            out.write(json.dumps(e, ensure_ascii=False, default=str) + "\n")
+    elif fmt == "json":
+        out.write("[")
+        for i, e in enumerate(stream):
+            out.write(("," if i else "") + "\n  " + json.dumps(e, ensure_ascii=False, default=str))
+        out.write("\n]\n" if first is not None else "]\n")
+    elif fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(QUERY_CSV)
+        for e in stream:
+            writer.writerow(_csv_row(e))  # csv writes None as an empty cell
+    elif first is None:
+        out.write("No events match.\n")
+    else:
+        for line in _table_lines(stream):
+            out.write(line + "\n")
+    out.flush()
+
+
+@audit.command("phases")
+@click.option("--aanpak", default=None, metavar="REF", help="Only this wijkaanpak.")
+@click.option("--wijk", default=None, help="Only aanpakken in this wijk.")
+@click.option("--gemeente", default=None, help="Only aanpakken in this municipality.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@pass_lazy
+def audit_phases(lazy: Lazy, aanpak: str | None, wijk: str | None, gemeente: str | None, fmt: str) -> None:
+    """Days spent in each phase per aanpak, and median / p90 days per phase over the portfolio.
+
+    Derived from the history. Median and p90 count stays that ended (the aanpak moved
+    on); stays still running are counted as ongoing.
+    """
+    from ..services.audit import phases
+
+    r = phases(lazy.app, aanpak=aanpak, wijk=wijk, gemeente=gemeente)
+    flat = [{"aanpak": a["slug"], "wijk": a["wijk"], "gemeente": a["gemeente"], **p}
+            for a in r["aanpakken"] for p in a["phases"]]
+
+    def text() -> str:
+        if not r["aanpakken"]:
+            return "No wijkaanpakken yet."
+        per = as_table([{**f, "current": "now" if f["current"] else ""} for f in flat], [
+            ("aanpak", "Aanpak"), ("wijk", "Wijk"), ("label", "Phase"), ("days", "Days"), ("visits", "Visits"),
+            ("current", "")])
+        summary = as_table(r["portfolio"], [("label", "Phase"), ("stays", "Completed stays"),
+                                            ("median_days", "Median days"), ("p90_days", "p90 days"),
+                                            ("ongoing", "Ongoing")])
+        return f"Time in phase per aanpak (until {r['at'][:10]}):\n{per}\n\nPortfolio:\n{summary}"
+
+    if fmt == "csv":
+        click.echo(as_csv(flat, ["aanpak", "wijk", "gemeente", "phase", "label", "days", "visits", "current"]),
+                   nl=False)
+    else:
+        emit(r, fmt, table=text)
+
+
+@cli.command()
+@click.argument("ref", required=False)
+@click.option("--portfolio", is_flag=True, help="Every wijkaanpak on one page instead of one.")
+@click.option("--html", "html", required=True, metavar="FILE", type=click.Path(dir_okay=False),
+              help="Where to write the page (one self-contained HTML file).")
+@pass_lazy
+def report(lazy: Lazy, ref: str | None, portfolio: bool, html: str) -> None:
+    """Write an HTML report on wijkaanpak REF, or on the whole portfolio with --portfolio.
+
+    One self-contained page (nothing loaded from the internet) that prints cleanly to
+    PDF from a browser: the phase timeline, each gate with its criteria, evidence and
+    approvals, the indicators as small charts, and the history.
+    """
+    from ..services.reports import aanpak_report, portfolio_report
+
+    if (ref is None) == (not portfolio):
+        raise click.UsageError("Give either REF or --portfolio (not both).")
+    r = portfolio_report(lazy.app, html) if portfolio else aanpak_report(lazy.app, ref or "", html)
+    click.echo(f"Wrote {r['path']} ({r['what']}, {r['bytes']:,} bytes).")
+

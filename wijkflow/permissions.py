@@ -1,0 +1,67 @@
+"""Who may run which command: the permission matrix, as data.
+
+The services enforce it (each checks the acting person where it changes something);
+this table is what README shows and what `tests/test_permissions.py` holds every
+command × every role to. A command added to the CLI without a row here fails that test.
+
+Roles: `admin` and `auditor` are global (`people add --role`); `projectleider`,
+`coordinator` and `approver` are held per wijkaanpak (`new`, `assign`); `other` is a known
+person without a role on the aanpak in question; `anonymous` is nobody (`--as` not given).
+"""
+
+from __future__ import annotations
+
+ROLES = ("admin", "auditor", "projectleider", "coordinator", "approver", "other", "anonymous")
+EVERYONE = frozenset(ROLES)
+PERSONS = EVERYONE - {"anonymous"}
+
+# Reading needs no identity: whoever can open the database can read it (see README, trust model).
+READ = {
+    "list": EVERYONE, "show": EVERYONE, "gate": EVERYONE, "history": EVERYONE, "indicators": EVERYONE,
+    "people list": EVERYONE, "workflows list": EVERYONE, "workflows show": EVERYONE,
+    "workflows validate": EVERYONE, "config": EVERYONE, "info": EVERYONE,
+    "audit verify": EVERYONE, "audit head": EVERYONE, "audit query": EVERYONE, "audit phases": EVERYONE,
+    "report": EVERYONE,
+    # Creates missing tables only; the database account decides whether that is possible.
+    "init": EVERYONE,
+    # Runs on its own throw-away database.
+    "demo": EVERYONE,
+}
+
+WRITE = {
+    "new": PERSONS - {"auditor"},
+    "assign": frozenset({"admin", "projectleider"}),
+    "complete": frozenset({"projectleider"}),
+    "approve": frozenset({"approver"}),
+    "deadline": frozenset({"projectleider"}),
+    "advance": frozenset({"projectleider"}),
+    "advance --override": frozenset({"admin"}),
+    "indicator add": frozenset({"projectleider", "coordinator"}),
+    "measure": frozenset({"projectleider", "coordinator"}),
+    # Before the first admin exists anyone may add people (bootstrap); from then on admins only.
+    "people add": frozenset({"admin"}),
+    # Others may erase themselves only (auditors not even that: they change nothing).
+    "people forget": frozenset({"admin"}),
+}
+
+MATRIX: dict[str, frozenset[str]] = {**{k: frozenset(v) for k, v in READ.items()}, **WRITE}
+
+NOTES = {
+    "approve": "the role the criterion names, by default approver; never a deliverable you completed yourself",
+    "people add": "anyone while no admin exists, to bootstrap",
+    "people forget": "anyone but an auditor may erase themselves",
+    "advance --override": "always with --reason; recorded as `gate_overridden`",
+    "new": "the creator names the projectleider",
+}
+
+
+def markdown() -> str:
+    """The matrix as the README table (a test keeps README and this module in step)."""
+    head = "| command | " + " | ".join(ROLES) + " |"
+    rule = "|---|" + "---|" * len(ROLES)
+    lines = [head, rule]
+    for command, allowed in MATRIX.items():
+        cells = ["✓" if r in allowed else "·" for r in ROLES]
+        note = f" ({NOTES[command]})" if command in NOTES else ""
+        lines.append(f"| `{command}`{note} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

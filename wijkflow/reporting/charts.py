@@ -1,0 +1,128 @@
+"""Geometry for the report's inline SVG charts. Numbers only: the templates draw (and escape) them.
+
+Kept apart from the data collection so the drawing can be tested without a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+MONTHS_NL = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#9c755f", "#e15759")
+
+
+@dataclass
+class Timeline:
+    width: int
+    height: int
+    left: int
+    lanes: list[dict[str, Any]] = field(default_factory=list)
+    bars: list[dict[str, Any]] = field(default_factory=list)
+    ticks: list[dict[str, Any]] = field(default_factory=list)
+    now_x: float | None = None
+
+
+def timeline(phases: list[tuple[str, str]], stays: list[dict[str, Any]], end: datetime, tz: Any,
+             *, width: int = 900, lane: int = 26, left: int = 230) -> Timeline:
+    """A swimlane per phase; one bar per stay, so loops back (bijsturen) show as a second bar.
+
+    phases: (key, label) in definition order; stays: {"phase", "since", "until" (None = still)}.
+    """
+    top = 8
+    keys = [k for k, _ in phases]
+    t = Timeline(width=width, height=top + lane * len(phases) + 30, left=left)
+    for i, (key, label) in enumerate(phases):
+        t.lanes.append({"key": key, "label": label, "y": top + i * lane, "h": lane,
+                        "color": PALETTE[i % len(PALETTE)]})
+    if not stays:
+        return t
+    start = min(s["since"] for s in stays)
+    stop = max(end, *(s["until"] for s in stays if s["until"]), start + timedelta(days=1))
+    span = (stop - start).total_seconds()
+    plot = width - left - 10
+
+    def x(moment: datetime) -> float:
+        return round(left + plot * (moment - start).total_seconds() / span, 1)
+
+    for s in stays:
+        if s["phase"] not in keys:
+            continue
+        i = keys.index(s["phase"])
+        x0, x1 = x(s["since"]), x(s["until"] or end)
+        days = (((s["until"] or end) - s["since"]) / timedelta(days=1))
+        t.bars.append({"x": x0, "y": top + i * lane + 4, "w": max(x1 - x0, 2.0), "h": lane - 8,
+                       "color": PALETTE[i % len(PALETTE)], "days": round(days), "open": s["until"] is None,
+                       "title": f"{t.lanes[i]['label']}: {s['since'].astimezone(tz).date().isoformat()} – "
+                                + (s["until"].astimezone(tz).date().isoformat() if s["until"] else "nu")
+                                + f" ({round(days)} dagen)"})
+    months = max(1, int(span / 86400 / 30 / 12) + 1)  # one tick per month, fewer on long spans
+    step = 1 if months <= 1 else 3 if months <= 3 else 6
+    local = start.astimezone(tz)
+    day = date(local.year, local.month, 1)
+    while True:
+        moment = datetime(day.year, day.month, 1, tzinfo=tz).astimezone(UTC)
+        if moment > stop:
+            break
+        if moment >= start and (day.month - 1) % step == 0:
+            label = MONTHS_NL[day.month - 1] + (f" {day.year}" if day.month == 1 or not t.ticks else "")
+            t.ticks.append({"x": x(moment), "label": label})
+        day = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+    t.now_x = x(end)
+    return t
+
+
+@dataclass
+class Chart:
+    width: int
+    height: int
+    points: list[dict[str, Any]] = field(default_factory=list)
+    baseline_y: float | None = None
+    target_y: float | None = None
+    y_labels: list[dict[str, Any]] = field(default_factory=list)
+    x_labels: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def polyline(self) -> str:
+        return " ".join(f"{p['x']},{p['y']}" for p in self.points)
+
+
+def indicator_chart(baseline: float | None, target: float | None, measurements: list[tuple[date, float]],
+                    *, start: date | None = None, width: int = 360, height: int = 150) -> Chart:
+    """Baseline and target as dashed lines, measurements as a line with dots."""
+    c = Chart(width=width, height=height)
+    values = [v for _, v in measurements] + [v for v in (baseline, target) if v is not None]
+    if not values:
+        return c
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.15 or abs(hi) * 0.1 or 1.0
+    lo, hi = lo - pad, hi + pad
+    left, right, top, bottom = 44, 12, 10, 24
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def y(v: float) -> float:
+        return round(top + plot_h * (hi - v) / (hi - lo), 1)
+
+    days = [d for d, _ in measurements] + ([start] if start else [])
+    first, last = (min(days), max(days)) if days else (None, None)
+    span = max(((last - first).days if first and last else 0), 1)
+
+    def x(d: date) -> float:
+        if first is None:
+            return left + plot_w / 2
+        return round(left + plot_w * (d - first).days / span, 1) if len(set(days)) > 1 else left + plot_w / 2
+
+    c.baseline_y = y(baseline) if baseline is not None else None
+    c.target_y = y(target) if target is not None else None
+    for d, v in measurements:
+        c.points.append({"x": x(d), "y": y(v), "value": f"{v:g}", "date": d.isoformat()})
+    # Baseline and target first, then the extremes where they do not collide (12 px apart).
+    for v in [v for v in (baseline, target) if v is not None] + [lo + pad, hi - pad]:
+        if all(abs(y(v) - other["y"]) >= 12 for other in c.y_labels):
+            c.y_labels.append({"y": y(v), "label": f"{v:g}"})
+    if first is not None and last is not None:
+        c.x_labels.append({"x": x(first), "label": first.isoformat(), "anchor": "start"})
+        if last != first:
+            c.x_labels.append({"x": x(last), "label": last.isoformat(), "anchor": "end"})
+    return c

@@ -1,0 +1,135 @@
+"""The HTML reports: one wijkaanpak, or the whole portfolio, as a self-contained page."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .. import gates, store
+from ..app import App
+from ..errors import InvalidInput, StorageError
+from ..reporting import charts, describe, render
+from .aanpak import show_aanpak
+from .audit import head
+from .common import Context, facts, local_iso, local_midnight_utc
+from .history import history
+
+
+def _write(path: str, html: str) -> dict[str, Any]:
+    """All or nothing: the page appears complete or not at all (written aside, then renamed)."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise InvalidInput(f"{target} is a directory; give a file name such as report.html.")
+    if not target.parent.is_dir():
+        raise InvalidInput(f"The directory {target.parent} does not exist; nothing was written.")
+    data = html.encode("utf-8")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".wijkflow-report-", suffix=".html", dir=target.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise StorageError(f"Cannot write {target}: {exc.strerror or exc}.") from None
+    return {"path": str(target), "bytes": len(data)}
+
+
+def _stays(events: list[dict[str, Any]], fallback_phase: str, fallback_since: datetime,
+           tz: Any) -> list[dict[str, Any]]:
+    """The visits of each phase, from the history: since, until (None while still in it)."""
+    stays: list[dict[str, Any]] = []
+    for e in events:
+        if e["type"] not in ("aanpak_created", "phase_changed"):
+            continue
+        at = datetime.fromisoformat(e["at"])
+        if stays:
+            stays[-1]["until"] = at
+        since = at
+        if e["type"] == "aanpak_created" and e["payload"].get("imported_since"):
+            since = local_midnight_utc(date.fromisoformat(e["payload"]["imported_since"]), tz)
+        stays.append({"phase": e["to_phase"], "since": since, "until": None})
+    if not stays:  # an aanpak without history yet (e.g. written by an import): its row is all we know
+        stays.append({"phase": fallback_phase, "since": fallback_since, "until": None})
+    return stays
+
+
+def aanpak_report(app: App, ref: str, path: str) -> dict[str, Any]:
+    # Built from the existing read use-cases, each its own read transaction: a change landing in
+    # between could show in one part and not yet in another. The timeline, the gates passed and
+    # the history all come from the same list of events, so they always agree with each other.
+    now = app.now()
+    a = show_aanpak(app, ref)
+    events = history(app, ref)
+    with app.db.read() as conn:
+        row = store.find_aanpak(conn, ref)
+        definition = store.definition(conn, row.definition_id)
+        inds = store.indicators(conn, row.id)
+        ms = store.measurements(conn, row.id)
+    chain = head(app)
+    stays = _stays(events, row.phase, row.phase_since, app.tz)
+    final = {p.key for p in definition.phases if p.final}
+    end = next((s["since"] for s in stays if s["phase"] in final), now)
+    for s in stays:
+        if s["phase"] in final:
+            s["until"] = s["until"] or s["since"]
+    lanes = [(p.key, p.label) for p in definition.phases if not p.final]
+    timeline = charts.timeline(lanes, [s for s in stays if s["phase"] not in final], end, app.tz)
+    passed = [{"at": e["at"], "actor": e["actor"], "from_label": e["from_label"], "to_label": e["to_label"],
+               "reason": e["reason"], "override": bool(e["payload"].get("override")),
+               "label": e["payload"].get("label", ""),
+               "criteria": [{**c, "at": local_iso(datetime.fromisoformat(c["at"]), app.tz) if c.get("at") else None}
+                            for c in e["payload"].get("gate", [])]}
+              for e in events if e["type"] == "phase_changed"]
+    indicators = []
+    for i in inds:
+        own = [(m.measured_on, m.value) for m in ms if m.key == i.key]
+        indicators.append({"key": i.key, "label": i.label, "unit": i.unit, "baseline": i.baseline,
+                           "baseline_date": i.baseline_date.isoformat() if i.baseline_date else None,
+                           "target": i.target, "direction": i.direction,
+                           "measurements": [{"date": d.isoformat(), "value": v} for d, v in own],
+                           "chart": charts.indicator_chart(i.baseline, i.target, own, start=i.baseline_date)})
+    html = render("report_aanpak.html.j2", a=a, events=[{**e, "what": describe(e)} for e in events],
+                  passed=passed, timeline=timeline, indicators=indicators, chain=chain,
+                  generated=local_iso(now, app.tz), closed=a["phase"] in final)
+    return {**_write(path, html), "what": f"report on {a['name']}"}
+
+
+def portfolio_report(app: App, path: str) -> dict[str, Any]:
+    now = app.now()
+    rows = []
+    with app.db.read() as conn:
+        for row in store.list_aanpakken(conn):
+            d = store.definition(conn, row.definition_id)
+            ctx = Context(row=row, definition=d, roles=store.roles(conn, row.id))
+            f = facts(conn, ctx)
+            outgoing = d.outgoing(row.phase)
+            result = gates.evaluate(d, outgoing[0], f, now) if outgoing else None
+            phase = d.phase(row.phase)
+            days = int((now - row.phase_since) / timedelta(days=1))
+            leader_ids = ctx.holders("projectleider")
+            people = store.people_by_id(conn, leader_ids)
+            rows.append({
+                "id": row.id, "slug": row.slug, "name": row.name, "wijk": row.wijk, "gemeente": row.gemeente,
+                "phase": row.phase, "phase_label": d.phase_label(row.phase),
+                "phase_index": next((i for i, p in enumerate(d.phases) if p.key == row.phase), 0),
+                "days_in_phase": days, "max_days": phase.max_days if phase else None,
+                "stalled": bool(phase and phase.max_days and days > phase.max_days),
+                "final": bool(phase and phase.final),
+                "next_label": d.phase_label(outgoing[0].dest) if outgoing else None,
+                "open": [{"key": c.key, "label": c.label} for c in result.unmet] if result else [],
+                "gate_size": len(result.criteria) if result else 0,
+                "overdue": store.overdue_reminders(conn, row.id, now),
+                "leaders": [people[i].name if i in people and people[i].forgotten_at is None
+                            else "(vergeten persoon)" for i in leader_ids],
+                "updated": local_iso(row.updated_at, app.tz),
+            })
+    rows.sort(key=lambda r: (r["wijk"].lower(), r["name"].lower()))
+    by_phase: dict[str, int] = {}
+    for r in sorted(rows, key=lambda r: r["phase_index"]):
+        by_phase[r["phase_label"]] = by_phase.get(r["phase_label"], 0) + 1
+    html = render("report_portfolio.html.j2", rows=rows, by_phase=by_phase, chain=head(app),
+                  generated=local_iso(now, app.tz),
+                  stalled=sum(1 for r in rows if r["stalled"]), palette=charts.PALETTE)
+    return {**_write(path, html), "what": f"portfolio of {len(rows)} wijkaanpakken"}

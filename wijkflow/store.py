@@ -100,9 +100,13 @@ def pin_definition(conn: sa.Connection, d: Definition, now: datetime) -> int:
     ).inserted_primary_key[0]
 
 
-def definition(conn: sa.Connection, definition_id: int) -> Definition:
-    """The stored definition, parsed once per process per content hash (stored versions never change)."""
-    digest = rawsql.first(conn, "SELECT hash FROM workflow_definition WHERE id = :id", id=definition_id).hash
+def definition(conn: sa.Connection, definition_id: int, digest: str | None = None) -> Definition:
+    """The stored definition, parsed once per process per content hash (stored versions never change).
+
+    `digest`: the hash when the caller already read it (find_aanpak returns it as definition_hash).
+    """
+    if digest is None:
+        digest = rawsql.first(conn, "SELECT hash FROM workflow_definition WHERE id = :id", id=definition_id).hash
     cached = _definition_cache.get(digest)
     if cached is None:
         row = rawsql.first(conn, "SELECT body FROM workflow_definition WHERE id = :id", id=definition_id)
@@ -121,12 +125,16 @@ def stored_definitions(conn: sa.Connection) -> list[Row]:
 def find_aanpak(conn: sa.Connection, ref: str) -> Row:
     ref = ref.strip()
     if ref.isdigit():
-        row = rawsql.first(conn, "SELECT * FROM aanpak WHERE id = :id", id=int(ref)) if len(ref) < 19 else None
+        row = rawsql.first(conn, _FIND_AANPAK + "a.id = :id", id=int(ref)) if len(ref) < 19 else None
     else:
-        row = rawsql.first(conn, "SELECT * FROM aanpak WHERE slug = :slug", slug=ref)
+        row = rawsql.first(conn, _FIND_AANPAK + "a.slug = :slug", slug=ref)
     if row is None:
         raise NotFound(f"No wijkaanpak '{ref}' (use its number or slug; `wijkflow list` shows them).")
     return row
+
+
+_FIND_AANPAK = ("SELECT a.*, d.hash AS definition_hash FROM aanpak a "
+                "JOIN workflow_definition d ON d.id = a.definition_id WHERE ")
 
 
 def slug_taken(conn: sa.Connection, slug: str) -> bool:
@@ -435,18 +443,26 @@ def cancel_reminders(conn: sa.Connection, aanpak_id: int, *, reason: str, now: d
     The dedupe key is freed (suffixed) so the same occurrence can be scheduled again later,
     e.g. a deadline moved away and back.
     """
-    where = [reminder_t.c.aanpak_id == aanpak_id, reminder_t.c.status == "pending"]
+    # Runs on every phase change, so plain SQL through rawsql (see rawsql.py for why).
+    sql = ("UPDATE reminder SET status = 'cancelled', reason = :reason, updated_at = :now, "
+           "dedupe = dedupe || '#cancelled-' || CAST(id AS TEXT) "
+           "WHERE aanpak_id = :aanpak_id AND status = 'pending'")
+    params: dict[str, Any] = {"reason": reason, "now": rawsql.moment(conn, now), "aanpak_id": aanpak_id}
     if kinds is not None:
-        where.append(reminder_t.c.kind.in_(kinds))
+        sql += " AND kind IN (" + ", ".join(f":k{i}" for i in range(len(kinds))) + ")"
+        params.update({f"k{i}": k for i, k in enumerate(kinds)})
     if visit is not None:
-        where.append(reminder_t.c.visit == visit)
+        sql += " AND visit = :visit"
+        params["visit"] = visit
     if criterion is not None:
-        where.append(reminder_t.c.criterion == criterion)
+        sql += " AND criterion = :criterion"
+        params["criterion"] = criterion
     if ids is not None:
-        where.append(reminder_t.c.id.in_(ids))
-    return conn.execute(reminder_t.update().where(*where).values(
-        status="cancelled", reason=reason, updated_at=now,
-        dedupe=reminder_t.c.dedupe + "#cancelled-" + sa.cast(reminder_t.c.id, sa.String))).rowcount
+        if not ids:
+            return 0
+        sql += " AND id IN (" + ", ".join(f":i{n}" for n in range(len(ids))) + ")"
+        params.update({f"i{n}": i for n, i in enumerate(ids)})
+    return rawsql.write(conn, sql, **params)
 
 
 def pending_reminders(conn: sa.Connection, aanpak_id: int) -> list[Row]:

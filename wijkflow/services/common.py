@@ -116,7 +116,7 @@ class Context:
 
 def load(conn: sa.Connection, ref: str) -> Context:
     row = store.find_aanpak(conn, ref)
-    return Context(row=row, definition=store.definition(conn, row.definition_id),
+    return Context(row=row, definition=store.definition(conn, row.definition_id, row.definition_hash),
                    roles=store.roles(conn, row.id))
 
 

@@ -126,48 +126,49 @@ def advance(app: App, ref: str, *, acting: str | None, to: str | None = None, re
     if override and not reason:
         raise InvalidInput("An override needs a --reason: it is recorded in the history.")
     now = app.now()
-    if expected_version is None:
-        with app.db.peek() as conn:
-            expected_version = store.find_aanpak(conn, ref).version
-    with (app.db.read() if dry_run else app.db.write()) as conn:
-        who = actor(conn, acting)
-        ctx = load(conn, ref)
-        row, d = ctx.row, ctx.definition
-        if override:
-            if who.role != "admin":
-                raise NotAllowed("Only an administrator may override a gate.")
-        else:
-            ctx.require_role(who, "projectleider", "advance it")
-        if row.version != expected_version:
-            raise Conflict("Someone else changed this wijkaanpak's phase first; nothing was written. "
-                           "Look again with `wijkflow show` and retry.")
-        transition = engine.choose_transition(d, row.phase, to)
-        result = gates.evaluate(d, transition, facts(conn, ctx), now)
-        people = store.people_by_id(conn, {c.person_id for c in result.criteria}, known=(who,))
-        view = gate_view(ctx, result, people, app)
-        outcome = {"aanpak": row.slug, "name": row.name, "from": row.phase, "to": transition.dest,
-                   "from_label": d.phase_label(row.phase), "to_label": d.phase_label(transition.dest),
-                   "dry_run": dry_run, "override": override and not result.passed, "gate": view}
-        if dry_run:
-            outcome["would_move"] = result.passed or override
-            return outcome
-        new_phase = engine.fire(d, row.phase, result, override=override)
-        if new_phase == row.phase:
-            raise GateNotMet(aanpak=row.name, source=row.phase, dest=transition.dest, unmet=result.unmet)
-        store.change_phase(conn, row.id, expected_version=expected_version, phase=new_phase, now=now)
-        reminder_schedule.on_phase_changed(conn, app, aanpak_id=row.id, definition=d, old_phase=row.phase,
-                                           old_visit=row.visit, new_phase=new_phase, since=now, now=now)
-        store.append_event(
-            conn, at=now, type="phase_changed", aanpak_id=row.id, actor_id=who.id, from_phase=row.phase,
-            to_phase=new_phase, reason=reason,
-            payload={"transition": transition.name, "label": transition.label, "visit": row.visit,
-                     "override": override and not result.passed,
-                     "gate": [c.snapshot() for c in result.criteria]})
-        if override and not result.passed:
-            # Its own event too, so `audit query --type gate_overridden` finds every override.
+    # One pooled connection: the version is read on its own, then the write transaction begins.
+    with app.db.peek() as peeked:
+        if expected_version is None:
+            expected_version = store.find_aanpak(peeked, ref).version
+        with (app.db.read() if dry_run else app.db.write(peeked)) as conn:
+            who = actor(conn, acting)
+            ctx = load(conn, ref)
+            row, d = ctx.row, ctx.definition
+            if override:
+                if who.role != "admin":
+                    raise NotAllowed("Only an administrator may override a gate.")
+            else:
+                ctx.require_role(who, "projectleider", "advance it")
+            if row.version != expected_version:
+                raise Conflict("Someone else changed this wijkaanpak's phase first; nothing was written. "
+                               "Look again with `wijkflow show` and retry.")
+            transition = engine.choose_transition(d, row.phase, to)
+            result = gates.evaluate(d, transition, facts(conn, ctx), now)
+            people = store.people_by_id(conn, {c.person_id for c in result.criteria}, known=(who,))
+            view = gate_view(ctx, result, people, app)
+            outcome = {"aanpak": row.slug, "name": row.name, "from": row.phase, "to": transition.dest,
+                       "from_label": d.phase_label(row.phase), "to_label": d.phase_label(transition.dest),
+                       "dry_run": dry_run, "override": override and not result.passed, "gate": view}
+            if dry_run:
+                outcome["would_move"] = result.passed or override
+                return outcome
+            new_phase = engine.fire(d, row.phase, result, override=override)
+            if new_phase == row.phase:
+                raise GateNotMet(aanpak=row.name, source=row.phase, dest=transition.dest, unmet=result.unmet)
+            store.change_phase(conn, row.id, expected_version=expected_version, phase=new_phase, now=now)
+            reminder_schedule.on_phase_changed(conn, app, aanpak_id=row.id, definition=d, old_phase=row.phase,
+                                               old_visit=row.visit, new_phase=new_phase, since=now, now=now)
             store.append_event(
-                conn, at=now, type="gate_overridden", aanpak_id=row.id, actor_id=who.id, from_phase=row.phase,
+                conn, at=now, type="phase_changed", aanpak_id=row.id, actor_id=who.id, from_phase=row.phase,
                 to_phase=new_phase, reason=reason,
-                payload={"transition": transition.name, "unmet": [c.key for c in result.unmet]})
+                payload={"transition": transition.name, "label": transition.label, "visit": row.visit,
+                         "override": override and not result.passed,
+                         "gate": [c.snapshot() for c in result.criteria]})
+            if override and not result.passed:
+                # Its own event too, so `audit query --type gate_overridden` finds every override.
+                store.append_event(
+                    conn, at=now, type="gate_overridden", aanpak_id=row.id, actor_id=who.id, from_phase=row.phase,
+                    to_phase=new_phase, reason=reason,
+                    payload={"transition": transition.name, "unmet": [c.key for c in result.unmet]})
     outcome["moved"] = True
     return outcome

@@ -4,7 +4,7 @@ import json
 import textwrap
 
 import sqlalchemy as sa
-from conftest import PL, SG1, WR
+from conftest import ADMIN, PL, SG1, WR
 
 from wijkflow import services, store
 
@@ -33,7 +33,7 @@ def test_import_csv_through_the_installed_command_lands_every_aanpak_in_its_phas
         "Kees Klarendal <kees@arnhem.example>,,,\n"
         f"Gebiedsaanpak Lindenholt,Lindenholt,Nijmegen,gebiedsgericht,,,{PL},,,leefbaarometer=5,\n"))
     env = {"WIJKFLOW_NOW": "2026-03-02T09:00:00+01:00"}
-    r = sh("import", str(path), user=PL, env=env)
+    r = sh("import", str(path), user=ADMIN, env=env)  # it adds a person: administrators only
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith(f"{path}: imported 3 wijkaanpakken and 1 new people in one transaction.\n")
     assert "Importing" not in r.stderr  # no progress bar when nobody watches a terminal
@@ -62,7 +62,7 @@ def test_import_with_bad_rows_in_the_middle_writes_nothing_and_reports_every_bad
         f"Goed 3,Midden,Hengelo,wijkaanpak,monitor,2026-02-01,{PL},,,,\n"))
     before = counts(app)
     for extra in ((), ("--dry-run",)):
-        r = run("import", str(path), *extra, user=PL)
+        r = run("import", str(path), *extra, user=ADMIN)
         assert r.exit_code == 2
         assert r.stdout == ""
         assert r.stderr == (
@@ -114,7 +114,7 @@ def test_import_yaml_with_people_and_own_indicators_names_the_line_of_a_bad_entr
                 target: 88
                 target_date: 2028-01-01
         """)
-    r = run("import", str(good), "--format", "json", user=PL)
+    r = run("import", str(good), "--format", "json", user=ADMIN)
     assert r.exit_code == 0, r.stderr
     report = json.loads(r.stdout)
     assert report["people_added"] == ["kees@arnhem.example"]
@@ -147,6 +147,24 @@ def test_import_yaml_with_people_and_own_indicators_names_the_line_of_a_bad_entr
                         "  line 8: Indicator 'rapportcijfer' needs a --label (or --from-catalogue for a "
                         "catalogue key).\n")
     assert counts(app) == before
+
+
+def test_import_that_would_add_people_is_for_administrators_only(run, app, people, tmp_path):
+    path = write(tmp_path, "portfolio.csv", HEADER + (
+        f"Goed,Noord,Hengelo,,execute,2025-09-01,{PL},,,,\n"
+        f"Nieuw,Oost,Hengelo,,,,{PL},Nieuw Persoon <nieuw@hengelo.example>,,,\n"))
+    before = counts(app)
+    for extra in ((), ("--dry-run",)):
+        r = run("import", str(path), *extra, user=PL)
+        assert (r.exit_code, r.stdout) == (5, "")
+        assert r.stderr == ("Error: Only an administrator may add people, and nieuw@hengelo.example is not known "
+                            "yet; ask an administrator to add them with `wijkflow people add` or to run this "
+                            "import.\n")
+        assert counts(app) == before
+    services.add_person(app, "nieuw@hengelo.example", name="Nieuw Persoon", acting=ADMIN)
+    r = run("import", str(path), user=PL)  # everyone named is known now: the projectleider may import it
+    assert r.exit_code == 0, r.stderr
+    assert counts(app)[1:3] == (before[1] + 2, before[2] + 1)
 
 
 def test_import_reports_progress_once_per_row(app, people, tmp_path):

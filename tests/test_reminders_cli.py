@@ -10,7 +10,7 @@ import time
 from email import policy
 
 import pytest
-from conftest import PL, SG2, WR, wijkflow_command
+from conftest import ADMIN, PL, SG2, WR, wijkflow_command
 from smtp_server import Server, free_port
 
 from wijkflow import services
@@ -44,24 +44,24 @@ def test_mail_preview_unknown_rule_is_not_found(run, aanpak):
                         "fase_stagneert).\n")
 
 
-def test_mail_test_through_a_real_smtp_server_and_to_the_outbox(run, tmp_path):
+def test_mail_test_through_a_real_smtp_server_and_to_the_outbox(run, people, tmp_path):
     with Server() as s:
         env = {"WIJKFLOW_SMTP_HOST": "127.0.0.1", "WIJKFLOW_SMTP_PORT": str(s.port), "WIJKFLOW_SMTP_SECURITY": "none"}
-        r = run("mail", "test", "erna@hengelo.example", env=env)
+        r = run("mail", "test", "erna@hengelo.example", env=env, user=ADMIN)
         assert r.exit_code == 0, r.stderr
         assert r.stdout.startswith(f"Sent a test message to erna@hengelo.example via SMTP 127.0.0.1:{s.port} (none)")
         assert s.messages[0]["Subject"] == "wijkflow testbericht"
-    r = run("mail", "test", "erna@hengelo.example")
+    r = run("mail", "test", "erna@hengelo.example", user=ADMIN)
     assert r.exit_code == 0
     (eml,) = (tmp_path / "outbox").glob("*.eml")
     assert email.message_from_bytes(eml.read_bytes(), policy=policy.default)["To"] == "erna@hengelo.example"
 
 
-def test_mail_test_refuses_a_bad_address_and_reports_a_dead_server(run):
-    bad = run("mail", "test", "erna at hengelo")
+def test_mail_test_refuses_a_bad_address_and_reports_a_dead_server(run, people):
+    bad = run("mail", "test", "erna at hengelo", user=ADMIN)
     assert (bad.exit_code, bad.stderr) == (2, "Error: 'erna at hengelo' is not an email address.\n")
     port = free_port()
-    down = run("mail", "test", "erna@hengelo.example",
+    down = run("mail", "test", "erna@hengelo.example", user=ADMIN,
                env={"WIJKFLOW_SMTP_HOST": "127.0.0.1", "WIJKFLOW_SMTP_PORT": str(port),
                     "WIJKFLOW_SMTP_SECURITY": "none"})
     assert down.exit_code == 1

@@ -26,6 +26,10 @@ READ = {
     "init": EVERYONE,
     # Runs on its own throw-away database.
     "demo": EVERYONE,
+    "plan show": EVERYONE, "theme list": EVERYONE, "indicator catalogue": EVERYONE,
+    "reminders list": EVERYONE,
+    # Renders what a reminder would say; sends nothing.
+    "mail preview": EVERYONE,
 }
 
 WRITE = {
@@ -42,6 +46,23 @@ WRITE = {
     "people add": frozenset({"admin"}),
     # Others may erase themselves only (auditors not even that: they change nothing).
     "people forget": frozenset({"admin"}),
+    # The aanpak's content: who may add indicators and measurements may also set their
+    # baseline and target and keep the plan and themes.
+    "indicator set": frozenset({"projectleider", "coordinator"}),
+    "plan analyse": frozenset({"projectleider", "coordinator"}),
+    "plan partner": frozenset({"projectleider", "coordinator"}),
+    "plan activity": frozenset({"projectleider", "coordinator"}),
+    "plan update": frozenset({"projectleider", "coordinator"}),
+    "theme add": frozenset({"projectleider", "coordinator"}),
+    # Reading the figures is a judgement the stuurgroep shares in (the gebiedstafel, Nijmegen).
+    "interpret": frozenset({"projectleider", "coordinator", "approver"}),
+    # `new` in bulk, with the same code; adding people it does not know yet is for admins.
+    "import": PERSONS - {"auditor"},
+    # The service's own jobs: cron and systemd run them without --as; auditors change nothing.
+    "reminders send": EVERYONE - {"auditor"},
+    "scheduler run": EVERYONE - {"auditor"},
+    # A real message from the municipality's sender address to any address.
+    "mail test": frozenset({"admin"}),
 }
 
 MATRIX: dict[str, frozenset[str]] = {**{k: frozenset(v) for k, v in READ.items()}, **WRITE}
@@ -52,6 +73,11 @@ NOTES = {
     "people forget": "anyone but an auditor may erase themselves",
     "advance --override": "always with --reason; recorded as `gate_overridden`",
     "new": "the creator names the projectleider",
+    "interpret": "approvers too: the stuurgroep reads the figures",
+    "import": "as `new`; people not known yet only by an admin",
+    "reminders send": "the service's own job: cron runs it without --as",
+    "scheduler run": "the service's own daemon: systemd runs it without --as",
+    "mail test": "sends a real message; writes no event",
 }
 
 

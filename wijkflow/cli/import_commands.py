@@ -22,7 +22,8 @@ def import_cmd(lazy: Lazy, file: str, dry_run: bool, fmt: str) -> None:
 
     Each row gives name, wijk, gemeente, workflow, phase and since (the day it entered
     that phase), the people (leader, coordinators, approvers: an email, or
-    "Name <email>" to add someone new) and indicators with baseline and target.
+    "Name <email>" to add someone new: once an administrator exists, only an administrator
+    may do that) and indicators with baseline and target.
     If any row is bad, nothing is imported and every bad row is listed with its line
     number (exit code 2). See README for the columns.
 
@@ -57,6 +58,10 @@ def import_cmd(lazy: Lazy, file: str, dry_run: bool, fmt: str) -> None:
         for line, why in exc.problems:
             click.echo(f"  line {line}: {why}", err=True)
         raise click.exceptions.Exit(exc.exit_code) from None
+    except Exception:
+        if bar is not None:  # a refusal (exit 5) or an unexpected error: end the bar before the message
+            bar.__exit__(None, None, None)
+        raise
     if bar is not None:
         bar.__exit__(None, None, None)
     if fmt == "json":

@@ -40,11 +40,11 @@ def reminders_send(lazy: Lazy, dry_run: bool, fmt: str) -> None:
     """Send every reminder that is due, once (for cron or a systemd timer).
 
     Safe to run while `wijkflow scheduler run` runs, or from two machines at once:
-    each message is claimed by one sweep only.
+    each message is claimed by one sweep only. Cron runs it without --as; auditors may not.
     """
     from ..services.reminders import send_reminders
 
-    r = send_reminders(lazy.app, dry_run=dry_run)
+    r = send_reminders(lazy.app, dry_run=dry_run, acting=lazy.user)
     if fmt == "json":
         emit(r, "json")
         return
@@ -73,19 +73,24 @@ def scheduler() -> None:
 @scheduler.command("run")
 @click.option("--interval", type=click.FloatRange(min=0.2), default=300, show_default=True,
               help="Seconds between sweeps (it also wakes up when something falls due).")
+@click.option("--once", is_flag=True,
+              help="Sweep once and exit instead of running on (to check an installation; exits non-zero "
+                   "if the sweep fails).")
 @pass_lazy
-def scheduler_run(lazy: Lazy, interval: float) -> None:
+def scheduler_run(lazy: Lazy, interval: float, once: bool) -> None:
     """Send reminders as they fall due, in the foreground (APScheduler); stop with SIGTERM or Ctrl-C.
 
-    Run it under systemd (see README). After downtime, whatever fell due meanwhile is sent once.
+    Run it under systemd (see README), normally without --as. After downtime, whatever fell
+    due meanwhile is sent once.
     """
     import logging
 
-    from ..reminders.daemon import run_scheduler
+    from ..services.reminders import run_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    run_scheduler(lazy.app, interval=interval, echo=lambda s: click.echo(s, err=True))
+    run_scheduler(lazy.app, interval=interval, once=once, echo=lambda s: click.echo(s, err=True),
+                  acting=lazy.user)
 
 
 @cli.group()
@@ -112,8 +117,11 @@ def mail_preview(lazy: Lazy, ref: str, rule: str, to: str | None, part: str) -> 
 @click.argument("address")
 @pass_lazy
 def mail_test(lazy: Lazy, address: str) -> None:
-    """Send a test message to ADDRESS through the configured SMTP server (or the outbox)."""
+    """Send a test message to ADDRESS through the configured SMTP server (or the outbox).
+
+    Administrators only (--as ADMIN-EMAIL): it sends a real message.
+    """
     from ..services.reminders import test_mail
 
-    r = test_mail(lazy.app, address)
+    r = test_mail(lazy.app, address, acting=lazy.user)
     click.echo(f"Sent a test message to {r['to']} via {r['transport']} (Message-ID {r['message_id']}).")

@@ -22,7 +22,13 @@ log = logging.getLogger(__name__)
 
 
 def run_scheduler(app: Any, *, interval: float = 300, echo: Callable[[str], None] = print,
-                  install_signals: bool = True) -> Any:
+                  install_signals: bool = True, once: bool = False) -> Any:
+    if once:
+        # One sweep and out (a check after installing, or a test); errors reach the caller.
+        result = sweep(app)
+        echo(f"sweep: {result.sent} sent, {result.retrying} to retry, {result.failed} failed, "
+             f"{result.cancelled} cancelled")
+        return None
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     scheduler = BlockingScheduler(timezone=UTC)

@@ -97,6 +97,21 @@ def actor(conn: sa.Connection, email: str | None) -> Any:
     return row
 
 
+def service_actor(conn: sa.Connection, email: str | None) -> Any:
+    """For the service's own jobs (`reminders send`, `scheduler run`), run by cron or systemd without --as.
+
+    Nobody named is fine; a person who is named must be known and may not be an auditor.
+    """
+    return actor(conn, email) if email and email.strip() else None
+
+
+def require_admin(conn: sa.Connection, email: str | None, doing: str) -> Any:
+    who = actor(conn, email)
+    if who.role != "admin":
+        raise NotAllowed(f"Only an administrator may {doing}; {who.email} is not one.")
+    return who
+
+
 @dataclass
 class Context:
     """One aanpak with its pinned definition and who holds which role on it."""

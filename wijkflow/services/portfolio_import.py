@@ -31,7 +31,7 @@ from sqlalchemy import exc as sa_exc
 from .. import store
 from ..app import App
 from ..catalogue import catalogue
-from ..errors import InvalidInput, WijkflowError
+from ..errors import InvalidInput, NotAllowed, WijkflowError
 from .aanpak import create_aanpak_in
 from .common import actor, clean_email, clean_name, load
 from .indicators import add_indicator_in
@@ -152,6 +152,8 @@ def import_portfolio(app: App, path: str | Path, *, dry_run: bool = False, actin
                     else:
                         created.append({"line": line, **_aanpak_row(conn, app, row, who, acting, people_added)})
                     savepoint.commit()
+                except NotAllowed:
+                    raise  # not a bad row but a refusal: the whole import stops, nothing is written
                 except WijkflowError as e:
                     savepoint.rollback()
                     problems.append((line, str(e)))
@@ -191,6 +193,10 @@ def _person_entry(conn: sa.Connection, app: App, entry: Any, who: Any) -> str | 
 def _add_person(conn: sa.Connection, app: App, email: str, name: str, locale: str, who: Any) -> str:
     if locale not in ("nl", "en"):
         raise InvalidInput(f"locale '{locale}' is not supported; use nl or en.")
+    if who.role != "admin" and store.any_admin(conn):
+        # As `people add`: once an administrator exists, only administrators add people.
+        raise NotAllowed(f"Only an administrator may add people, and {email} is not known yet; "
+                         "ask an administrator to add them with `wijkflow people add` or to run this import.")
     now = app.now()
     pid = store.insert_person(conn, email=email, name=name, locale=locale, role=None, now=now)
     store.append_event(conn, at=now, type="person_added", actor_id=who.id,

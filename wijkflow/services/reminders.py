@@ -11,7 +11,7 @@ from ..errors import InvalidInput, NotFound
 from ..reminders.mailers import DeliveryError, mailer_for
 from ..reminders.render import Rendered, build_message, check_address, render
 from ..reminders.sweep import preview, sweep
-from .common import clean_email, load, local_iso, parse_date, person_ref
+from .common import clean_email, load, local_iso, parse_date, person_ref, require_admin, service_actor
 
 
 def list_reminders(app: App, *, due: bool = False, until: str | None = None,
@@ -49,8 +49,25 @@ def list_reminders(app: App, *, due: bool = False, until: str | None = None,
     return out
 
 
-def send_reminders(app: App, *, dry_run: bool = False, mailer: Any = None) -> dict[str, Any]:
+def check_service_run(app: App, acting: str | None) -> None:
+    """The sweep is the service's own job (cron, systemd: no --as); a named auditor is refused."""
+    with app.db.read() as conn:
+        service_actor(conn, acting)
+
+
+def send_reminders(app: App, *, dry_run: bool = False, mailer: Any = None,
+                   acting: str | None = None) -> dict[str, Any]:
+    check_service_run(app, acting)
     return sweep(app, mailer=mailer, dry_run=dry_run).as_dict()
+
+
+def run_scheduler(app: App, *, interval: float = 300, once: bool = False, echo: Any = print,
+                  acting: str | None = None) -> Any:
+    """`wijkflow scheduler run`: the daemon (or one sweep with once=True), after the same check."""
+    from ..reminders.daemon import run_scheduler as daemon
+
+    check_service_run(app, acting)
+    return daemon(app, interval=interval, once=once, echo=echo)
 
 
 def preview_mail(app: App, ref: str, rule_key: str, *, to: str | None = None) -> dict[str, Any]:
@@ -83,12 +100,18 @@ def preview_mail(app: App, ref: str, rule_key: str, *, to: str | None = None) ->
             "role": role, "subject": rendered.subject, "text": rendered.text, "html": rendered.html}
 
 
-def test_mail(app: App, address: str) -> dict[str, Any]:
-    """Send one test message through the configured transport; raises DeliveryError if it does not go."""
+def test_mail(app: App, address: str, *, acting: str | None = None) -> dict[str, Any]:
+    """Send one test message through the configured transport; raises DeliveryError if it does not go.
+
+    Administrators only: it sends a real message from the municipality's sender address to any
+    address. It changes nothing in the database, so it writes no event.
+    """
     try:
         to = check_address(address.strip())
     except DeliveryError as exc:
         raise InvalidInput(f"{exc}.") from None
+    with app.db.read() as conn:
+        require_admin(conn, acting, "send a test message")
     now = app.now()
     mailer = mailer_for(app.settings)
     context = {"sent_at": now.astimezone(app.tz).strftime("%d-%m-%Y %H:%M"), "transport": mailer.transport}

@@ -50,7 +50,7 @@ def run_demo(keep: str | None, *, echo: Callable[[str], None]) -> None:
 
 def _run(workdir: Path, echo: Callable[[str], None], as_table, gate_lines, history_table) -> None:  # type: ignore[no-untyped-def]
     tz = ZoneInfo("Europe/Amsterdam")
-    clock = _Clock(datetime(2026, 1, 12, 9, 0, tzinfo=tz).astimezone(UTC))
+    clock = _Clock(datetime(2025, 1, 13, 9, 0, tzinfo=tz).astimezone(UTC))
     db_file = workdir / "demo.db"
     if db_file.exists():
         db_file.unlink()
@@ -86,8 +86,8 @@ def _run(workdir: Path, echo: Callable[[str], None], as_table, gate_lines, histo
                                leader=PL, coordinators=(WR,), approvers=(SG1, SG2), acting=PL)
     ref = a["slug"]
     echo(f"   Created #{a['id']} {a['name']} ({ref}) on {a['workflow']}, phase {a['phase_label']}")
-    services.set_deadline(app, ref, "lokaal_contract", "2026-03-20", acting=PL)
-    echo("   Fleur sets a deadline: lokaal contract by 20-03-2026; wijkflow schedules the reminders:")
+    services.set_deadline(app, ref, "lokaal_contract", "2025-03-20", acting=PL)
+    echo("   Fleur sets a deadline: lokaal contract by 20-03-2025; wijkflow schedules the reminders:")
     _reminders(app, echo, workdir, send=False)
 
     step("Fleur tries to move on to Ontwerpen straight away")
@@ -101,8 +101,8 @@ def _run(workdir: Path, echo: Callable[[str], None], as_table, gate_lines, histo
     clock.forward(41)
     step("Initiëren: coalitie, visie, lokaal contract, financiering")
     complete("coalitie", "Intentieverklaring gemeente, Welbions en Zorg zonder zorg")
-    complete("analyse_visie", "Wijkanalyse Noord 2026 + visie 'De Noork leeft'")
-    complete("instrumenten_financiering", "Buurtbudget en cofinanciering in begroting 2026")
+    complete("analyse_visie", "Wijkanalyse Noord 2025 + visie 'De Noork leeft'")
+    complete("instrumenten_financiering", "Buurtbudget en cofinanciering in begroting 2025")
     clock.forward(20)
     _reminders(app, echo, workdir)
     complete("lokaal_contract", "https://hengelo.example/noord/lokaal-contract.pdf")
@@ -117,7 +117,7 @@ def _run(workdir: Path, echo: Callable[[str], None], as_table, gate_lines, histo
 
     clock.forward(60)
     step("Ontwerpen: uitvoeringsprogramma, structuren, teams, succesindicatoren")
-    for key, ev in [("uitvoeringsprogramma", "Uitvoeringsprogramma Noord 2026-2029"),
+    for key, ev in [("uitvoeringsprogramma", "Uitvoeringsprogramma Noord 2025-2028"),
                     ("organisatiestructuur", "Stuurgroep + kernteam ingericht"),
                     ("participatiestructuur", "Bewonersplatform De Noork"),
                     ("teams", "Wijkteam Noord, wijkregisseur Erna Biezenaar"),

@@ -206,3 +206,22 @@ def test_portfolio_sorts_by_a_column_in_a_real_browser(run, app, lived, tmp_path
     wijken = re.findall(r'<tr>\s*<td data-v="([^"]+)">', dom)
     assert wijken == ["noord", "zuid", "berflo es"]  # 120, 30 and 0 days in phase
     assert re.findall(r'<tr>\s*<td data-v="([^"]+)">', html) == ["berflo es", "noord", "zuid"]  # as written
+
+
+def test_portfolio_counts_overdue_reminders_and_groups_by_theme(app, people, tmp_path, run):
+    late = services.create_aanpak(app, "Wijkaanpak Klarendal", wijk="Klarendal", gemeente="Arnhem", leader=PL,
+                                  coordinators=(WR,), acting=PL, phase="monitor", since="2025-09-01")["slug"]
+    fresh = services.create_aanpak(app, "Wijkaanpak Presikhaaf", wijk="Presikhaaf", gemeente="Arnhem", leader=PL,
+                                   acting=PL)["slug"]
+    services.link_theme(app, late, "Doorbraak naar werk", results=("50 bewoners aan het werk",), acting=PL)
+    services.link_theme(app, fresh, "Doorbraak naar werk", acting=PL)
+    services.link_theme(app, fresh, "Inclusief Arnhem", acting=PL)
+    with app.db.read() as conn:
+        overdue = {ref: store.overdue_reminders(conn, store.find_aanpak(conn, ref).id, app.now())
+                   for ref in (late, fresh)}
+    assert overdue[late] > 0 and overdue[fresh] == 0
+    assert run("report", "--portfolio", "--html", str(tmp_path / "p.html")).exit_code == 0
+    text = " ".join(Page((tmp_path / "p.html").read_text(encoding="utf-8")).text)
+    assert "Per thema (veranderopgave)" in text
+    assert re.search(r"Doorbraak naar werk\s+2\s+Wijkaanpak Klarendal", text)
+    assert re.search(r"Inclusief Arnhem\s+1\s+Wijkaanpak Presikhaaf", text)

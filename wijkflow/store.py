@@ -657,14 +657,18 @@ def events_until(conn: sa.Connection, aanpak_id: int, until: datetime) -> list[R
                              .order_by(event_t.c.id)))
 
 
-def overdue_reminders(conn: sa.Connection, aanpak_id: int, now: datetime) -> int | None:
-    """How many reminders of this aanpak are overdue, or None while wijkflow has no reminders table.
+def overdue_reminders(conn: sa.Connection, aanpak_id: int, now: datetime) -> int:
+    """How many of this aanpak's reminders fell due and have not gone out to everyone.
 
-    TODO(issue 3, reminders): the reminder tables are built in parallel. Once they are merged,
-    count this aanpak's occurrences that are due before `now` and not sent (pending or failed)
-    here; the portfolio report already shows the number, and a dash while this returns None.
+    Still waiting for a sweep (pending), or fanned out with a message that is not sent yet
+    (pending, being sent, or failed).
     """
-    return None
+    return rawsql.first(
+        conn, "SELECT count(DISTINCT r.id) AS n FROM reminder r "
+              "LEFT JOIN reminder_message m ON m.reminder_id = r.id AND m.status IN ('pending', 'sending', 'failed') "
+              "WHERE r.aanpak_id = :aanpak_id AND r.due_at <= :now "
+              "AND (r.status = 'pending' OR (r.status = 'queued' AND m.id IS NOT NULL))",
+        aanpak_id=aanpak_id, now=rawsql.moment(conn, now)).n
 
 
 def secure_delete(conn: sa.Connection) -> None:

@@ -100,6 +100,7 @@ def portfolio_report(app: App, path: str) -> dict[str, Any]:
     now = app.now()
     rows = []
     with app.db.read() as conn:
+        themes = store.themes_by_aanpak(conn)
         for row in store.list_aanpakken(conn):
             d = store.definition(conn, row.definition_id)
             ctx = Context(row=row, definition=d, roles=store.roles(conn, row.id))
@@ -124,12 +125,19 @@ def portfolio_report(app: App, path: str) -> dict[str, Any]:
                 "leaders": [people[i].name if i in people and people[i].forgotten_at is None
                             else "(vergeten persoon)" for i in leader_ids],
                 "updated": local_iso(row.updated_at, app.tz),
+                "themes": themes.get(row.id, []),
             })
     rows.sort(key=lambda r: (r["wijk"].lower(), r["name"].lower()))
     by_phase: dict[str, int] = {}
     for r in sorted(rows, key=lambda r: r["phase_index"]):
         by_phase[r["phase_label"]] = by_phase.get(r["phase_label"], 0) + 1
+    # Arnhem's veranderopgaven: which aanpakken contribute to each theme.
+    by_theme: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        for label in r["themes"]:
+            by_theme.setdefault(label, []).append(r)
     html = render("report_portfolio.html.j2", rows=rows, by_phase=by_phase, chain=head(app),
+                  by_theme=dict(sorted(by_theme.items(), key=lambda kv: kv[0].lower())),
                   generated=local_iso(now, app.tz),
                   stalled=sum(1 for r in rows if r["stalled"]), palette=charts.PALETTE)
     return {**_write(path, html), "what": f"portfolio of {len(rows)} wijkaanpakken"}

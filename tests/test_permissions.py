@@ -65,6 +65,9 @@ ARGS = {
     "scheduler run": ["scheduler", "run", "--once"],
     "mail preview": ["mail", "preview", FRESH, "deadline_nadert"],
     "mail test": ["mail", "test", "beheer@hengelo.example"],
+    # The database itself (issue 6).
+    "db upgrade": ["db", "upgrade"], "db current": ["db", "current"], "db history": ["db", "history"],
+    "db copy": ["db", "copy", "--to", "{tmp}/copy.db"],
 }
 
 # Allowed write commands that legitimately leave no audit event, and why.

@@ -67,6 +67,8 @@ WRITE = {
     "scheduler run": EVERYONE - {"auditor"},
     # A real message from the municipality's sender address to any address.
     "mail test": frozenset({"admin"}),
+    # Re-pins an aanpak to a new definition version: who may advance it, or an administrator.
+    "migrate": frozenset({"admin", "projectleider"}),
 }
 
 MATRIX: dict[str, frozenset[str]] = {**{k: frozenset(v) for k, v in READ.items()}, **WRITE}
@@ -82,6 +84,7 @@ NOTES = {
     "reminders send": "the service's own job: cron runs it without --as",
     "scheduler run": "the service's own daemon: systemd runs it without --as",
     "mail test": "sends a real message; writes no event",
+    "migrate": "the aanpak's projectleider; `--all` administrators only",
     "db copy": "reads this database; writes only into an empty one, which it refuses otherwise",
 }
 

@@ -132,6 +132,7 @@ from . import (  # noqa: E402,F401 - registers the commands
     audit_commands,
     db_commands,
     import_commands,
+    migrate_commands,
     programme_commands,
     reminder_commands,
 )

@@ -123,3 +123,24 @@ def test_a_target_directory_that_does_not_exist(source, tmp_path, run):
     r = run("db", "copy", "--to", str(tmp_path / "nergens" / "kopie.db"), env={"WIJKFLOW_DATABASE_URL": source})
     assert r.exit_code == 2 and r.stderr.startswith("Error: The database directory ")
     assert not (tmp_path / "nergens").exists()
+
+
+def test_an_unreachable_or_foreign_target(source, run):
+    r = run("db", "copy", "--to", "postgresql+psycopg://wijkflow:x@127.0.0.1:1/wijkflow",
+            env={"WIJKFLOW_DATABASE_URL": source})
+    assert r.exit_code == 2 and r.stderr.startswith("Error: Cannot reach the database at 127.0.0.1:1/wijkflow")
+    r = run("db", "copy", "--to", "mysql://root@127.0.0.1/wijkflow", env={"WIJKFLOW_DATABASE_URL": source})
+    assert (r.exit_code, r.stderr) == (2, "Error: wijkflow stores its data in SQLite or PostgreSQL, not at "
+                                          "127.0.0.1/wijkflow; give a SQLite path or a postgresql+psycopg:// URL.\n")
+
+
+def test_rows_stream_in_batches_with_progress(source, tmp_path, clock):
+    from wijkflow.services.schema import copy_database
+
+    seen: list[int] = []
+    totals: list[int] = []
+    app = App.open(source, clock=clock)
+    r = copy_database(app, str(tmp_path / "kopie.db"), batch=10, start=totals.append, progress=seen.append)
+    app.close()
+    assert totals == [r["rows"]] == [sum(seen)]
+    assert max(seen) == 10 and len(seen) > r["rows"] // 10

@@ -159,3 +159,20 @@ def test_db_current_on_a_database_not_made_yet(tmp_path, run):
     assert r.exit_code == 0
     assert r.stdout.rstrip().endswith("no wijkflow tables yet (newest revision 0002); run `wijkflow init`.")
     assert not (tmp_path / "nog-niet.db").exists()
+
+
+def test_a_database_from_a_newer_wijkflow_is_left_alone(db_url, db_state, run, app):
+    engine = engine_for(db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
+    engine.dispose()
+    before = db_state()
+    r = run("db", "current")
+    assert r.exit_code == 0 and r.stdout.rstrip().endswith(
+        "schema revision 0099, newer than this wijkflow knows (newest here 0002); use the wijkflow that upgraded it.")
+    for command in (("init",), ("db", "upgrade")):
+        r = run(*command)
+        assert (r.exit_code, r.stderr) == (2, "Error: The database is at schema revision 0099, which this wijkflow "
+                                              "does not know (newest here: 0002): a newer wijkflow upgraded it; use "
+                                              "that version.\n")
+    assert db_state() == before

@@ -43,6 +43,9 @@ def db_current(lazy: Lazy, fmt: str) -> None:
         return
     if s["revision"] is None:
         click.echo(f"{s['database']}: no wijkflow tables yet (newest revision {s['head']}); run `wijkflow init`.")
+    elif not s["known"]:
+        click.echo(f"{s['database']}: schema revision {s['revision']}, newer than this wijkflow knows "
+                   f"(newest here {s['head']}); use the wijkflow that upgraded it.")
     elif s["up_to_date"]:
         click.echo(f"{s['database']}: schema revision {s['revision']} (newest).")
     else:

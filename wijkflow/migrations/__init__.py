@@ -53,6 +53,10 @@ def head() -> str:
     return _script().get_current_head()
 
 
+def known(revision: str) -> bool:
+    return any(r.revision == revision for r in _script().walk_revisions())
+
+
 def history() -> list[Revision]:
     """Every revision, oldest first."""
     revs = list(_script().walk_revisions())
@@ -86,6 +90,11 @@ def upgrade(conn: sa.Connection, target: str = "head",
 
     cfg = _config(conn)
     stamped = MigrationContext.configure(conn).get_current_revision()
+    if stamped is not None and not known(stamped):
+        from ..errors import StorageError
+
+        raise StorageError(f"The database is at schema revision {stamped}, which this wijkflow does not know "
+                           f"(newest here: {head()}): a newer wijkflow upgraded it; use that version.")
     before = stamped
     if stamped is None:
         if sa.inspect(conn).has_table(MARKER_TABLE):

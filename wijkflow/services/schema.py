@@ -25,7 +25,8 @@ COPY_BATCH = 2000
 def schema_status(app: App) -> dict[str, Any]:
     current = app.db.revision()
     newest = migrations.head()
-    return {"database": app.db.where, "revision": current, "head": newest, "up_to_date": current == newest}
+    return {"database": app.db.where, "revision": current, "head": newest, "up_to_date": current == newest,
+            "known": current is None or migrations.known(current)}
 
 
 def schema_history(app: App) -> list[dict[str, Any]]:
@@ -74,6 +75,9 @@ def copy_database(app: App, to_url: str, *, batch: int = COPY_BATCH,
         raise InvalidInput(f"The database at {source.where} is at schema revision {current}, not {newest}; "
                            "run `wijkflow db upgrade` first.")
     target = Database(to_url)
+    if not (target.is_sqlite or target.url.startswith("postgresql")):
+        raise InvalidInput(f"wijkflow stores its data in SQLite or PostgreSQL, not at {target.where}; give a "
+                           "SQLite path or a postgresql+psycopg:// URL.")
     tables = _tables()
     counts: dict[str, int] = {}
     with source.read() as src:

@@ -144,3 +144,12 @@ def test_rows_stream_in_batches_with_progress(source, tmp_path, clock):
     app.close()
     assert totals == [r["rows"]] == [sum(seen)]
     assert max(seen) == 10 and len(seen) > r["rows"] // 10
+
+
+def test_and_back_again(source, db_url, tmp_path, clock, run):
+    """Copying the copy (PostgreSQL -> SQLite when --postgres is given) gives the same database again."""
+    assert run("db", "copy", "--to", db_url, env={"WIJKFLOW_DATABASE_URL": source}).exit_code == 0
+    back = str(tmp_path / "terug.db")
+    r = run("db", "copy", "--to", back)
+    assert r.exit_code == 0, r.stderr
+    assert snapshot(back, clock) == snapshot(source, clock)

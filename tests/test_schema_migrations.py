@@ -176,3 +176,22 @@ def test_a_database_from_a_newer_wijkflow_is_left_alone(db_url, db_state, run, a
                                               "does not know (newest here: 0002): a newer wijkflow upgraded it; use "
                                               "that version.\n")
     assert db_state() == before
+
+
+def test_what_init_made_before_migrations_upgrades_to_exactly_the_models(db_url):
+    """Made the way `init` did before Alembic: create_all, the triggers, and no index of revision 0002."""
+    from wijkflow.db import _POSTGRES_TRIGGERS, _SQLITE_TRIGGERS
+
+    engine = engine_for(db_url)
+    with engine.begin() as conn:
+        SQLModel.metadata.create_all(conn)
+        for ddl in _SQLITE_TRIGGERS if conn.dialect.name == "sqlite" else _POSTGRES_TRIGGERS:
+            conn.exec_driver_sql(ddl)
+        conn.exec_driver_sql("DROP INDEX ix_audit_event_actor")
+    engine.dispose()
+    app = App.open(db_url)
+    assert app.db.revision() == "0001"
+    assert app.db.upgrade() == ("0001", "0002")
+    with app.db.read() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+    app.close()

@@ -104,6 +104,8 @@ def migrate(app: App, ref: str | None, *, to_version: int, workflow: str | None 
             for slug in refs:
                 ctx = load(conn, slug)
                 old = ctx.definition
+                if ref is not None and who.role != "admin":
+                    ctx.require_role(who, "projectleider", "move it to another definition version")
                 current = old.phase(ctx.row.phase)
                 why_not = None
                 if old.version >= to_version:
@@ -115,8 +117,6 @@ def migrate(app: App, ref: str | None, *, to_version: int, workflow: str | None 
                         raise InvalidInput(f"{ctx.row.name} is {why_not}.")
                     skipped.append({"aanpak": slug, "why": why_not})
                     continue
-                if ref is not None and who.role != "admin":
-                    ctx.require_role(who, "projectleider", "move it to another definition version")
                 try:
                     results.append(_migrate_one(conn, app, ctx, target, new_id, mapping, now, who, reason))
                 except InvalidInput as err:

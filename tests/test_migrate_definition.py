@@ -155,6 +155,10 @@ def test_a_phase_the_new_version_lacks_needs_a_mapping(wapp, run, workflows, db_
             in r.stdout)
     shown = services.show_aanpak(wapp, "wijkaanpak-zuid")
     assert shown["phase"] == "toetsen" and shown["workflow"]["version"] == 3
+    r = run("history", "wijkaanpak-zuid")
+    assert "migrated: wijkaanpak v1 -> v3, monitor -> toetsen" in r.stdout
+    r = run("audit", "query", "--type", "definition_migrated")
+    assert "definition_migrated" in r.stdout and "wijkaanpak v1 -> v3, monitor -> toetsen" in r.stdout
     # The history replays it: as of today the aanpak is in toetsen on version 3.
     from wijkflow.services.asof import show_as_of
 

@@ -183,23 +183,51 @@ class Database:
             return sa.inspect(conn).has_table("audit_event")
 
     def init(self) -> bool:
-        """Create the tables and the append-only triggers; True if anything was created."""
-        from sqlmodel import SQLModel
+        """Create the schema, or bring it up to the newest revision; True if it was created."""
+        return self.upgrade()[0] is None
 
-        from . import models  # noqa: F401 - registers the tables
+    def upgrade(self, target: str = "head") -> tuple[str | None, str]:
+        """Run the migrations up to `target` in one transaction: (revision before, revision after).
+
+        Before is None for a database without wijkflow tables (it is created); a database made
+        before wijkflow had migrations is recognised as the first revision and stamped.
+        """
+        from . import migrations
 
         if self.path is not None and self.path.exists() and not os.access(self.path, os.W_OK):
             raise StorageError(f"The database at {self.where} is read-only.")
-        existed = self.is_initialised()
         with self._errors(), self.engine.connect() as conn:
             conn.info["write"] = True
             with conn.begin():
-                SQLModel.metadata.create_all(conn)
-                for ddl in _SQLITE_TRIGGERS if self.is_sqlite else _POSTGRES_TRIGGERS:
-                    conn.exec_driver_sql(ddl)
-                if self.is_sqlite:
-                    conn.exec_driver_sql(f"PRAGMA user_version={models.SCHEMA_VERSION}")
-        return not existed
+                if not self.is_sqlite:
+                    # Two nodes running `init` at once: the second waits, then finds nothing to do.
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4243)")
+                return migrations.upgrade(conn, target, create=self._create_schema)
+
+    def _create_schema(self, conn: sa.Connection) -> None:
+        """A new database at the newest revision: the models' tables and the triggers, in one go.
+
+        Alembic's own recipe for a fresh database (create, then stamp head); a test holds the
+        result equal to running every migration from the first.
+        """
+        from sqlmodel import SQLModel
+
+        from . import models
+
+        SQLModel.metadata.create_all(conn)
+        for ddl in _SQLITE_TRIGGERS if self.is_sqlite else _POSTGRES_TRIGGERS:
+            conn.exec_driver_sql(ddl)
+        if self.is_sqlite:
+            conn.exec_driver_sql(f"PRAGMA user_version={models.SCHEMA_VERSION}")
+
+    def revision(self) -> str | None:
+        """The schema revision of this database (None: no wijkflow tables yet)."""
+        from . import migrations
+
+        if self.path is not None and not self.path.exists():
+            return None
+        with self.read() as conn:
+            return migrations.current(conn)
 
     def dispose(self) -> None:
         if self._engine is not None:

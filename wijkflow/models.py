@@ -145,7 +145,9 @@ class AuditEvent(SQLModel, table=True):
     """Append-only (triggers refuse UPDATE and DELETE) and hash-chained over the whole database."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (sa.Index("ix_audit_event_aanpak", "aanpak_id", "id"),)
+    __table_args__ = (sa.Index("ix_audit_event_aanpak", "aanpak_id", "id"),
+                      # `audit query --actor`: what one person did, in chain order (migration 0002).
+                      sa.Index("ix_audit_event_actor", "actor_id", "id"))
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _utc()
     aanpak_id: int | None = Field(default=None)

@@ -30,6 +30,10 @@ READ = {
     "reminders list": EVERYONE,
     # Renders what a reminder would say; sends nothing.
     "mail preview": EVERYONE,
+    # The schema, as `init`: the database account decides whether changing it is possible.
+    "db upgrade": EVERYONE, "db current": EVERYONE, "db history": EVERYONE,
+    # Reads this database (as any read does) and writes only into an empty one.
+    "db copy": EVERYONE,
 }
 
 WRITE = {
@@ -63,6 +67,8 @@ WRITE = {
     "scheduler run": EVERYONE - {"auditor"},
     # A real message from the municipality's sender address to any address.
     "mail test": frozenset({"admin"}),
+    # Re-pins an aanpak to a new definition version: who may advance it, or an administrator.
+    "migrate": frozenset({"admin", "projectleider"}),
 }
 
 MATRIX: dict[str, frozenset[str]] = {**{k: frozenset(v) for k, v in READ.items()}, **WRITE}
@@ -78,6 +84,8 @@ NOTES = {
     "reminders send": "the service's own job: cron runs it without --as",
     "scheduler run": "the service's own daemon: systemd runs it without --as",
     "mail test": "sends a real message; writes no event",
+    "migrate": "the aanpak's projectleider; `--all` administrators only",
+    "db copy": "reads this database; writes only into an empty one, which it refuses otherwise",
 }
 
 

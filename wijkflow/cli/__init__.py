@@ -130,7 +130,9 @@ from . import (  # noqa: E402,F401 - registers the commands
     aanpak_commands,
     admin,
     audit_commands,
+    db_commands,
     import_commands,
+    migrate_commands,
     programme_commands,
     reminder_commands,
 )

@@ -13,8 +13,13 @@ from .render import as_table, emit
 def init(lazy: Lazy) -> None:
     """Create the database, or bring an existing one up to date. Safe to run again."""
     db = lazy.app.db
-    created = db.init()
-    click.echo(f"{'Created' if created else 'Checked'} the wijkflow database at {db.where}.")
+    before, after = db.upgrade()
+    if before is None:
+        click.echo(f"Created the wijkflow database at {db.where}.")
+    elif before != after:
+        click.echo(f"Upgraded the wijkflow database at {db.where} (schema revision {before} to {after}).")
+    else:
+        click.echo(f"Checked the wijkflow database at {db.where}.")
 
 
 @cli.command("config")

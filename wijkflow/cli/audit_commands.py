@@ -85,6 +85,9 @@ def _what(e: dict[str, Any]) -> str:
         text = f"{e['from_label']} -> {e['to_label']}" + (" (OVERRIDE)" if e["override"] else "")
     elif e["type"] == "aanpak_created":
         text = f"created in {e['to_label']}"
+    elif e["type"] == "definition_migrated":
+        text = f"{p.get('from')} -> v{p.get('to_version')}" + (
+            f", {e['from_phase']} -> {e['to_phase']}" if e["from_phase"] != e["to_phase"] else "")
     elif "criterion" in p:
         text = p["criterion"]
     elif e["type"] in ("role_assigned", "person_added", "person_forgotten") and e["person"]:

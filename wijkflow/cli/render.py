@@ -91,6 +91,9 @@ def describe_event(e: dict[str, Any]) -> str:
         return f"{e['from_label']} -> {e['to_label']}" + (" (OVERRIDE)" if p.get("override") else "")
     if e["type"] == "aanpak_created":
         return f"created in {e['to_label']}"
+    if e["type"] == "definition_migrated":
+        moved = f", {e['from_phase']} -> {e['to_phase']}" if e["from_phase"] != e["to_phase"] else ""
+        return f"migrated: {p.get('from')} -> v{p.get('to_version')}{moved}"
     if "criterion" in p:
         return f"{what}: {p['criterion']}"
     if e["type"] == "role_assigned":

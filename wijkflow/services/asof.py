@@ -73,6 +73,10 @@ class Replay:
                 ind["measurements"] += 1
         elif e.type == "deadline_set":
             self.deadlines[p["criterion"]] = p["due"]
+        elif e.type == "definition_migrated":  # `wijkflow migrate`: from here on the new version's rules
+            if p.get("workflow") and p.get("to_version"):
+                self.workflow = (p["workflow"], int(p["to_version"]))
+            self.phase = e.to_phase or self.phase
 
 
 def parse_as_of(value: str, tz: Any) -> tuple[date, datetime]:

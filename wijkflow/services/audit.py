@@ -23,7 +23,7 @@ from .common import EMAIL_RE, local_iso, local_midnight_utc, parse_date, person_
 KNOWN_EVENT_TYPES = (
     "aanpak_created", "role_assigned", "criterion_completed", "criterion_approved", "deadline_set",
     "phase_changed", "gate_overridden", "indicator_added", "measurement_recorded", "person_added",
-    "person_forgotten",
+    "person_forgotten", "definition_migrated",
 )
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 

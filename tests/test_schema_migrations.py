@@ -1,0 +1,197 @@
+"""Migrations (Alembic) and `wijkflow db`: a database made by an older wijkflow, data in it, upgraded.
+
+Revision 0001 is the first released schema (what `init` made with create_all before
+migrations); 0002 adds an index. The old database is built at 0001 through the services,
+then upgraded; nothing may be lost and the history must still verify.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from conftest import ADMIN, PL, SG1, SG2, WR
+from sqlmodel import SQLModel
+
+from wijkflow import App, migrations, services
+from wijkflow.services import audit as audit_service
+
+KEYS = ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering")
+
+
+def engine_for(db_url: str) -> sa.Engine:
+    return sa.create_engine(db_url if "://" in db_url else f"sqlite:///{db_url}")
+
+
+def old_database(db_url: str, clock, *, stamped: bool = True) -> None:
+    """A database at revision 0001 with a history in it, made through the services.
+
+    stamped=False: as today's `init` made it before migrations (no alembic_version table).
+    """
+    app = App.open(db_url, clock=clock)
+    assert app.db.upgrade("0001") == (None, "0001")
+    services.add_person(app, ADMIN, name="Ada Admin", role="admin")
+    for email, name in ((PL, "Fleur Mensink"), (WR, "Erna Biezenaar"), (SG1, "Robert Olde Heuvel"),
+                        (SG2, "Jennifer Havinga")):
+        services.add_person(app, email, name=name, acting=ADMIN)
+    services.create_aanpak(app, "Wijkaanpak Noord", wijk="Noord", gemeente="Hengelo", leader=PL,
+                           coordinators=(WR,), approvers=(SG1, SG2), acting=PL)
+    for key in KEYS:
+        clock.forward(1)
+        services.complete(app, "wijkaanpak-noord", key, evidence=f"{key}.pdf", acting=PL)
+    services.set_deadline(app, "wijkaanpak-noord", "coalitie", "2026-09-01", acting=PL)
+    services.approve(app, "wijkaanpak-noord", "lokaal_contract_akkoord", acting=SG1)
+    services.advance(app, "wijkaanpak-noord", acting=PL, reason="Lokaal contract getekend")
+    services.add_indicator(app, "wijkaanpak-noord", "bewoners", label="Actieve bewoners", baseline=40, acting=WR)
+    app.close()
+    if not stamped:
+        engine = engine_for(db_url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE alembic_version")
+        engine.dispose()
+
+
+def indexes(db_url: str, table: str) -> set[str]:
+    engine = engine_for(db_url)
+    try:
+        with engine.connect() as conn:
+            return {ix["name"] for ix in sa.inspect(conn).get_indexes(table)}
+    finally:
+        engine.dispose()
+
+
+def without_version(state):
+    return [(t, rows) for t, rows in state if t != "alembic_version"]
+
+
+def test_an_old_database_with_data_is_upgraded_and_nothing_is_lost(db_url, db_state, clock, sh):
+    old_database(db_url, clock)
+    before = db_state()
+    assert "ix_audit_event_actor" not in indexes(db_url, "audit_event")
+    r = sh("db", "current")
+    assert r.returncode == 0 and r.stdout.rstrip().endswith(
+        "schema revision 0001; newest is 0002: run `wijkflow db upgrade`.")
+
+    r = sh("db", "upgrade")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.rstrip().endswith("from schema revision 0001 to 0002.")
+    assert without_version(db_state()) == without_version(before)  # every row of every table, as it was
+    assert "ix_audit_event_actor" in indexes(db_url, "audit_event")
+    app = App.open(db_url, clock=clock)
+    assert audit_service.verify(app)["checked"] == len(dict(before)["audit_event"]) > 10
+    # The upgraded database keeps working: the next change lands on the chain.
+    services.add_person(app, "nieuw@hengelo.example", name="Nieuwe Collega", acting=ADMIN)
+    assert audit_service.verify(app)["checked"] == len(dict(before)["audit_event"]) + 1
+    app.close()
+    r = sh("db", "upgrade")
+    assert r.stdout.rstrip().endswith("is up to date (schema revision 0002).")
+
+
+def test_init_recognises_a_database_made_before_migrations_and_stamps_it(db_url, db_state, clock, run):
+    old_database(db_url, clock, stamped=False)
+    before = db_state()
+    assert "alembic_version" not in dict(before)
+    r = run("db", "current")
+    assert r.stdout.rstrip().endswith("schema revision 0001; newest is 0002: run `wijkflow db upgrade`.")
+    r = run("init")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.rstrip().endswith("(schema revision 0001 to 0002).")
+    after = db_state()
+    assert dict(after)["alembic_version"] == [("0002",)]
+    assert without_version(after) == before
+    r = run("init")
+    assert r.stdout.startswith("Checked the wijkflow database") and without_version(db_state()) == before
+
+
+def test_a_new_database_equals_every_migration_run_from_the_first(db_url, tmp_path):
+    """`init` makes a new database with create_all and stamps it; the migrations must make the same."""
+    migrated = App.open(db_url)
+    assert migrated.db.upgrade("0001") == (None, "0001")
+    assert migrated.db.upgrade() == ("0001", "0002")
+    with migrated.db.read() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        sqlite = conn.dialect.name == "sqlite"
+        triggers = (conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+                    if sqlite else conn.exec_driver_sql(
+                        "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname")).scalars().all()
+    migrated.close()
+    assert diff == []
+    assert triggers == (["audit_event_append_only_delete", "audit_event_append_only_update"] if sqlite
+                        else ["audit_event_append_only"])
+    fresh = App.open(str(tmp_path / "fresh.db"))
+    assert fresh.db.upgrade() == (None, "0002")
+    with fresh.db.read() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+    fresh.close()
+
+
+def test_the_history_survives_an_upgrade_and_stays_append_only(db_url, clock):
+    old_database(db_url, clock)
+    app = App.open(db_url, clock=clock)
+    app.db.upgrade()
+    engine = engine_for(db_url)
+    try:
+        with engine.begin() as conn:
+            try:
+                conn.exec_driver_sql("UPDATE audit_event SET reason = 'anders' WHERE id = 1")
+            except sa.exc.DBAPIError as err:
+                assert "append-only" in str(err)
+            else:
+                raise AssertionError("the append-only trigger is gone after the upgrade")
+    finally:
+        engine.dispose()
+    app.close()
+
+
+def test_db_current_and_history_for_scripts(run, app):
+    r = run("db", "current", "--format", "json")
+    assert r.exit_code == 0 and '"revision": "0002"' in r.stdout and '"up_to_date": true' in r.stdout
+    r = run("db", "history", "--format", "csv")
+    lines = r.stdout.splitlines()
+    assert lines[0] == "revision,down_revision,description,current"
+    assert lines[1].startswith("0001,,The first released schema") and lines[1].endswith(",no")
+    assert lines[2].startswith('0002,0001,"Index audit events by actor') and lines[2].endswith(",yes")
+    assert [r.revision for r in migrations.history()] == ["0001", "0002"] and migrations.head() == "0002"
+
+
+def test_db_current_on_a_database_not_made_yet(tmp_path, run):
+    r = run("db", "current", env={"WIJKFLOW_DATABASE_URL": str(tmp_path / "nog-niet.db")})
+    assert r.exit_code == 0
+    assert r.stdout.rstrip().endswith("no wijkflow tables yet (newest revision 0002); run `wijkflow init`.")
+    assert not (tmp_path / "nog-niet.db").exists()
+
+
+def test_a_database_from_a_newer_wijkflow_is_left_alone(db_url, db_state, run, app):
+    engine = engine_for(db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
+    engine.dispose()
+    before = db_state()
+    r = run("db", "current")
+    assert r.exit_code == 0 and r.stdout.rstrip().endswith(
+        "schema revision 0099, newer than this wijkflow knows (newest here 0002); use the wijkflow that upgraded it.")
+    for command in (("init",), ("db", "upgrade")):
+        r = run(*command)
+        assert (r.exit_code, r.stderr) == (2, "Error: The database is at schema revision 0099, which this wijkflow "
+                                              "does not know (newest here: 0002): a newer wijkflow upgraded it; use "
+                                              "that version.\n")
+    assert db_state() == before
+
+
+def test_what_init_made_before_migrations_upgrades_to_exactly_the_models(db_url):
+    """Made the way `init` did before Alembic: create_all, the triggers, and no index of revision 0002."""
+    from wijkflow.db import _POSTGRES_TRIGGERS, _SQLITE_TRIGGERS
+
+    engine = engine_for(db_url)
+    with engine.begin() as conn:
+        SQLModel.metadata.create_all(conn)
+        for ddl in _SQLITE_TRIGGERS if conn.dialect.name == "sqlite" else _POSTGRES_TRIGGERS:
+            conn.exec_driver_sql(ddl)
+        conn.exec_driver_sql("DROP INDEX ix_audit_event_actor")
+    engine.dispose()
+    app = App.open(db_url)
+    assert app.db.revision() == "0001"
+    assert app.db.upgrade() == ("0001", "0002")
+    with app.db.read() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
+    app.close()

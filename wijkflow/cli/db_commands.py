@@ -1,0 +1,106 @@
+"""`wijkflow db ...`: the schema's revision and history, upgrading, and copying to another database."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from . import FORMATS, Lazy, cli, pass_lazy
+from .render import as_table, emit
+
+
+@cli.group("db")
+def db_group() -> None:
+    """The database itself: schema revision, upgrades, copying (e.g. SQLite to PostgreSQL)."""
+
+
+@db_group.command("upgrade")
+@pass_lazy
+def db_upgrade(lazy: Lazy) -> None:
+    """Bring the database's schema to the newest revision (as `init` does). Safe to run again."""
+    from ..services.schema import upgrade
+
+    r = upgrade(lazy.app)
+    if r["created"]:
+        click.echo(f"Created the wijkflow database at {r['database']} (schema revision {r['after']}).")
+    elif r["changed"]:
+        click.echo(f"Upgraded the database at {r['database']} from schema revision {r['before']} to {r['after']}.")
+    else:
+        click.echo(f"The database at {r['database']} is up to date (schema revision {r['after']}).")
+
+
+@db_group.command("current")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@pass_lazy
+def db_current(lazy: Lazy, fmt: str) -> None:
+    """The schema revision of the database, and the newest this wijkflow knows."""
+    from ..services.schema import schema_status
+
+    s = schema_status(lazy.app)
+    if fmt != "table":
+        emit([s] if fmt == "csv" else s, fmt)
+        return
+    if s["revision"] is None:
+        click.echo(f"{s['database']}: no wijkflow tables yet (newest revision {s['head']}); run `wijkflow init`.")
+    elif not s["known"]:
+        click.echo(f"{s['database']}: schema revision {s['revision']}, newer than this wijkflow knows "
+                   f"(newest here {s['head']}); use the wijkflow that upgraded it.")
+    elif s["up_to_date"]:
+        click.echo(f"{s['database']}: schema revision {s['revision']} (newest).")
+    else:
+        click.echo(f"{s['database']}: schema revision {s['revision']}; newest is {s['head']}: "
+                   "run `wijkflow db upgrade`.")
+
+
+@db_group.command("history")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@pass_lazy
+def db_history(lazy: Lazy, fmt: str) -> None:
+    """Every schema revision, oldest first; the database's own is marked."""
+    from ..services.schema import schema_history
+
+    rows = schema_history(lazy.app)
+    emit(rows, fmt, table=lambda: as_table(
+        [{**r, "mark": "*" if r["current"] else ""} for r in rows],
+        [("mark", ""), ("revision", "Revision"), ("down_revision", "After"), ("description", "Change")]))
+
+
+@db_group.command("copy")
+@click.option("--to", "to_url", required=True, metavar="URL",
+              help="The empty database to copy into: postgresql+psycopg://... or a SQLite path.")
+@pass_lazy
+def db_copy(lazy: Lazy, to_url: str) -> None:
+    """Copy everything into an empty database, ids and history intact (e.g. SQLite to PostgreSQL).
+
+    The target gets the newest schema; the tables are copied in one transaction, so a
+    failed copy leaves it as it was. A target that already holds wijkflow data is refused
+    (exit 6). Afterwards the copied history is verified. Point wijkflow at the new
+    database with --db or WIJKFLOW_DATABASE_URL.
+    """
+    from ..services.schema import copy_database
+
+    bar = None
+    show = sys.stderr.isatty()
+
+    def start(total: int) -> None:
+        nonlocal bar
+        if show and total:
+            bar = click.progressbar(length=total, label="Copying rows", file=sys.stderr)
+            bar.__enter__()
+
+    def progress(n: int) -> None:
+        if bar is not None:
+            bar.update(n)
+
+    try:
+        r = copy_database(lazy.app, to_url, start=start, progress=progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    click.echo(f"Copied {r['rows']} rows in {sum(1 for n in r['tables'].values() if n)} tables from {r['from']} "
+               f"to {r['to']}.")
+    if r["events"]:
+        click.echo(f"The copied history verifies: {r['events']} events, head {r['head_hash']} (same as the source).")
+    else:
+        click.echo("There was no history to verify (no events yet).")

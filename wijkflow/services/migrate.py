@@ -1,0 +1,258 @@
+"""Moving running aanpakken to a new version of their workflow definition (`wijkflow migrate`).
+
+Every aanpak is pinned to the definition version it started on (`workflow_definition`);
+a new version is a YAML file with the same name and a higher version. Migrating re-pins
+the aanpak, in one transaction with its `definition_migrated` event:
+
+- its phase stays, or is renamed by `--map old=new`; an aanpak whose phase the new version
+  lacks is refused unless a mapping says where it goes (nothing is written);
+- the visit stays, so every criterion record of this visit (deliverables, approvals, sign-offs)
+  counts toward the new gates as before. Records are never deleted: a criterion key the new
+  version no longer has keeps its records in the history, it is just no longer asked for;
+- a criterion that is met now and that the new version also asks for must still be met under
+  the new version's rules, or the migration is refused: migrating never re-opens met work;
+- the pending reminders are cancelled (reason: the migration) and scheduled anew from the new
+  version's rules with the reminders' own hooks (phase entry, deadlines); occurrences that
+  already went out are not sent again (their dedupe key is kept).
+
+`--dry-run` does all of it inside the transaction and rolls back: the difference shown is
+exactly what a real run would do.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .. import gates, store
+from ..app import App
+from ..definitions import Definition, load_file
+from ..errors import InvalidInput, NotAllowed, NotFound
+from ..reminders import schedule as reminder_schedule
+from .common import Context, actor, clean_text, facts, load, local_iso
+
+
+class _DryRun(Exception):
+    """Raised inside the write transaction to roll a dry run back."""
+
+
+def parse_mapping(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        old, sep, new = pair.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise InvalidInput(f"--map takes OLD=NEW phase keys (e.g. --map monitor=evaluate), not '{pair}'.")
+        if old.strip() in mapping:
+            raise InvalidInput(f"--map names phase '{old.strip()}' twice.")
+        mapping[old.strip()] = new.strip()
+    return mapping
+
+
+def find_version(app: App, name: str, version: int, workflow: str | None) -> Definition:
+    """Definition `name` version `version`: from --workflow PATH, the database, or the workflows dirs."""
+    if workflow and (workflow.endswith((".yaml", ".yml")) or "/" in workflow):
+        if not Path(workflow).is_file():
+            raise NotFound(f"No workflow definition file {workflow}.")
+        d = load_file(workflow)
+        if d.name != name or d.version != version:
+            raise InvalidInput(f"{workflow} holds {d.ref}, not {name} v{version}.")
+        return d
+    with app.db.read() as conn:
+        stored = store.definition_id_by_version(conn, name, version)
+        if stored is not None:
+            return store.definition(conn, stored)
+    for directory in app.registry.dirs:
+        for path in sorted(Path(directory).glob("*.y*ml")) if Path(directory).is_dir() else []:
+            d = load_file(path)
+            if d.name == name and d.version == version:
+                return d
+    raise NotFound(f"No version {version} of workflow '{name}' in the workflows directories "
+                   "(give the file with --workflow PATH).")
+
+
+def migrate(app: App, ref: str | None, *, to_version: int, workflow: str | None = None,
+            mapping: dict[str, str] | None = None, dry_run: bool = False, reason: str | None = None,
+            acting: str | None) -> dict[str, Any]:
+    """Move one aanpak (`ref`) or every running aanpak of a workflow (`ref` None) to `to_version`."""
+    mapping = mapping or {}
+    reason = clean_text(reason, "reason", multiline=True)
+    if to_version < 1:
+        raise InvalidInput("--to-version is a definition version number: 1 or higher.")
+    now = app.now()
+    with app.db.read() as conn:
+        if ref is not None:
+            row = store.find_aanpak(conn, ref)
+            name = store.definition(conn, row.definition_id, row.definition_hash).name
+            refs = [row.slug]
+        else:
+            if not workflow:
+                raise InvalidInput("--all needs --workflow NAME (or the new version's file): which workflow's "
+                                   "aanpakken to move.")
+            name = (load_file(workflow).name if workflow.endswith((".yaml", ".yml")) or "/" in workflow
+                    else workflow)
+            refs = [r.slug for r in store.list_aanpakken(conn) if r.workflow == name]
+    target = find_version(app, name, to_version, workflow)
+    results: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    try:
+        with app.db.write() as conn:
+            who = actor(conn, acting)
+            if ref is None and who.role != "admin":
+                raise NotAllowed(f"Only an administrator may migrate every aanpak at once; {who.email} is not one.")
+            new_id = store.pin_definition(conn, target, now)
+            problems: list[str] = []
+            for slug in refs:
+                ctx = load(conn, slug)
+                old = ctx.definition
+                if ref is not None and who.role != "admin":
+                    ctx.require_role(who, "projectleider", "move it to another definition version")
+                current = old.phase(ctx.row.phase)
+                why_not = None
+                if old.version >= to_version:
+                    why_not = f"already on {old.ref}; migrations only move forward"
+                elif current is not None and current.final:
+                    why_not = f"closed ({old.phase_label(ctx.row.phase)}); it keeps the version it finished on"
+                if why_not:
+                    if ref is not None:
+                        raise InvalidInput(f"{ctx.row.name} is {why_not}.")
+                    skipped.append({"aanpak": slug, "why": why_not})
+                    continue
+                try:
+                    results.append(_migrate_one(conn, app, ctx, target, new_id, mapping, now, who, reason))
+                except InvalidInput as err:
+                    if ref is not None:
+                        raise
+                    problems.append(f"{slug}: {err}")
+            if problems:
+                raise InvalidInput(f"{len(problems)} of {len(refs)} aanpakken cannot move to {target.ref}; nothing "
+                                   "was written: " + " ".join(problems))
+            if ref is None and not results:
+                raise NotFound(f"No running aanpak of workflow '{name}' to move to {target.ref}.")
+            if dry_run:
+                raise _DryRun
+    except _DryRun:
+        pass
+    return {"to": target.ref, "dry_run": dry_run, "migrated": results, "skipped": skipped}
+
+
+def _migrate_one(conn: Any, app: App, ctx: Context, new: Definition, new_id: int, mapping: dict[str, str],
+                 now: Any, who: Any, reason: str | None) -> dict[str, Any]:
+    row, old = ctx.row, ctx.definition
+    for source, dest in mapping.items():
+        if old.phase(source) is None:
+            raise InvalidInput(f"--map {source}={dest}: {old.ref} has no phase '{source}'.")
+        if new.phase(dest) is None:
+            raise InvalidInput(f"--map {source}={dest}: {new.ref} has no phase '{dest}' "
+                               f"(phases: {', '.join(p.key for p in new.phases)}).")
+    phase = mapping.get(row.phase, row.phase)
+    if new.phase(phase) is None:
+        raise InvalidInput(f"{row.name} is in phase {row.phase} ({old.phase_label(row.phase)}), which {new.ref} "
+                           f"does not have; say where it goes with --map {row.phase}=PHASE "
+                           f"(phases: {', '.join(p.key for p in new.phases)}).")
+    if new.phase(phase).final:
+        raise InvalidInput(f"--map {row.phase}={phase}: {phase} is a final phase; close an aanpak with "
+                           "`wijkflow advance`, not by migrating it.")
+
+    before = _gate_state(conn, ctx, now)
+    after_ctx = Context(row=row, definition=new, roles=ctx.roles)
+    # The new gates see the same visit's records, in the (possibly renamed) phase.
+    after_ctx.row = _with(row, phase=phase)
+    after = _gate_state(conn, after_ctx, now)
+    reopened = sorted(k for k, met in before.items() if met and k in after and not after[k])
+    if reopened:
+        labels = ", ".join(f"{new.criteria[k].label} [{k}]" for k in reopened)
+        raise InvalidInput(f"{row.name}: {new.ref} would re-open what is already met ({labels}); its rules "
+                           "for it are stricter. Meet them first, or keep the aanpak on its version.")
+
+    reminders_before = _pending(conn, row.id)
+    store.cancel_reminders(conn, row.id, reason=f"definition migrated from {old.ref} to {new.ref}", now=now)
+    conn.execute(store.aanpak_t.update().where(store.aanpak_t.c.id == row.id).values(
+        definition_id=new_id, phase=phase, version=store.aanpak_t.c.version + 1, updated_at=now))
+    if not new.phase(phase).final:
+        reminder_schedule.on_phase_entered(conn, app, aanpak_id=row.id, definition=new, phase=phase,
+                                           visit=row.visit, since=row.phase_since, now=now)
+    for criterion, due in store.deadlines(conn, row.id).items():
+        if criterion in new.criteria:
+            reminder_schedule.on_deadline_set(conn, app, aanpak_id=row.id, definition=new, criterion=criterion,
+                                              due=due, previous=None, now=now)
+    reminders_after = _pending(conn, row.id)
+    diff = definition_diff(old, new, row.phase, phase)
+    gone_met = sorted(k for k, met in before.items() if met and k not in after)
+    diff["criteria_no_longer_asked_but_met"] = gone_met
+    was, now_pending = set(map(_key, reminders_before)), set(map(_key, reminders_after))
+    diff["reminders"] = {
+        "cancelled": [_reminder_view(r, app) for r in reminders_before if _key(r) not in now_pending],
+        "scheduled": [_reminder_view(r, app) for r in reminders_after if _key(r) not in was],
+        "kept": sum(1 for r in reminders_after if _key(r) in was),
+    }
+    payload = {"from": old.ref, "to": new.ref, "from_version": old.version, "to_version": new.version,
+               "from_definition_hash": old.content_hash(), "to_definition_hash": new.content_hash(),
+               "workflow": new.name, "visit": row.visit, "mapping": {row.phase: phase} if phase != row.phase else {},
+               "criteria_added": diff["gate"]["added"], "criteria_removed": diff["gate"]["removed"],
+               "met_no_longer_asked": gone_met,
+               "reminders_cancelled": len(diff["reminders"]["cancelled"]),
+               "reminders_scheduled": len(diff["reminders"]["scheduled"])}
+    store.append_event(conn, at=now, type="definition_migrated", aanpak_id=row.id, actor_id=who.id,
+                       from_phase=row.phase, to_phase=phase, reason=reason, payload=payload)
+    return {"aanpak": row.slug, "name": row.name, "from": old.ref, "to": new.ref, "from_phase": row.phase,
+            "to_phase": phase, "from_label": old.phase_label(row.phase), "to_label": new.phase_label(phase),
+            "diff": diff}
+
+
+class _with:  # noqa: N801 - a row with one field replaced, read like the row
+    def __init__(self, row: Any, **changes: Any) -> None:
+        self._row, self._changes = row, changes
+
+    def __getattr__(self, name: str) -> Any:
+        return self._changes[name] if name in self._changes else getattr(self._row, name)
+
+
+def _gate_state(conn: Any, ctx: Context, now: Any) -> dict[str, bool]:
+    """Every criterion on the gates out of the aanpak's phase: met or not, now."""
+    d, phase = ctx.definition, ctx.row.phase
+    if d.phase(phase) is None:
+        return {}
+    f = facts(conn, ctx)
+    state: dict[str, bool] = {}
+    for t in d.outgoing(phase):
+        for c in gates.evaluate(d, t, f, now).criteria:
+            state[c.key] = state.get(c.key, False) or c.met
+    return state
+
+
+def _pending(conn: Any, aanpak_id: int) -> list[Any]:
+    return store.pending_reminders(conn, aanpak_id)
+
+
+def _key(r: Any) -> tuple[Any, ...]:
+    return (r.rule, r.kind, r.criterion, r.due_at)
+
+
+def _reminder_view(r: Any, app: App) -> dict[str, Any]:
+    return {"rule": r.rule, "kind": r.kind, "criterion": r.criterion, "due_at": local_iso(r.due_at, app.tz)}
+
+
+def definition_diff(old: Definition, new: Definition, old_phase: str, new_phase: str) -> dict[str, Any]:
+    """What changes for an aanpak in `old_phase` moving to `new_phase` of the new version."""
+    old_phases = {p.key: p.label for p in old.phases}
+    new_phases = {p.key: p.label for p in new.phases}
+    old_gate = {k for t in old.outgoing(old_phase) for k in t.gate}
+    new_gate = {k for t in new.outgoing(new_phase) for k in t.gate}
+    changed = sorted(k for k in old_gate & new_gate
+                     if old.criteria[k].model_dump() != new.criteria[k].model_dump())
+    old_rules = {r.key: r.model_dump() for r in old.reminders}
+    new_rules = {r.key: r.model_dump() for r in new.reminders}
+    return {
+        "phases": {"added": [{"key": k, "label": v} for k, v in new_phases.items() if k not in old_phases],
+                   "removed": [{"key": k, "label": v} for k, v in old_phases.items() if k not in new_phases],
+                   "relabelled": [{"key": k, "from": old_phases[k], "to": v} for k, v in new_phases.items()
+                                  if k in old_phases and old_phases[k] != v]},
+        "gate": {"from": [t.dest for t in old.outgoing(old_phase)], "to": [t.dest for t in new.outgoing(new_phase)],
+                 "added": [{"key": k, "label": new.criteria[k].label} for k in sorted(new_gate - old_gate)],
+                 "removed": [{"key": k, "label": old.criteria[k].label} for k in sorted(old_gate - new_gate)],
+                 "changed": [{"key": k, "label": new.criteria[k].label} for k in changed]},
+        "reminder_rules": {"added": sorted(set(new_rules) - set(old_rules)),
+                           "removed": sorted(set(old_rules) - set(new_rules)),
+                           "changed": sorted(k for k in set(old_rules) & set(new_rules)
+                                             if old_rules[k] != new_rules[k])},
+    }

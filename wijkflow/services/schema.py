@@ -1,0 +1,145 @@
+"""The database itself: its schema revision, upgrading it, and copying it to another database.
+
+`copy_database` moves everything (SQLite -> PostgreSQL is the usual move) into an empty
+database: the target's schema is made at the newest revision, then every table is copied
+in foreign-key order, in batches, ids kept, all in one transaction on the target (a failed
+copy leaves the target as it was). The audit chain is copied as is and verified on the
+target afterwards, and its head compared with the source's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from .. import migrations
+from ..app import App
+from ..db import Database, normalise_url
+from ..errors import Conflict, InvalidInput, StorageError
+
+COPY_BATCH = 2000
+
+
+def schema_status(app: App) -> dict[str, Any]:
+    current = app.db.revision()
+    newest = migrations.head()
+    return {"database": app.db.where, "revision": current, "head": newest, "up_to_date": current == newest,
+            "known": current is None or migrations.known(current)}
+
+
+def schema_history(app: App) -> list[dict[str, Any]]:
+    current = app.db.revision() if app.db.path is None or app.db.path.exists() else None
+    return [{"revision": r.revision, "down_revision": r.down, "description": r.message,
+             "current": r.revision == current} for r in migrations.history()]
+
+
+def upgrade(app: App) -> dict[str, Any]:
+    before, after = app.db.upgrade()
+    return {"database": app.db.where, "before": before, "after": after, "created": before is None,
+            "changed": before != after}
+
+
+def _tables() -> list[sa.Table]:
+    from sqlmodel import SQLModel
+
+    from .. import models  # noqa: F401 - registers the tables
+
+    return list(SQLModel.metadata.sorted_tables)  # parents before children
+
+
+def _occupied(conn: sa.Connection, tables: list[sa.Table]) -> str | None:
+    """The first wijkflow table in the target that holds a row, if any."""
+    present = set(sa.inspect(conn).get_table_names())
+    for table in tables:
+        if table.name in present and conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first():
+            return table.name
+    return None
+
+
+def copy_database(app: App, to_url: str, *, batch: int = COPY_BATCH,
+                  progress: Callable[[int], None] | None = None,
+                  start: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Copy the whole database into the empty one at `to_url`; returns counts and the verified chain head.
+
+    `start(total_rows)` is called once before copying, `progress(rows)` after each batch.
+    """
+    source = app.db
+    if normalise_url(to_url) == source.url:
+        raise InvalidInput("The target is the database being copied; give another --to.")
+    current, newest = source.revision(), migrations.head()
+    if current is None:
+        raise InvalidInput(f"There is nothing to copy: {source.where} has no wijkflow tables.")
+    if current != newest:
+        raise InvalidInput(f"The database at {source.where} is at schema revision {current}, not {newest}; "
+                           "run `wijkflow db upgrade` first.")
+    target = Database(to_url)
+    if not (target.is_sqlite or target.url.startswith("postgresql")):
+        raise InvalidInput(f"wijkflow stores its data in SQLite or PostgreSQL, not at {target.where}; give a "
+                           "SQLite path or a postgresql+psycopg:// URL.")
+    tables = _tables()
+    counts: dict[str, int] = {}
+    with source.read() as src:
+        if src.dialect.name == "postgresql":
+            src.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        for table in tables:
+            counts[table.name] = src.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        if start is not None:
+            start(sum(counts.values()))
+        try:
+            with target._errors(), target.engine.connect() as dst:
+                dst.info["write"] = True
+                with dst.begin():
+                    occupied = _occupied(dst, tables)
+                    if occupied is not None:
+                        raise Conflict(f"The database at {target.where} already holds wijkflow data (table "
+                                       f"{occupied}); copy only into an empty database. Nothing was written.")
+                    if not target.is_sqlite:
+                        dst.exec_driver_sql("SELECT pg_advisory_xact_lock(4243)")
+                    migrations.upgrade(dst, create=target._create_schema)
+                    for table in tables:
+                        _copy_table(src, dst, table, batch, progress)
+                    if not target.is_sqlite:
+                        _reset_sequences(dst, tables)
+        finally:
+            target.dispose()
+    return {"from": source.where, "to": target.where, "tables": counts, "rows": sum(counts.values()),
+            **_verify_copy(app, to_url)}
+
+
+def _copy_table(src: sa.Connection, dst: sa.Connection, table: sa.Table, batch: int,
+                progress: Callable[[int], None] | None) -> None:
+    order = list(table.primary_key.columns)
+    result = src.execution_options(yield_per=batch).execute(sa.select(table).order_by(*order))
+    for part in result.mappings().partitions(batch):
+        dst.execute(table.insert(), [dict(row) for row in part])
+        if progress is not None:
+            progress(len(part))
+
+
+def _reset_sequences(dst: sa.Connection, tables: list[sa.Table]) -> None:
+    """Ids were copied as they were: the next id PostgreSQL hands out must come after them."""
+    for table in tables:
+        pk = list(table.primary_key.columns)
+        if len(pk) != 1 or not isinstance(pk[0].type, sa.Integer):
+            continue
+        seq = dst.exec_driver_sql(f"SELECT pg_get_serial_sequence('{table.name}', '{pk[0].name}')").scalar()
+        if seq:
+            dst.exec_driver_sql(f"SELECT setval('{seq}', coalesce((SELECT max({pk[0].name}) FROM {table.name}), 0) + 1,"
+                                " false)")
+
+
+def _verify_copy(app: App, to_url: str) -> dict[str, Any]:
+    from . import audit as audit_service
+
+    source_head = audit_service.head(app)
+    copy = App.open(to_url, clock=app.now)
+    try:
+        verdict = audit_service.verify(copy)
+    finally:
+        copy.close()
+    if verdict["head_hash"] != (source_head["hash"] if source_head["events"] else None):
+        raise StorageError("The copy's history verifies but its head differs from the source's; "
+                           "do not use the copy.")
+    return {"events": verdict["checked"], "head_hash": verdict["head_hash"], "verified": True}

@@ -58,9 +58,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              "[env WIJKFLOW_TEST_POSTGRES]")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only: the test works on the SQLite file itself (tampering, "
+                                       "file bytes); it runs once, on SQLite")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "db_url" in metafunc.fixturenames:
-        engines = ["sqlite"] + (["postgresql"] if metafunc.config.getoption("--postgres") else [])
+        engines = ["sqlite"]
+        if metafunc.config.getoption("--postgres") and not metafunc.definition.get_closest_marker("sqlite_only"):
+            engines.append("postgresql")
         metafunc.parametrize("db_engine", engines)
 
 

@@ -13,6 +13,9 @@ from conftest import PL, SG1
 
 from wijkflow import audit, services
 
+# These tests read and alter the SQLite file itself (tampering, bytes on disk): SQLite only.
+pytestmark = pytest.mark.sqlite_only
+
 KEYS = ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering")
 
 

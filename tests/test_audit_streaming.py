@@ -10,8 +10,13 @@ import sqlite3
 import tracemalloc
 from datetime import timedelta
 
+import pytest
+
 from wijkflow import audit
 from wijkflow.services.audit import query, verify
+
+# These tests read and alter the SQLite file itself (tampering, bytes on disk): SQLite only.
+pytestmark = pytest.mark.sqlite_only
 
 
 def add_events(db_path, n: int, start) -> None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
 from conftest import ADMIN, PL, SG1
 
 from wijkflow import services
+
+# These tests read and alter the SQLite file itself (tampering, bytes on disk): SQLite only.
+pytestmark = pytest.mark.sqlite_only
 
 SECRETS = [b"Robert Olde Heuvel", b"robert@welbions.example", b"Olde Heuvel", b"robert@"]
 

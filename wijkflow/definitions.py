@@ -325,7 +325,12 @@ def _parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     import yaml  # only definitions files need it; CLI start-up does not
 
     lines: dict[tuple[Any, ...], int] = {}
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # checks every character first: raises ReaderError on a control character
+    except yaml.reader.ReaderError as exc:
+        raise DefinitionError(file=file, line=text.count("\n", 0, max(exc.position, 0)) + 1,
+                              problem=f"the character #x{exc.character:04x} is not allowed in YAML; "
+                                      "remove it or write it as an escape in a quoted string") from None
     try:
         node = loader.get_single_node()
         if node is None:

@@ -51,6 +51,8 @@ class Database:
         self.path: Path | None = None
         if self.is_sqlite:
             raw = self.url.split(":///", 1)[1] if ":///" in self.url else ""
+            if raw.startswith("file:"):  # SQLite's URI form (sqlite:///file:PATH?mode=ro&uri=true)
+                raw = raw[len("file:"):].split("?", 1)[0]
             if raw and raw != ":memory:":
                 self.path = Path(raw)
         self._engine: sa.Engine | None = None
@@ -70,7 +72,9 @@ class Database:
         if self.path is not None and not self.path.parent.is_dir():
             raise StorageError(f"The database directory {self.path.parent} does not exist.")
         if not self.is_sqlite:
-            return sa.create_engine(self.url, pool_pre_ping=False)
+            # Wait for another writer's locks as long as SQLite's busy timeout, then give up (exit 6), never forever.
+            return sa.create_engine(self.url, pool_pre_ping=False,
+                                    connect_args={"options": f"-c lock_timeout={BUSY_TIMEOUT_MS}"})
         engine = sa.create_engine(self.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
         @event.listens_for(engine, "connect")
@@ -160,7 +164,8 @@ class Database:
 
     def _translate(self, err: exc.DBAPIError) -> WijkflowError:
         text = str(err.orig).lower()
-        if "locked" in text or "busy" in text or "could not serialize" in text or "deadlock" in text:
+        if ("locked" in text or "busy" in text or "could not serialize" in text or "deadlock" in text
+                or "lock timeout" in text):
             return Conflict("The database is busy with another change; nothing was written, try again.")
         if "readonly" in text or "read-only" in text or "unable to open" in text:
             return StorageError(f"The database at {self.where} cannot be opened for writing "

@@ -440,3 +440,96 @@ def crash_at_any_point(url: str, *, kills: int = 50, due_aanpakken: int = 8, bat
             "sent": len(sent), "states": dict(Counter(states.values())), "received": sum(at_server.values()),
             "missing": sorted(sent - set(at_server)), "unknown": sorted(set(at_server) - set(states)),
             "duplicates": sorted(duplicates), "accepted_not_recorded_at_a_kill": sorted(in_flight)}
+
+
+# --- 4. downtime --------------------------------------------------------------------------------------
+
+
+def fortnightly_workflow(folder: Path) -> str:
+    """The shipped wijkaanpak with its execute report every two weeks: 100 days down misses seven periods."""
+    text = (shipped_dir() / "wijkaanpak.yaml").read_text(encoding="utf-8")
+    text = text.replace("name: wijkaanpak\n", "name: wijkaanpak_veertiendaags\n", 1)
+    text = text.replace("    phase: execute\n    every: P3M\n", "    phase: execute\n    every: P14D\n", 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "veertiendaags.yaml").write_text(text, encoding="utf-8")
+    return str(folder)
+
+
+def reminder_rows(url: str) -> list[Any]:
+    engine = sa.create_engine(sa_url(url))
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text("SELECT * FROM reminder ORDER BY id")))
+    finally:
+        engine.dispose()
+
+
+def _moment(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def downtime(url: str, server: Any, workflows: Path, *, days: int = 100, aanpakken: int = 2) -> dict[str, Any]:
+    """Send what is due, stop the scheduler, jump `days` (across the switch to summer time), send again.
+
+    Through the installed `wijkflow reminders send`, the clock set with WIJKFLOW_NOW.
+    """
+    from zoneinfo import ZoneInfo
+
+    ams = ZoneInfo("Europe/Amsterdam")
+    start = datetime(2026, 3, 2, 10, 0, tzinfo=ams).astimezone(UTC)  # summer time starts 29 March 2026
+    wf = fortnightly_workflow(workflows)
+    app = App.open(url, clock=lambda: start, workflows_dir=wf)
+    try:
+        seed_people = seed  # people only
+        app.close()
+        seed_people(url, aanpakken=0, now=start)
+        app = App.open(url, clock=lambda: start, workflows_dir=wf)
+        for i in range(aanpakken):
+            common = {"gemeente": "Hengelo", "leader": PL, "coordinators": (WR,), "approvers": (SG1, SG2),
+                      "acting": PL}
+            services.create_aanpak(app, f"Uitvoering {i}", wijk=f"Oost {i}", workflow="wijkaanpak_veertiendaags",
+                                   phase="execute", since="2026-03-02", **common)
+            services.create_aanpak(app, f"Monitor {i}", wijk=f"West {i}", phase="monitor", since="2026-03-02",
+                                   **common)
+            design = services.create_aanpak(app, f"Ontwerp {i}", wijk=f"Zuid {i}", phase="design",
+                                            since="2025-08-01", **common)  # stalls (270 days) inside the gap
+            services.set_deadline(app, design["slug"], "teams", "2026-04-15", acting=PL)
+    finally:
+        app.close()
+    env = cli_env(url, WIJKFLOW_SMTP_HOST="127.0.0.1", WIJKFLOW_SMTP_PORT=str(server.port),
+                  WIJKFLOW_SMTP_SECURITY="none", WIJKFLOW_MAIL_FROM="wijkflow@hengelo.example",
+                  WIJKFLOW_WORKFLOWS_DIR=wf)
+
+    def send(at: datetime) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([*wijkflow_command(), "reminders", "send"], capture_output=True, text=True,
+                              env={**env, "WIJKFLOW_NOW": at.isoformat()}, timeout=120)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+        return proc
+
+    send(start)
+    before = len(server.messages)
+    end = start + timedelta(days=days)
+    due_in_gap = [r for r in reminder_rows(url) if r.status == "pending" and _moment(r.due_at) <= end]
+    send(end)  # the restart after the downtime
+    send(end)  # and once more: nothing is sent twice
+    rows = {r.id: r for r in reminder_rows(url)}
+    states = message_states(url)
+    received = Counter(str(m["Message-ID"]) for m in server.messages[before:])
+    nxt = [r for r in rows.values() if r.kind == "every" and r.status == "pending"]
+    return {
+        "days": days, "due_in_gap": len(due_in_gap),
+        "kinds": dict(Counter(r.kind for r in due_in_gap)),
+        "still_pending": [r.id for r in due_in_gap if rows[r.id].status == "pending"],
+        "cancelled": {r.id: rows[r.id].reason for r in due_in_gap if rows[r.id].status == "cancelled"},
+        "every_sent_per_rule": dict(Counter(f"{r.aanpak_id}:{r.rule}" for r in rows.values()
+                                            if r.kind == "every" and r.status == "queued")),
+        "every_next_period": sorted(r.seq for r in nxt),
+        "next_every_due_local": sorted({_moment(r.due_at).astimezone(ams).strftime("%H:%M %Z") for r in nxt}),
+        "next_every_after_end": all(_moment(r.due_at) > end for r in nxt),
+        "messages": len(states), "states": dict(Counter(states.values())),
+        "received": sum(received.values()), "duplicates": sorted(m for m, n in received.items() if n > 1),
+        "missing": sorted(m for m, s in states.items() if s == "sent" and m not in received
+                          and m not in {str(x["Message-ID"]) for x in server.messages[:before]}),
+    }

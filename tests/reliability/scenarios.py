@@ -533,3 +533,83 @@ def downtime(url: str, server: Any, workflows: Path, *, days: int = 100, aanpakk
         "missing": sorted(m for m, s in states.items() if s == "sent" and m not in received
                           and m not in {str(x["Message-ID"]) for x in server.messages[:before]}),
     }
+
+
+# --- 3. SMTP faults -----------------------------------------------------------------------------------------
+
+
+def smtp_faults(url: str, server: Any, *, rounds: int = 1, seed_: int = 3) -> dict[str, Any]:
+    """The reminders issue's fault matrix as one run: every phase is a scheduler (re)start.
+
+    server down -> 421 -> 550 for one recipient -> connection dropped mid-message -> slower than
+    the timeout -> killed mid-send -> a healthy server. Six new messages become due in every phase.
+    """
+    from smtp_server import free_port
+
+    from wijkflow.reminders.sweep import sweep
+
+    rng = random.Random(seed_)
+    seed(url, aanpakken=0)
+    now = BASE
+    faults: Counter[str] = Counter()
+    gave_up_on: set[str] = set()  # accepted by the server only after the client had given up waiting
+    in_flight: set[str] = set()
+    ctx = processes_context()
+    for r in range(rounds):
+        for fault in ("down", "421", "550", "drop", "slow", "kill", "healthy"):
+            now += timedelta(hours=7)  # past the longest backoff (6 h) and a dead sweep's claim (1 h)
+            app = App.open(url, clock=lambda at=now: at, **smtp_flags(server.port, timeout=0.3))
+            try:
+                add_aanpakken(app, 1, phase="monitor", since="2025-07-01", prefix=f"{fault} {r}")
+            finally:
+                app.close()
+            handler = server.handler
+            handler.mode, handler.delay, handler.refuse = None, 0.0, {}
+            port = server.port
+            if fault == "down":
+                port = free_port()  # nobody listens there
+            elif fault == "421":
+                handler.mode = "421"
+            elif fault == "550":
+                handler.refuse = {WR: f"550 5.1.1 <{WR}>: Recipient address rejected"}
+            elif fault == "drop":
+                handler.mode = "drop"
+            elif fault == "slow":
+                handler.mode, handler.delay = "slow", 0.6
+            faults[fault] += 1
+            if fault == "kill":
+                handler.mode, handler.delay = "slow", 0.02
+                kill_at_random(ctx, sweeper, (url, port, now.isoformat()), rng, 0.8)
+                accepted = {str(m["Message-ID"]) for m in server.messages}
+                in_flight |= {m for m, s in message_states(url).items() if s == "sending" and m in accepted}
+                continue
+            app = App.open(url, clock=lambda at=now: at, **smtp_flags(port, timeout=0.3))
+            try:
+                seen = len(server.messages)
+                sweep(app)
+            finally:
+                app.close()
+            if fault == "slow":
+                time.sleep(handler.delay + 0.2)  # the server answers late: let it finish before looking
+                states = message_states(url)
+                gave_up_on |= {str(m["Message-ID"]) for m in server.messages[seen:]
+                               if states.get(str(m["Message-ID"])) != "sent"}
+            handler.mode = None
+    check = check_invariants(url)
+    states = message_states(url)
+    at_server = Counter(str(m["Message-ID"]) for m in server.messages)
+    engine = sa.create_engine(sa_url(url))
+    try:
+        with engine.connect() as conn:
+            failed = list(conn.execute(sa.text(
+                "SELECT p.email, m.error FROM reminder_message m JOIN person p ON p.id = m.person_id "
+                "WHERE m.status = 'failed'")))
+    finally:
+        engine.dispose()
+    return {"faults": dict(faults), "messages": len(states), "states": dict(Counter(states.values())),
+            "events": check["events"], "received": sum(at_server.values()),
+            "failed_to": sorted({f.email for f in failed}), "failed_errors": sorted({f.error for f in failed}),
+            "missing": sorted(m for m, s in states.items() if s == "sent" and m not in at_server),
+            "failed_but_delivered": sorted(m for m, s in states.items() if s == "failed" and m in at_server),
+            "duplicates": sorted(m for m, n in at_server.items() if n > 1),
+            "accepted_not_recorded": sorted(in_flight | gave_up_on)}

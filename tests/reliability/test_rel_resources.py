@@ -28,6 +28,14 @@ from conftest import PL
 COMPLETE = ["--as", PL, "complete", "wijkaanpak-noord", "coalitie", "--evidence", "https://docs.example/1"]
 
 
+def cli(url: str, *args: str, preexec_fn=None) -> subprocess.CompletedProcess[str]:
+    """The installed command on a SQLite file of the test's own (these faults are about files)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKFLOW_")}
+    env["WIJKFLOW_DATABASE_URL"] = url
+    return subprocess.run([*scenarios.wijkflow_command(), *args], capture_output=True, text=True, env=env,
+                          preexec_fn=preexec_fn, timeout=60)
+
+
 def one_sentence(stderr: str) -> str:
     lines = [line for line in stderr.strip().splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("Error: ") and "Traceback" not in stderr, stderr
@@ -69,34 +77,34 @@ def sqlite_state(path: Path) -> list:
 # --- read-only -------------------------------------------------------------------------------------
 
 
-def test_a_read_only_mounted_database_is_refused_in_one_sentence(mounted, sh):
+def test_a_read_only_mounted_database_is_refused_in_one_sentence(mounted):
     url = seeded(mounted / "w.db")
     before = sqlite_state(mounted / "w.db")
     assert subprocess.run(["mount", "-o", "remount,ro", str(mounted)], capture_output=True).returncode == 0
-    proc = sh(*COMPLETE, env={"WIJKFLOW_DATABASE_URL": url})
+    proc = cli(url, *COMPLETE)
     assert proc.returncode == 2, proc.stderr
     assert "cannot be opened for writing" in one_sentence(proc.stderr) or "read-only" in proc.stderr
     assert sqlite_state(mounted / "w.db") == before
-    shown = sh("show", "wijkaanpak-noord", env={"WIJKFLOW_DATABASE_URL": url})
+    shown = cli(url, "show", "wijkaanpak-noord")
     assert shown.returncode == 0, shown.stderr  # reading still works
 
 
-def test_a_database_opened_read_only_refuses_every_write_even_for_root(tmp_path, sh):
+def test_a_database_opened_read_only_refuses_every_write_even_for_root(tmp_path):
     seeded(tmp_path / "w.db")
     before = sqlite_state(tmp_path / "w.db")
     ro = f"sqlite:///file:{tmp_path / 'w.db'}?mode=ro&uri=true"
     for args in (COMPLETE, ["--as", PL, "new", "Zuid", "--wijk", "Zuid", "--leader", PL], ["init"]):
-        proc = sh(*args, env={"WIJKFLOW_DATABASE_URL": ro})
+        proc = cli(ro, *args)
         assert proc.returncode == 2, (args, proc.stderr)
         assert "cannot be opened for writing" in one_sentence(proc.stderr)
     assert sqlite_state(tmp_path / "w.db") == before
-    assert sh("show", "wijkaanpak-noord", env={"WIJKFLOW_DATABASE_URL": ro}).returncode == 0
+    assert cli(ro, "show", "wijkaanpak-noord").returncode == 0
 
 
 # --- full disk ---------------------------------------------------------------------------------------
 
 
-def test_a_full_disk_is_refused_in_one_sentence_and_nothing_is_half_written(mounted, sh):
+def test_a_full_disk_is_refused_in_one_sentence_and_nothing_is_half_written(mounted):
     url = seeded(mounted / "w.db")
     before = sqlite_state(mounted / "w.db")
     fd = os.open(mounted / "filler", os.O_WRONLY | os.O_CREAT)
@@ -109,7 +117,7 @@ def test_a_full_disk_is_refused_in_one_sentence_and_nothing_is_half_written(moun
                     break
     finally:
         os.close(fd)
-    proc = sh(*COMPLETE, env={"WIJKFLOW_DATABASE_URL": url})
+    proc = cli(url, *COMPLETE)
     assert proc.returncode == 2, proc.stderr
     assert "is full" in one_sentence(proc.stderr)
     os.remove(mounted / "filler")
@@ -117,7 +125,7 @@ def test_a_full_disk_is_refused_in_one_sentence_and_nothing_is_half_written(moun
     assert scenarios.check_invariants(url)["events"] > 0
 
 
-def test_a_file_size_limit_is_refused_in_one_sentence_and_nothing_is_half_written(tmp_path, sh):
+def test_a_file_size_limit_is_refused_in_one_sentence_and_nothing_is_half_written(tmp_path):
     url = seeded(tmp_path / "w.db")
     before = sqlite_state(tmp_path / "w.db")
 
@@ -125,10 +133,7 @@ def test_a_file_size_limit_is_refused_in_one_sentence_and_nothing_is_half_writte
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write with EFBIG instead of killing the process
         resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))  # no write may end beyond the first 1 kB
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKFLOW_")}
-    env["WIJKFLOW_DATABASE_URL"] = url
-    proc = subprocess.run([*scenarios.wijkflow_command(), *COMPLETE], capture_output=True, text=True, env=env,
-                          preexec_fn=limit, timeout=60)
+    proc = cli(url, *COMPLETE, preexec_fn=limit)
     assert proc.returncode == 2, proc.stderr
     assert "is full" in one_sentence(proc.stderr)
     assert sqlite_state(tmp_path / "w.db") == before

@@ -65,7 +65,11 @@ class Database:
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            self._engine = self._create_engine()
+            try:
+                self._engine = self._create_engine()
+            except (exc.ArgumentError, exc.NoSuchModuleError, ImportError):
+                raise StorageError(f"'{self.url.split('@')[-1]}' is not a database wijkflow can use: give a SQLite "
+                                   "file path, sqlite:///PATH or postgresql+psycopg://...") from None
         return self._engine
 
     def _create_engine(self) -> sa.Engine:
@@ -153,7 +157,7 @@ class Database:
         except exc.IntegrityError as err:
             raise Conflict(f"The change conflicts with data already stored ({_first_line(err)}).") from err
         except exc.DBAPIError as err:
-            raise WijkflowError(f"The database reported an error: {_first_line(err)}.") from err
+            raise self._translate(err) from err  # e.g. DatabaseError "file is not a database"
         except Exception as err:
             # A driver error raised outside SQLAlchemy's wrapping (BEGIN IMMEDIATE is sent directly).
             dbapi = self._engine.dialect.loaded_dbapi if self._engine is not None else None
@@ -172,6 +176,8 @@ class Database:
                                 "(read-only file or directory?).")
         if "disk" in text and "full" in text or "disk i/o" in text:
             return StorageError(f"The disk holding {self.where} is full or failing; nothing was written.")
+        if "file is not a database" in text:
+            return StorageError(f"The file at {self.where} is not a wijkflow database (not an SQLite file).")
         if "no such table" in text or "does not exist" in text and "relation" in text:
             return StorageError(f"The database at {self.where} has no wijkflow tables yet; "
                                 "run `wijkflow init` first.")

@@ -177,3 +177,53 @@ def test_a_control_character_in_a_definition_is_refused_with_its_line(tmp_path):
     assert err.value.line == 3 and "#x0008" in err.value.problem
     result = CliRunner().invoke(cli, ["workflows", "validate", str(path)], env={"WIJKFLOW_CONFIG": ""})
     assert result.exit_code == 2 and result.stderr.startswith(f"Error: {path}, line 3: the character #x0008")
+
+
+SETTINGS = {
+    "WIJKFLOW_DATABASE_URL": ["mysql://x/y", "/etc/passwd", "/", "::::", "sqlite://", "sqlite:///nodir/x.db",
+                              "postgresql+psycopg://nobody@127.0.0.1:1/x", "file:x?mode=ro"],
+    "WIJKFLOW_NOW": ["garbage", "2026-13-01", "", "9999-12-31T23:59:59+14:00", "0001-01-01T00:00:00"],
+    "WIJKFLOW_TIMEZONE": ["Mars/Olympus", "../../etc/passwd", "", "UTC", "Etc/GMT+14"],
+    "WIJKFLOW_SMTP_PORT": ["abc", "99999999", "-1", ""],
+    "WIJKFLOW_SMTP_TIMEOUT": ["-1", "abc", "1e309", "0"],
+    "WIJKFLOW_REMINDER_HOUR": ["25", "-1", "abc", "9.5"],
+    "WIJKFLOW_CLOSING_DAYS": ["xx", "2026-02-30", ",,,"],
+    "WIJKFLOW_WORKFLOWS_DIR": ["/nonexistent", "/etc", "/etc/passwd"],
+    "WIJKFLOW_CONFIG": ["/etc/passwd", "/nonexistent.toml", "/"],
+    "WIJKFLOW_MAIL_FROM": ["not an address\r\nBcc: x@y", "", "@"],
+    "WIJKFLOW_SMTP_SECURITY": ["bogus", ""],
+}
+SETTING_COMMANDS = [["list"], ["show", "wijkaanpak-noord"], ["reminders", "list"], ["reminders", "send"],
+                    ["gate", "wijkaanpak-noord"], ["history", "wijkaanpak-noord"], ["audit", "verify"],
+                    ["complete", "wijkaanpak-noord", "coalitie", "--evidence", "x"], ["workflows", "list"],
+                    ["config"], ["mail", "test", "a@b.nl"]]
+
+
+@given(command=st.sampled_from(SETTING_COMMANDS),
+       settings_=st.dictionaries(st.sampled_from(sorted(SETTINGS)), st.none(), min_size=1, max_size=3).flatmap(
+           lambda keys: st.fixed_dictionaries({k: st.sampled_from(SETTINGS[k]) | nasty_text.filter(
+               lambda s: "\x00" not in s) for k in keys})))
+@FUZZ
+def test_bad_settings_from_the_environment_are_refused_in_one_sentence(fuzz_db, command, settings_):
+    env, db_state = fuzz_db
+    before = db_state()
+    result = CliRunner().invoke(cli, ["--as", PL, *command], env={**env, **settings_}, catch_exceptions=True)
+    assert not _crashed(result), _explain(result, (settings_, command))
+    assert result.exit_code in DOCUMENTED, _explain(result, (settings_, command))
+    if result.exit_code != 0:
+        assert db_state() == before
+
+
+@pytest.mark.parametrize("name, value, says", [
+    ("WIJKFLOW_TIMEZONE", "Mars/Olympus", "WIJKFLOW_TIMEZONE 'Mars/Olympus' is not a known time zone"),
+    ("WIJKFLOW_TIMEZONE", "../../etc/passwd", "is not a known time zone"),
+    ("WIJKFLOW_NOW", "0001-01-01T00:00:00", "must lie between the years 1900 and 9000"),
+    ("WIJKFLOW_DATABASE_URL", "mysql://x/y", "'mysql://x/y' is not a database wijkflow can use"),
+    ("WIJKFLOW_DATABASE_URL", "/etc/passwd", "The file at /etc/passwd is not a wijkflow database"),
+])
+def test_settings_the_fuzzer_found_are_refused_in_one_sentence(fuzz_db, name, value, says):
+    """Found by the fuzzer: each of these ended in a traceback or exit 1 ("unexpected") before."""
+    env, _ = fuzz_db
+    result = CliRunner().invoke(cli, ["--as", PL, "show", "wijkaanpak-noord"], env={**env, name: value})
+    assert not _crashed(result), _explain(result)
+    assert result.exit_code == 2 and says in result.stderr and result.stderr.count("\n") == 1, result.stderr

@@ -227,3 +227,21 @@ def test_settings_the_fuzzer_found_are_refused_in_one_sentence(fuzz_db, name, va
     result = CliRunner().invoke(cli, ["--as", PL, "show", "wijkaanpak-noord"], env={**env, name: value})
     assert not _crashed(result), _explain(result)
     assert result.exit_code == 2 and says in result.stderr and result.stderr.count("\n") == 1, result.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["deadline", "wijkaanpak-noord", "coalitie", "9999-12-31"],
+    ["deadline", "wijkaanpak-noord", "coalitie", "0001-01-01"],
+    ["show", "wijkaanpak-noord", "--as-of", "0001-01-01"], ["show", "wijkaanpak-noord", "--as-of", "9999-12-31"],
+    ["new", "Oud", "--wijk", "x", "--leader", PL, "--phase", "monitor", "--since", "0001-01-01"],
+    ["audit", "query", "--since", "0001-01-01"], ["audit", "query", "--until", "9999-12-31"],
+    ["reminders", "list", "--until", "9999-12-31"],
+])
+def test_dates_at_the_ends_of_the_calendar_are_refused_in_one_sentence(fuzz_db, args):
+    """Found by probing what the fuzzer hinted at: year 1 and 9999 overflowed (OverflowError traceback)."""
+    env, db_state = fuzz_db
+    before = db_state()
+    result = CliRunner().invoke(cli, ["--as", PL, *args], env=env)
+    assert not _crashed(result), _explain(result, args)
+    assert result.exit_code == 2 and "give a year between 1900 and 9000" in result.stderr, result.stderr
+    assert db_state() == before

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput
+from .errors import InvalidInput, shorten
 
 APP_NAME = "wijkflow"
 
@@ -125,7 +125,11 @@ def load_settings(*, flags: Mapping[str, Any] | None = None, env: Mapping[str, s
     chosen = config_path or env.get("WIJKFLOW_CONFIG")
     path = Path(chosen) if chosen else _config_dir() / "wijkflow.toml"
     file_values: dict[str, Any] = {}
-    if path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise InvalidInput(f"The configuration file {shorten(path)} cannot be read: {exc.strerror}.") from None
+    if is_file:
         import tomllib
 
         try:

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 
-from .errors import Conflict, StorageError, WijkflowError
+from .errors import Conflict, StorageError, WijkflowError, shorten
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -55,6 +55,10 @@ class Database:
                 raw = raw[len("file:"):].split("?", 1)[0]
             if raw and raw != ":memory:":
                 self.path = Path(raw)
+                try:
+                    self.path.exists()
+                except OSError as exc:  # e.g. a name longer than the file system allows
+                    raise StorageError(f"The database path {shorten(raw)} cannot be used: {exc.strerror}.") from None
         self._engine: sa.Engine | None = None
         self._seen = False  # the database file is known to exist (checked once, not on every call)
 

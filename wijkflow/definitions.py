@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-from .errors import DefinitionError
+from .errors import DefinitionError, shorten
 
 KEY = r"^[a-z][a-z0-9_]*$"
 _KEY_RE = re.compile(KEY)
@@ -499,8 +499,11 @@ class Registry:
         if self._by_name is None:
             found: dict[str, tuple[Definition, Path]] = {}
             for directory in self.dirs:
-                if not directory.is_dir():
-                    continue
+                try:
+                    if not directory.is_dir():
+                        continue
+                except OSError as exc:  # e.g. a name longer than the file system allows
+                    raise DefinitionError(file=shorten(directory), problem=f"cannot be read ({exc.strerror})") from None
                 for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
                     d = load_file(path)
                     if d.name not in found or found[d.name][0].version < d.version:

@@ -127,7 +127,7 @@ OPTIONS = ["--to", "--reason", "--dry-run", "--override", "--format", "--evidenc
            "--name", "--locale", "--expect-head", "--type", "--workflow", "--help", "--debug", "--as", "--db"]
 KNOWN = ["wijkaanpak-noord", "1", "0", "coalitie", "lokaal_contract", "lokaal_contract_akkoord", "design",
          "closed", "veiligheid", "json", "csv", "table", "mermaid", PL, SG1, "nobody@example.org", "2026-03-01",
-         "approver", "projectleider", "3,5"]
+         "approver", "projectleider", "3,5", "0001-01-01", "9999-12-31", "1900-01-01", "2026-03-29", "1e309", "-0"]
 token = st.one_of(st.sampled_from(OPTIONS), st.sampled_from(KNOWN), nasty_text.filter(lambda s: "\x00" not in s))
 
 
@@ -220,13 +220,18 @@ def test_bad_settings_from_the_environment_are_refused_in_one_sentence(fuzz_db, 
     ("WIJKFLOW_NOW", "0001-01-01T00:00:00", "must lie between the years 1900 and 9000"),
     ("WIJKFLOW_DATABASE_URL", "mysql://x/y", "'mysql://x/y' is not a database wijkflow can use"),
     ("WIJKFLOW_DATABASE_URL", "/etc/passwd", "The file at /etc/passwd is not a wijkflow database"),
+    ("WIJKFLOW_DATABASE_URL", "a" * 5000, "cannot be used: File name too long"),
+    ("WIJKFLOW_CONFIG", "a" * 5000, "cannot be read: File name too long"),
+    ("WIJKFLOW_WORKFLOWS_DIR", "a" * 5000, "cannot be read (File name too long)"),
 ])
 def test_settings_the_fuzzer_found_are_refused_in_one_sentence(fuzz_db, name, value, says):
     """Found by the fuzzer: each of these ended in a traceback or exit 1 ("unexpected") before."""
     env, _ = fuzz_db
-    result = CliRunner().invoke(cli, ["--as", PL, "show", "wijkaanpak-noord"], env={**env, name: value})
+    command = ["workflows", "list"] if name == "WIJKFLOW_WORKFLOWS_DIR" else ["show", "wijkaanpak-noord"]
+    result = CliRunner().invoke(cli, ["--as", PL, *command], env={**env, name: value})
     assert not _crashed(result), _explain(result)
     assert result.exit_code == 2 and says in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert len(result.stderr) < 300  # one sentence, not the 5000 characters back
 
 
 @pytest.mark.parametrize("args", [

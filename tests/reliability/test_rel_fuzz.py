@@ -203,7 +203,7 @@ SETTING_COMMANDS = [["list"], ["show", "wijkaanpak-noord"], ["reminders", "list"
        settings_=st.dictionaries(st.sampled_from(sorted(SETTINGS)), st.none(), min_size=1, max_size=3).flatmap(
            lambda keys: st.fixed_dictionaries({k: st.sampled_from(SETTINGS[k]) | nasty_text.filter(
                lambda s: "\x00" not in s) for k in keys})))
-@FUZZ
+@settings(FUZZ, max_examples=max(EXAMPLES // 2, 1))
 def test_bad_settings_from_the_environment_are_refused_in_one_sentence(fuzz_db, command, settings_):
     env, db_state = fuzz_db
     before = db_state()

@@ -480,12 +480,9 @@ def downtime(url: str, server: Any, workflows: Path, *, days: int = 100, aanpakk
     ams = ZoneInfo("Europe/Amsterdam")
     start = datetime(2026, 3, 2, 10, 0, tzinfo=ams).astimezone(UTC)  # summer time starts 29 March 2026
     wf = fortnightly_workflow(workflows)
+    seed(url, aanpakken=0, now=start)  # the people
     app = App.open(url, clock=lambda: start, workflows_dir=wf)
     try:
-        seed_people = seed  # people only
-        app.close()
-        seed_people(url, aanpakken=0, now=start)
-        app = App.open(url, clock=lambda: start, workflows_dir=wf)
         for i in range(aanpakken):
             common = {"gemeente": "Hengelo", "leader": PL, "coordinators": (WR,), "approvers": (SG1, SG2),
                       "acting": PL}

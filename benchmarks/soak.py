@@ -125,7 +125,8 @@ def main() -> int:
             cmd += ["--postgres", args.postgres]
         t = time.perf_counter()
         proc = subprocess.run(cmd, cwd=HERE.parent, env=env, capture_output=True, text=True)
-        print(f"[{engine}] fuzzing: {args.fuzz} generated definitions and {args.fuzz} command lines per engine "
+        print(f"[{engine}] fuzzing: {args.fuzz} generated definitions, {args.fuzz} command lines and "
+              f"{max(args.fuzz // 2, 1)} sets of bad settings per engine "
               f"in {time.perf_counter() - t:.0f} s: {proc.stdout.strip().splitlines()[-1]}")
         if proc.returncode != 0:
             print(proc.stdout[-4000:])

@@ -209,6 +209,9 @@ class Database:
         with self._errors(), self.engine.connect() as conn:
             conn.info["write"] = True
             with conn.begin():
+                if not self.is_sqlite:
+                    # Two inits at once would both create the same tables and types: one waits for the other.
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4243)")
                 SQLModel.metadata.create_all(conn)
                 for ddl in _SQLITE_TRIGGERS if self.is_sqlite else _POSTGRES_TRIGGERS:
                     conn.exec_driver_sql(ddl)

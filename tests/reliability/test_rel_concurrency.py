@@ -15,3 +15,14 @@ def test_eight_processes_lose_nothing_and_every_success_is_one_event(db_url):
     assert held["new_events"] == held["expected_events"]
     assert held["ok"].get("advance", 0) > 0 and held["ok"].get("complete", 0) > 0
     scenarios.check_invariants(db_url)
+
+
+def test_six_inits_at_once_all_succeed(db_url):
+    """Found by this suite: on PostgreSQL concurrent `wijkflow init`s raced on the catalog (exit 1 / 6)."""
+    import subprocess
+
+    procs = [subprocess.Popen([*scenarios.wijkflow_command(), "init"], env=scenarios.cli_env(db_url),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    results = [(p.wait(60), p.stderr.read()) for p in procs]
+    assert results == [(0, "")] * 6
+    scenarios.check_invariants(db_url)

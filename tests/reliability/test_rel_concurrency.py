@@ -23,6 +23,6 @@ def test_six_inits_at_once_all_succeed(db_url):
 
     procs = [subprocess.Popen([*scenarios.wijkflow_command(), "init"], env=scenarios.cli_env(db_url),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(6)]
-    results = [(p.wait(60), p.stderr.read()) for p in procs]
+    results = [(p.returncode, err) for p in procs for _, err in [p.communicate(timeout=60)]]
     assert results == [(0, "")] * 6
     scenarios.check_invariants(db_url)

@@ -43,9 +43,7 @@ class App:
 
     @property
     def tz(self) -> ZoneInfo:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo(self.settings.timezone)
+        return self.settings.zone()
 
     @property
     def db(self) -> Database:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInput
+from .errors import InvalidInput, shorten
 
 APP_NAME = "wijkflow"
 
@@ -80,6 +80,16 @@ class Settings:
     config_file: str | None = None
     sources: dict[str, str] = field(default_factory=dict)
 
+    def zone(self) -> Any:
+        """The time zone in effect; InvalidInput (exit 2) when it is not one the system knows."""
+        from zoneinfo import ZoneInfo
+
+        try:
+            return ZoneInfo(self.timezone)
+        except (KeyError, ValueError, OSError):
+            raise InvalidInput(f"WIJKFLOW_TIMEZONE '{self.timezone}' is not a known time zone "
+                               "(e.g. Europe/Amsterdam).") from None
+
     def fixed_now(self) -> datetime | None:
         if not self.now:
             return None
@@ -89,9 +99,9 @@ class Settings:
             raise InvalidInput(f"WIJKFLOW_NOW '{self.now}' is not an ISO date-time "
                                "(e.g. 2026-03-01T09:00:00+01:00).") from None
         if value.tzinfo is None:
-            from zoneinfo import ZoneInfo
-
-            value = value.replace(tzinfo=ZoneInfo(self.timezone))
+            value = value.replace(tzinfo=self.zone())
+        if not 1900 <= value.year <= 9000:  # days are added to it (deadlines, reminders): keep far from year 1 and 9999
+            raise InvalidInput(f"WIJKFLOW_NOW '{self.now}' must lie between the years 1900 and 9000.")
         return value.astimezone(UTC)
 
     def shown(self) -> dict[str, Any]:
@@ -115,7 +125,11 @@ def load_settings(*, flags: Mapping[str, Any] | None = None, env: Mapping[str, s
     chosen = config_path or env.get("WIJKFLOW_CONFIG")
     path = Path(chosen) if chosen else _config_dir() / "wijkflow.toml"
     file_values: dict[str, Any] = {}
-    if path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise InvalidInput(f"The configuration file {shorten(path)} cannot be read: {exc.strerror}.") from None
+    if is_file:
         import tomllib
 
         try:

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 
-from .errors import Conflict, StorageError, WijkflowError
+from .errors import Conflict, StorageError, WijkflowError, shorten
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -51,8 +51,14 @@ class Database:
         self.path: Path | None = None
         if self.is_sqlite:
             raw = self.url.split(":///", 1)[1] if ":///" in self.url else ""
+            if raw.startswith("file:"):  # SQLite's URI form (sqlite:///file:PATH?mode=ro&uri=true)
+                raw = raw[len("file:"):].split("?", 1)[0]
             if raw and raw != ":memory:":
                 self.path = Path(raw)
+                try:
+                    self.path.exists()
+                except OSError as exc:  # e.g. a name longer than the file system allows
+                    raise StorageError(f"The database path {shorten(raw)} cannot be used: {exc.strerror}.") from None
         self._engine: sa.Engine | None = None
         self._seen = False  # the database file is known to exist (checked once, not on every call)
 
@@ -63,14 +69,20 @@ class Database:
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            self._engine = self._create_engine()
+            try:
+                self._engine = self._create_engine()
+            except (exc.ArgumentError, exc.NoSuchModuleError, ImportError):
+                raise StorageError(f"'{self.url.split('@')[-1]}' is not a database wijkflow can use: give a SQLite "
+                                   "file path, sqlite:///PATH or postgresql+psycopg://...") from None
         return self._engine
 
     def _create_engine(self) -> sa.Engine:
         if self.path is not None and not self.path.parent.is_dir():
             raise StorageError(f"The database directory {self.path.parent} does not exist.")
         if not self.is_sqlite:
-            return sa.create_engine(self.url, pool_pre_ping=False)
+            # Wait for another writer's locks as long as SQLite's busy timeout, then give up (exit 6), never forever.
+            return sa.create_engine(self.url, pool_pre_ping=False,
+                                    connect_args={"options": f"-c lock_timeout={BUSY_TIMEOUT_MS}"})
         engine = sa.create_engine(self.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
         @event.listens_for(engine, "connect")
@@ -149,7 +161,7 @@ class Database:
         except exc.IntegrityError as err:
             raise Conflict(f"The change conflicts with data already stored ({_first_line(err)}).") from err
         except exc.DBAPIError as err:
-            raise WijkflowError(f"The database reported an error: {_first_line(err)}.") from err
+            raise self._translate(err) from err  # e.g. DatabaseError "file is not a database"
         except Exception as err:
             # A driver error raised outside SQLAlchemy's wrapping (BEGIN IMMEDIATE is sent directly).
             dbapi = self._engine.dialect.loaded_dbapi if self._engine is not None else None
@@ -160,13 +172,16 @@ class Database:
 
     def _translate(self, err: exc.DBAPIError) -> WijkflowError:
         text = str(err.orig).lower()
-        if "locked" in text or "busy" in text or "could not serialize" in text or "deadlock" in text:
+        if ("locked" in text or "busy" in text or "could not serialize" in text or "deadlock" in text
+                or "lock timeout" in text):
             return Conflict("The database is busy with another change; nothing was written, try again.")
         if "readonly" in text or "read-only" in text or "unable to open" in text:
             return StorageError(f"The database at {self.where} cannot be opened for writing "
                                 "(read-only file or directory?).")
         if "disk" in text and "full" in text or "disk i/o" in text:
             return StorageError(f"The disk holding {self.where} is full or failing; nothing was written.")
+        if "file is not a database" in text:
+            return StorageError(f"The file at {self.where} is not a wijkflow database (not an SQLite file).")
         if "no such table" in text or "does not exist" in text and "relation" in text:
             return StorageError(f"The database at {self.where} has no wijkflow tables yet; "
                                 "run `wijkflow init` first.")

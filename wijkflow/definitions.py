@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-from .errors import DefinitionError
+from .errors import DefinitionError, shorten
 
 KEY = r"^[a-z][a-z0-9_]*$"
 _KEY_RE = re.compile(KEY)
@@ -325,7 +325,12 @@ def _parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
     import yaml  # only definitions files need it; CLI start-up does not
 
     lines: dict[tuple[Any, ...], int] = {}
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # checks every character first: raises ReaderError on a control character
+    except yaml.reader.ReaderError as exc:
+        raise DefinitionError(file=file, line=text.count("\n", 0, max(exc.position, 0)) + 1,
+                              problem=f"the character #x{exc.character:04x} is not allowed in YAML; "
+                                      "remove it or write it as an escape in a quoted string") from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -494,8 +499,11 @@ class Registry:
         if self._by_name is None:
             found: dict[str, tuple[Definition, Path]] = {}
             for directory in self.dirs:
-                if not directory.is_dir():
-                    continue
+                try:
+                    if not directory.is_dir():
+                        continue
+                except OSError as exc:  # e.g. a name longer than the file system allows
+                    raise DefinitionError(file=shorten(directory), problem=f"cannot be read ({exc.strerror})") from None
                 for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
                     d = load_file(path)
                     if d.name not in found or found[d.name][0].version < d.version:

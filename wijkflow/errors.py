@@ -83,3 +83,9 @@ class Conflict(WijkflowError):
 
 class AuditFailed(WijkflowError):
     exit_code = 7
+
+
+def shorten(value: Any, limit: int = 80) -> str:
+    """A value as it may appear inside a one-sentence message: at most `limit` characters."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -86,7 +86,7 @@ class WorkCalendar:
         if not 0 <= hour <= 23:
             raise InvalidInput("WIJKFLOW_REMINDER_HOUR must be an hour of the day (0-23).")
         return cls(closing_days=frozenset(closing), shift=shift != "none", hour=hour,
-                   tz=ZoneInfo(settings.timezone))
+                   tz=settings.zone())
 
     def holiday_name(self, day: date) -> str | None:
         if self._holidays is None:

@@ -59,9 +59,12 @@ def parse_date(value: str | date, what: str = "date") -> date:
     if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         raise InvalidInput(f"'{value}' is not a valid {what}; use YYYY-MM-DD, e.g. 2026-03-01.")
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"'{value}' is not a valid {what}: that day does not exist.") from None
+    if not 1900 <= day.year <= 9000:  # days and time zones are added to it: year 1 or 9999 would overflow
+        raise InvalidInput(f"'{value}' is not a valid {what}: give a year between 1900 and 9000.")
+    return day
 
 
 def local_midnight_utc(day: date, tz: ZoneInfo) -> datetime:

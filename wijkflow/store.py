@@ -566,6 +566,57 @@ def next_wake(conn: sa.Connection) -> datetime | None:
     return min(found) if found else None
 
 
+# --- several schedulers, one database (issue 6) ------------------------------------------
+# Each sweep claims a batch with one conditional UPDATE (the WHERE is re-checked row by row,
+# so two sweeps never hold the same message). On PostgreSQL the candidates are first locked
+# with FOR UPDATE SKIP LOCKED, so concurrent sweeps take disjoint batches instead of queueing
+# behind each other's row locks; SQLite serialises writers (BEGIN IMMEDIATE) and needs neither.
+# A claim is a lease: `claimed_at` older than the lease means the claiming node died.
+
+
+def _skip_locked(conn: sa.Connection, query: Any) -> Any:
+    return query.with_for_update(skip_locked=True) if conn.dialect.name == "postgresql" else query
+
+
+def lock_due_reminders(conn: sa.Connection, now: datetime, limit: int) -> list[Row]:
+    """Due pending occurrences for fan-out, skipping those another sweep is fanning out (PostgreSQL)."""
+    return list(conn.execute(_skip_locked(conn, sa.select(reminder_t).where(
+        reminder_t.c.status == "pending", reminder_t.c.due_at <= now)
+        .order_by(reminder_t.c.due_at, reminder_t.c.id).limit(limit))))
+
+
+def _claimable(now: datetime, lease_expired_before: datetime) -> Any:
+    return sa.or_(sa.and_(message_t.c.status == "pending", message_t.c.next_attempt_at <= now),
+                  sa.and_(message_t.c.status == "sending", message_t.c.claimed_at < lease_expired_before))
+
+
+def claim_messages(conn: sa.Connection, *, now: datetime, lease_expired_before: datetime, token: str,
+                   limit: int) -> list[int]:
+    """Claim up to `limit` due messages (and claims whose lease ran out) for `token`; their ids."""
+    candidates = [r.id for r in conn.execute(_skip_locked(conn, sa.select(message_t.c.id).where(
+        _claimable(now, lease_expired_before)).order_by(message_t.c.next_attempt_at, message_t.c.id).limit(limit)))]
+    if not candidates:
+        return []
+    conn.execute(message_t.update().where(message_t.c.id.in_(candidates), _claimable(now, lease_expired_before))
+                 .values(status="sending", claimed_by=token, claimed_at=now, attempts=message_t.c.attempts + 1))
+    return held_claims(conn, candidates, token)
+
+
+def held_claims(conn: sa.Connection, ids: list[int], token: str) -> list[int]:
+    return [r.id for r in conn.execute(sa.select(message_t.c.id).where(
+        message_t.c.id.in_(ids), message_t.c.claimed_by == token, message_t.c.status == "sending")
+        .order_by(message_t.c.id))]
+
+
+def renew_claims(conn: sa.Connection, ids: list[int], *, token: str, now: datetime) -> set[int]:
+    """Extend the lease on the messages this sweep still holds; returns those (others were taken over)."""
+    if not ids:
+        return set()
+    conn.execute(message_t.update().where(message_t.c.id.in_(ids), message_t.c.claimed_by == token,
+                                          message_t.c.status == "sending").values(claimed_at=now))
+    return set(held_claims(conn, ids, token))
+
+
 # --- audit: verification, queries, history replay (issue 4) ---------------------------
 
 STREAM_BATCH = 2000

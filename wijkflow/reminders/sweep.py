@@ -5,15 +5,21 @@
    aanpak (still in that phase? criterion still open? deadline unchanged?) and turned into
    one outbox message per recipient. A repeating rule schedules its next period here.
 2. Claim (one write transaction): due outbox messages go pending -> sending with this
-   sweep's token, again by conditional UPDATE; claims older than STALE_AFTER (a sweep that
-   died) are taken over.
+   sweep's token and a lease (`claimed_at`), by one conditional UPDATE; on PostgreSQL the
+   candidates are locked FOR UPDATE SKIP LOCKED first, so concurrent sweeps take disjoint
+   batches. Claims whose lease ran out (WIJKFLOW_LEASE_SECONDS, default 300: the node that
+   claimed them died) are taken over by any other sweep.
 3. Send each message, then record the outcome with its audit event in its own transaction.
+   A sweep renews the lease on what it still holds every third of the lease, and skips a
+   message whose claim was taken over meanwhile.
 
 Guarantees: a claim is exclusive, so two sweeps never send the same message. Between the
-server accepting a message and step 3 committing, a crash leaves the claim behind; after
-STALE_AFTER it is sent again with the same Message-ID (at most one duplicate, which mail
-clients and servers can recognise). Nothing is lost: a message ends sent, failed (with the
-server's answer) or is pending for a retry; an occurrence ends queued or cancelled (reason).
+server accepting a message and step 3 committing, a crash leaves the claim behind; after the
+lease it is sent again with the same Message-ID (at most one duplicate, which mail clients
+and servers can recognise). A node stalled for longer than the lease between renewing and
+sending (a frozen VM) can cause the same single duplicate. Nothing is lost: a message ends
+sent, failed (with the server's answer) or is pending for a retry; an occurrence ends queued
+or cancelled (reason).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,7 +54,6 @@ from .schedule import DEADLINE_KINDS, PHASE_KINDS, schedule_every
 
 log = logging.getLogger(__name__)
 
-STALE_AFTER = timedelta(hours=1)
 BATCH = 100
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(minutes=2)
@@ -57,6 +63,11 @@ BACKOFF_MAX = timedelta(hours=6)
 def backoff(attempts: int) -> timedelta:
     """2, 4, 8 ... minutes after the 1st, 2nd, 3rd failed attempt, at most 6 hours."""
     return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+
+
+def lease_of(app: Any) -> timedelta:
+    """How long a claim holds (WIJKFLOW_LEASE_SECONDS) before another scheduler may take it over."""
+    return timedelta(seconds=float(app.settings.lease_seconds))
 
 
 def truthy(value: Any) -> bool:
@@ -138,7 +149,7 @@ def _fan_out_batch(app: Any, now: datetime, limit: int) -> tuple[int, int, int]:
     queued = cancelled = 0
     cal = WorkCalendar.from_settings(app.settings)
     with app.db.write() as conn:
-        due = store.due_reminders(conn, now, limit)
+        due = store.lock_due_reminders(conn, now, limit)
         for r in due:
             if not store.claim_reminder(conn, r.id, now):
                 continue  # another sweep took it
@@ -289,6 +300,7 @@ def _token() -> str:
 def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run: bool = False,
           on_sent: Callable[[dict[str, Any]], None] | None = None) -> SweepResult:
     """Send everything that is due. Safe to run from several processes at once."""
+    fixed = now is not None  # a caller-given moment (a replay, a test) stays that moment throughout
     now = now or app.now()
     result = SweepResult()
     if dry_run:
@@ -298,20 +310,33 @@ def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run:
     result.transport = mailer.transport
     digest = truthy(app.settings.mail_digest)
     token = _token()
+    lease = lease_of(app)
     try:
         while True:
+            claimed_at = now if fixed else app.now()  # a long sweep's later batches get fresh leases
             with app.db.write() as conn:
-                stale = now - STALE_AFTER
-                claimed = [i for i in store.claimable_messages(conn, now, stale, BATCH)
-                           if store.claim_message(conn, i, token=token, now=now, stale_before=stale)]
+                claimed = store.claim_messages(conn, now=claimed_at, lease_expired_before=claimed_at - lease,
+                                               token=token, limit=BATCH)
                 rows = store.message_rows(conn, claimed)
             if not rows:
                 break
+            renewed = time.monotonic()
+            held = set(claimed)
             groups: dict[Any, list[Any]] = {}
             for m in rows:
                 groups.setdefault(m.person_id if digest else m.id, []).append(m)
             unreachable: DeliveryError | None = None
-            for group in groups.values():
+            pending = list(groups.values())
+            for i, group in enumerate(pending):
+                if time.monotonic() - renewed > lease.total_seconds() / 3:
+                    with app.db.write() as conn:
+                        held = store.renew_claims(conn, [m.id for g in pending[i:] for m in g], token=token,
+                                                  now=now if fixed else app.now())
+                    renewed = time.monotonic()
+                if any(m.id not in held for m in group):
+                    log.warning("messages %s were taken over by another sweep; not sending them here",
+                                [m.id for m in group])
+                    continue
                 outcome = unreachable or _send(app, mailer, group, now)
                 if isinstance(outcome, DeliveryError) and outcome.connection:
                     unreachable = outcome  # do not wait for the same dead server once per message
@@ -388,7 +413,7 @@ def _dry_run(app: Any, now: datetime, result: SweepResult) -> SweepResult:
             for pid, role in holders.items():
                 result.messages.append({"reminder": r.id, "rule": r.rule, "aanpak": ctx.row.slug,
                                         "person_id": pid, "role": role, "status": "would send"})
-        stale = now - STALE_AFTER
+        stale = now - lease_of(app)
         for m in store.message_rows(conn, store.claimable_messages(conn, now, stale, 10_000)):
             result.messages.append({"message": m.id, "reminder": m.reminder_id, "rule": m.rule,
                                     "person_id": m.person_id, "status": "would send", "attempt": m.attempts + 1})

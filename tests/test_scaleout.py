@@ -24,6 +24,8 @@ from smtp_server import Server
 from wijkflow import App, services
 from wijkflow.config import load_settings
 from wijkflow.errors import InvalidInput
+from wijkflow.reminders.mailers import MemoryMailer
+from wijkflow.reminders.sweep import sweep
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Europe/Amsterdam")).astimezone(UTC)
 LEASE = 30  # seconds; the takeover node's clock is past it, so the test never waits for it
@@ -145,3 +147,25 @@ def test_lease_seconds_must_be_a_positive_number():
     for bad in ("soon", "0", "-5"):
         with pytest.raises(InvalidInput, match="WIJKFLOW_LEASE_SECONDS"):
             load_settings(env={"WIJKFLOW_LEASE_SECONDS": bad, "WIJKFLOW_CONFIG": ""})
+
+
+def test_a_sweep_renews_its_lease_and_skips_what_another_node_took_over(db_url):
+    fill(db_url, 1)  # 5 messages due
+    app = App.open(db_url, clock=lambda: NOW, lease_seconds=1e-6)  # renew before every message
+
+    class TakenOverAfterTheFirst(MemoryMailer):
+        def send(self, msg, to_addr):
+            super().send(msg, to_addr)
+            if len(self.sent) == 1:  # meanwhile another node takes over the rest of this sweep's batch
+                with app.db.write() as conn:
+                    conn.execute(sa.text("UPDATE reminder_message SET claimed_by = 'other-node' "
+                                         "WHERE status = 'sending' AND message_id <> :mid"), {"mid": msg["Message-ID"]})
+
+    mailer = TakenOverAfterTheFirst()
+    try:
+        result = sweep(app, mailer=mailer)
+    finally:
+        app.close()
+    assert (result.sent, len(mailer.sent)) == (1, 1)
+    state = outbox(db_url)
+    assert len(state["sent"]) == 1 and {c for _, c in state["sending"]} == {"other-node"} and len(state["sending"]) == 4

@@ -81,17 +81,15 @@ def sent_ids(url: str) -> set[str]:
         engine.dispose()
 
 
-def settle(server: Server, url: str, expected: int, timeout: float) -> float:
-    """Wait until `expected` messages arrived or nothing moves for a while; the moment of the last one."""
+def settle(server: Server, url: str, expected: int, timeout: float, quiet: float = 120) -> float:
+    """Wait until `expected` messages arrived, or nothing arrived for `quiet` seconds; the last arrival."""
     deadline = time.monotonic() + timeout
-    last, last_change = -1, time.monotonic()
+    last, last_change = 0, time.monotonic()
     while time.monotonic() < deadline:
         n = len(server.messages)
         if n != last:
             last, last_change = n, time.monotonic()
-        if n >= expected:
-            return last_change
-        if time.monotonic() - last_change > 10:
+        if n >= expected or time.monotonic() - last_change > quiet:
             return last_change
         time.sleep(0.1)
     return last_change

@@ -242,7 +242,7 @@ def message_context(conn: sa.Connection, app: Any, *, aanpak_id: int, rule: Remi
 
 
 def _compose(conn: sa.Connection, app: Any, rows: list[Any], now: datetime, digest: bool) -> tuple[Any, str, str]:
-    """(EmailMessage, recipient address, Message-ID) for one message, or a digest of several."""
+    """(the message, recipient address, Message-ID) for one message, or a digest of several."""
     person = store.people_by_id(conn, {rows[0].person_id}).get(rows[0].person_id)
     items = []
     for m in rows:
@@ -298,8 +298,13 @@ def _token() -> str:
 
 
 def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run: bool = False,
-          on_sent: Callable[[dict[str, Any]], None] | None = None) -> SweepResult:
-    """Send everything that is due. Safe to run from several processes at once."""
+          on_sent: Callable[[dict[str, Any]], None] | None = None,
+          stop: Callable[[], bool] | None = None) -> SweepResult:
+    """Send everything that is due. Safe to run from several processes at once.
+
+    `stop`: asked before each claim batch; when it answers True the sweep ends after the batch
+    it holds (the daemon's SIGTERM), leaving the rest for the next sweep or another node.
+    """
     fixed = now is not None  # a caller-given moment (a replay, a test) stays that moment throughout
     now = now or app.now()
     result = SweepResult()
@@ -312,7 +317,7 @@ def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run:
     token = _token()
     lease = lease_of(app)
     try:
-        while True:
+        while stop is None or not stop():
             claimed_at = now if fixed else app.now()  # a long sweep's later batches get fresh leases
             with app.db.write() as conn:
                 claimed = store.claim_messages(conn, now=claimed_at, lease_expired_before=claimed_at - lease,

@@ -617,6 +617,53 @@ def renew_claims(conn: sa.Connection, ids: list[int], *, token: str, now: dateti
     return set(held_claims(conn, ids, token))
 
 
+# --- audit export at scale (issue 6) -------------------------------------------------------
+# The same filters as query_events, as plain SQL for rawsql.stream: a CSV export of millions of
+# events spends its time writing rows, not building SQLAlchemy rows.
+
+AUDIT_EXPORT_COLUMNS = ("id", "at", "type", "actor_id", "from_phase", "to_phase", "reason", "evidence", "payload",
+                        "prev_hash", "hash", "slug", "wijk", "gemeente")
+
+
+def audit_export_sql(conn: sa.Connection, *, aanpak_id: int | None = None, wijk: str | None = None,
+                     gemeente: str | None = None, phase: str | None = None, actor_id: int | None = None,
+                     types: tuple[str, ...] = (), since: datetime | None = None, until: datetime | None = None,
+                     count: bool = False) -> tuple[str, dict[str, Any]]:
+    """(SQL, parameters) selecting AUDIT_EXPORT_COLUMNS in chain order, or counting them."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if aanpak_id is not None:
+        where.append("e.aanpak_id = :aanpak_id")
+        params["aanpak_id"] = aanpak_id
+    if wijk:
+        where.append("lower(a.wijk) = :wijk")
+        params["wijk"] = wijk.lower()
+    if gemeente:
+        where.append("lower(a.gemeente) = :gemeente")
+        params["gemeente"] = gemeente.lower()
+    if phase:
+        where.append("(e.from_phase = :phase OR e.to_phase = :phase)")
+        params["phase"] = phase
+    if actor_id is not None:
+        where.append("e.actor_id = :actor_id")
+        params["actor_id"] = actor_id
+    if types:
+        where.append("e.type IN (" + ", ".join(f":type{i}" for i in range(len(types))) + ")")
+        params.update({f"type{i}": t for i, t in enumerate(types)})
+    if since is not None:
+        where.append("e.at >= :since")
+        params["since"] = rawsql.moment(conn, since)
+    if until is not None:
+        where.append("e.at < :until")
+        params["until"] = rawsql.moment(conn, until)
+    columns = "count(*)" if count else ", ".join(
+        f"a.{c}" if c in ("slug", "wijk", "gemeente") else f"e.{c}" for c in AUDIT_EXPORT_COLUMNS)
+    sql = f"SELECT {columns} FROM audit_event e LEFT OUTER JOIN aanpak a ON a.id = e.aanpak_id"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + ("" if count else " ORDER BY e.id"), params
+
+
 # --- audit: verification, queries, history replay (issue 4) ---------------------------
 
 STREAM_BATCH = 2000

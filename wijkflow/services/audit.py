@@ -93,9 +93,10 @@ def query(app: App, *, aanpak: str | None = None, wijk: str | None = None, gemee
             yield event_view(row, people, labels, app.tz)
 
 
-def resolve_filters(conn: Any, app: App, *, aanpak: str | None, wijk: str | None, gemeente: str | None,
-                    phase: str | None, actor: str | None, types: tuple[str, ...], since: str | None,
-                    until: str | None) -> tuple[dict[str, Any], _PeopleRefs, dict[str, str]]:
+def resolve_filters(conn: Any, app: App, *, aanpak: str | None = None, wijk: str | None = None,
+                    gemeente: str | None = None, phase: str | None = None, actor: str | None = None,
+                    types: tuple[str, ...] = (), since: str | None = None,
+                    until: str | None = None) -> tuple[dict[str, Any], _PeopleRefs, dict[str, str]]:
     """Check every filter (clear errors, before any output); store.query_events' arguments, people, labels."""
     tz = app.tz
     start = parse_moment(since, "--since date", tz) if since else None

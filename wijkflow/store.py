@@ -489,8 +489,12 @@ def settle_reminder(conn: sa.Connection, reminder_id: int, *, status: str, reaso
         dedupe=reminder_t.c.dedupe + "#" + status + "-" + sa.cast(reminder_t.c.id, sa.String)))
 
 
-def insert_message(conn: sa.Connection, **values: Any) -> int:
-    return conn.execute(message_t.insert().values(**values)).inserted_primary_key[0]
+def insert_message(conn: sa.Connection, **values: Any) -> None:
+    # One per recipient on every fan-out: plain SQL through rawsql (see rawsql.py for why).
+    names = sorted(values)
+    rawsql.write(conn, f"INSERT INTO reminder_message ({', '.join(names)}) VALUES "
+                       f"({', '.join(':' + n for n in names)})",
+                 **{n: rawsql.moment(conn, v) if isinstance(v, datetime) else v for n, v in values.items()})
 
 
 def claimable_messages(conn: sa.Connection, now: datetime, stale_before: datetime, limit: int) -> list[int]:
@@ -526,14 +530,17 @@ def message_rows(conn: sa.Connection, ids: list[int]) -> list[Row]:
 def finish_message(conn: sa.Connection, message_id: int, *, token: str, status: str, now: datetime,
                    error: str | None = None, next_attempt_at: datetime | None = None) -> bool:
     """Record the outcome, only if this sweep still holds the claim."""
-    values: dict[str, Any] = {"status": status, "error": error, "claimed_by": None}
+    # Once per message sent: plain SQL through rawsql (see rawsql.py for why).
+    sql = "UPDATE reminder_message SET status = :status, error = :error, claimed_by = NULL"
+    params: dict[str, Any] = {"status": status, "error": error, "id": message_id, "token": token}
     if status == "sent":
-        values["sent_at"] = now
+        sql += ", sent_at = :sent_at"
+        params["sent_at"] = rawsql.moment(conn, now)
     if next_attempt_at is not None:
-        values["next_attempt_at"] = next_attempt_at
-    return conn.execute(message_t.update().where(
-        message_t.c.id == message_id, message_t.c.claimed_by == token, message_t.c.status == "sending")
-        .values(**values)).rowcount == 1
+        sql += ", next_attempt_at = :next_attempt_at"
+        params["next_attempt_at"] = rawsql.moment(conn, next_attempt_at)
+    sql += " WHERE id = :id AND claimed_by = :token AND status = 'sending'"
+    return rawsql.write(conn, sql, **params) == 1
 
 
 def reminder_overview(conn: sa.Connection, *, status: tuple[str, ...] | None = None,

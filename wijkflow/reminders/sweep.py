@@ -183,15 +183,15 @@ def _fan_out_batch(app: Any, now: datetime, limit: int) -> tuple[int, int, int]:
 # --- 2. what a message says ------------------------------------------------------------------
 
 
-def message_context(conn: sa.Connection, app: Any, *, aanpak_id: int, rule: ReminderRule, kind: str,
-                    person: Any, role: str, due_at: datetime, criterion: str | None, deadline: Any,
-                    now: datetime) -> tuple[dict[str, Any], str]:
-    """The template context for one recipient, and their locale."""
+def _aanpak_view(conn: sa.Connection, aanpak_id: int, now: datetime) -> dict[str, Any]:
+    """What every message about this aanpak shares right now: its row, open criteria, gates, commands.
+
+    The same for each recipient and rule, so a sweep computes it once per aanpak and batch.
+    """
     from ..services.common import facts, load
 
     ctx = load(conn, str(aanpak_id))
     d, row = ctx.definition, ctx.row
-    locale = person.locale if person.locale in ("nl", "en") else "nl"
     f = facts(conn, ctx)
     open_: dict[str, dict[str, Any]] = {}
     gate_views = []
@@ -210,6 +210,20 @@ def message_context(conn: sa.Connection, app: Any, *, aanpak_id: int, rule: Remi
         elif c["kind"] == "indicators":
             commands.append(f"wijkflow measure {row.slug} INDICATOR WAARDE")
     commands.append(f"wijkflow gate {row.slug}" if open_ else f"wijkflow advance {row.slug}")
+    return {"definition": d, "row": row, "open": open_, "gates": gate_views, "commands": commands}
+
+
+def message_context(conn: sa.Connection, app: Any, *, aanpak_id: int, rule: ReminderRule, kind: str,
+                    person: Any, role: str, due_at: datetime, criterion: str | None, deadline: Any,
+                    now: datetime, views: dict[int, dict[str, Any]] | None = None) -> tuple[dict[str, Any], str]:
+    """The template context for one recipient, and their locale. `views`: a per-batch cache."""
+    view = views.get(aanpak_id) if views is not None else None
+    if view is None:
+        view = _aanpak_view(conn, aanpak_id, now)
+        if views is not None:
+            views[aanpak_id] = view
+    d, row, open_ = view["definition"], view["row"], view["open"]
+    locale = person.locale if person.locale in ("nl", "en") else "nl"
     days = int((now - row.phase_since) / timedelta(days=1))
     phase = d.phase(row.phase)
     if kind == "stalled" and isinstance(rule.stalled, str):
@@ -233,7 +247,7 @@ def message_context(conn: sa.Connection, app: Any, *, aanpak_id: int, rule: Remi
         "due_date": long_date(local_due, locale),
         "phase_since": long_date(row.phase_since.astimezone(app.tz).date(), locale),
         "days_in_phase": days, "limit": limit,
-        "open": list(open_.values()), "gates": gate_views, "commands": commands,
+        "open": list(open_.values()), "gates": view["gates"], "commands": view["commands"],
         "criterion": crit, "criterion_command": crit_cmd, "overdue": kind == "overdue",
         "deadline": long_date(deadline, locale) if deadline else None,
         "days_left": (deadline - now.astimezone(app.tz).date()).days if deadline else None,
@@ -241,18 +255,21 @@ def message_context(conn: sa.Connection, app: Any, *, aanpak_id: int, rule: Remi
     return context, locale
 
 
-def _compose(conn: sa.Connection, app: Any, rows: list[Any], now: datetime, digest: bool) -> tuple[Any, str, str]:
+def _compose(conn: sa.Connection, app: Any, rows: list[Any], now: datetime, digest: bool,
+             views: dict[int, dict[str, Any]] | None = None) -> tuple[Any, str, str]:
     """(the message, recipient address, Message-ID) for one message, or a digest of several."""
     person = store.people_by_id(conn, {rows[0].person_id}).get(rows[0].person_id)
+    views = {} if views is None else views
     items = []
     for m in rows:
-        definition = store.definition(conn, store.find_aanpak(conn, str(m.aanpak_id)).definition_id)
-        rule = _rule(definition, m.rule)
+        if m.aanpak_id not in views:
+            views[m.aanpak_id] = _aanpak_view(conn, m.aanpak_id, now)
+        rule = _rule(views[m.aanpak_id]["definition"], m.rule)
         if rule is None:
             raise TemplateProblem(template=m.rule, problem="the rule is no longer in the workflow")
         context, locale = message_context(conn, app, aanpak_id=m.aanpak_id, rule=rule, kind=m.kind, person=person,
                                           role=m.role, due_at=m.due_at, criterion=m.criterion, deadline=m.deadline,
-                                          now=now)
+                                          now=now, views=views)
         rendered = render(rule.template, locale, context, rule.subject_for(locale))
         if m.kind in DEADLINE_KINDS and m.deadline is not None:
             rendered.ics = deadline_ics(
@@ -331,6 +348,7 @@ def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run:
             for m in rows:
                 groups.setdefault(m.person_id if digest else m.id, []).append(m)
             unreachable: DeliveryError | None = None
+            views: dict[int, dict[str, Any]] = {}  # per aanpak, shared by this batch's messages about it
             pending = list(groups.values())
             for i, group in enumerate(pending):
                 if time.monotonic() - renewed > lease.total_seconds() / 3:
@@ -342,7 +360,7 @@ def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run:
                     log.warning("messages %s were taken over by another sweep; not sending them here",
                                 [m.id for m in group])
                     continue
-                outcome = unreachable or _send(app, mailer, group, now)
+                outcome = unreachable or _send(app, mailer, group, now, views)
                 if isinstance(outcome, DeliveryError) and outcome.connection:
                     unreachable = outcome  # do not wait for the same dead server once per message
                 _record(app, group, outcome, token=token, now=now, result=result, transport=mailer.transport)
@@ -353,10 +371,11 @@ def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run:
     return result
 
 
-def _send(app: Any, mailer: Any, group: list[Any], now: datetime) -> DeliveryError | TemplateProblem | None:
+def _send(app: Any, mailer: Any, group: list[Any], now: datetime,
+          views: dict[int, dict[str, Any]] | None = None) -> DeliveryError | TemplateProblem | None:
     try:
         with app.db.read() as conn:
-            msg, to_addr, _ = _compose(conn, app, group, now, digest=len(group) > 1)
+            msg, to_addr, _ = _compose(conn, app, group, now, digest=len(group) > 1, views=views)
         mailer.send(msg, to_addr)
     except (DeliveryError, TemplateProblem) as exc:
         return exc

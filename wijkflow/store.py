@@ -164,6 +164,10 @@ def touch_aanpak(conn: sa.Connection, aanpak_id: int, now: datetime) -> None:
 
 def list_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str | None = None,
                    gemeente: str | None = None) -> list[Row]:
+    return list(conn.execute(_aanpakken_query(phase=phase, wijk=wijk, gemeente=gemeente)))
+
+
+def _aanpakken_query(*, phase: str | None, wijk: str | None, gemeente: str | None) -> Any:
     query = sa.select(aanpak_t, definition_t.c.name.label("workflow"),
                       definition_t.c.version.label("workflow_version")).join(
         definition_t, definition_t.c.id == aanpak_t.c.definition_id)
@@ -173,7 +177,7 @@ def list_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str |
         query = query.where(sa.func.lower(aanpak_t.c.wijk) == wijk.lower())
     if gemeente:
         query = query.where(sa.func.lower(aanpak_t.c.gemeente) == gemeente.lower())
-    return list(conn.execute(query.order_by(aanpak_t.c.id)))
+    return query.order_by(aanpak_t.c.id)
 
 
 # --- roles ----------------------------------------------------------------------------
@@ -622,6 +626,22 @@ def renew_claims(conn: sa.Connection, ids: list[int], *, token: str, now: dateti
     conn.execute(message_t.update().where(message_t.c.id.in_(ids), message_t.c.claimed_by == token,
                                           message_t.c.status == "sending").values(claimed_at=now))
     return set(held_claims(conn, ids, token))
+
+
+# --- large portfolios: streamed listing (issue 6) ------------------------------------------
+
+
+def stream_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str | None = None,
+                     gemeente: str | None = None) -> Iterator[Row]:
+    """list_aanpakken, fetched in batches: memory stays flat however large the portfolio."""
+    yield from conn.execution_options(yield_per=STREAM_BATCH).execute(
+        _aanpakken_query(phase=phase, wijk=wijk, gemeente=gemeente))
+
+
+def count_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str | None = None,
+                    gemeente: str | None = None) -> int:
+    inner = _aanpakken_query(phase=phase, wijk=wijk, gemeente=gemeente).order_by(None).subquery()
+    return conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one()
 
 
 # --- audit export at scale (issue 6) -------------------------------------------------------

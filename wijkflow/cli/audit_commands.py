@@ -180,45 +180,20 @@ def audit_query(lazy: Lazy, aanpak: str | None, wijk: str | None, gemeente: str 
 
 
 def _csv_export(lazy: Lazy, filters: dict[str, Any]) -> None:
-    """The CSV export: streamed straight from the database (services/audit_export.py); a progress
-    bar on stderr when a person watches a terminal while the rows go to a file or a pipe."""
+    """The CSV export: streamed straight from the database (services/audit_export.py), with a
+    progress bar when a person watches a terminal while the rows go to a file or a pipe."""
     from ..services.audit_export import count, csv_rows
+    from .bulk import with_progress
 
     rows = csv_rows(lazy.app, gate_cell=lambda gate: _gate_cell({"gate": gate}), **filters)
     first = next(rows, None)  # the filters are checked here: bad input fails before any output
     out = sys.stdout
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(QUERY_CSV)
-    if first is None:
-        out.flush()
-        return
-    writer.writerow(first)  # csv writes None as an empty cell
-    if show_progress():
-        with click.progressbar(length=count(lazy.app, **filters), label="Exporting events",
-                               file=sys.stderr) as bar:
-            bar.update(1)
-            for chunk in _chunks(rows, 2000):
-                writer.writerows(chunk)
-                bar.update(len(chunk))
-    else:
-        writer.writerows(rows)
+    if first is not None:
+        writer.writerow(first)  # csv writes None as an empty cell
+        writer.writerows(with_progress(rows, lambda: count(lazy.app, **filters) - 1, "Exporting events"))
     out.flush()
-
-
-def show_progress() -> bool:
-    """A progress bar only for a person watching a terminal while the output goes elsewhere."""
-    return sys.stderr.isatty() and not sys.stdout.isatty()
-
-
-def _chunks(rows: Iterator[list[Any]], size: int) -> Iterator[list[list[Any]]]:
-    chunk: list[list[Any]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 @audit.command("phases")

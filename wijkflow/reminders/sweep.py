@@ -55,6 +55,7 @@ from .schedule import DEADLINE_KINDS, PHASE_KINDS, schedule_every
 log = logging.getLogger(__name__)
 
 BATCH = 100
+VIEWS_FOR = 30  # seconds
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(minutes=2)
 BACKOFF_MAX = timedelta(hours=6)
@@ -333,6 +334,10 @@ def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run:
     digest = truthy(app.settings.mail_digest)
     token = _token()
     lease = lease_of(app)
+    # What messages about one aanpak share (its phase, open criteria, gates), computed once and
+    # reused for VIEWS_FOR seconds: a sweep of thousands does not read one aanpak a dozen times.
+    views: dict[int, dict[str, Any]] = {}
+    views_since = time.monotonic()
     try:
         while stop is None or not stop():
             claimed_at = now if fixed else app.now()  # a long sweep's later batches get fresh leases
@@ -348,7 +353,8 @@ def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run:
             for m in rows:
                 groups.setdefault(m.person_id if digest else m.id, []).append(m)
             unreachable: DeliveryError | None = None
-            views: dict[int, dict[str, Any]] = {}  # per aanpak, shared by this batch's messages about it
+            if time.monotonic() - views_since > VIEWS_FOR:
+                views, views_since = {}, time.monotonic()
             pending = list(groups.values())
             for i, group in enumerate(pending):
                 if time.monotonic() - renewed > lease.total_seconds() / 3:

@@ -123,13 +123,14 @@ def run(url: str, nodes: int, messages: int, kill_after: float | None, logs: Pat
                     time.sleep(0.02)
                 procs[0].send_signal(signal.SIGKILL)
                 procs[0].wait()
-                killed = outbox(url)["sending"]
-                print(f"killed node 0 after {kill_after:g} s, holding {killed} claimed messages", flush=True)
+                killed = held_by(url, procs[0].pid)  # its claimed messages not recorded as sent
+                print(f"killed node 0 after {kill_after:g} s, holding {killed} claimed, unrecorded messages",
+                      flush=True)
             last = settle(server, url, messages - (killed or 0), timeout=1800)
             elapsed = last - started
-            first_pass = len(server.messages)
         finally:
             stop(procs)
+        first_pass = len(server.messages)
         takeover = None
         if killed:
             t0 = time.monotonic()

@@ -22,8 +22,9 @@ class Handler:
         self.messages: list[Any] = []  # parsed EmailMessage objects, as received
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refuse: dict[str, str] = {}  # address -> answer (e.g. "550 5.1.1 ...")
-        self.mode: str | None = None  # None | "421" | "drop" | "slow"
+        self.mode: str | None = None  # None | "421" | "drop" | "slow" | "hang"
         self.delay = 0.0
+        self.hanging = 0  # DATA commands held by "hang" mode (never recorded as received)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if self.mode == "421":
@@ -34,6 +35,12 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.mode == "hang":
+            # Hold the client until the mode changes, then refuse: the message never counts as received.
+            self.hanging += 1
+            while self.mode == "hang":
+                await asyncio.sleep(0.02)
+            return "451 4.3.0 try again"
         if self.mode == "slow":
             await asyncio.sleep(self.delay)
         if self.mode == "drop":

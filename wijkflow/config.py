@@ -37,6 +37,8 @@ ENV = {
     "reminder_hour": "WIJKFLOW_REMINDER_HOUR",
     "reminder_shift": "WIJKFLOW_REMINDER_SHIFT",
     "mail_digest": "WIJKFLOW_MAIL_DIGEST",
+    # several schedulers on one database (issue 6)
+    "lease_seconds": "WIJKFLOW_LEASE_SECONDS",
 }
 SECRET = {"smtp_password"}
 
@@ -77,6 +79,9 @@ class Settings:
     reminder_hour: int = 9
     reminder_shift: str = "next_working_day"
     mail_digest: bool = False
+    # How long a sweep's claim on a message holds before another scheduler may take it over
+    # (the claiming node died); a live sweep renews its claims well before that.
+    lease_seconds: float = 300
     config_file: str | None = None
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -155,6 +160,12 @@ def load_settings(*, flags: Mapping[str, Any] | None = None, env: Mapping[str, s
             settings.smtp_port = int(settings.smtp_port)
         except (TypeError, ValueError):
             raise InvalidInput(f"The SMTP port '{settings.smtp_port}' is not a number.") from None
+    try:
+        settings.lease_seconds = float(settings.lease_seconds)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"WIJKFLOW_LEASE_SECONDS '{settings.lease_seconds}' is not a number of seconds.") from None
+    if not settings.lease_seconds > 0:
+        raise InvalidInput(f"WIJKFLOW_LEASE_SECONDS must be more than 0, not {settings.lease_seconds:g}.")
     if settings.smtp_security not in ("starttls", "ssl", "none"):
         raise InvalidInput(f"WIJKFLOW_SMTP_SECURITY must be starttls, ssl or none, not "
                            f"'{settings.smtp_security}'.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import namedtuple
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -114,5 +115,28 @@ def write(conn: sa.Connection, sql: str, **params: Any) -> int:
     cursor = _execute(conn, sql, params)
     try:
         return cursor.rowcount
+    finally:
+        cursor.close()
+
+
+def stream(conn: sa.Connection, sql: str, batch: int = 5000, **params: Any) -> Iterator[tuple[Any, ...]]:
+    """Plain DBAPI tuples, fetched `batch` at a time, values as the driver returns them.
+
+    For exports of millions of rows: no per-row conversion at all. On PostgreSQL a named
+    (server-side) cursor, so the client never holds more than one batch.
+    """
+    dialect = conn.dialect.name
+    dbapi = conn.connection.dbapi_connection  # type: ignore[union-attr]
+    cursor = dbapi.cursor(name=f"wijkflow_stream_{id(conn):x}") if dialect == "postgresql" else dbapi.cursor()
+    try:
+        try:
+            cursor.execute(_for(dialect, sql), params)
+        except conn.dialect.loaded_dbapi.Error as err:
+            raise sa.exc.DBAPIError.instance(sql, params, err, conn.dialect.loaded_dbapi.Error) from err
+        while True:
+            chunk = cursor.fetchmany(batch)
+            if not chunk:
+                return
+            yield from chunk
     finally:
         cursor.close()

@@ -164,6 +164,10 @@ def touch_aanpak(conn: sa.Connection, aanpak_id: int, now: datetime) -> None:
 
 def list_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str | None = None,
                    gemeente: str | None = None) -> list[Row]:
+    return list(conn.execute(_aanpakken_query(phase=phase, wijk=wijk, gemeente=gemeente)))
+
+
+def _aanpakken_query(*, phase: str | None, wijk: str | None, gemeente: str | None) -> Any:
     query = sa.select(aanpak_t, definition_t.c.name.label("workflow"),
                       definition_t.c.version.label("workflow_version")).join(
         definition_t, definition_t.c.id == aanpak_t.c.definition_id)
@@ -173,7 +177,7 @@ def list_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str |
         query = query.where(sa.func.lower(aanpak_t.c.wijk) == wijk.lower())
     if gemeente:
         query = query.where(sa.func.lower(aanpak_t.c.gemeente) == gemeente.lower())
-    return list(conn.execute(query.order_by(aanpak_t.c.id)))
+    return query.order_by(aanpak_t.c.id)
 
 
 # --- roles ----------------------------------------------------------------------------
@@ -489,8 +493,12 @@ def settle_reminder(conn: sa.Connection, reminder_id: int, *, status: str, reaso
         dedupe=reminder_t.c.dedupe + "#" + status + "-" + sa.cast(reminder_t.c.id, sa.String)))
 
 
-def insert_message(conn: sa.Connection, **values: Any) -> int:
-    return conn.execute(message_t.insert().values(**values)).inserted_primary_key[0]
+def insert_message(conn: sa.Connection, **values: Any) -> None:
+    # One per recipient on every fan-out: plain SQL through rawsql (see rawsql.py for why).
+    names = sorted(values)
+    rawsql.write(conn, f"INSERT INTO reminder_message ({', '.join(names)}) VALUES "
+                       f"({', '.join(':' + n for n in names)})",
+                 **{n: rawsql.moment(conn, v) if isinstance(v, datetime) else v for n, v in values.items()})
 
 
 def claimable_messages(conn: sa.Connection, now: datetime, stale_before: datetime, limit: int) -> list[int]:
@@ -526,14 +534,17 @@ def message_rows(conn: sa.Connection, ids: list[int]) -> list[Row]:
 def finish_message(conn: sa.Connection, message_id: int, *, token: str, status: str, now: datetime,
                    error: str | None = None, next_attempt_at: datetime | None = None) -> bool:
     """Record the outcome, only if this sweep still holds the claim."""
-    values: dict[str, Any] = {"status": status, "error": error, "claimed_by": None}
+    # Once per message sent: plain SQL through rawsql (see rawsql.py for why).
+    sql = "UPDATE reminder_message SET status = :status, error = :error, claimed_by = NULL"
+    params: dict[str, Any] = {"status": status, "error": error, "id": message_id, "token": token}
     if status == "sent":
-        values["sent_at"] = now
+        sql += ", sent_at = :sent_at"
+        params["sent_at"] = rawsql.moment(conn, now)
     if next_attempt_at is not None:
-        values["next_attempt_at"] = next_attempt_at
-    return conn.execute(message_t.update().where(
-        message_t.c.id == message_id, message_t.c.claimed_by == token, message_t.c.status == "sending")
-        .values(**values)).rowcount == 1
+        sql += ", next_attempt_at = :next_attempt_at"
+        params["next_attempt_at"] = rawsql.moment(conn, next_attempt_at)
+    sql += " WHERE id = :id AND claimed_by = :token AND status = 'sending'"
+    return rawsql.write(conn, sql, **params) == 1
 
 
 def reminder_overview(conn: sa.Connection, *, status: tuple[str, ...] | None = None,
@@ -564,6 +575,120 @@ def next_wake(conn: sa.Connection) -> datetime | None:
     conv = UTCDateTime().process_result_value
     found = [conv(v, conn.dialect) for v in (a, b) if v is not None]
     return min(found) if found else None
+
+
+# --- several schedulers, one database (issue 6) ------------------------------------------
+# Each sweep claims a batch with one conditional UPDATE (the WHERE is re-checked row by row,
+# so two sweeps never hold the same message). On PostgreSQL the candidates are first locked
+# with FOR UPDATE SKIP LOCKED, so concurrent sweeps take disjoint batches instead of queueing
+# behind each other's row locks; SQLite serialises writers (BEGIN IMMEDIATE) and needs neither.
+# A claim is a lease: `claimed_at` older than the lease means the claiming node died.
+
+
+def _skip_locked(conn: sa.Connection, query: Any) -> Any:
+    return query.with_for_update(skip_locked=True) if conn.dialect.name == "postgresql" else query
+
+
+def lock_due_reminders(conn: sa.Connection, now: datetime, limit: int) -> list[Row]:
+    """Due pending occurrences for fan-out, skipping those another sweep is fanning out (PostgreSQL)."""
+    return list(conn.execute(_skip_locked(conn, sa.select(reminder_t).where(
+        reminder_t.c.status == "pending", reminder_t.c.due_at <= now)
+        .order_by(reminder_t.c.due_at, reminder_t.c.id).limit(limit))))
+
+
+def _claimable(now: datetime, lease_expired_before: datetime) -> Any:
+    return sa.or_(sa.and_(message_t.c.status == "pending", message_t.c.next_attempt_at <= now),
+                  sa.and_(message_t.c.status == "sending", message_t.c.claimed_at < lease_expired_before))
+
+
+def claim_messages(conn: sa.Connection, *, now: datetime, lease_expired_before: datetime, token: str,
+                   limit: int) -> list[int]:
+    """Claim up to `limit` due messages (and claims whose lease ran out) for `token`; their ids."""
+    candidates = [r.id for r in conn.execute(_skip_locked(conn, sa.select(message_t.c.id).where(
+        _claimable(now, lease_expired_before)).order_by(message_t.c.next_attempt_at, message_t.c.id).limit(limit)))]
+    if not candidates:
+        return []
+    conn.execute(message_t.update().where(message_t.c.id.in_(candidates), _claimable(now, lease_expired_before))
+                 .values(status="sending", claimed_by=token, claimed_at=now, attempts=message_t.c.attempts + 1))
+    return held_claims(conn, candidates, token)
+
+
+def held_claims(conn: sa.Connection, ids: list[int], token: str) -> list[int]:
+    return [r.id for r in conn.execute(sa.select(message_t.c.id).where(
+        message_t.c.id.in_(ids), message_t.c.claimed_by == token, message_t.c.status == "sending")
+        .order_by(message_t.c.id))]
+
+
+def renew_claims(conn: sa.Connection, ids: list[int], *, token: str, now: datetime) -> set[int]:
+    """Extend the lease on the messages this sweep still holds; returns those (others were taken over)."""
+    if not ids:
+        return set()
+    conn.execute(message_t.update().where(message_t.c.id.in_(ids), message_t.c.claimed_by == token,
+                                          message_t.c.status == "sending").values(claimed_at=now))
+    return set(held_claims(conn, ids, token))
+
+
+# --- large portfolios: streamed listing (issue 6) ------------------------------------------
+
+
+def stream_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str | None = None,
+                     gemeente: str | None = None) -> Iterator[Row]:
+    """list_aanpakken, fetched in batches: memory stays flat however large the portfolio."""
+    yield from conn.execution_options(yield_per=STREAM_BATCH).execute(
+        _aanpakken_query(phase=phase, wijk=wijk, gemeente=gemeente))
+
+
+def count_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str | None = None,
+                    gemeente: str | None = None) -> int:
+    inner = _aanpakken_query(phase=phase, wijk=wijk, gemeente=gemeente).order_by(None).subquery()
+    return conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one()
+
+
+# --- audit export at scale (issue 6) -------------------------------------------------------
+# The same filters as query_events, as plain SQL for rawsql.stream: a CSV export of millions of
+# events spends its time writing rows, not building SQLAlchemy rows.
+
+AUDIT_EXPORT_COLUMNS = ("id", "at", "type", "actor_id", "from_phase", "to_phase", "reason", "evidence", "payload",
+                        "prev_hash", "hash", "slug", "wijk", "gemeente")
+
+
+def audit_export_sql(conn: sa.Connection, *, aanpak_id: int | None = None, wijk: str | None = None,
+                     gemeente: str | None = None, phase: str | None = None, actor_id: int | None = None,
+                     types: tuple[str, ...] = (), since: datetime | None = None, until: datetime | None = None,
+                     count: bool = False) -> tuple[str, dict[str, Any]]:
+    """(SQL, parameters) selecting AUDIT_EXPORT_COLUMNS in chain order, or counting them."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if aanpak_id is not None:
+        where.append("e.aanpak_id = :aanpak_id")
+        params["aanpak_id"] = aanpak_id
+    if wijk:
+        where.append("lower(a.wijk) = :wijk")
+        params["wijk"] = wijk.lower()
+    if gemeente:
+        where.append("lower(a.gemeente) = :gemeente")
+        params["gemeente"] = gemeente.lower()
+    if phase:
+        where.append("(e.from_phase = :phase OR e.to_phase = :phase)")
+        params["phase"] = phase
+    if actor_id is not None:
+        where.append("e.actor_id = :actor_id")
+        params["actor_id"] = actor_id
+    if types:
+        where.append("e.type IN (" + ", ".join(f":type{i}" for i in range(len(types))) + ")")
+        params.update({f"type{i}": t for i, t in enumerate(types)})
+    if since is not None:
+        where.append("e.at >= :since")
+        params["since"] = rawsql.moment(conn, since)
+    if until is not None:
+        where.append("e.at < :until")
+        params["until"] = rawsql.moment(conn, until)
+    columns = "count(*)" if count else ", ".join(
+        f"a.{c}" if c in ("slug", "wijk", "gemeente") else f"e.{c}" for c in AUDIT_EXPORT_COLUMNS)
+    sql = f"SELECT {columns} FROM audit_event e LEFT OUTER JOIN aanpak a ON a.id = e.aanpak_id"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return sql + ("" if count else " ORDER BY e.id"), params
 
 
 # --- audit: verification, queries, history replay (issue 4) ---------------------------

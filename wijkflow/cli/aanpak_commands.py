@@ -69,7 +69,16 @@ def assign(lazy: Lazy, ref: str, email: str, role: str) -> None:
 @pass_lazy
 def list_cmd(lazy: Lazy, phase: str | None, wijk: str | None, gemeente: str | None, stalled: bool,
              theme: str | None, fmt: str) -> None:
-    """List wijkaanpakken with their phase and days in phase."""
+    """List wijkaanpakken with their phase and days in phase.
+
+    json and csv stream row by row (any portfolio size, flat memory), with a progress bar on
+    stderr when a person watches a terminal while the rows go to a file or a pipe.
+    """
+    if fmt in ("json", "csv"):
+        from .bulk import stream_list
+
+        stream_list(lazy.app, fmt, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme)
+        return
     from ..services import list_aanpakken
 
     rows = list_aanpakken(lazy.app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme)

@@ -127,14 +127,6 @@ def _table_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
                 yield f"{'':14}comment: {c['comment']}"
 
 
-def _csv_row(e: dict[str, Any]) -> list[Any]:
-    """The QUERY_CSV columns of one event, in order."""
-    return [e["id"], e["at"], e["aanpak"], e["wijk"], e["gemeente"], e["type"], e["actor_id"], e["actor"],
-            e["actor_email"], e["from_phase"], e["to_phase"], e["reason"], e["evidence"],
-            "yes" if e["override"] else "no", _gate_cell(e) if e["gate"] else "",
-            json.dumps(e["payload"], ensure_ascii=False, sort_keys=True), e["prev_hash"], e["hash"]]
-
-
 @audit.command("query")
 @click.option("--aanpak", default=None, metavar="REF", help="Only this wijkaanpak (number or slug).")
 @click.option("--wijk", default=None, help="Only aanpakken in this wijk.")
@@ -161,10 +153,14 @@ def audit_query(lazy: Lazy, aanpak: str | None, wijk: str | None, gemeente: str 
     Everything, for a spreadsheet:
       wijkflow audit query --format csv > history.csv
     """
+    filters = {"aanpak": aanpak, "wijk": wijk, "gemeente": gemeente, "phase": phase, "actor": actor,
+               "types": types, "since": since, "until": until}
+    if fmt == "csv":
+        _csv_export(lazy, filters)
+        return
     from ..services.audit import query
 
-    rows = query(lazy.app, aanpak=aanpak, wijk=wijk, gemeente=gemeente, phase=phase, actor=actor, types=types,
-                 since=since, until=until)
+    rows = query(lazy.app, **filters)
     first = next(rows, None)  # the filters are checked here: bad input fails before any output
     stream = itertools.chain([first], rows) if first is not None else iter(())
     # Plain writes to one buffered stream: click.echo flushes on every call, which costs more
@@ -178,16 +174,28 @@ def audit_query(lazy: Lazy, aanpak: str | None, wijk: str | None, gemeente: str 
         for i, e in enumerate(stream):
             out.write(("," if i else "") + "\n  " + json.dumps(e, ensure_ascii=False, default=str))
         out.write("\n]\n" if first is not None else "]\n")
-    elif fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(QUERY_CSV)
-        for e in stream:
-            writer.writerow(_csv_row(e))  # csv writes None as an empty cell
     elif first is None:
         out.write("No events match.\n")
     else:
         for line in _table_lines(stream):
             out.write(line + "\n")
+    out.flush()
+
+
+def _csv_export(lazy: Lazy, filters: dict[str, Any]) -> None:
+    """The CSV export: streamed straight from the database (services/audit_export.py), with a
+    progress bar when a person watches a terminal while the rows go to a file or a pipe."""
+    from ..services.audit_export import count, csv_rows
+    from .bulk import with_progress
+
+    rows = csv_rows(lazy.app, gate_cell=lambda gate: _gate_cell({"gate": gate}), **filters)
+    first = next(rows, None)  # the filters are checked here: bad input fails before any output
+    out = sys.stdout
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(QUERY_CSV)
+    if first is not None:
+        writer.writerow(first)  # csv writes None as an empty cell
+        writer.writerows(with_progress(rows, lambda: count(lazy.app, **filters) - 1, "Exporting events"))
     out.flush()
 
 

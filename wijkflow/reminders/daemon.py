@@ -33,12 +33,13 @@ def run_scheduler(app: Any, *, interval: float = 300, echo: Callable[[str], None
 
     scheduler = BlockingScheduler(timezone=UTC)
     busy = threading.Lock()
+    stopping = threading.Event()
 
     def wake() -> None:
         if not busy.acquire(blocking=False):
             return  # a sweep is running; it will see whatever is due
         try:
-            result = sweep(app)
+            result = sweep(app, stop=stopping.is_set)
             if result.sent or result.failed or result.retrying or result.cancelled:
                 echo(f"sweep: {result.sent} sent, {result.retrying} to retry, {result.failed} failed, "
                      f"{result.cancelled} cancelled")
@@ -58,7 +59,8 @@ def run_scheduler(app: Any, *, interval: float = 300, echo: Callable[[str], None
                       max_instances=1, coalesce=True, misfire_grace_time=None)
 
     def stop(signum: int, _frame: Any) -> None:
-        echo(f"received {signal.Signals(signum).name}; stopping after the current sweep")
+        echo(f"received {signal.Signals(signum).name}; stopping after the messages in hand (at most one batch)")
+        stopping.set()
         scheduler.shutdown(wait=False)
 
     if install_signals:

@@ -14,7 +14,7 @@ import re
 import smtplib
 import socket
 import ssl
-from email.message import EmailMessage
+from email.message import Message
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
@@ -42,9 +42,9 @@ class MemoryMailer:
     transport = "memory"
 
     def __init__(self) -> None:
-        self.sent: list[tuple[str, EmailMessage]] = []
+        self.sent: list[tuple[str, Message]] = []
 
-    def send(self, msg: EmailMessage, to_addr: str) -> None:
+    def send(self, msg: Message, to_addr: str) -> None:
         self.sent.append((to_addr, msg))
 
     def close(self) -> None:
@@ -59,7 +59,7 @@ class OutboxMailer:
         self.directory = Path(directory)
         self.transport = f"outbox {self.directory}"
 
-    def send(self, msg: EmailMessage, to_addr: str) -> None:
+    def send(self, msg: Message, to_addr: str) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             name = re.sub(r"[^A-Za-z0-9.@_-]", "", str(msg["Message-ID"])).replace("@", "_at_") + ".eml"
@@ -146,7 +146,7 @@ class SmtpMailer:
         error.connection = True
         return error
 
-    def send(self, msg: EmailMessage, to_addr: str) -> None:
+    def send(self, msg: Message, to_addr: str) -> None:
         smtp = self._connect()
         try:
             refused = smtp.send_message(msg, from_addr=self.envelope_from, to_addrs=[to_addr])

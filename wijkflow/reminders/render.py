@@ -10,10 +10,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
-from email.utils import format_datetime
+from email.charset import QP, Charset
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,8 @@ ROLE_LABELS = {
     "en": {"projectleider": "project leader", "coordinator": "coordinator (wijkregisseur)",
            "approver": "steering group member"},
 }
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP  # readable bodies, as EmailMessage.set_content chose
 _HEADER_BREAKS = re.compile(r"[\r\n\x00]+")
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;:()\[\]\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
@@ -151,22 +154,34 @@ def check_address(email: str | None) -> str:
 
 
 def build_message(*, mail_from: str, to_name: str | None, to_addr: str, rendered: Rendered, message_id: str,
-                  now: datetime, locale: str) -> EmailMessage:
-    """One message to one recipient; never several people in To or Cc."""
+                  now: datetime, locale: str) -> Message:
+    """One message to one recipient; never several people in To or Cc.
+
+    Built with the classic MIME classes rather than EmailMessage(policy=SMTP): the header
+    registry parses every header it is given and made up most of a sweep's time per message
+    (2.5 ms against 0.7 ms here, measured by benchmarks/mail.py). The wire format is the same
+    standard MIME: UTF-8 quoted-printable bodies, RFC 2047 encoded headers, CRLF on SMTP.
+    """
     to_addr = check_address(to_addr)
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = fold_header(mail_from)
-    msg["To"] = Address(display_name=fold_header(to_name or ""), addr_spec=to_addr)
+    msg: Message = MIMEMultipart("alternative")
+    msg.attach(MIMEText(rendered.text, "plain", _UTF8_QP))
+    msg.attach(MIMEText(rendered.html, "html", _UTF8_QP))
+    if rendered.ics is not None:
+        mixed = MIMEMultipart("mixed")
+        mixed.attach(msg)
+        ics = MIMEText(rendered.ics.decode("utf-8"), "calendar", _UTF8_QP)
+        ics.set_param("method", "PUBLISH")
+        ics.add_header("Content-Disposition", "attachment", filename="deadline.ics")
+        mixed.attach(ics)
+        msg = mixed
+    name, addr = parseaddr(fold_header(mail_from))
+    msg["From"] = formataddr((name, addr or fold_header(mail_from)), charset="utf-8")
+    msg["To"] = formataddr((fold_header(to_name or ""), to_addr), charset="utf-8")
     msg["Subject"] = rendered.subject
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = message_id
     msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(rendered.text)
-    msg.add_alternative(rendered.html, subtype="html")
-    if rendered.ics is not None:
-        msg.add_attachment(rendered.ics, maintype="text", subtype="calendar", filename="deadline.ics",
-                           params={"method": "PUBLISH"})
-    msg["Content-Language"] = locale  # after the body: set_content drops Content-* headers
+    msg["Content-Language"] = locale
     return msg
 
 

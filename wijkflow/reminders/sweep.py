@@ -5,15 +5,21 @@
    aanpak (still in that phase? criterion still open? deadline unchanged?) and turned into
    one outbox message per recipient. A repeating rule schedules its next period here.
 2. Claim (one write transaction): due outbox messages go pending -> sending with this
-   sweep's token, again by conditional UPDATE; claims older than STALE_AFTER (a sweep that
-   died) are taken over.
+   sweep's token and a lease (`claimed_at`), by one conditional UPDATE; on PostgreSQL the
+   candidates are locked FOR UPDATE SKIP LOCKED first, so concurrent sweeps take disjoint
+   batches. Claims whose lease ran out (WIJKFLOW_LEASE_SECONDS, default 300: the node that
+   claimed them died) are taken over by any other sweep.
 3. Send each message, then record the outcome with its audit event in its own transaction.
+   A sweep renews the lease on what it still holds every third of the lease, and skips a
+   message whose claim was taken over meanwhile.
 
 Guarantees: a claim is exclusive, so two sweeps never send the same message. Between the
-server accepting a message and step 3 committing, a crash leaves the claim behind; after
-STALE_AFTER it is sent again with the same Message-ID (at most one duplicate, which mail
-clients and servers can recognise). Nothing is lost: a message ends sent, failed (with the
-server's answer) or is pending for a retry; an occurrence ends queued or cancelled (reason).
+server accepting a message and step 3 committing, a crash leaves the claim behind; after the
+lease it is sent again with the same Message-ID (at most one duplicate, which mail clients
+and servers can recognise). A node stalled for longer than the lease between renewing and
+sending (a frozen VM) can cause the same single duplicate. Nothing is lost: a message ends
+sent, failed (with the server's answer) or is pending for a retry; an occurrence ends queued
+or cancelled (reason).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,8 +54,8 @@ from .schedule import DEADLINE_KINDS, PHASE_KINDS, schedule_every
 
 log = logging.getLogger(__name__)
 
-STALE_AFTER = timedelta(hours=1)
 BATCH = 100
+VIEWS_FOR = 30  # seconds
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(minutes=2)
 BACKOFF_MAX = timedelta(hours=6)
@@ -57,6 +64,11 @@ BACKOFF_MAX = timedelta(hours=6)
 def backoff(attempts: int) -> timedelta:
     """2, 4, 8 ... minutes after the 1st, 2nd, 3rd failed attempt, at most 6 hours."""
     return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+
+
+def lease_of(app: Any) -> timedelta:
+    """How long a claim holds (WIJKFLOW_LEASE_SECONDS) before another scheduler may take it over."""
+    return timedelta(seconds=float(app.settings.lease_seconds))
 
 
 def truthy(value: Any) -> bool:
@@ -138,7 +150,7 @@ def _fan_out_batch(app: Any, now: datetime, limit: int) -> tuple[int, int, int]:
     queued = cancelled = 0
     cal = WorkCalendar.from_settings(app.settings)
     with app.db.write() as conn:
-        due = store.due_reminders(conn, now, limit)
+        due = store.lock_due_reminders(conn, now, limit)
         for r in due:
             if not store.claim_reminder(conn, r.id, now):
                 continue  # another sweep took it
@@ -172,15 +184,15 @@ def _fan_out_batch(app: Any, now: datetime, limit: int) -> tuple[int, int, int]:
 # --- 2. what a message says ------------------------------------------------------------------
 
 
-def message_context(conn: sa.Connection, app: Any, *, aanpak_id: int, rule: ReminderRule, kind: str,
-                    person: Any, role: str, due_at: datetime, criterion: str | None, deadline: Any,
-                    now: datetime) -> tuple[dict[str, Any], str]:
-    """The template context for one recipient, and their locale."""
+def _aanpak_view(conn: sa.Connection, aanpak_id: int, now: datetime) -> dict[str, Any]:
+    """What every message about this aanpak shares right now: its row, open criteria, gates, commands.
+
+    The same for each recipient and rule, so a sweep computes it once per aanpak and batch.
+    """
     from ..services.common import facts, load
 
     ctx = load(conn, str(aanpak_id))
     d, row = ctx.definition, ctx.row
-    locale = person.locale if person.locale in ("nl", "en") else "nl"
     f = facts(conn, ctx)
     open_: dict[str, dict[str, Any]] = {}
     gate_views = []
@@ -199,6 +211,20 @@ def message_context(conn: sa.Connection, app: Any, *, aanpak_id: int, rule: Remi
         elif c["kind"] == "indicators":
             commands.append(f"wijkflow measure {row.slug} INDICATOR WAARDE")
     commands.append(f"wijkflow gate {row.slug}" if open_ else f"wijkflow advance {row.slug}")
+    return {"definition": d, "row": row, "open": open_, "gates": gate_views, "commands": commands}
+
+
+def message_context(conn: sa.Connection, app: Any, *, aanpak_id: int, rule: ReminderRule, kind: str,
+                    person: Any, role: str, due_at: datetime, criterion: str | None, deadline: Any,
+                    now: datetime, views: dict[int, dict[str, Any]] | None = None) -> tuple[dict[str, Any], str]:
+    """The template context for one recipient, and their locale. `views`: a per-batch cache."""
+    view = views.get(aanpak_id) if views is not None else None
+    if view is None:
+        view = _aanpak_view(conn, aanpak_id, now)
+        if views is not None:
+            views[aanpak_id] = view
+    d, row, open_ = view["definition"], view["row"], view["open"]
+    locale = person.locale if person.locale in ("nl", "en") else "nl"
     days = int((now - row.phase_since) / timedelta(days=1))
     phase = d.phase(row.phase)
     if kind == "stalled" and isinstance(rule.stalled, str):
@@ -222,7 +248,7 @@ def message_context(conn: sa.Connection, app: Any, *, aanpak_id: int, rule: Remi
         "due_date": long_date(local_due, locale),
         "phase_since": long_date(row.phase_since.astimezone(app.tz).date(), locale),
         "days_in_phase": days, "limit": limit,
-        "open": list(open_.values()), "gates": gate_views, "commands": commands,
+        "open": list(open_.values()), "gates": view["gates"], "commands": view["commands"],
         "criterion": crit, "criterion_command": crit_cmd, "overdue": kind == "overdue",
         "deadline": long_date(deadline, locale) if deadline else None,
         "days_left": (deadline - now.astimezone(app.tz).date()).days if deadline else None,
@@ -230,18 +256,21 @@ def message_context(conn: sa.Connection, app: Any, *, aanpak_id: int, rule: Remi
     return context, locale
 
 
-def _compose(conn: sa.Connection, app: Any, rows: list[Any], now: datetime, digest: bool) -> tuple[Any, str, str]:
-    """(EmailMessage, recipient address, Message-ID) for one message, or a digest of several."""
+def _compose(conn: sa.Connection, app: Any, rows: list[Any], now: datetime, digest: bool,
+             views: dict[int, dict[str, Any]] | None = None) -> tuple[Any, str, str]:
+    """(the message, recipient address, Message-ID) for one message, or a digest of several."""
     person = store.people_by_id(conn, {rows[0].person_id}).get(rows[0].person_id)
+    views = {} if views is None else views
     items = []
     for m in rows:
-        definition = store.definition(conn, store.find_aanpak(conn, str(m.aanpak_id)).definition_id)
-        rule = _rule(definition, m.rule)
+        if m.aanpak_id not in views:
+            views[m.aanpak_id] = _aanpak_view(conn, m.aanpak_id, now)
+        rule = _rule(views[m.aanpak_id]["definition"], m.rule)
         if rule is None:
             raise TemplateProblem(template=m.rule, problem="the rule is no longer in the workflow")
         context, locale = message_context(conn, app, aanpak_id=m.aanpak_id, rule=rule, kind=m.kind, person=person,
                                           role=m.role, due_at=m.due_at, criterion=m.criterion, deadline=m.deadline,
-                                          now=now)
+                                          now=now, views=views)
         rendered = render(rule.template, locale, context, rule.subject_for(locale))
         if m.kind in DEADLINE_KINDS and m.deadline is not None:
             rendered.ics = deadline_ics(
@@ -287,8 +316,14 @@ def _token() -> str:
 
 
 def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run: bool = False,
-          on_sent: Callable[[dict[str, Any]], None] | None = None) -> SweepResult:
-    """Send everything that is due. Safe to run from several processes at once."""
+          on_sent: Callable[[dict[str, Any]], None] | None = None,
+          stop: Callable[[], bool] | None = None) -> SweepResult:
+    """Send everything that is due. Safe to run from several processes at once.
+
+    `stop`: asked before each claim batch; when it answers True the sweep ends after the batch
+    it holds (the daemon's SIGTERM), leaving the rest for the next sweep or another node.
+    """
+    fixed = now is not None  # a caller-given moment (a replay, a test) stays that moment throughout
     now = now or app.now()
     result = SweepResult()
     if dry_run:
@@ -298,21 +333,40 @@ def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run:
     result.transport = mailer.transport
     digest = truthy(app.settings.mail_digest)
     token = _token()
+    lease = lease_of(app)
+    # What messages about one aanpak share (its phase, open criteria, gates), computed once and
+    # reused for VIEWS_FOR seconds: a sweep of thousands does not read one aanpak a dozen times.
+    views: dict[int, dict[str, Any]] = {}
+    views_since = time.monotonic()
     try:
-        while True:
+        while stop is None or not stop():
+            claimed_at = now if fixed else app.now()  # a long sweep's later batches get fresh leases
             with app.db.write() as conn:
-                stale = now - STALE_AFTER
-                claimed = [i for i in store.claimable_messages(conn, now, stale, BATCH)
-                           if store.claim_message(conn, i, token=token, now=now, stale_before=stale)]
+                claimed = store.claim_messages(conn, now=claimed_at, lease_expired_before=claimed_at - lease,
+                                               token=token, limit=BATCH)
                 rows = store.message_rows(conn, claimed)
             if not rows:
                 break
+            renewed = time.monotonic()
+            held = set(claimed)
             groups: dict[Any, list[Any]] = {}
             for m in rows:
                 groups.setdefault(m.person_id if digest else m.id, []).append(m)
             unreachable: DeliveryError | None = None
-            for group in groups.values():
-                outcome = unreachable or _send(app, mailer, group, now)
+            if time.monotonic() - views_since > VIEWS_FOR:
+                views, views_since = {}, time.monotonic()
+            pending = list(groups.values())
+            for i, group in enumerate(pending):
+                if time.monotonic() - renewed > lease.total_seconds() / 3:
+                    with app.db.write() as conn:
+                        held = store.renew_claims(conn, [m.id for g in pending[i:] for m in g], token=token,
+                                                  now=now if fixed else app.now())
+                    renewed = time.monotonic()
+                if any(m.id not in held for m in group):
+                    log.warning("messages %s were taken over by another sweep; not sending them here",
+                                [m.id for m in group])
+                    continue
+                outcome = unreachable or _send(app, mailer, group, now, views)
                 if isinstance(outcome, DeliveryError) and outcome.connection:
                     unreachable = outcome  # do not wait for the same dead server once per message
                 _record(app, group, outcome, token=token, now=now, result=result, transport=mailer.transport)
@@ -323,10 +377,11 @@ def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run:
     return result
 
 
-def _send(app: Any, mailer: Any, group: list[Any], now: datetime) -> DeliveryError | TemplateProblem | None:
+def _send(app: Any, mailer: Any, group: list[Any], now: datetime,
+          views: dict[int, dict[str, Any]] | None = None) -> DeliveryError | TemplateProblem | None:
     try:
         with app.db.read() as conn:
-            msg, to_addr, _ = _compose(conn, app, group, now, digest=len(group) > 1)
+            msg, to_addr, _ = _compose(conn, app, group, now, digest=len(group) > 1, views=views)
         mailer.send(msg, to_addr)
     except (DeliveryError, TemplateProblem) as exc:
         return exc
@@ -388,7 +443,7 @@ def _dry_run(app: Any, now: datetime, result: SweepResult) -> SweepResult:
             for pid, role in holders.items():
                 result.messages.append({"reminder": r.id, "rule": r.rule, "aanpak": ctx.row.slug,
                                         "person_id": pid, "role": role, "status": "would send"})
-        stale = now - STALE_AFTER
+        stale = now - lease_of(app)
         for m in store.message_rows(conn, store.claimable_messages(conn, now, stale, 10_000)):
             result.messages.append({"message": m.id, "reminder": m.reminder_id, "rule": m.rule,
                                     "person_id": m.person_id, "status": "would send", "attempt": m.attempts + 1})

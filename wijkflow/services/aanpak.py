@@ -134,14 +134,27 @@ def _days(since: datetime, now: datetime) -> int:
 def list_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = None,
                    gemeente: str | None = None, stalled: bool = False,
                    theme: str | None = None) -> list[dict[str, Any]]:
+    return list(iter_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme))
+
+
+def count_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = None,
+                    gemeente: str | None = None) -> int:
+    """How many rows `list` reads (before --stalled / --theme): the length of its progress bar."""
+    with app.db.read() as conn:
+        return store.count_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente)
+
+
+def iter_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = None,
+                   gemeente: str | None = None, stalled: bool = False,
+                   theme: str | None = None) -> Iterator[dict[str, Any]]:
+    """list_aanpakken one row at a time, streamed from the database (for portfolios of any size)."""
     from .themes import check_theme_filter
 
     theme_key = check_theme_filter(theme)
     now = app.now()
-    out = []
     with app.db.read() as conn:
         with_theme = store.aanpak_ids_with_theme(conn, theme_key) if theme_key else None
-        for row in store.list_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente):
+        for row in store.stream_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente):
             if with_theme is not None and row.id not in with_theme:
                 continue
             d = store.definition(conn, row.definition_id)
@@ -150,11 +163,10 @@ def list_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = Non
             is_stalled = bool(p and p.max_days and days > p.max_days)
             if stalled and not is_stalled:
                 continue
-            out.append({"id": row.id, "slug": row.slug, "name": row.name, "wijk": row.wijk,
-                        "gemeente": row.gemeente, "workflow": d.ref, "phase": row.phase,
-                        "phase_label": d.phase_label(row.phase), "days_in_phase": days,
-                        "stalled": is_stalled})
-    return out
+            yield {"id": row.id, "slug": row.slug, "name": row.name, "wijk": row.wijk,
+                   "gemeente": row.gemeente, "workflow": d.ref, "phase": row.phase,
+                   "phase_label": d.phase_label(row.phase), "days_in_phase": days,
+                   "stalled": is_stalled}
 
 
 def gate_view(ctx: Context, result: gates.GateResult, people: dict[int, Any], app: App) -> dict[str, Any]:

@@ -86,33 +86,42 @@ def query(app: App, *, aanpak: str | None = None, wijk: str | None = None, gemee
     All filters are checked before the first row is produced, so bad input fails with a
     clear error and no partial output.
     """
+    with app.db.read() as conn:
+        filters, people, labels = resolve_filters(conn, app, aanpak=aanpak, wijk=wijk, gemeente=gemeente,
+                                                  phase=phase, actor=actor, types=types, since=since, until=until)
+        for row in store.query_events(conn, **filters):
+            yield event_view(row, people, labels, app.tz)
+
+
+def resolve_filters(conn: Any, app: App, *, aanpak: str | None = None, wijk: str | None = None,
+                    gemeente: str | None = None, phase: str | None = None, actor: str | None = None,
+                    types: tuple[str, ...] = (), since: str | None = None,
+                    until: str | None = None) -> tuple[dict[str, Any], _PeopleRefs, dict[str, str]]:
+    """Check every filter (clear errors, before any output); store.query_events' arguments, people, labels."""
     tz = app.tz
     start = parse_moment(since, "--since date", tz) if since else None
     stop = parse_moment(until, "--until date", tz, end=True) if until else None
     if start is not None and stop is not None and start >= stop:
         raise InvalidInput(f"--since {since} lies after --until {until}; nothing can match.")
-    with app.db.read() as conn:
-        aanpak_id = store.find_aanpak(conn, aanpak).id if aanpak else None
-        if wijk and not store.wijk_exists(conn, wijk):
-            raise NotFound(f"No wijkaanpak is in wijk '{wijk}' (`wijkflow list` shows the wijken).")
-        if gemeente and not store.gemeente_exists(conn, gemeente):
-            raise NotFound(f"No wijkaanpak is in gemeente '{gemeente}' (`wijkflow list` shows them).")
-        if phase:
-            known_phases = _phase_keys(conn)
-            if phase not in known_phases:
-                raise NotFound(f"No workflow in this database has a phase '{phase}' "
-                               f"(phases: {', '.join(sorted(known_phases)) or 'none yet'}).")
-        actor_id = _actor_id(conn, actor) if actor else None
-        if types:
-            known = set(KNOWN_EVENT_TYPES) | store.event_types(conn)
-            unknown = [t for t in types if t not in known]
-            if unknown:
-                raise InvalidInput(f"Unknown event type '{unknown[0]}'; use one of {', '.join(sorted(known))}.")
-        people = _PeopleRefs(store.all_people(conn))
-        labels = _phase_labels(conn)
-        for row in store.query_events(conn, aanpak_id=aanpak_id, wijk=wijk, gemeente=gemeente, phase=phase,
-                                      actor_id=actor_id, types=types, since=start, until=stop):
-            yield event_view(row, people, labels, tz)
+    aanpak_id = store.find_aanpak(conn, aanpak).id if aanpak else None
+    if wijk and not store.wijk_exists(conn, wijk):
+        raise NotFound(f"No wijkaanpak is in wijk '{wijk}' (`wijkflow list` shows the wijken).")
+    if gemeente and not store.gemeente_exists(conn, gemeente):
+        raise NotFound(f"No wijkaanpak is in gemeente '{gemeente}' (`wijkflow list` shows them).")
+    if phase:
+        known_phases = _phase_keys(conn)
+        if phase not in known_phases:
+            raise NotFound(f"No workflow in this database has a phase '{phase}' "
+                           f"(phases: {', '.join(sorted(known_phases)) or 'none yet'}).")
+    actor_id = _actor_id(conn, actor) if actor else None
+    if types:
+        known = set(KNOWN_EVENT_TYPES) | store.event_types(conn)
+        unknown = [t for t in types if t not in known]
+        if unknown:
+            raise InvalidInput(f"Unknown event type '{unknown[0]}'; use one of {', '.join(sorted(known))}.")
+    filters = {"aanpak_id": aanpak_id, "wijk": wijk, "gemeente": gemeente, "phase": phase, "actor_id": actor_id,
+               "types": types, "since": start, "until": stop}
+    return filters, _PeopleRefs(store.all_people(conn)), _phase_labels(conn)
 
 
 class _PeopleRefs(dict):  # type: ignore[type-arg]

@@ -126,6 +126,11 @@ class Context:
     def holders(self, role: str) -> set[int]:
         return {r.person_id for r in self.roles if r.role == role}
 
+    def require_any(self, who: Any, roles: tuple[str, ...], doing: str) -> None:
+        """Refused unless `who` holds one of `roles`; the refusal names the first (the usual one)."""
+        if not any(who.id in self.holders(r) for r in roles):
+            self.require_role(who, roles[0], doing)
+
     def require_role(self, who: Any, role: str, doing: str) -> None:
         if who.id not in self.holders(role):
             raise NotAllowed(f"Only someone with the {role} role on {self.row.name} may {doing}; "

@@ -34,8 +34,7 @@ def add_indicator(app: App, ref: str, key: str, *, label: str | None = None, uni
     with app.db.write() as conn:
         who = actor(conn, acting)
         ctx = load(conn, ref)
-        if not ({who.id} & (ctx.holders("projectleider") | ctx.holders("coordinator"))):
-            ctx.require_role(who, "projectleider", "add indicators")
+        ctx.require_any(who, ("projectleider", "coordinator"), "add indicators")
         return add_indicator_in(conn, app, ctx, key, label=label, unit=unit, baseline=baseline, target=target,
                                 direction=direction, baseline_date=baseline_date, target_date=target_date,
                                 from_catalogue=from_catalogue, who=who, now=now)
@@ -107,12 +106,8 @@ def measure(app: App, ref: str, key: str, value: Any, *, on: str | None = None, 
     with app.db.write() as conn:
         who = actor(conn, acting)
         ctx = load(conn, ref)
-        if not ({who.id} & (ctx.holders("projectleider") | ctx.holders("coordinator"))):
-            ctx.require_role(who, "projectleider", "record measurements")
-        ind = store.indicator(conn, ctx.row.id, key)
-        if ind is None:
-            known = ", ".join(i.key for i in store.indicators(conn, ctx.row.id)) or "none yet"
-            raise NotFound(f"{ctx.row.name} has no indicator '{key}' (known: {known}).")
+        ctx.require_any(who, ("projectleider", "coordinator"), "record measurements")
+        ind = _indicator(conn, ctx, key)
         if ind.baseline_date is not None and day < ind.baseline_date:
             raise InvalidInput(f"The measurement date {day} lies before the baseline of '{key}' "
                                f"({ind.baseline_date}).")
@@ -172,8 +167,7 @@ def interpret(app: App, ref: str, *, conclusion: str, indicators: tuple[str, ...
     with app.db.write() as conn:
         who = actor(conn, acting)
         ctx = load(conn, ref)
-        if who.id not in (ctx.holders("projectleider") | ctx.holders("coordinator") | ctx.holders("approver")):
-            ctx.require_role(who, "projectleider", "interpret its figures")
+        ctx.require_any(who, ("projectleider", "coordinator", "approver"), "interpret its figures")
         known = {i.key for i in store.indicators(conn, ctx.row.id)}
         if not known:
             raise InvalidInput(f"{ctx.row.name} has no indicators yet, so there are no figures to interpret.")
@@ -201,12 +195,8 @@ def update_indicator(app: App, ref: str, key: str, *, baseline: Any = None, base
     with app.db.write() as conn:
         who = actor(conn, acting)
         ctx = load(conn, ref)
-        if not ({who.id} & (ctx.holders("projectleider") | ctx.holders("coordinator"))):
-            ctx.require_role(who, "projectleider", "change indicators")
-        ind = store.indicator(conn, ctx.row.id, key)
-        if ind is None:
-            known = ", ".join(i.key for i in store.indicators(conn, ctx.row.id)) or "none yet"
-            raise NotFound(f"{ctx.row.name} has no indicator '{key}' (known: {known}).")
+        ctx.require_any(who, ("projectleider", "coordinator"), "change indicators")
+        ind = _indicator(conn, ctx, key)
         base = _number(baseline, "baseline") if baseline is not None else ind.baseline
         tgt = _number(target, "target") if target is not None else ind.target
         base_day = (parse_date(baseline_date, "baseline date") if baseline_date
@@ -240,3 +230,11 @@ def update_indicator(app: App, ref: str, key: str, *, baseline: Any = None, base
 
 def _iso(day: Any) -> str | None:
     return day.isoformat() if day else None
+
+
+def _indicator(conn: Any, ctx: Any, key: str) -> Any:
+    ind = store.indicator(conn, ctx.row.id, key)
+    if ind is None:
+        known = ", ".join(i.key for i in store.indicators(conn, ctx.row.id)) or "none yet"
+        raise NotFound(f"{ctx.row.name} has no indicator '{key}' (known: {known}).")
+    return ind

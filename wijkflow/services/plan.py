@@ -25,8 +25,7 @@ POINT_KINDS = {"strength": "sterk punt", "bottleneck": "knelpunt"}
 def _editor(conn: sa.Connection, ref: str, acting: str | None, doing: str) -> tuple[Any, Context]:
     who = actor(conn, acting)
     ctx = load(conn, ref)
-    if who.id not in (ctx.holders("projectleider") | ctx.holders("coordinator")):
-        ctx.require_role(who, "projectleider", doing)
+    ctx.require_any(who, ("projectleider", "coordinator"), doing)
     return who, ctx
 
 

@@ -35,8 +35,7 @@ def link_theme(app: App, ref: str, theme: str, *, results: tuple[str, ...] = (),
     with app.db.write() as conn:
         who = actor(conn, acting)
         ctx = load(conn, ref)
-        if who.id not in (ctx.holders("projectleider") | ctx.holders("coordinator")):
-            ctx.require_role(who, "projectleider", "link themes")
+        ctx.require_any(who, ("projectleider", "coordinator"), "link themes")
         key, label = theme_key(theme), theme
         choices = _choices(ctx.definition)
         if choices:

@@ -58,6 +58,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              "[env WIJKFLOW_TEST_POSTGRES]")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Hundreds of tests run the installed `wijkflow` in a subprocess. Under PYTHONDONTWRITEBYTECODE
+    # (CI, this sandbox) an editable install would recompile its sources in every one of them;
+    # `pip install .` compiles them once, and so does this (a no-op when they are current).
+    import compileall
+
+    import wijkflow
+
+    compileall.compile_dir(str(Path(wijkflow.__file__).parent), quiet=1)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: the test works on the SQLite file itself (tampering, "
                                        "file bytes); it runs once, on SQLite")
@@ -81,17 +92,40 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "wijkflow.db"
 
 
+@pytest.fixture(scope="session")
+def pg_template(request: pytest.FixtureRequest):
+    """A PostgreSQL database at the newest schema, made once: tests that start from an
+    initialised database (the `app` fixture) are copied from it instead of running `init`."""
+    admin_url = request.config.getoption("--postgres")
+    if not admin_url:
+        yield None
+        return
+    name = f"wijkflow_tpl_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    made = App.open(admin_url.rsplit("/", 1)[0] + "/" + name)
+    made.db.init()
+    made.close()
+    yield name
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
 @pytest.fixture
 def db_url(db_engine: str, db_path: Path, request: pytest.FixtureRequest):
-    """The test's database: a SQLite file, or a fresh PostgreSQL database dropped afterwards."""
+    """The test's database: a SQLite file, or a fresh PostgreSQL database dropped afterwards
+    (a copy of the initialised template when the test uses `app`, which would init it anyway)."""
     if db_engine == "sqlite":
         yield str(db_path)
         return
     admin_url = request.config.getoption("--postgres")
     name = f"wijkflow_test_{uuid.uuid4().hex[:12]}"
+    template = request.getfixturevalue("pg_template") if "app" in request.fixturenames else None
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     yield admin_url.rsplit("/", 1)[0] + "/" + name
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -12,33 +12,36 @@ import sqlalchemy as sa
 from . import audit, rawsql
 from .definitions import Definition
 from .errors import Conflict, InvalidInput, NotFound
-from .models import (
-    Aanpak,
-    AanpakRole,
-    AuditEvent,
-    CriterionDeadline,
-    CriterionRecord,
-    Indicator,
-    Measurement,
-    Person,
-    Reminder,
-    ReminderMessage,
-    WorkflowDefinition,
-)
-
-person_t = Person.__table__
-definition_t = WorkflowDefinition.__table__
-aanpak_t = Aanpak.__table__
-role_t = AanpakRole.__table__
-record_t = CriterionRecord.__table__
-deadline_t = CriterionDeadline.__table__
-indicator_t = Indicator.__table__
-measurement_t = Measurement.__table__
-event_t = AuditEvent.__table__
-reminder_t = Reminder.__table__
-message_t = ReminderMessage.__table__
 
 Row = sa.Row[Any]
+
+
+class _Tables:
+    """The SQLModel tables, as SQLAlchemy Core tables, built on first use.
+
+    Importing wijkflow.models builds every SQLModel class (pydantic schemas and ORM mappers):
+    a quarter of a second, a third of what a read command like `wijkflow show` costs. The
+    statements those commands run are plain SQL (rawsql), so they never pay it.
+    """
+
+    _CLASSES = {"person": "Person", "definition": "WorkflowDefinition", "aanpak": "Aanpak", "role": "AanpakRole",
+                "record": "CriterionRecord", "deadline": "CriterionDeadline", "indicator": "Indicator",
+                "measurement": "Measurement", "event": "AuditEvent", "reminder": "Reminder",
+                "message": "ReminderMessage", "interpretation": "Interpretation", "plan_point": "PlanPoint",
+                "plan_partner": "PlanPartner", "activity": "PlanActivity", "theme": "AanpakTheme",
+                "result": "IntendedResult", "party": "PartyApproval"}
+
+    def __getattr__(self, name: str) -> sa.Table:
+        if name not in self._CLASSES:
+            raise AttributeError(name)
+        from . import models
+
+        for key, cls in self._CLASSES.items():
+            setattr(self, key, getattr(models, cls).__table__)  # later lookups are plain attributes
+        return getattr(self, name)
+
+
+T: Any = _Tables()
 
 # --- people -------------------------------------------------------------------------
 
@@ -62,16 +65,16 @@ def people_by_id(conn: sa.Connection, ids: set[int], *, known: tuple[Any, ...] =
 def insert_person(conn: sa.Connection, *, email: str, name: str, locale: str, role: str | None,
                   now: datetime) -> int:
     return conn.execute(
-        person_t.insert().values(email=email, name=name, locale=locale, role=role, created_at=now)
+        T.person.insert().values(email=email, name=name, locale=locale, role=role, created_at=now)
     ).inserted_primary_key[0]
 
 
 def list_people(conn: sa.Connection) -> list[Row]:
-    return list(conn.execute(sa.select(person_t).order_by(person_t.c.id)))
+    return rawsql.rows(conn, "SELECT * FROM person ORDER BY id")
 
 
 def erase_person(conn: sa.Connection, person_id: int, now: datetime) -> None:
-    conn.execute(person_t.update().where(person_t.c.id == person_id)
+    conn.execute(T.person.update().where(T.person.c.id == person_id)
                  .values(email=None, name=None, role=None, forgotten_at=now))
 
 
@@ -87,15 +90,15 @@ def pin_definition(conn: sa.Connection, d: Definition, now: datetime) -> int:
     that version must keep the rules they started with.
     """
     digest = d.content_hash()
-    row = conn.execute(sa.select(definition_t.c.id, definition_t.c.hash).where(
-        definition_t.c.name == d.name, definition_t.c.version == d.version)).first()
+    row = conn.execute(sa.select(T.definition.c.id, T.definition.c.hash).where(
+        T.definition.c.name == d.name, T.definition.c.version == d.version)).first()
     if row is not None:
         if row.hash != digest:
             raise InvalidInput(
                 f"Workflow '{d.name}' version {d.version} was changed after aanpakken started on it; "
                 f"give the changed definition a new version number (e.g. {d.version + 1}).")
         return row.id
-    return conn.execute(definition_t.insert().values(
+    return conn.execute(T.definition.insert().values(
         name=d.name, version=d.version, hash=digest, body=d.canonical_json(), loaded_at=now)
     ).inserted_primary_key[0]
 
@@ -116,7 +119,7 @@ def definition(conn: sa.Connection, definition_id: int, digest: str | None = Non
 
 
 def stored_definitions(conn: sa.Connection) -> list[Row]:
-    return list(conn.execute(sa.select(definition_t).order_by(definition_t.c.name, definition_t.c.version)))
+    return rawsql.rows(conn, "SELECT * FROM workflow_definition ORDER BY name, version")
 
 
 # --- aanpakken ------------------------------------------------------------------------
@@ -138,11 +141,11 @@ _FIND_AANPAK = ("SELECT a.*, d.hash AS definition_hash FROM aanpak a "
 
 
 def slug_taken(conn: sa.Connection, slug: str) -> bool:
-    return conn.execute(sa.select(aanpak_t.c.id).where(aanpak_t.c.slug == slug)).first() is not None
+    return conn.execute(sa.select(T.aanpak.c.id).where(T.aanpak.c.slug == slug)).first() is not None
 
 
 def insert_aanpak(conn: sa.Connection, **values: Any) -> int:
-    return conn.execute(aanpak_t.insert().values(**values)).inserted_primary_key[0]
+    return conn.execute(T.aanpak.insert().values(**values)).inserted_primary_key[0]
 
 
 def change_phase(conn: sa.Connection, aanpak_id: int, *, expected_version: int, phase: str,
@@ -157,6 +160,13 @@ def change_phase(conn: sa.Connection, aanpak_id: int, *, expected_version: int, 
                        "Look again with `wijkflow show` and retry.")
 
 
+def move_to_definition(conn: sa.Connection, aanpak_id: int, *, definition_id: int, phase: str,
+                       now: datetime) -> None:
+    """`wijkflow migrate`: the aanpak follows a new definition version (same visit, same phase_since)."""
+    conn.execute(T.aanpak.update().where(T.aanpak.c.id == aanpak_id).values(
+        definition_id=definition_id, phase=phase, version=T.aanpak.c.version + 1, updated_at=now))
+
+
 def touch_aanpak(conn: sa.Connection, aanpak_id: int, now: datetime) -> None:
     rawsql.write(conn, "UPDATE aanpak SET updated_at = :now WHERE id = :id", now=rawsql.moment(conn, now),
                  id=aanpak_id)
@@ -168,16 +178,16 @@ def list_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str |
 
 
 def _aanpakken_query(*, phase: str | None, wijk: str | None, gemeente: str | None) -> Any:
-    query = sa.select(aanpak_t, definition_t.c.name.label("workflow"),
-                      definition_t.c.version.label("workflow_version")).join(
-        definition_t, definition_t.c.id == aanpak_t.c.definition_id)
+    query = sa.select(T.aanpak, T.definition.c.name.label("workflow"),
+                      T.definition.c.version.label("workflow_version")).join(
+        T.definition, T.definition.c.id == T.aanpak.c.definition_id)
     if phase:
-        query = query.where(aanpak_t.c.phase == phase)
+        query = query.where(T.aanpak.c.phase == phase)
     if wijk:
-        query = query.where(sa.func.lower(aanpak_t.c.wijk) == wijk.lower())
+        query = query.where(sa.func.lower(T.aanpak.c.wijk) == wijk.lower())
     if gemeente:
-        query = query.where(sa.func.lower(aanpak_t.c.gemeente) == gemeente.lower())
-    return query.order_by(aanpak_t.c.id)
+        query = query.where(sa.func.lower(T.aanpak.c.gemeente) == gemeente.lower())
+    return query.order_by(T.aanpak.c.id)
 
 
 # --- roles ----------------------------------------------------------------------------
@@ -189,11 +199,11 @@ def roles(conn: sa.Connection, aanpak_id: int) -> list[Row]:
 
 
 def add_role(conn: sa.Connection, aanpak_id: int, person_id: int, role: str) -> bool:
-    exists = conn.execute(sa.select(role_t.c.id).where(
-        role_t.c.aanpak_id == aanpak_id, role_t.c.person_id == person_id, role_t.c.role == role)).first()
+    exists = conn.execute(sa.select(T.role.c.id).where(
+        T.role.c.aanpak_id == aanpak_id, T.role.c.person_id == person_id, T.role.c.role == role)).first()
     if exists:
         return False
-    conn.execute(role_t.insert().values(aanpak_id=aanpak_id, person_id=person_id, role=role))
+    conn.execute(T.role.insert().values(aanpak_id=aanpak_id, person_id=person_id, role=role))
     return True
 
 
@@ -207,23 +217,22 @@ def records(conn: sa.Connection, aanpak_id: int, visit: int) -> list[Row]:
 
 
 def insert_record(conn: sa.Connection, **values: Any) -> int:
-    return conn.execute(record_t.insert().values(**values)).inserted_primary_key[0]
+    return conn.execute(T.record.insert().values(**values)).inserted_primary_key[0]
 
 
 def set_deadline(conn: sa.Connection, aanpak_id: int, criterion: str, due: date) -> date | None:
-    old = conn.execute(sa.select(deadline_t.c.due).where(
-        deadline_t.c.aanpak_id == aanpak_id, deadline_t.c.criterion == criterion)).scalar()
+    old = conn.execute(sa.select(T.deadline.c.due).where(
+        T.deadline.c.aanpak_id == aanpak_id, T.deadline.c.criterion == criterion)).scalar()
     if old is None:
-        conn.execute(deadline_t.insert().values(aanpak_id=aanpak_id, criterion=criterion, due=due))
+        conn.execute(T.deadline.insert().values(aanpak_id=aanpak_id, criterion=criterion, due=due))
     else:
-        conn.execute(deadline_t.update().where(
-            deadline_t.c.aanpak_id == aanpak_id, deadline_t.c.criterion == criterion).values(due=due))
+        conn.execute(T.deadline.update().where(
+            T.deadline.c.aanpak_id == aanpak_id, T.deadline.c.criterion == criterion).values(due=due))
     return old
 
 
 def deadlines(conn: sa.Connection, aanpak_id: int) -> dict[str, date]:
-    rows = conn.execute(sa.select(deadline_t.c.criterion, deadline_t.c.due)
-                        .where(deadline_t.c.aanpak_id == aanpak_id))
+    rows = rawsql.rows(conn, "SELECT criterion, due FROM criterion_deadline WHERE aanpak_id = :id", id=aanpak_id)
     return {r.criterion: r.due for r in rows}
 
 
@@ -231,29 +240,25 @@ def deadlines(conn: sa.Connection, aanpak_id: int) -> dict[str, date]:
 
 
 def indicators(conn: sa.Connection, aanpak_id: int) -> list[Row]:
-    return list(conn.execute(sa.select(indicator_t).where(indicator_t.c.aanpak_id == aanpak_id)
-                             .order_by(indicator_t.c.id)))
+    return rawsql.rows(conn, "SELECT * FROM indicator WHERE aanpak_id = :id ORDER BY id", id=aanpak_id)
 
 
 def indicator(conn: sa.Connection, aanpak_id: int, key: str) -> Row | None:
-    return conn.execute(sa.select(indicator_t).where(
-        indicator_t.c.aanpak_id == aanpak_id, indicator_t.c.key == key)).first()
+    return conn.execute(sa.select(T.indicator).where(
+        T.indicator.c.aanpak_id == aanpak_id, T.indicator.c.key == key)).first()
 
 
 def insert_indicator(conn: sa.Connection, **values: Any) -> int:
-    return conn.execute(indicator_t.insert().values(**values)).inserted_primary_key[0]
+    return conn.execute(T.indicator.insert().values(**values)).inserted_primary_key[0]
 
 
 def measurements(conn: sa.Connection, aanpak_id: int) -> list[Row]:
-    return list(conn.execute(
-        sa.select(measurement_t, indicator_t.c.key).join(
-            indicator_t, indicator_t.c.id == measurement_t.c.indicator_id)
-        .where(indicator_t.c.aanpak_id == aanpak_id)
-        .order_by(measurement_t.c.measured_on, measurement_t.c.id)))
+    return rawsql.rows(conn, "SELECT m.*, i.key FROM measurement m JOIN indicator i ON i.id = m.indicator_id "
+                             "WHERE i.aanpak_id = :id ORDER BY m.measured_on, m.id", id=aanpak_id)
 
 
 def insert_measurement(conn: sa.Connection, **values: Any) -> int:
-    return conn.execute(measurement_t.insert().values(**values)).inserted_primary_key[0]
+    return conn.execute(T.measurement.insert().values(**values)).inserted_primary_key[0]
 
 
 # --- audit events ---------------------------------------------------------------------
@@ -293,35 +298,17 @@ _INSERT_EVENT = (
 
 
 def events(conn: sa.Connection, aanpak_id: int | None = None) -> Iterator[Row]:
-    query = sa.select(event_t).order_by(event_t.c.id)
+    query = sa.select(T.event).order_by(T.event.c.id)
     if aanpak_id is not None:
-        query = query.where(event_t.c.aanpak_id == aanpak_id)
+        query = query.where(T.event.c.aanpak_id == aanpak_id)
     yield from conn.execute(query)
 
 
 def count_events(conn: sa.Connection) -> int:
-    return conn.execute(sa.select(sa.func.count()).select_from(event_t)).scalar_one()
+    return conn.execute(sa.select(sa.func.count()).select_from(T.event)).scalar_one()
 
 
 # --- programmes: interpretations, wijkontwikkelingsplan, themes, multi-party sign-off --------
-
-from .models import (  # noqa: E402 - kept with the section that uses them
-    AanpakTheme,
-    IntendedResult,
-    Interpretation,
-    PartyApproval,
-    PlanActivity,
-    PlanPartner,
-    PlanPoint,
-)
-
-interpretation_t = Interpretation.__table__
-plan_point_t = PlanPoint.__table__
-plan_partner_t = PlanPartner.__table__
-activity_t = PlanActivity.__table__
-theme_t = AanpakTheme.__table__
-result_t = IntendedResult.__table__
-party_t = PartyApproval.__table__
 
 
 def indicator_facts(conn: sa.Connection, aanpak_id: int) -> list[tuple[Row, list[Row]]]:
@@ -331,100 +318,97 @@ def indicator_facts(conn: sa.Connection, aanpak_id: int) -> list[tuple[Row, list
 
 
 def insert_interpretation(conn: sa.Connection, **values: Any) -> int:
-    return conn.execute(interpretation_t.insert().values(**values)).inserted_primary_key[0]
+    return conn.execute(T.interpretation.insert().values(**values)).inserted_primary_key[0]
 
 
 def interpretations(conn: sa.Connection, aanpak_id: int, visit: int | None = None) -> list[Row]:
-    query = sa.select(interpretation_t).where(interpretation_t.c.aanpak_id == aanpak_id)
-    if visit is not None:
-        query = query.where(interpretation_t.c.visit == visit)
-    return list(conn.execute(query.order_by(interpretation_t.c.id)))
+    if visit is None:
+        return rawsql.rows(conn, "SELECT * FROM interpretation WHERE aanpak_id = :id ORDER BY id", id=aanpak_id)
+    return rawsql.rows(conn, "SELECT * FROM interpretation WHERE aanpak_id = :id AND visit = :visit ORDER BY id",
+                       id=aanpak_id, visit=visit)
 
 
 def insert_plan_point(conn: sa.Connection, **values: Any) -> int:
-    return conn.execute(plan_point_t.insert().values(**values)).inserted_primary_key[0]
+    return conn.execute(T.plan_point.insert().values(**values)).inserted_primary_key[0]
 
 
 def plan_points(conn: sa.Connection, aanpak_id: int) -> list[Row]:
-    return list(conn.execute(sa.select(plan_point_t).where(plan_point_t.c.aanpak_id == aanpak_id)
-                             .order_by(plan_point_t.c.id)))
+    return rawsql.rows(conn, "SELECT * FROM plan_point WHERE aanpak_id = :id ORDER BY id", id=aanpak_id)
 
 
 def plan_partners(conn: sa.Connection, aanpak_id: int) -> list[Row]:
-    return list(conn.execute(sa.select(plan_partner_t).where(plan_partner_t.c.aanpak_id == aanpak_id)
-                             .order_by(plan_partner_t.c.id)))
+    return rawsql.rows(conn, "SELECT * FROM plan_partner WHERE aanpak_id = :id ORDER BY id", id=aanpak_id)
 
 
 def insert_plan_partner(conn: sa.Connection, **values: Any) -> int:
-    return conn.execute(plan_partner_t.insert().values(**values)).inserted_primary_key[0]
+    return conn.execute(T.plan_partner.insert().values(**values)).inserted_primary_key[0]
 
 
 def activities(conn: sa.Connection, aanpak_id: int) -> list[Row]:
-    return list(conn.execute(sa.select(activity_t).where(activity_t.c.aanpak_id == aanpak_id)
-                             .order_by(activity_t.c.number)))
+    return rawsql.rows(conn, "SELECT * FROM plan_activity WHERE aanpak_id = :id ORDER BY number", id=aanpak_id)
 
 
 def activity(conn: sa.Connection, aanpak_id: int, number: int) -> Row | None:
-    return conn.execute(sa.select(activity_t).where(activity_t.c.aanpak_id == aanpak_id,
-                                                    activity_t.c.number == number)).first()
+    return conn.execute(sa.select(T.activity).where(T.activity.c.aanpak_id == aanpak_id,
+                                                    T.activity.c.number == number)).first()
 
 
 def insert_activity(conn: sa.Connection, **values: Any) -> int:
     """Numbers activities 1, 2, ... per aanpak; the write transaction serialises the numbering."""
-    last = conn.execute(sa.select(sa.func.max(activity_t.c.number))
-                        .where(activity_t.c.aanpak_id == values["aanpak_id"])).scalar()
+    last = conn.execute(sa.select(sa.func.max(T.activity.c.number))
+                        .where(T.activity.c.aanpak_id == values["aanpak_id"])).scalar()
     number = (last or 0) + 1
-    conn.execute(activity_t.insert().values(number=number, **values))
+    conn.execute(T.activity.insert().values(number=number, **values))
     return number
 
 
 def update_activity(conn: sa.Connection, activity_id: int, **values: Any) -> None:
-    conn.execute(activity_t.update().where(activity_t.c.id == activity_id).values(**values))
+    conn.execute(T.activity.update().where(T.activity.c.id == activity_id).values(**values))
 
 
 def themes(conn: sa.Connection, aanpak_id: int) -> list[tuple[Row, list[Row]]]:
-    rows = list(conn.execute(sa.select(theme_t).where(theme_t.c.aanpak_id == aanpak_id).order_by(theme_t.c.id)))
+    rows = rawsql.rows(conn, "SELECT * FROM aanpak_theme WHERE aanpak_id = :id ORDER BY id", id=aanpak_id)
     if not rows:
         return []
-    results = list(conn.execute(sa.select(result_t).where(result_t.c.theme_id.in_([r.id for r in rows]))
-                                .order_by(result_t.c.id)))
+    results = rawsql.rows(conn, "SELECT r.* FROM intended_result r JOIN aanpak_theme t ON t.id = r.theme_id "
+                                "WHERE t.aanpak_id = :id ORDER BY r.id", id=aanpak_id)
     return [(t, [r for r in results if r.theme_id == t.id]) for t in rows]
 
 
 def theme(conn: sa.Connection, aanpak_id: int, key: str) -> Row | None:
-    return conn.execute(sa.select(theme_t).where(theme_t.c.aanpak_id == aanpak_id, theme_t.c.key == key)).first()
+    return conn.execute(sa.select(T.theme).where(T.theme.c.aanpak_id == aanpak_id, T.theme.c.key == key)).first()
 
 
 def insert_theme(conn: sa.Connection, **values: Any) -> int:
-    return conn.execute(theme_t.insert().values(**values)).inserted_primary_key[0]
+    return conn.execute(T.theme.insert().values(**values)).inserted_primary_key[0]
 
 
 def insert_intended_result(conn: sa.Connection, **values: Any) -> int:
-    return conn.execute(result_t.insert().values(**values)).inserted_primary_key[0]
+    return conn.execute(T.result.insert().values(**values)).inserted_primary_key[0]
 
 
 def aanpak_ids_with_theme(conn: sa.Connection, key: str) -> set[int]:
-    return set(conn.execute(sa.select(theme_t.c.aanpak_id).where(theme_t.c.key == key)).scalars())
+    return set(conn.execute(sa.select(T.theme.c.aanpak_id).where(T.theme.c.key == key)).scalars())
 
 
 def themes_by_aanpak(conn: sa.Connection) -> dict[int, list[str]]:
     out: dict[int, list[str]] = {}
-    for r in conn.execute(sa.select(theme_t.c.aanpak_id, theme_t.c.label).order_by(theme_t.c.id)):
+    for r in conn.execute(sa.select(T.theme.c.aanpak_id, T.theme.c.label).order_by(T.theme.c.id)):
         out.setdefault(r.aanpak_id, []).append(r.label)
     return out
 
 
 def party_approvals(conn: sa.Connection, aanpak_id: int, visit: int) -> list[Row]:
-    return list(conn.execute(sa.select(party_t).where(party_t.c.aanpak_id == aanpak_id, party_t.c.visit == visit)
-                             .order_by(party_t.c.id)))
+    return rawsql.rows(conn, "SELECT * FROM party_approval WHERE aanpak_id = :id AND visit = :visit ORDER BY id",
+                       id=aanpak_id, visit=visit)
 
 
 def insert_party_approval(conn: sa.Connection, **values: Any) -> int:
-    return conn.execute(party_t.insert().values(**values)).inserted_primary_key[0]
+    return conn.execute(T.party.insert().values(**values)).inserted_primary_key[0]
 
 
 def update_indicator(conn: sa.Connection, indicator_id: int, **values: Any) -> None:
-    conn.execute(indicator_t.update().where(indicator_t.c.id == indicator_id).values(**values))
+    conn.execute(T.indicator.update().where(T.indicator.c.id == indicator_id).values(**values))
 
 
 # --- reminders ------------------------------------------------------------------------
@@ -434,9 +418,9 @@ def update_indicator(conn: sa.Connection, indicator_id: int, **values: Any) -> N
 
 def insert_reminder(conn: sa.Connection, **values: Any) -> int | None:
     """Schedule one occurrence; None when the same occurrence (dedupe key) is already there."""
-    if conn.execute(sa.select(reminder_t.c.id).where(reminder_t.c.dedupe == values["dedupe"])).first():
+    if conn.execute(sa.select(T.reminder.c.id).where(T.reminder.c.dedupe == values["dedupe"])).first():
         return None
-    return conn.execute(reminder_t.insert().values(**values)).inserted_primary_key[0]
+    return conn.execute(T.reminder.insert().values(**values)).inserted_primary_key[0]
 
 
 def cancel_reminders(conn: sa.Connection, aanpak_id: int, *, reason: str, now: datetime,
@@ -470,27 +454,27 @@ def cancel_reminders(conn: sa.Connection, aanpak_id: int, *, reason: str, now: d
 
 
 def pending_reminders(conn: sa.Connection, aanpak_id: int) -> list[Row]:
-    return list(conn.execute(sa.select(reminder_t).where(
-        reminder_t.c.aanpak_id == aanpak_id, reminder_t.c.status == "pending").order_by(reminder_t.c.due_at)))
+    return list(conn.execute(sa.select(T.reminder).where(
+        T.reminder.c.aanpak_id == aanpak_id, T.reminder.c.status == "pending").order_by(T.reminder.c.due_at)))
 
 
 def due_reminders(conn: sa.Connection, now: datetime, limit: int = 500) -> list[Row]:
-    return list(conn.execute(sa.select(reminder_t).where(
-        reminder_t.c.status == "pending", reminder_t.c.due_at <= now)
-        .order_by(reminder_t.c.due_at, reminder_t.c.id).limit(limit)))
+    return list(conn.execute(sa.select(T.reminder).where(
+        T.reminder.c.status == "pending", T.reminder.c.due_at <= now)
+        .order_by(T.reminder.c.due_at, T.reminder.c.id).limit(limit)))
 
 
 def claim_reminder(conn: sa.Connection, reminder_id: int, now: datetime) -> bool:
-    return conn.execute(reminder_t.update().where(
-        reminder_t.c.id == reminder_id, reminder_t.c.status == "pending")
+    return conn.execute(T.reminder.update().where(
+        T.reminder.c.id == reminder_id, T.reminder.c.status == "pending")
         .values(status="queued", updated_at=now)).rowcount == 1
 
 
 def settle_reminder(conn: sa.Connection, reminder_id: int, *, status: str, reason: str | None,
                     now: datetime) -> None:
-    conn.execute(reminder_t.update().where(reminder_t.c.id == reminder_id).values(
+    conn.execute(T.reminder.update().where(T.reminder.c.id == reminder_id).values(
         status=status, reason=reason, updated_at=now,
-        dedupe=reminder_t.c.dedupe + "#" + status + "-" + sa.cast(reminder_t.c.id, sa.String)))
+        dedupe=T.reminder.c.dedupe + "#" + status + "-" + sa.cast(T.reminder.c.id, sa.String)))
 
 
 def insert_message(conn: sa.Connection, **values: Any) -> None:
@@ -503,32 +487,32 @@ def insert_message(conn: sa.Connection, **values: Any) -> None:
 
 def claimable_messages(conn: sa.Connection, now: datetime, stale_before: datetime, limit: int) -> list[int]:
     """Pending messages whose (re)try time has come, and claims left behind by a crashed sweep."""
-    rows = conn.execute(sa.select(message_t.c.id).where(sa.or_(
-        sa.and_(message_t.c.status == "pending", message_t.c.next_attempt_at <= now),
-        sa.and_(message_t.c.status == "sending", message_t.c.claimed_at < stale_before)))
-        .order_by(message_t.c.next_attempt_at, message_t.c.id).limit(limit))
+    rows = conn.execute(sa.select(T.message.c.id).where(sa.or_(
+        sa.and_(T.message.c.status == "pending", T.message.c.next_attempt_at <= now),
+        sa.and_(T.message.c.status == "sending", T.message.c.claimed_at < stale_before)))
+        .order_by(T.message.c.next_attempt_at, T.message.c.id).limit(limit))
     return [r.id for r in rows]
 
 
 def claim_message(conn: sa.Connection, message_id: int, *, token: str, now: datetime,
                   stale_before: datetime) -> bool:
-    return conn.execute(message_t.update().where(
-        message_t.c.id == message_id,
-        sa.or_(sa.and_(message_t.c.status == "pending", message_t.c.next_attempt_at <= now),
-               sa.and_(message_t.c.status == "sending", message_t.c.claimed_at < stale_before)))
+    return conn.execute(T.message.update().where(
+        T.message.c.id == message_id,
+        sa.or_(sa.and_(T.message.c.status == "pending", T.message.c.next_attempt_at <= now),
+               sa.and_(T.message.c.status == "sending", T.message.c.claimed_at < stale_before)))
         .values(status="sending", claimed_by=token, claimed_at=now,
-                attempts=message_t.c.attempts + 1)).rowcount == 1
+                attempts=T.message.c.attempts + 1)).rowcount == 1
 
 
 def message_rows(conn: sa.Connection, ids: list[int]) -> list[Row]:
     if not ids:
         return []
     return list(conn.execute(
-        sa.select(message_t, reminder_t.c.aanpak_id, reminder_t.c.rule, reminder_t.c.kind,
-                  reminder_t.c.criterion, reminder_t.c.deadline, reminder_t.c.due_at, reminder_t.c.phase,
-                  reminder_t.c.visit)
-        .join(reminder_t, reminder_t.c.id == message_t.c.reminder_id)
-        .where(message_t.c.id.in_(ids)).order_by(message_t.c.id)))
+        sa.select(T.message, T.reminder.c.aanpak_id, T.reminder.c.rule, T.reminder.c.kind,
+                  T.reminder.c.criterion, T.reminder.c.deadline, T.reminder.c.due_at, T.reminder.c.phase,
+                  T.reminder.c.visit)
+        .join(T.reminder, T.reminder.c.id == T.message.c.reminder_id)
+        .where(T.message.c.id.in_(ids)).order_by(T.message.c.id)))
 
 
 def finish_message(conn: sa.Connection, message_id: int, *, token: str, status: str, now: datetime,
@@ -550,26 +534,26 @@ def finish_message(conn: sa.Connection, message_id: int, *, token: str, status: 
 def reminder_overview(conn: sa.Connection, *, status: tuple[str, ...] | None = None,
                       due_before: datetime | None = None) -> list[Row]:
     """Occurrences with their messages (outer join: pending and cancelled ones have none)."""
-    query = (sa.select(reminder_t.c.id.label("reminder_id"), reminder_t.c.aanpak_id, reminder_t.c.rule,
-                       reminder_t.c.kind, reminder_t.c.criterion, reminder_t.c.due_at,
-                       reminder_t.c.status.label("reminder_status"), reminder_t.c.reason,
-                       message_t.c.id.label("message_pk"), message_t.c.person_id, message_t.c.role,
-                       message_t.c.status.label("message_status"), message_t.c.attempts,
-                       message_t.c.next_attempt_at, message_t.c.error, message_t.c.sent_at,
-                       message_t.c.message_id, aanpak_t.c.slug)
-             .select_from(reminder_t.outerjoin(message_t, message_t.c.reminder_id == reminder_t.c.id)
-                          .join(aanpak_t, aanpak_t.c.id == reminder_t.c.aanpak_id)))
+    query = (sa.select(T.reminder.c.id.label("reminder_id"), T.reminder.c.aanpak_id, T.reminder.c.rule,
+                       T.reminder.c.kind, T.reminder.c.criterion, T.reminder.c.due_at,
+                       T.reminder.c.status.label("reminder_status"), T.reminder.c.reason,
+                       T.message.c.id.label("message_pk"), T.message.c.person_id, T.message.c.role,
+                       T.message.c.status.label("message_status"), T.message.c.attempts,
+                       T.message.c.next_attempt_at, T.message.c.error, T.message.c.sent_at,
+                       T.message.c.message_id, T.aanpak.c.slug)
+             .select_from(T.reminder.outerjoin(T.message, T.message.c.reminder_id == T.reminder.c.id)
+                          .join(T.aanpak, T.aanpak.c.id == T.reminder.c.aanpak_id)))
     if due_before is not None:
-        query = query.where(reminder_t.c.due_at <= due_before)
-    return [r for r in conn.execute(query.order_by(reminder_t.c.due_at, reminder_t.c.id, message_t.c.id))
+        query = query.where(T.reminder.c.due_at <= due_before)
+    return [r for r in conn.execute(query.order_by(T.reminder.c.due_at, T.reminder.c.id, T.message.c.id))
             if status is None or (r.message_status or r.reminder_status) in status]
 
 
 def next_wake(conn: sa.Connection) -> datetime | None:
     """The earliest moment anything in the outbox or the schedule falls due."""
-    a = conn.execute(sa.select(sa.func.min(reminder_t.c.due_at)).where(reminder_t.c.status == "pending")).scalar()
-    b = conn.execute(sa.select(sa.func.min(message_t.c.next_attempt_at))
-                     .where(message_t.c.status == "pending")).scalar()
+    a = conn.execute(sa.select(sa.func.min(T.reminder.c.due_at)).where(T.reminder.c.status == "pending")).scalar()
+    b = conn.execute(sa.select(sa.func.min(T.message.c.next_attempt_at))
+                     .where(T.message.c.status == "pending")).scalar()
     from .models import UTCDateTime
 
     conv = UTCDateTime().process_result_value
@@ -591,40 +575,40 @@ def _skip_locked(conn: sa.Connection, query: Any) -> Any:
 
 def lock_due_reminders(conn: sa.Connection, now: datetime, limit: int) -> list[Row]:
     """Due pending occurrences for fan-out, skipping those another sweep is fanning out (PostgreSQL)."""
-    return list(conn.execute(_skip_locked(conn, sa.select(reminder_t).where(
-        reminder_t.c.status == "pending", reminder_t.c.due_at <= now)
-        .order_by(reminder_t.c.due_at, reminder_t.c.id).limit(limit))))
+    return list(conn.execute(_skip_locked(conn, sa.select(T.reminder).where(
+        T.reminder.c.status == "pending", T.reminder.c.due_at <= now)
+        .order_by(T.reminder.c.due_at, T.reminder.c.id).limit(limit))))
 
 
 def _claimable(now: datetime, lease_expired_before: datetime) -> Any:
-    return sa.or_(sa.and_(message_t.c.status == "pending", message_t.c.next_attempt_at <= now),
-                  sa.and_(message_t.c.status == "sending", message_t.c.claimed_at < lease_expired_before))
+    return sa.or_(sa.and_(T.message.c.status == "pending", T.message.c.next_attempt_at <= now),
+                  sa.and_(T.message.c.status == "sending", T.message.c.claimed_at < lease_expired_before))
 
 
 def claim_messages(conn: sa.Connection, *, now: datetime, lease_expired_before: datetime, token: str,
                    limit: int) -> list[int]:
     """Claim up to `limit` due messages (and claims whose lease ran out) for `token`; their ids."""
-    candidates = [r.id for r in conn.execute(_skip_locked(conn, sa.select(message_t.c.id).where(
-        _claimable(now, lease_expired_before)).order_by(message_t.c.next_attempt_at, message_t.c.id).limit(limit)))]
+    candidates = [r.id for r in conn.execute(_skip_locked(conn, sa.select(T.message.c.id).where(
+        _claimable(now, lease_expired_before)).order_by(T.message.c.next_attempt_at, T.message.c.id).limit(limit)))]
     if not candidates:
         return []
-    conn.execute(message_t.update().where(message_t.c.id.in_(candidates), _claimable(now, lease_expired_before))
-                 .values(status="sending", claimed_by=token, claimed_at=now, attempts=message_t.c.attempts + 1))
+    conn.execute(T.message.update().where(T.message.c.id.in_(candidates), _claimable(now, lease_expired_before))
+                 .values(status="sending", claimed_by=token, claimed_at=now, attempts=T.message.c.attempts + 1))
     return held_claims(conn, candidates, token)
 
 
 def held_claims(conn: sa.Connection, ids: list[int], token: str) -> list[int]:
-    return [r.id for r in conn.execute(sa.select(message_t.c.id).where(
-        message_t.c.id.in_(ids), message_t.c.claimed_by == token, message_t.c.status == "sending")
-        .order_by(message_t.c.id))]
+    return [r.id for r in conn.execute(sa.select(T.message.c.id).where(
+        T.message.c.id.in_(ids), T.message.c.claimed_by == token, T.message.c.status == "sending")
+        .order_by(T.message.c.id))]
 
 
 def renew_claims(conn: sa.Connection, ids: list[int], *, token: str, now: datetime) -> set[int]:
     """Extend the lease on the messages this sweep still holds; returns those (others were taken over)."""
     if not ids:
         return set()
-    conn.execute(message_t.update().where(message_t.c.id.in_(ids), message_t.c.claimed_by == token,
-                                          message_t.c.status == "sending").values(claimed_at=now))
+    conn.execute(T.message.update().where(T.message.c.id.in_(ids), T.message.c.claimed_by == token,
+                                          T.message.c.status == "sending").values(claimed_at=now))
     return set(held_claims(conn, ids, token))
 
 
@@ -698,17 +682,17 @@ STREAM_BATCH = 2000
 
 def stream_chain(conn: sa.Connection) -> Iterator[Row]:
     """Every event in chain order, fetched in batches (a server-side cursor on PostgreSQL)."""
-    yield from conn.execution_options(yield_per=STREAM_BATCH).execute(sa.select(event_t).order_by(event_t.c.id))
+    yield from conn.execution_options(yield_per=STREAM_BATCH).execute(sa.select(T.event).order_by(T.event.c.id))
 
 
 def event_id_by_hash(conn: sa.Connection, hash_: str) -> int | None:
     """Which event carries this hash (a full scan: only used to explain a broken chain)."""
-    return conn.execute(sa.select(event_t.c.id).where(event_t.c.hash == hash_).limit(1)).scalar()
+    return conn.execute(sa.select(T.event.c.id).where(T.event.c.hash == hash_).limit(1)).scalar()
 
 
 def chain_head(conn: sa.Connection) -> Row | None:
-    return conn.execute(sa.select(event_t.c.id, event_t.c.at, event_t.c.hash)
-                        .order_by(event_t.c.id.desc()).limit(1)).first()
+    return conn.execute(sa.select(T.event.c.id, T.event.c.at, T.event.c.hash)
+                        .order_by(T.event.c.id.desc()).limit(1)).first()
 
 
 def query_events(conn: sa.Connection, *, aanpak_id: int | None = None, wijk: str | None = None,
@@ -716,70 +700,69 @@ def query_events(conn: sa.Connection, *, aanpak_id: int | None = None, wijk: str
                  types: tuple[str, ...] = (), since: datetime | None = None,
                  until: datetime | None = None) -> Iterator[Row]:
     """Events matching every filter given, in chain order, streamed in batches."""
-    query = (sa.select(event_t, aanpak_t.c.slug.label("aanpak_slug"), aanpak_t.c.name.label("aanpak_name"),
-                       aanpak_t.c.wijk.label("aanpak_wijk"), aanpak_t.c.gemeente.label("aanpak_gemeente"))
-             .select_from(event_t.outerjoin(aanpak_t, aanpak_t.c.id == event_t.c.aanpak_id)))
+    query = (sa.select(T.event, T.aanpak.c.slug.label("aanpak_slug"), T.aanpak.c.name.label("aanpak_name"),
+                       T.aanpak.c.wijk.label("aanpak_wijk"), T.aanpak.c.gemeente.label("aanpak_gemeente"))
+             .select_from(T.event.outerjoin(T.aanpak, T.aanpak.c.id == T.event.c.aanpak_id)))
     if aanpak_id is not None:
-        query = query.where(event_t.c.aanpak_id == aanpak_id)
+        query = query.where(T.event.c.aanpak_id == aanpak_id)
     if wijk:
-        query = query.where(sa.func.lower(aanpak_t.c.wijk) == wijk.lower())
+        query = query.where(sa.func.lower(T.aanpak.c.wijk) == wijk.lower())
     if gemeente:
-        query = query.where(sa.func.lower(aanpak_t.c.gemeente) == gemeente.lower())
+        query = query.where(sa.func.lower(T.aanpak.c.gemeente) == gemeente.lower())
     if phase:
-        query = query.where(sa.or_(event_t.c.from_phase == phase, event_t.c.to_phase == phase))
+        query = query.where(sa.or_(T.event.c.from_phase == phase, T.event.c.to_phase == phase))
     if actor_id is not None:
-        query = query.where(event_t.c.actor_id == actor_id)
+        query = query.where(T.event.c.actor_id == actor_id)
     if types:
-        query = query.where(event_t.c.type.in_(types))
+        query = query.where(T.event.c.type.in_(types))
     if since is not None:
-        query = query.where(event_t.c.at >= since)
+        query = query.where(T.event.c.at >= since)
     if until is not None:
-        query = query.where(event_t.c.at < until)
-    yield from conn.execution_options(yield_per=STREAM_BATCH).execute(query.order_by(event_t.c.id))
+        query = query.where(T.event.c.at < until)
+    yield from conn.execution_options(yield_per=STREAM_BATCH).execute(query.order_by(T.event.c.id))
 
 
 def event_types(conn: sa.Connection) -> set[str]:
-    return set(conn.execute(sa.select(event_t.c.type).distinct()).scalars())
+    return {r.type for r in rawsql.rows(conn, "SELECT DISTINCT type FROM audit_event")}
 
 
 def wijk_exists(conn: sa.Connection, wijk: str) -> bool:
-    return conn.execute(sa.select(aanpak_t.c.id).where(sa.func.lower(aanpak_t.c.wijk) == wijk.lower())
-                        .limit(1)).first() is not None
+    return rawsql.first(conn, "SELECT id FROM aanpak WHERE lower(wijk) = :wijk LIMIT 1", wijk=wijk.lower()) is not None
 
 
 def gemeente_exists(conn: sa.Connection, gemeente: str) -> bool:
-    return conn.execute(sa.select(aanpak_t.c.id).where(sa.func.lower(aanpak_t.c.gemeente) == gemeente.lower())
-                        .limit(1)).first() is not None
+    return rawsql.first(conn, "SELECT id FROM aanpak WHERE lower(gemeente) = :gemeente LIMIT 1",
+                        gemeente=gemeente.lower()) is not None
 
 
 def all_people(conn: sa.Connection) -> dict[int, Row]:
     """Everyone, by id: far fewer people than events, so a lookup table is fine."""
-    return {r.id: r for r in conn.execute(sa.select(person_t))}
+    return {r.id: r for r in rawsql.rows(conn, "SELECT * FROM person")}
 
 
 def any_admin(conn: sa.Connection) -> bool:
-    return conn.execute(sa.select(person_t.c.id).where(person_t.c.role == "admin").limit(1)).first() is not None
+    return conn.execute(sa.select(T.person.c.id).where(T.person.c.role == "admin").limit(1)).first() is not None
 
 
 def definition_id_by_version(conn: sa.Connection, name: str, version: int) -> int | None:
-    return conn.execute(sa.select(definition_t.c.id).where(
-        definition_t.c.name == name, definition_t.c.version == version)).scalar()
+    return conn.execute(sa.select(T.definition.c.id).where(
+        T.definition.c.name == name, T.definition.c.version == version)).scalar()
 
 
 def phase_events(conn: sa.Connection, aanpak_ids: list[int] | None = None) -> Iterator[Row]:
     """Creation and phase changes, grouped by aanpak in time order: the input of phase statistics."""
-    query = (sa.select(event_t.c.id, event_t.c.aanpak_id, event_t.c.at, event_t.c.type, event_t.c.from_phase,
-                       event_t.c.to_phase, event_t.c.payload)
-             .where(event_t.c.type.in_(("aanpak_created", "phase_changed")), event_t.c.aanpak_id.is_not(None)))
+    query = (sa.select(T.event.c.id, T.event.c.aanpak_id, T.event.c.at, T.event.c.type, T.event.c.from_phase,
+                       T.event.c.to_phase, T.event.c.payload)
+             .where(T.event.c.type.in_(("aanpak_created", "phase_changed")), T.event.c.aanpak_id.is_not(None)))
     if aanpak_ids is not None:
-        query = query.where(event_t.c.aanpak_id.in_(aanpak_ids))
+        query = query.where(T.event.c.aanpak_id.in_(aanpak_ids))
     yield from conn.execution_options(yield_per=STREAM_BATCH).execute(
-        query.order_by(event_t.c.aanpak_id, event_t.c.id))
+        query.order_by(T.event.c.aanpak_id, T.event.c.id))
 
 
 def events_until(conn: sa.Connection, aanpak_id: int, until: datetime) -> list[Row]:
-    return list(conn.execute(sa.select(event_t).where(event_t.c.aanpak_id == aanpak_id, event_t.c.at < until)
-                             .order_by(event_t.c.id)))
+    return list(conn.execute(sa.select(T.event).where(T.event.c.aanpak_id == aanpak_id, T.event.c.at < until)
+                             .order_by(T.event.c.id)))
 
 
 def overdue_reminders(conn: sa.Connection, aanpak_id: int, now: datetime) -> int:

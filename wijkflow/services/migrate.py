@@ -166,8 +166,7 @@ def _migrate_one(conn: Any, app: App, ctx: Context, new: Definition, new_id: int
 
     reminders_before = _pending(conn, row.id)
     store.cancel_reminders(conn, row.id, reason=f"definition migrated from {old.ref} to {new.ref}", now=now)
-    conn.execute(store.aanpak_t.update().where(store.aanpak_t.c.id == row.id).values(
-        definition_id=new_id, phase=phase, version=store.aanpak_t.c.version + 1, updated_at=now))
+    store.move_to_definition(conn, row.id, definition_id=new_id, phase=phase, now=now)
     if not new.phase(phase).final:
         reminder_schedule.on_phase_entered(conn, app, aanpak_id=row.id, definition=new, phase=phase,
                                            visit=row.visit, since=row.phase_since, now=now)

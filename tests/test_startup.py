@@ -1,0 +1,56 @@
+"""Start-up cost: a read command loads only what it needs.
+
+`wijkflow show` runs many times a day; its wall time is mostly imports (benchmarks/cli.py
+measures it against `python -c "import sqlmodel"`). These tests pin down *which* heavy
+modules each command leaves alone, so a stray module-level import shows up as a failure
+here instead of as a slower benchmark months later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import PL
+
+# What a read command must not import: the SQLModel classes (pydantic schemas + ORM mappers),
+# the state machine library, templates, the holiday calendar, the scheduler and migrations.
+HEAVY = ("sqlmodel", "sqlalchemy.orm", "wijkflow.models", "transitions", "jinja2", "holidays", "apscheduler",
+         "alembic")
+
+PROBE = """
+import json, sys
+from wijkflow.cli import cli
+try:
+    cli(sys.argv[1:], prog_name="wijkflow")
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps({"code": code, "loaded": sorted(m for m in sys.modules if m in HEAVY)}), file=sys.stderr)
+""".replace("HEAVY", repr(HEAVY))
+
+
+def loaded_by(db_url: str, *args: str, user: str = PL) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKFLOW_")}
+    env.update({"WIJKFLOW_DATABASE_URL": db_url, "WIJKFLOW_USER": user, "WIJKFLOW_CONFIG": ""})
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, timeout=60)
+    report = json.loads(proc.stderr.strip().splitlines()[-1])
+    assert report["code"] in (0, None), proc.stderr
+    return report["loaded"]
+
+
+@pytest.mark.parametrize("args", [
+    ("show", "wijkaanpak-noord"),
+    ("show", "wijkaanpak-noord", "--format", "json"),
+    ("gate", "wijkaanpak-noord"),
+    ("people", "list"),
+    ("audit", "query", "--aanpak", "wijkaanpak-noord", "--format", "csv"),
+])
+def test_read_commands_leave_the_orm_and_friends_unloaded(aanpak, db_url, args):
+    assert loaded_by(db_url, *args) == []
+
+
+def test_help_loads_no_database_code(db_url):
+    assert loaded_by(db_url, "--help") == []

@@ -207,8 +207,9 @@ class Database:
         Before is None for a database without wijkflow tables (it is created); a database made
         before wijkflow had migrations is recognised as the first revision and stamped.
         """
-        from . import migrations
+        from . import migrations, models  # noqa: F401 - models: create_all needs the tables
 
+        migrations.load()  # before the lock, not while holding it
         if self.path is not None and self.path.exists() and not os.access(self.path, os.W_OK):
             raise StorageError(f"The database at {self.where} is read-only.")
         with self._errors(), self.engine.connect() as conn:

@@ -49,6 +49,19 @@ def _script() -> Any:
     return ScriptDirectory.from_config(_config())
 
 
+def load() -> None:
+    """Import Alembic and read the revision scripts now, outside any transaction.
+
+    Done under the write lock instead, every concurrent `wijkflow init` would hold the
+    lock for its imports (about a second on a busy machine) and the sixth would wait past
+    the busy timeout.
+    """
+    from alembic import command  # noqa: F401
+    from alembic.migration import MigrationContext  # noqa: F401
+
+    _script()
+
+
 def head() -> str:
     return _script().get_current_head()
 

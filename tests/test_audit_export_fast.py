@@ -12,6 +12,7 @@ from conftest import ADMIN, PL, SG1, SG2, WR
 
 from wijkflow import App, services
 from wijkflow.cli.audit_commands import QUERY_CSV, _gate_cell
+from wijkflow.services import audit_export
 from wijkflow.services.audit_export import _hour_offsets, csv_chunks, csv_rows
 
 INITIATE = ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering")
@@ -80,7 +81,14 @@ def tricky(app, aanpak, clock):
     return aanpak
 
 
-def test_the_fast_export_writes_exactly_what_csv_writer_wrote(app, tricky):
+@pytest.fixture(params=["one process", "split"])
+def split(request, monkeypatch):
+    """Also with the work shared with a forked process, by blocks of 4 event ids."""
+    if request.param == "split":
+        monkeypatch.setattr(audit_export, "SPLIT_BLOCK", 4)
+
+
+def test_the_fast_export_writes_exactly_what_csv_writer_wrote(app, tricky, split):
     old = by_csv_writer(app)
     assert old.count("(forgotten person)") >= 1 and '"Olde Heuvel, ""Rob""\nvan Welbions"' in old
     assert ",yes," in old and "lokaal_contract_akkoord: met by (forgotten person)" in old and "\r" in old
@@ -91,14 +99,14 @@ def test_the_fast_export_writes_exactly_what_csv_writer_wrote(app, tricky):
     {"aanpak": "wijkaanpak-noord"}, {"wijk": 'Zuid, "De Kop"'}, {"actor": PL}, {"types": ("phase_changed",)},
     {"since": "2026-03-29", "until": "2026-10-25"}, {"phase": "design"},
 ])
-def test_the_fast_export_keeps_every_filter(app, tricky, filters):
+def test_the_fast_export_keeps_every_filter(app, tricky, split, filters):
     old = by_csv_writer(app, **filters)
     assert old
     assert by_chunks(app, **filters) == old
 
 
 @pytest.mark.parametrize("zone", ["America/St_Johns", "Asia/Kathmandu", "UTC"])
-def test_the_fast_export_in_zones_with_half_hours_and_without_dst(db_url, clock, tmp_path, tricky, zone):
+def test_the_fast_export_in_zones_with_half_hours_and_without_dst(db_url, clock, tmp_path, tricky, split, zone):
     other = App.open(db_url, clock=clock, outbox_dir=str(tmp_path / "outbox"), timezone=zone)
     try:
         old = by_csv_writer(other)
@@ -107,7 +115,7 @@ def test_the_fast_export_in_zones_with_half_hours_and_without_dst(db_url, clock,
         other.close()
 
 
-def test_the_command_writes_the_header_and_the_same_rows(app, tricky, run):
+def test_the_command_writes_the_header_and_the_same_rows(app, tricky, split, run):
     r = run("audit", "query", "--format", "csv")
     assert r.exit_code == 0, r.stderr
     assert r.stdout == ",".join(QUERY_CSV) + "\n" + by_csv_writer(app)
@@ -137,7 +145,7 @@ def test_sqlite_writes_the_lines_and_leaves_python_only_the_rare_rows(app, trick
     if app.db.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL writes the rows through csv.writer")
     with app.db.read() as conn:
-        first, last = store.audit_time_range(conn)
+        _, first, _, last = store.audit_ends(conn)
         window, offsets = _hour_offsets(app.tz, first, last)
         sql, params = store.audit_csv_lines_sql(conn, offsets=offsets, window=window)
         lines = [v[0] for chunk in rawsql.batches(conn, sql, **params) for v in chunk]
@@ -145,3 +153,12 @@ def test_sqlite_writes_the_lines_and_leaves_python_only_the_rare_rows(app, trick
     # two phase changes (gate; override), '{"x":"gate"}', '{"override":true}', 2001, the 'T'
     assert len(for_python) == 6, "\n".join(line[:70] for line in for_python)
     assert len(lines) > 20 and any('"één, “twee”"' in line for line in lines)  # a quoted cell, in SQL
+
+
+def test_a_failed_helper_process_is_an_error_not_a_short_file(app, tricky, monkeypatch):
+    if app.db.engine.dialect.name != "sqlite":
+        pytest.skip("only SQLite's export is shared with a forked process")
+    monkeypatch.setattr(audit_export, "SPLIT_BLOCK", 4)
+    monkeypatch.setattr(audit_export.struct, "pack", None)  # the child fails on its first block
+    with pytest.raises(audit_export.StorageError, match="helper process failed"):
+        by_chunks(app)

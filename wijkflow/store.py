@@ -664,9 +664,13 @@ def audit_export_sql(conn: sa.Connection, *, count: bool = False, **filters: Any
 def _audit_export_where(conn: sa.Connection, *, aanpak_id: int | None = None, wijk: str | None = None,
                         gemeente: str | None = None, phase: str | None = None, actor_id: int | None = None,
                         types: tuple[str, ...] = (), since: datetime | None = None,
-                        until: datetime | None = None) -> tuple[str, dict[str, Any]]:
+                        until: datetime | None = None, id_from: int | None = None,
+                        id_to: int | None = None) -> tuple[str, dict[str, Any]]:
     where: list[str] = []
     params: dict[str, Any] = {}
+    if id_from is not None:  # a block of the chain, [id_from, id_to)
+        where.append("e.id >= :id_from AND e.id < :id_to")
+        params.update({"id_from": id_from, "id_to": id_to})
     if aanpak_id is not None:
         where.append("e.aanpak_id = :aanpak_id")
         params["aanpak_id"] = aanpak_id
@@ -694,11 +698,11 @@ def _audit_export_where(conn: sa.Connection, *, aanpak_id: int | None = None, wi
     return (" WHERE " + " AND ".join(where) if where else ""), params
 
 
-def audit_time_range(conn: sa.Connection) -> tuple[Any, Any]:
-    """The times of the first and the last event in chain order (two index look-ups, no scan)."""
-    first = conn.exec_driver_sql("SELECT at FROM audit_event ORDER BY id LIMIT 1").scalar()
-    last = conn.exec_driver_sql("SELECT at FROM audit_event ORDER BY id DESC LIMIT 1").scalar()
-    return first, last
+def audit_ends(conn: sa.Connection) -> tuple[Any, Any, Any, Any]:
+    """(id, at) of the first and of the last event in chain order (two index look-ups, no scan)."""
+    first = conn.exec_driver_sql("SELECT id, at FROM audit_event ORDER BY id LIMIT 1").first()
+    last = conn.exec_driver_sql("SELECT id, at FROM audit_event ORDER BY id DESC LIMIT 1").first()
+    return (first[0], first[1], last[0], last[1]) if first and last else (None, None, None, None)
 
 
 def audit_csv_lines_sql(conn: sa.Connection, *, offsets: list[tuple[str | None, int, str]], window: tuple[str, str],

@@ -19,12 +19,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import signal
+import sqlite3
+import struct
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from .. import rawsql, store
 from ..app import App
+from ..errors import StorageError
 from .audit import resolve_filters
 
 
@@ -59,31 +66,94 @@ def csv_chunks(app: App, *, gate_cell: Callable[[list[dict[str, Any]]], str], ba
     with app.db.read() as conn:
         f, people, _ = resolve_filters(conn, app, **filters)
         row = _Rows(app.tz, people, gate_cell)
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
         if conn.dialect.name != "sqlite":
             sql, params = store.audit_export_sql(conn, **f)
             for values in rawsql.batches(conn, sql, batch, **params):
-                writer.writerows(map(row, values))
-                yield len(values), _take(out)
+                row.writer.writerows(map(row, values))
+                yield len(values), _take(row.out)
             return
-        first, last = store.audit_time_range(conn)
+        first_id, first, last_id, last = store.audit_ends(conn)
         if first is None:
             return
         window, offsets = _hour_offsets(app.tz, first, last)
-        sql, params = store.audit_csv_lines_sql(conn, offsets=offsets, window=window, **f)
-        for values in rawsql.batches(conn, sql, batch, **params):
-            lines = [v[0] for v in values]
-            text = "".join(lines)
-            # A line starts with the event's id; '[' starts a JSON array of columns for Python.
-            # Such an array is first, or follows a finished line: without '\n[' there is none.
-            if text[0] == "[" or "\n[" in text:
-                for i, line in enumerate(lines):
-                    if line[0] == "[":
-                        writer.writerow(row(json.loads(line)))
-                        lines[i] = _take(out)
-                text = "".join(lines)
-            yield len(lines), text
+        path = app.db.path
+        if path is None or not hasattr(os, "fork") or last_id - first_id < 2 * SPLIT_BLOCK:
+            sql, params = store.audit_csv_lines_sql(conn, offsets=offsets, window=window, **f)
+            for values in rawsql.batches(conn, sql, batch, **params):
+                yield _piece(values, row)
+            return
+        sql, params = store.audit_csv_lines_sql(conn, offsets=offsets, window=window, id_from=0, id_to=0, **f)
+        yield from _split(conn, str(path), sql, params, row, batch, first_id, last_id)
+
+
+# An export of more events than this is shared with one forked process, by blocks of event ids:
+# the parent writes the even blocks while the child makes the next odd one. SQLite's work per
+# line is most of the cost, and the machines this runs on have at least two cores.
+SPLIT_BLOCK = 25_000
+
+
+def _piece(values: list[tuple[str]], row: _Rows) -> tuple[int, str]:
+    """A batch of store.audit_csv_lines_sql's lines as (events, text)."""
+    lines = [v[0] for v in values]
+    text = "".join(lines)
+    # A line starts with the event's id; '[' starts a JSON array of columns for Python.
+    # Such an array is first, or follows a finished line: without '\n[' there is none.
+    if text[0] == "[" or "\n[" in text:
+        for i, line in enumerate(lines):
+            if line[0] == "[":
+                lines[i] = row.line(json.loads(line))
+        text = "".join(lines)
+    return len(lines), text
+
+
+def _split(conn: sa.Connection, path: str, sql: str, params: dict[str, Any], row: _Rows, batch: int,
+           first_id: int, last_id: int) -> Iterator[tuple[int, str]]:
+    """The pieces of `sql` over [first_id, last_id] by blocks of ids, the odd blocks made by a forked child.
+
+    The child reads through its own read-only connection (never the parent's) and sends each of
+    its blocks whole through a pipe: (events, bytes), then the UTF-8 text.
+    """
+    blocks = [{**params, "id_from": lo, "id_to": lo + SPLIT_BLOCK}
+              for lo in range(first_id, last_id + 1, SPLIT_BLOCK)]
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: make the odd blocks, send them, and leave without any clean-up
+        status = 1
+        try:
+            os.close(read_end)
+            cursor = sqlite3.connect(f"file:{path}?mode=ro", uri=True).cursor()
+            with os.fdopen(write_end, "wb") as pipe:
+                for block in blocks[1::2]:
+                    cursor.execute(sql, block)
+                    pieces = [_piece(values, row) for values in iter(lambda: cursor.fetchmany(batch), [])]
+                    data = "".join(text for _, text in pieces).encode("utf-8", "surrogatepass")
+                    pipe.write(struct.pack("<QQ", sum(n for n, _ in pieces), len(data)))
+                    pipe.write(data)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    done = False
+    try:
+        with os.fdopen(read_end, "rb") as pipe:
+            for k, block in enumerate(blocks):
+                if k % 2 == 0:
+                    for values in rawsql.batches(conn, sql, batch, **block):
+                        yield _piece(values, row)
+                    continue
+                head = pipe.read(16)
+                if len(head) < 16:
+                    break  # the child failed: said below
+                n, size = struct.unpack("<QQ", head)
+                if n:
+                    yield n, pipe.read(size).decode("utf-8", "surrogatepass")
+        done = True
+    finally:
+        if not done:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    if status != 0:
+        raise StorageError("The export's helper process failed, so the output is incomplete; run it again.")
 
 
 def _take(out: io.StringIO) -> str:
@@ -101,6 +171,13 @@ class _Rows:
         self.people = people
         self.gate_cell = gate_cell
         self.actors: dict[Any, tuple[Any, Any]] = {}
+        self.out = io.StringIO()
+        self.writer = csv.writer(self.out, lineterminator="\n")
+
+    def line(self, values: Any) -> str:
+        """The event as csv.writer writes it."""
+        self.writer.writerow(self(values))
+        return _take(self.out)
 
     def __call__(self, values: Any) -> list[Any]:
         (id_, at, type_, actor_id, from_phase, to_phase, reason, evidence, payload, prev_hash, hash_, slug, wijk,

@@ -66,7 +66,8 @@ def csv_chunks(app: App, *, gate_cell: Callable[[list[dict[str, Any]]], str], ba
     with app.db.read() as conn:
         f, people, _ = resolve_filters(conn, app, **filters)
         row = _Rows(app.tz, people, gate_cell)
-        if conn.dialect.name != "sqlite":
+        # SQLite before 3.35 (2021) has no MATERIALIZED, which the lines' SQL needs.
+        if conn.dialect.name != "sqlite" or sqlite3.sqlite_version_info < (3, 35):
             sql, params = store.audit_export_sql(conn, **f)
             for values in rawsql.batches(conn, sql, batch, **params):
                 row.writer.writerows(map(row, values))
@@ -83,7 +84,7 @@ def csv_chunks(app: App, *, gate_cell: Callable[[list[dict[str, Any]]], str], ba
                 yield _piece(values, row)
             return
         sql, params = store.audit_csv_lines_sql(conn, offsets=offsets, window=window, id_from=0, id_to=0, **f)
-        yield from _split(conn, str(path), sql, params, row, batch, first_id, last_id)
+        yield from _split(conn, path.resolve().as_uri() + "?mode=ro", sql, params, row, batch, first_id, last_id)
 
 
 # An export of more events than this is shared with one forked process, by blocks of event ids:
@@ -106,7 +107,7 @@ def _piece(values: list[tuple[str]], row: _Rows) -> tuple[int, str]:
     return len(lines), text
 
 
-def _split(conn: sa.Connection, path: str, sql: str, params: dict[str, Any], row: _Rows, batch: int,
+def _split(conn: sa.Connection, uri: str, sql: str, params: dict[str, Any], row: _Rows, batch: int,
            first_id: int, last_id: int) -> Iterator[tuple[int, str]]:
     """The pieces of `sql` over [first_id, last_id] by blocks of ids, the odd blocks made by a forked child.
 
@@ -121,7 +122,7 @@ def _split(conn: sa.Connection, path: str, sql: str, params: dict[str, Any], row
         status = 1
         try:
             os.close(read_end)
-            cursor = sqlite3.connect(f"file:{path}?mode=ro", uri=True).cursor()
+            cursor = sqlite3.connect(uri, uri=True).cursor()
             with os.fdopen(write_end, "wb") as pipe:
                 for block in blocks[1::2]:
                     cursor.execute(sql, block)

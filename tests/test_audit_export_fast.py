@@ -1,4 +1,4 @@
-"""The fast CSV export (SQLite builds each line) gives exactly the bytes of the csv.writer path."""
+"""The fast CSV export (the database builds each line) gives exactly the bytes of the csv.writer path."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from conftest import ADMIN, PL, SG1, SG2, WR
 from wijkflow import App, services
 from wijkflow.cli.audit_commands import QUERY_CSV, _gate_cell
 from wijkflow.services import audit_export
-from wijkflow.services.audit_export import _hour_offsets, csv_chunks, csv_rows
+from wijkflow.services.audit_export import _hour_offsets, _moment_offsets, csv_chunks, csv_rows
 
 INITIATE = ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering")
 
@@ -139,19 +139,18 @@ def test_offsets_follow_the_utc_hour_of_each_dst_change():
     assert offsets == [(None, 3600, "+01:00"), ("2026-03-29 01", 7200, "+02:00"), ("2026-10-25 01", 3600, "+01:00")]
 
 
-def test_sqlite_writes_the_lines_and_leaves_python_only_the_rare_rows(app, tricky):
+def test_the_database_writes_the_lines_and_leaves_python_only_the_rare_rows(app, tricky):
     from wijkflow import rawsql, store
 
-    if app.db.engine.dialect.name != "sqlite":
-        pytest.skip("PostgreSQL writes the rows through csv.writer")
+    sqlite = app.db.engine.dialect.name == "sqlite"
     with app.db.read() as conn:
         _, first, _, last = store.audit_ends(conn)
-        window, offsets = _hour_offsets(app.tz, first, last)
+        window, offsets = (_hour_offsets if sqlite else _moment_offsets)(app.tz, first, last)
         sql, params = store.audit_csv_lines_sql(conn, offsets=offsets, window=window)
         lines = [v[0] for chunk in rawsql.batches(conn, sql, **params) for v in chunk]
     for_python = [line for line in lines if line.startswith("[")]
     # two phase changes (gate; override), '{"x":"gate"}', '{"override":true}', 2001, the 'T'
-    assert len(for_python) == 6, "\n".join(line[:70] for line in for_python)
+    assert len(for_python) == (6 if sqlite else 5), "\n".join(line[:70] for line in for_python)
     assert len(lines) > 20 and any('"één, “twee”"' in line for line in lines)  # a quoted cell, in SQL
 
 
@@ -162,3 +161,13 @@ def test_a_failed_helper_process_is_an_error_not_a_short_file(app, tricky, monke
     monkeypatch.setattr(audit_export.struct, "pack", None)  # the child fails on its first block
     with pytest.raises(audit_export.StorageError, match="helper process failed"):
         by_chunks(app)
+
+
+def test_moment_offsets_start_on_the_exact_second_of_each_change():
+    from zoneinfo import ZoneInfo
+
+    first = datetime(2026, 1, 5, 8, 0, 0, 123456, tzinfo=UTC)
+    window, offsets = _moment_offsets(ZoneInfo("Europe/Amsterdam"), first, datetime(2026, 12, 18, tzinfo=UTC))
+    assert window[0] == datetime(2025, 12, 29, 8, 0, tzinfo=UTC)
+    assert offsets == [(None, 3600, "+01:00"), (datetime(2026, 3, 29, 1, 0, tzinfo=UTC), 7200, "+02:00"),
+                       (datetime(2026, 10, 25, 1, 0, tzinfo=UTC), 3600, "+01:00")]

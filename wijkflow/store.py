@@ -721,6 +721,8 @@ def audit_csv_lines_sql(conn: sa.Connection, *, offsets: list[tuple[str | None, 
     """
     where, params = _audit_export_where(conn, **filters)
     params.update({"win_from": window[0], "win_to": window[1]})
+    if conn.dialect.name == "postgresql":
+        return _audit_csv_lines_postgresql(offsets, where, params)
 
     def q(x: str) -> str:  # one CSV cell
         return (f"CASE WHEN instr({x}, ',') OR instr({x}, '\"') OR instr({x}, char(10)) "
@@ -761,6 +763,39 @@ def audit_csv_lines_sql(conn: sa.Connection, *, offsets: list[tuple[str | None, 
             f"WHEN instr(e.payload, '\"') AND {plain} THEN {fast} ELSE {slow} END")
     sql = (f"WITH {people}, {aanpakken} SELECT {line} FROM audit_event e LEFT OUTER JOIN a ON a.id = e.aanpak_id "
            f"LEFT OUTER JOIN p ON p.id = e.actor_id{where} ORDER BY e.id")
+    return sql, params
+
+
+def _audit_csv_lines_postgresql(offsets: list[tuple[Any, int, str]], where: str,
+                                params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """audit_csv_lines_sql on PostgreSQL: `offsets` and `window` are exact moments there (the old
+    path converts each aware datetime), and the server builds the lines in its own process."""
+
+    def q(x: str) -> str:
+        return (f"CASE WHEN strpos({x}, ',') > 0 OR strpos({x}, '\"') > 0 OR strpos({x}, chr(10)) > 0 "
+                f"THEN '\"' || replace({x}, '\"', '\"\"') || '\"' ELSE coalesce({x}, '') END")
+
+    whens = []
+    for i, (moment, seconds, suffix) in enumerate(offsets):
+        params.update({f"tz_from{i}": moment, f"tz_sec{i}": seconds, f"tz_suffix{i}": suffix})
+        local = (f"to_char((e.at AT TIME ZONE 'UTC') + :tz_sec{i} * interval '1 second', "
+                 f"'YYYY-MM-DD\"T\"HH24:MI:SS') || :tz_suffix{i}")
+        whens.append(f"WHEN e.at >= :tz_from{i} THEN {local}" if i else f"ELSE {local}")
+    at = "CASE " + " ".join(reversed(whens)) + " END" if len(whens) > 1 else whens[0][5:]
+    actor = ("CASE WHEN e.actor_id IS NULL THEN ',' WHEN p.id IS NULL OR p.forgotten_at IS NOT NULL "
+             f"THEN '(forgotten person),' ELSE {q('p.name')} || ',' || {q('p.email')} END")
+    cells = ["e.id::text", at, q("a.slug"), q("a.wijk"), q("a.gemeente"), q("e.type"),
+             "coalesce(e.actor_id::text, '')", actor] + [q(x) for x in ("e.from_phase", "e.to_phase", "e.reason",
+                                                                       "e.evidence")] + [
+        "'no'", "''", f"CASE WHEN coalesce(e.payload, '') = '' THEN '{{}}' ELSE {q('e.payload')} END",
+        q("e.prev_hash"), q("e.hash")]
+    raw = "json_build_array(" + ", ".join(
+        f"a.{c}" if c in ("slug", "wijk", "gemeente") else f"e.{c}" for c in AUDIT_EXPORT_COLUMNS) + ")::text"
+    built = " || ',' || ".join(cells)
+    line = (f"CASE WHEN strpos(e.payload, '\"gate\"') > 0 OR strpos(e.payload, '\"override\"') > 0 "
+            f"OR e.at < :win_from OR e.at >= :win_to THEN {raw} ELSE {built} || chr(10) END")
+    sql = (f"SELECT {line} FROM audit_event e LEFT OUTER JOIN aanpak a ON a.id = e.aanpak_id "
+           f"LEFT OUTER JOIN person p ON p.id = e.actor_id{where} ORDER BY e.id")
     return sql, params
 
 

@@ -66,8 +66,9 @@ def csv_chunks(app: App, *, gate_cell: Callable[[list[dict[str, Any]]], str], ba
     with app.db.read() as conn:
         f, people, _ = resolve_filters(conn, app, **filters)
         row = _Rows(app.tz, people, gate_cell)
+        postgresql = conn.dialect.name == "postgresql"
         # SQLite before 3.35 (2021) has no MATERIALIZED, which the lines' SQL needs.
-        if conn.dialect.name != "sqlite" or sqlite3.sqlite_version_info < (3, 35):
+        if not postgresql and (conn.dialect.name != "sqlite" or sqlite3.sqlite_version_info < (3, 35)):
             sql, params = store.audit_export_sql(conn, **f)
             for values in rawsql.batches(conn, sql, batch, **params):
                 row.writer.writerows(map(row, values))
@@ -75,6 +76,13 @@ def csv_chunks(app: App, *, gate_cell: Callable[[list[dict[str, Any]]], str], ba
             return
         first_id, first, last_id, last = store.audit_ends(conn)
         if first is None:
+            return
+        if postgresql:  # the server builds the lines, in its own process
+            window, moments = _moment_offsets(app.tz, first, last)
+            sql, params = store.audit_csv_lines_sql(conn, offsets=moments, window=window, **f)
+            row.parse_at = True
+            for values in rawsql.batches(conn, sql, batch, **params):
+                yield _piece(values, row)
             return
         window, offsets = _hour_offsets(app.tz, first, last)
         path = app.db.path
@@ -174,9 +182,12 @@ class _Rows:
         self.actors: dict[Any, tuple[Any, Any]] = {}
         self.out = io.StringIO()
         self.writer = csv.writer(self.out, lineterminator="\n")
+        self.parse_at = False  # PostgreSQL: `at` came back as JSON text, the old path had a datetime
 
-    def line(self, values: Any) -> str:
+    def line(self, values: list[Any]) -> str:
         """The event as csv.writer writes it."""
+        if self.parse_at and values[1] is not None:
+            values[1] = datetime.fromisoformat(values[1])
         self.writer.writerow(self(values))
         return _take(self.out)
 
@@ -200,6 +211,35 @@ class _Rows:
 
 
 _WINDOW_MARGIN = timedelta(days=7)
+
+
+def _moment_offsets(tz: Any, first: datetime, last: datetime) -> tuple[tuple[datetime, datetime],
+                                                                        list[tuple[datetime | None, int, str]]]:
+    """_hour_offsets for PostgreSQL, where the old path converts each moment: the window as aware
+    datetimes and each offset from the exact second it starts (found by bisection in its day)."""
+    start = (min(first, last) - _WINDOW_MARGIN).replace(microsecond=0)  # zones change on whole seconds
+    stop = max(first, last) + _WINDOW_MARGIN
+
+    def offset(moment: datetime) -> int:
+        off = moment.astimezone(tz).utcoffset()
+        assert off is not None
+        return int(off.total_seconds())
+
+    def entry(moment: datetime) -> tuple[datetime, int, str]:
+        return moment, offset(moment), moment.astimezone(tz).isoformat(timespec="seconds")[19:]
+
+    offsets: list[tuple[datetime | None, int, str]] = [(None, *entry(start)[1:])]
+    day = start
+    while day < stop:
+        next_day = min(day + timedelta(days=1), stop)
+        if offset(next_day) != offsets[-1][1]:
+            lo, hi = 0, int((next_day - day).total_seconds())
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if offset(day + timedelta(seconds=mid)) == offsets[-1][1] else (lo, mid)
+            offsets.append(entry(day + timedelta(seconds=hi)))
+        day = next_day
+    return (start, stop), offsets
 
 
 def _hour_offsets(tz: Any, first: str, last: str) -> tuple[tuple[str, str], list[tuple[str | None, int, str]]]:

@@ -705,9 +705,9 @@ def audit_ends(conn: sa.Connection) -> tuple[Any, Any, Any, Any]:
     return (first[0], first[1], last[0], last[1]) if first and last else (None, None, None, None)
 
 
-def audit_csv_lines_sql(conn: sa.Connection, *, offsets: list[tuple[str | None, int, str]], window: tuple[str, str],
+def audit_csv_lines_sql(conn: sa.Connection, *, offsets: list[tuple[Any, int, str]], window: tuple[Any, Any],
                         **filters: Any) -> tuple[str, dict[str, Any]]:
-    """(SQL, parameters) giving each event of audit_export_sql as one finished CSV line (SQLite).
+    """(SQL, parameters) giving each event of audit_export_sql as one finished CSV line.
 
     Each line is exactly what csv.writer(lineterminator="\\n") writes for the event's QUERY_CSV
     row (QUOTE_MINIMAL: a field holding a comma, a quote or a newline is quoted, quotes doubled;
@@ -717,7 +717,8 @@ def audit_csv_lines_sql(conn: sa.Connection, *, offsets: list[tuple[str | None, 
     computes it in Python. Events outside `window` (UTC hours, [from, to)) or stored in another time
     format, and the rare ones with a gate or an override in their payload, come back instead as a
     JSON array of their AUDIT_EXPORT_COLUMNS (starting with '['; a line starts with the id) for
-    Python to write.
+    Python to write. On PostgreSQL the offsets start at exact moments and the window is two
+    aware datetimes (_audit_csv_lines_postgresql).
     """
     where, params = _audit_export_where(conn, **filters)
     params.update({"win_from": window[0], "win_to": window[1]})

@@ -6,12 +6,13 @@ written as stored, which is exactly the canonical JSON the hash chain covers. On
 events with a gate or an override have their payload parsed. Local times are computed once
 per UTC hour (Europe/Amsterdam changes offset on the hour).
 
-On SQLite, csv_chunks goes further: the database itself writes each line (store.audit_csv_lines_sql),
-with the local time from the offsets in force per UTC hour (computed here once) and the actor's
+csv_chunks, which the command uses, goes further: the database itself writes each line
+(store.audit_csv_lines_sql), with the local time from the offsets in force (computed here once:
+per UTC hour on SQLite, to the second on PostgreSQL, as csv_rows does on each) and the actor's
 name joined in; Python only joins the lines into large pieces, and still builds the rare rows
 with a gate or an override exactly as csv_rows does. Plain Python row handling cannot reach
-100,000 events/s on this kind of machine; SQLite's C code can. csv_rows stays the reference
-(tests prove both give the same bytes) and the path for PostgreSQL.
+100,000 events/s on this kind of machine; SQLite's C code can, and a large SQLite export is
+shared with one forked process. csv_rows stays the reference: tests prove both give the same bytes.
 """
 
 from __future__ import annotations

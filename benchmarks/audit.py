@@ -68,16 +68,17 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
 
 
 def in_process_wijkflow(db: Path) -> float:
-    import csv
     import io
 
     from wijkflow import App
-    from wijkflow.services.audit_export import csv_rows
+    from wijkflow.services.audit_export import csv_chunks
 
     app = App.open(str(db))
     try:
         t0 = time.perf_counter()
-        csv.writer(io.StringIO()).writerows(csv_rows(app, gate_cell=str, aanpak=str(AANPAK)))
+        out = io.StringIO()
+        for _, text in csv_chunks(app, gate_cell=str, aanpak=str(AANPAK)):
+            out.write(text)
         return time.perf_counter() - t0
     finally:
         app.close()

@@ -125,6 +125,12 @@ def stream(conn: sa.Connection, sql: str, batch: int = 5000, **params: Any) -> I
     For exports of millions of rows: no per-row conversion at all. On PostgreSQL a named
     (server-side) cursor, so the client never holds more than one batch.
     """
+    for chunk in batches(conn, sql, batch, **params):
+        yield from chunk
+
+
+def batches(conn: sa.Connection, sql: str, batch: int = 5000, **params: Any) -> Iterator[list[tuple[Any, ...]]]:
+    """stream's batches as the driver's lists, for a caller that handles a batch at once."""
     dialect = conn.dialect.name
     dbapi = conn.connection.dbapi_connection  # type: ignore[union-attr]
     cursor = dbapi.cursor(name=f"wijkflow_stream_{id(conn):x}") if dialect == "postgresql" else dbapi.cursor()
@@ -137,6 +143,6 @@ def stream(conn: sa.Connection, sql: str, batch: int = 5000, **params: Any) -> I
             chunk = cursor.fetchmany(batch)
             if not chunk:
                 return
-            yield from chunk
+            yield chunk
     finally:
         cursor.close()

@@ -636,13 +636,25 @@ AUDIT_EXPORT_COLUMNS = ("id", "at", "type", "actor_id", "from_phase", "to_phase"
                         "prev_hash", "hash", "slug", "wijk", "gemeente")
 
 
-def audit_export_sql(conn: sa.Connection, *, aanpak_id: int | None = None, wijk: str | None = None,
-                     gemeente: str | None = None, phase: str | None = None, actor_id: int | None = None,
-                     types: tuple[str, ...] = (), since: datetime | None = None, until: datetime | None = None,
-                     count: bool = False) -> tuple[str, dict[str, Any]]:
+def audit_export_sql(conn: sa.Connection, *, count: bool = False, **filters: Any) -> tuple[str, dict[str, Any]]:
     """(SQL, parameters) selecting AUDIT_EXPORT_COLUMNS in chain order, or counting them."""
+    where, params = _audit_export_where(conn, **filters)
+    columns = "count(*)" if count else ", ".join(
+        f"a.{c}" if c in ("slug", "wijk", "gemeente") else f"e.{c}" for c in AUDIT_EXPORT_COLUMNS)
+    sql = f"SELECT {columns} FROM audit_event e LEFT OUTER JOIN aanpak a ON a.id = e.aanpak_id" + where
+    return sql + ("" if count else " ORDER BY e.id"), params
+
+
+def _audit_export_where(conn: sa.Connection, *, aanpak_id: int | None = None, wijk: str | None = None,
+                        gemeente: str | None = None, phase: str | None = None, actor_id: int | None = None,
+                        types: tuple[str, ...] = (), since: datetime | None = None,
+                        until: datetime | None = None, id_from: int | None = None,
+                        id_to: int | None = None) -> tuple[str, dict[str, Any]]:
     where: list[str] = []
     params: dict[str, Any] = {}
+    if id_from is not None:  # a block of the chain, [id_from, id_to)
+        where.append("e.id >= :id_from AND e.id < :id_to")
+        params.update({"id_from": id_from, "id_to": id_to})
     if aanpak_id is not None:
         where.append("e.aanpak_id = :aanpak_id")
         params["aanpak_id"] = aanpak_id
@@ -667,12 +679,109 @@ def audit_export_sql(conn: sa.Connection, *, aanpak_id: int | None = None, wijk:
     if until is not None:
         where.append("e.at < :until")
         params["until"] = rawsql.moment(conn, until)
-    columns = "count(*)" if count else ", ".join(
-        f"a.{c}" if c in ("slug", "wijk", "gemeente") else f"e.{c}" for c in AUDIT_EXPORT_COLUMNS)
-    sql = f"SELECT {columns} FROM audit_event e LEFT OUTER JOIN aanpak a ON a.id = e.aanpak_id"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    return sql + ("" if count else " ORDER BY e.id"), params
+    return (" WHERE " + " AND ".join(where) if where else ""), params
+
+
+def audit_ends(conn: sa.Connection) -> tuple[Any, Any, Any, Any]:
+    """(id, at) of the first and of the last event in chain order (two index look-ups, no scan)."""
+    first = conn.exec_driver_sql("SELECT id, at FROM audit_event ORDER BY id LIMIT 1").first()
+    last = conn.exec_driver_sql("SELECT id, at FROM audit_event ORDER BY id DESC LIMIT 1").first()
+    return (first[0], first[1], last[0], last[1]) if first and last else (None, None, None, None)
+
+
+def audit_csv_lines_sql(conn: sa.Connection, *, offsets: list[tuple[Any, int, str]], window: tuple[Any, Any],
+                        **filters: Any) -> tuple[str, dict[str, Any]]:
+    """(SQL, parameters) giving each event of audit_export_sql as one finished CSV line.
+
+    Each line is exactly what csv.writer(lineterminator="\\n") writes for the event's QUERY_CSV
+    row (QUOTE_MINIMAL: a field holding a comma, a quote or a newline is quoted, quotes doubled;
+    NULL is an empty cell), so SQLite's C code does per event what Python did per field.
+    `offsets` are (from this UTC hour 'YYYY-MM-DD HH' on, offset in seconds, '+01:00'), oldest
+    first (the first one's hour is not used): the local time per UTC hour, as services.audit_export
+    computes it in Python. Events outside `window` (UTC hours, [from, to)) or stored in another time
+    format, and the rare ones with a gate or an override in their payload, come back instead as a
+    JSON array of their AUDIT_EXPORT_COLUMNS (starting with '['; a line starts with the id) for
+    Python to write. On PostgreSQL the offsets start at exact moments and the window is two
+    aware datetimes (_audit_csv_lines_postgresql).
+    """
+    where, params = _audit_export_where(conn, **filters)
+    params.update({"win_from": window[0], "win_to": window[1]})
+    if conn.dialect.name == "postgresql":
+        return _audit_csv_lines_postgresql(offsets, where, params)
+
+    def q(x: str) -> str:  # one CSV cell
+        return (f"CASE WHEN instr({x}, ',') OR instr({x}, '\"') OR instr({x}, char(10)) "
+                f"THEN '\"' || replace({x}, '\"', '\"\"') || '\"' ELSE coalesce({x}, '') END")
+
+    whens = []
+    for i, (hour, seconds, suffix) in enumerate(offsets):
+        params[f"tz_from{i}"] = hour
+        params[f"tz_fmt{i}"] = "%Y-%m-%dT%H:%M:%S" + suffix.replace("%", "%%")
+        params[f"tz_mod{i}"] = f"{seconds:+d} seconds"
+        # substr: no fraction of a second, which SQLite would round where Python truncates.
+        local = f"strftime(:tz_fmt{i}, substr(e.at, 1, 19), :tz_mod{i})"
+        whens.append(f"WHEN e.at >= :tz_from{i} THEN {local}" if i else f"ELSE {local}")
+    at = "CASE " + " ".join(reversed(whens)) + " END" if len(whens) > 1 else whens[0][5:]
+    # The few aanpakken and people have their cells made once (a materialised CTE, not per event).
+    # person_ref: an erased person is '(forgotten person)' without an email, and so is a missing one.
+    people = (f"p(id, cells) AS MATERIALIZED (SELECT id, CASE WHEN forgotten_at IS NOT NULL "
+              f"THEN '(forgotten person),' ELSE {q('name')} || ',' || {q('email')} END FROM person)")
+    aanpakken = (f"a(id, slug, wijk, gemeente, cells) AS MATERIALIZED (SELECT id, slug, wijk, gemeente, "
+                 f"{q('slug')} || ',' || {q('wijk')} || ',' || {q('gemeente')} FROM aanpak)")
+    places = "coalesce(a.cells, ',,')"
+    actor = "CASE WHEN e.actor_id IS NULL THEN ',' ELSE coalesce(p.cells, '(forgotten person),') END"
+    own = ["e.type", "e.from_phase", "e.to_phase", "e.reason", "e.evidence", "e.prev_hash", "e.hash"]
+    # Nearly every event: no cell of its own needs quotes, except the payload (JSON: it has quotes).
+    # GLOB '*,*' skips to the character with strcspn: the fastest test SQLite has for it.
+    plain = " AND ".join(f"({x} IS NULL OR NOT ({x} GLOB '*,*' OR {x} GLOB '*\"*' OR {x} GLOB '*' || char(10) || '*'))"
+                         for x in own)
+    fast = (f"printf('%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,no,,\"%w\",%s,%s' || char(10), e.id, {at}, {places}, e.type, "
+            f"e.actor_id, {actor}, e.from_phase, e.to_phase, e.reason, e.evidence, e.payload, e.prev_hash, e.hash)")
+    cells = ["e.id", at, places, q("e.type"), "coalesce(e.actor_id, '')", actor] + [q(x) for x in own[1:5]] + [
+        "'no'", "''", f"CASE WHEN coalesce(e.payload, '') = '' THEN '{{}}' ELSE {q('e.payload')} END",
+        q("e.prev_hash"), q("e.hash")]
+    slow = " || ',' || ".join(cells) + " || char(10)"
+    raw = "json_array(" + ", ".join(
+        f"a.{c}" if c in ("slug", "wijk", "gemeente") else f"e.{c}" for c in AUDIT_EXPORT_COLUMNS) + ")"
+    line = (f"CASE WHEN instr(e.payload, '\"gate\"') OR instr(e.payload, '\"override\"') "
+            f"OR e.at < :win_from OR e.at >= :win_to OR substr(e.at, 11, 1) <> ' ' THEN {raw} "
+            f"WHEN instr(e.payload, '\"') AND {plain} THEN {fast} ELSE {slow} END")
+    sql = (f"WITH {people}, {aanpakken} SELECT {line} FROM audit_event e LEFT OUTER JOIN a ON a.id = e.aanpak_id "
+           f"LEFT OUTER JOIN p ON p.id = e.actor_id{where} ORDER BY e.id")
+    return sql, params
+
+
+def _audit_csv_lines_postgresql(offsets: list[tuple[Any, int, str]], where: str,
+                                params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """audit_csv_lines_sql on PostgreSQL: `offsets` and `window` are exact moments there (the old
+    path converts each aware datetime), and the server builds the lines in its own process."""
+
+    def q(x: str) -> str:
+        return (f"CASE WHEN strpos({x}, ',') > 0 OR strpos({x}, '\"') > 0 OR strpos({x}, chr(10)) > 0 "
+                f"THEN '\"' || replace({x}, '\"', '\"\"') || '\"' ELSE coalesce({x}, '') END")
+
+    whens = []
+    for i, (moment, seconds, suffix) in enumerate(offsets):
+        params.update({f"tz_from{i}": moment, f"tz_sec{i}": seconds, f"tz_suffix{i}": suffix})
+        local = (f"to_char((e.at AT TIME ZONE 'UTC') + :tz_sec{i} * interval '1 second', "
+                 f"'YYYY-MM-DD\"T\"HH24:MI:SS') || :tz_suffix{i}")
+        whens.append(f"WHEN e.at >= :tz_from{i} THEN {local}" if i else f"ELSE {local}")
+    at = "CASE " + " ".join(reversed(whens)) + " END" if len(whens) > 1 else whens[0][5:]
+    actor = ("CASE WHEN e.actor_id IS NULL THEN ',' WHEN p.id IS NULL OR p.forgotten_at IS NOT NULL "
+             f"THEN '(forgotten person),' ELSE {q('p.name')} || ',' || {q('p.email')} END")
+    cells = ["e.id::text", at, q("a.slug"), q("a.wijk"), q("a.gemeente"), q("e.type"),
+             "coalesce(e.actor_id::text, '')", actor] + [q(x) for x in ("e.from_phase", "e.to_phase", "e.reason",
+                                                                       "e.evidence")] + [
+        "'no'", "''", f"CASE WHEN coalesce(e.payload, '') = '' THEN '{{}}' ELSE {q('e.payload')} END",
+        q("e.prev_hash"), q("e.hash")]
+    raw = "json_build_array(" + ", ".join(
+        f"a.{c}" if c in ("slug", "wijk", "gemeente") else f"e.{c}" for c in AUDIT_EXPORT_COLUMNS) + ")::text"
+    built = " || ',' || ".join(cells)
+    line = (f"CASE WHEN strpos(e.payload, '\"gate\"') > 0 OR strpos(e.payload, '\"override\"') > 0 "
+            f"OR e.at < :win_from OR e.at >= :win_to THEN {raw} ELSE {built} || chr(10) END")
+    sql = (f"SELECT {line} FROM audit_event e LEFT OUTER JOIN aanpak a ON a.id = e.aanpak_id "
+           f"LEFT OUTER JOIN person p ON p.id = e.actor_id{where} ORDER BY e.id")
+    return sql, params
 
 
 # --- audit: verification, queries, history replay (issue 4) ---------------------------

@@ -183,19 +183,27 @@ def audit_query(lazy: Lazy, aanpak: str | None, wijk: str | None, gemeente: str 
 
 
 def _csv_export(lazy: Lazy, filters: dict[str, Any]) -> None:
-    """The CSV export: streamed straight from the database (services/audit_export.py), with a
-    progress bar when a person watches a terminal while the rows go to a file or a pipe."""
-    from ..services.audit_export import count, csv_rows
-    from .bulk import with_progress
+    """The CSV export: streamed straight from the database in large pieces (services/audit_export.py),
+    with a progress bar when a person watches a terminal while the rows go to a file or a pipe."""
+    from ..services.audit_export import count, csv_chunks
+    from .bulk import show_progress
 
-    rows = csv_rows(lazy.app, gate_cell=lambda gate: _gate_cell({"gate": gate}), **filters)
-    first = next(rows, None)  # the filters are checked here: bad input fails before any output
+    chunks = csv_chunks(lazy.app, gate_cell=lambda gate: _gate_cell({"gate": gate}), **filters)
+    first = next(chunks, None)  # the filters are checked here: bad input fails before any output
     out = sys.stdout
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(QUERY_CSV)
+    csv.writer(out, lineterminator="\n").writerow(QUERY_CSV)
     if first is not None:
-        writer.writerow(first)  # csv writes None as an empty cell
-        writer.writerows(with_progress(rows, lambda: count(lazy.app, **filters) - 1, "Exporting events"))
+        out.write(first[1])
+        if show_progress():
+            with click.progressbar(length=count(lazy.app, **filters), label="Exporting events",
+                                   file=sys.stderr) as bar:
+                bar.update(first[0])
+                for n, text in chunks:
+                    out.write(text)
+                    bar.update(n)
+        else:
+            for _, text in chunks:
+                out.write(text)
     out.flush()
 
 

@@ -14,6 +14,7 @@ import re
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from email.message import Message
 from email.utils import parseaddr
 from pathlib import Path
@@ -147,9 +148,18 @@ class SmtpMailer:
         return error
 
     def send(self, msg: Message, to_addr: str) -> None:
+        self._deliver(lambda smtp: smtp.send_message(msg, from_addr=self.envelope_from, to_addrs=[to_addr]),
+                      to_addr)
+
+    def send_bytes(self, data: bytes, to_addr: str) -> None:
+        """A message already serialised as send_message would serialise it (render.message_bytes):
+        the same commands and the same data, without flattening a Message object per message."""
+        self._deliver(lambda smtp: smtp.sendmail(self.envelope_from, [to_addr], data), to_addr)
+
+    def _deliver(self, transmit: Callable[[smtplib.SMTP], dict[str, tuple[int, bytes]]], to_addr: str) -> None:
         smtp = self._connect()
         try:
-            refused = smtp.send_message(msg, from_addr=self.envelope_from, to_addrs=[to_addr])
+            refused = transmit(smtp)
         except Exception as exc:  # noqa: BLE001 - mapped in one place
             error = self._map(exc)
             if error.retryable:

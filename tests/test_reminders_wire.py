@@ -12,8 +12,9 @@ from email.generator import BytesGenerator
 import pytest
 import sqlalchemy as sa
 from conftest import PL, SG1, SG2, WR
+from smtp_server import Server
 
-from wijkflow import services
+from wijkflow import App, services
 from wijkflow.reminders import render as render_mod
 from wijkflow.reminders.mailers import MemoryMailer
 from wijkflow.reminders.render import Rendered, build_message, deadline_ics, message_bytes
@@ -121,3 +122,35 @@ def test_a_sweep_sends_the_same_bytes_on_the_fast_path_as_through_the_email_pack
     by_id = {msg["Message-ID"]: msg for _, msg in reference.sent}
     for mid, data in fast.wire.items():
         assert data == as_smtplib_sends(by_id[mid], boundaries(data))
+
+
+def test_the_server_gets_no_message_before_the_one_it_accepted_last_is_recorded(app, people, db_url, clock):
+    """The sweep opens a message's SMTP transaction while it records the one before, but its data,
+    the moment the server accepts it, only follows that record: one accepted-unrecorded at most."""
+    for i in range(3):
+        services.create_aanpak(app, f"Aanpak {i}", wijk=f"Wijk {i}", leader=PL, coordinators=(WR,),
+                               approvers=(SG2,), acting=PL, phase="monitor", since="2025-07-01")
+    engine = sa.create_engine(db_url if "://" in db_url else f"sqlite:///{db_url}")
+    seen: list[tuple[int, int]] = []
+    try:
+        with Server() as server:
+            accept = server.handler.handle_DATA
+
+            async def handle_data(srv, session, envelope):
+                with engine.connect() as conn:
+                    recorded = conn.execute(sa.text(
+                        "SELECT count(*) FROM reminder_message WHERE status = 'sent'")).scalar_one()
+                seen.append((len(server.handler.messages), recorded))  # (accepted so far, recorded as sent)
+                return await accept(srv, session, envelope)
+
+            server.handler.handle_DATA = handle_data
+            smtp = App.open(db_url, clock=clock, smtp_host="127.0.0.1", smtp_port=server.port,
+                            smtp_security="none", mail_from="wijkflow@hengelo.example")
+            try:
+                result = sweep(smtp)
+            finally:
+                smtp.close()
+    finally:
+        engine.dispose()
+    assert result.sent == len(seen) == 15
+    assert seen == [(k, k) for k in range(15)]

@@ -216,11 +216,22 @@ def _header(name: str, value: str) -> bytes:
     return _SMTP_COMPAT32.fold_binary(name, value)
 
 
+@lru_cache(maxsize=4096)
+def _qp_line(line: str) -> bytes:
+    """One line of a body (UTF-8 bytes as latin-1 text, no line break) as the generator writes it:
+    quoted-printable with soft breaks, 'From ' mangled at every line start, CRLF.
+
+    Quoted-printable encodes each line on its own (CR and LF are its only line breaks), so a body
+    is its lines encoded one by one; most lines of a template's output recur in every message.
+    """
+    encoded = email.quoprimime.body_encode(line) if line else line
+    return _NEWLINES.sub("\r\n", _FROM_LINE.sub(">From ", encoded)).encode("ascii")
+
+
 def _qp_part(headers: list[tuple[str, str]], text: str) -> bytes:
     """A MIMEText(text, subtype, utf-8 quoted-printable) part as the generator writes it."""
-    body = email.quoprimime.body_encode(text.encode("utf-8").decode("latin-1")) if text else text
-    body = _NEWLINES.sub("\r\n", _FROM_LINE.sub(">From ", body))
-    return b"".join(_header(n, v) for n, v in headers) + b"\r\n" + body.encode("ascii")
+    lines = _NEWLINES.split(text.encode("utf-8").decode("latin-1")) if text else []
+    return b"".join(_header(n, v) for n, v in headers) + b"\r\n" + b"\r\n".join(map(_qp_line, lines))
 
 
 def _multipart(subtype: str, parts: list[bytes], top: Sequence[tuple[str, str]] = ()) -> bytes:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -354,9 +355,18 @@ def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run:
     # reused for VIEWS_FOR seconds: a sweep of thousands does not read one aanpak a dozen times.
     views: dict[int, dict[str, Any]] = {}
     views_since = time.monotonic()
-    # Over SMTP the server takes each message on a thread of its own while this one renders the
-    # next (the _Courier); an outcome is still recorded before the next message is handed over.
+    # Over SMTP the server takes each message on a thread of its own (the _Courier) while this one
+    # records the previous outcome and renders the next message; see _Courier for the guarantee.
     courier = _Courier(mailer) if getattr(mailer, "send_bytes", None) is not None else None
+    unrecorded: list[Any] = []  # the group sent last and its outcome, until recorded
+
+    def record_last() -> None:
+        while unrecorded:
+            group, outcome = unrecorded.pop()
+            _record(app, group, outcome, token=token, now=now, result=result, transport=mailer.transport)
+            if on_sent is not None and outcome is None:
+                on_sent({"ids": [m.id for m in group]})
+
     try:
         while stop is None or not stop():
             claimed_at = now if fixed else app.now()  # a long sweep's later batches get fresh leases
@@ -390,30 +400,44 @@ def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run:
                     log.warning("messages %s were taken over by another sweep; not sending them here",
                                 [m.id for m in group])
                     continue
+                outcome: DeliveryError | TemplateProblem | None
                 if unreachable is not None:
-                    outcome: DeliveryError | TemplateProblem | None = unreachable
+                    outcome = unreachable
                 else:
                     if composed is None:
                         composed = _prepare(app, mailer, group, now, views, people)
                     if isinstance(composed, _Failed):
-                        raise composed.error  # composing it ahead failed unexpectedly; the one before is recorded
+                        record_last()
+                        raise composed.error  # composing it ahead failed unexpectedly
                     if not isinstance(composed, tuple):
                         outcome = composed  # it cannot be sent as it is (template, address)
                     elif courier is None:
                         outcome = _transmit(mailer, composed)
                     else:
-                        delivery = courier.carry(composed)
+                        trip = courier.carry(composed)  # the envelope (MAIL, RCPT, DATA) goes out now ...
+                        record_last()  # ... while the previous outcome is recorded; only then ...
+                        trip.release()  # ... may this message's data follow
                         if i + 1 < len(pending):
                             ahead[i + 1] = _prepare(app, mailer, pending[i + 1], now, views, people, ahead=True)
-                        outcome = delivery.result()
+                        outcome = trip.result()
                 if isinstance(outcome, DeliveryError) and outcome.connection:
                     unreachable = outcome  # do not wait for the same dead server once per message
-                _record(app, group, outcome, token=token, now=now, result=result, transport=mailer.transport)
-                if on_sent is not None and outcome is None:
-                    on_sent({"ids": [m.id for m in group]})
+                record_last()
+                unrecorded.append((group, outcome))
+                if courier is None:
+                    record_last()
+            record_last()
+    except BaseException:
+        if unrecorded:  # an outcome the server gave: record it if the database still lets us
+            ids = [m.id for group, _ in unrecorded for m in group]
+            try:
+                record_last()
+            except Exception:  # noqa: BLE001 - the error that got us here is the one to raise
+                log.exception("could not record the outcome of messages %s; their lease runs out", ids)
+        raise
     finally:
         if courier is not None:
-            courier.close()  # waits for a message still on its way: the connection closes after it
+            courier.close()  # a message still on its way is abandoned before its data: never delivered
         mailer.close()
     return result
 
@@ -425,13 +449,29 @@ class _Failed:
     error: BaseException
 
 
+class _Trip:
+    """One message in the courier's hands: its envelope may go out at once, its data only when released."""
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+        self.abandoned = False
+        self.future: Any = None
+
+    def release(self) -> None:
+        self.released.set()
+
+    def result(self) -> DeliveryError | None:
+        return self.future.result()  # type: ignore[no-any-return]
+
+
 class _Courier:
     """Hands one message at a time to the mailer on a thread of its own.
 
-    The SMTP exchange is mostly waiting for the server; meanwhile the sweep renders the next
-    message. Never more than one message is on its way, and the sweep records its outcome before
-    it hands over the next, so at most one message is ever accepted by the server and not yet
-    recorded: the same window as sending inline.
+    An SMTP exchange is mostly waiting for the server. The courier opens the next message's
+    transaction (MAIL, RCPT, DATA) while the sweep records the previous outcome, and sends the
+    data, the moment the server accepts a message, only once that record has committed; the
+    sweep renders the message after it meanwhile. So never more than one message is accepted
+    by the server and not yet recorded: the same crash window as sending them one by one.
     """
 
     def __init__(self, mailer: Any) -> None:
@@ -439,11 +479,38 @@ class _Courier:
 
         self.mailer = mailer
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wijkflow-smtp")
+        self._trips: list[_Trip] = []
 
-    def carry(self, composed: tuple[Any, str]) -> Any:
-        return self._pool.submit(_transmit, self.mailer, composed)
+    def carry(self, composed: tuple[Any, str]) -> _Trip:
+        trip = _Trip()
+        trip.future = self._pool.submit(self._run, composed, trip)
+        self._trips = [trip]
+        return trip
+
+    def _run(self, composed: tuple[Any, str], trip: _Trip) -> DeliveryError | None:
+        msg, to_addr = composed
+        begin = getattr(self.mailer, "begin", None)
+        try:
+            if not isinstance(msg, bytes) or begin is None:
+                trip.released.wait()
+                if trip.abandoned:
+                    return None
+                return _transmit(self.mailer, composed)
+            begin(msg, to_addr)
+            trip.released.wait()
+            if trip.abandoned:
+                self.mailer.abandon()  # a transaction without its data is not delivered
+                return None
+            self.mailer.complete(msg, to_addr)
+        except DeliveryError as exc:
+            return exc
+        return None
 
     def close(self) -> None:
+        for trip in self._trips:
+            if not trip.released.is_set():
+                trip.abandoned = True
+                trip.release()
         self._pool.shutdown(wait=True)
 
 

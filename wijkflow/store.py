@@ -480,10 +480,13 @@ def due_reminders(conn: sa.Connection, now: datetime, limit: int = 500) -> list[
         .order_by(reminder_t.c.due_at, reminder_t.c.id).limit(limit)))
 
 
-def claim_reminder(conn: sa.Connection, reminder_id: int, now: datetime) -> bool:
-    return conn.execute(reminder_t.update().where(
-        reminder_t.c.id == reminder_id, reminder_t.c.status == "pending")
-        .values(status="queued", updated_at=now)).rowcount == 1
+def claim_reminders(conn: sa.Connection, reminder_ids: list[int], now: datetime) -> set[int]:
+    """pending -> queued for a fan-out batch, in one statement; the ids this transaction took."""
+    if not reminder_ids:
+        return set()
+    return {r.id for r in conn.execute(reminder_t.update().where(
+        reminder_t.c.id.in_(reminder_ids), reminder_t.c.status == "pending")
+        .values(status="queued", updated_at=now).returning(reminder_t.c.id))}
 
 
 def settle_reminder(conn: sa.Connection, reminder_id: int, *, status: str, reason: str | None,

@@ -153,10 +153,14 @@ def _fan_out_batch(app: Any, now: datetime, limit: int) -> tuple[int, int, int]:
     cal = WorkCalendar.from_settings(app.settings)
     with app.db.write() as conn:
         due = store.lock_due_reminders(conn, now, limit)
+        won = store.claim_reminders(conn, [r.id for r in due], now)
+        contexts: dict[int, Any] = {}  # an aanpak's reminders share its row, definition and roles
         for r in due:
-            if not store.claim_reminder(conn, r.id, now):
+            if r.id not in won:
                 continue  # another sweep took it
-            ctx = load(conn, str(r.aanpak_id))
+            ctx = contexts.get(r.aanpak_id)
+            if ctx is None:
+                ctx = contexts[r.aanpak_id] = load(conn, str(r.aanpak_id))
             rule = _rule(ctx.definition, r.rule)
             reason = _why_not(conn, ctx, rule, r, now)
             recipients: dict[int, str] = {}

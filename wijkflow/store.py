@@ -464,10 +464,13 @@ def due_reminders(conn: sa.Connection, now: datetime, limit: int = 500) -> list[
         .order_by(T.reminder.c.due_at, T.reminder.c.id).limit(limit)))
 
 
-def claim_reminder(conn: sa.Connection, reminder_id: int, now: datetime) -> bool:
-    return conn.execute(T.reminder.update().where(
-        T.reminder.c.id == reminder_id, T.reminder.c.status == "pending")
-        .values(status="queued", updated_at=now)).rowcount == 1
+def claim_reminders(conn: sa.Connection, reminder_ids: list[int], now: datetime) -> set[int]:
+    """pending -> queued for a fan-out batch, in one statement; the ids this transaction took."""
+    if not reminder_ids:
+        return set()
+    return {r.id for r in conn.execute(T.reminder.update().where(
+        T.reminder.c.id.in_(reminder_ids), T.reminder.c.status == "pending")
+        .values(status="queued", updated_at=now).returning(T.reminder.c.id))}
 
 
 def settle_reminder(conn: sa.Connection, reminder_id: int, *, status: str, reason: str | None,

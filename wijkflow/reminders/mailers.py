@@ -14,6 +14,7 @@ import re
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from email.message import Message
 from email.utils import parseaddr
 from pathlib import Path
@@ -147,9 +148,60 @@ class SmtpMailer:
         return error
 
     def send(self, msg: Message, to_addr: str) -> None:
+        self._deliver(lambda smtp: smtp.send_message(msg, from_addr=self.envelope_from, to_addrs=[to_addr]),
+                      to_addr)
+
+    def send_bytes(self, data: bytes, to_addr: str) -> None:
+        """A message already serialised as send_message would serialise it (render.message_bytes):
+        the same commands and the same data, without flattening a Message object per message."""
+        self._deliver(lambda smtp: smtp.sendmail(self.envelope_from, [to_addr], data), to_addr)
+
+    # send_bytes in two halves, for a sender that records one outcome while the next message's
+    # transaction opens: the same commands and replies as smtplib.sendmail(from, [to_addr], data).
+
+    def begin(self, data: bytes, to_addr: str) -> None:
+        """MAIL, RCPT and DATA for `data`, up to the server's 354; nothing is delivered yet."""
+        self._deliver(lambda smtp: self._open(smtp, data, to_addr), to_addr)
+
+    def complete(self, data: bytes, to_addr: str) -> None:
+        """The data of the message `begin` opened, and the server's answer: accepted or not."""
+        self._deliver(lambda smtp: self._finish(smtp, data), to_addr)
+
+    def abandon(self) -> None:
+        """Give up a transaction opened by `begin`: drop the connection, so that not even a QUIT
+        is read as part of the message."""
+        self._drop()
+
+    def _open(self, smtp: smtplib.SMTP, data: bytes, to_addr: str) -> dict[str, tuple[int, bytes]]:
+        smtp.ehlo_or_helo_if_needed()
+        options = [f"size={len(data)}"] if smtp.does_esmtp and smtp.has_extn("size") else []
+        code, resp = smtp.mail(self.envelope_from, options)
+        if code != 250:
+            _reset_or_close(smtp, code)
+            raise smtplib.SMTPSenderRefused(code, resp, self.envelope_from)
+        code, resp = smtp.rcpt(to_addr)
+        if code not in (250, 251):
+            _reset_or_close(smtp, code)
+            raise smtplib.SMTPRecipientsRefused({to_addr: (code, resp)})
+        smtp.putcmd("data")
+        code, resp = smtp.getreply()
+        if code != 354:
+            raise smtplib.SMTPDataError(code, resp)
+        return {}
+
+    def _finish(self, smtp: smtplib.SMTP, data: bytes) -> dict[str, tuple[int, bytes]]:
+        quoted = _LEADING_DOT.sub(b"..", data)
+        smtp.send(quoted + (b"" if quoted.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+        code, resp = smtp.getreply()
+        if code != 250:
+            _reset_or_close(smtp, code)
+            raise smtplib.SMTPDataError(code, resp)
+        return {}
+
+    def _deliver(self, transmit: Callable[[smtplib.SMTP], dict[str, tuple[int, bytes]]], to_addr: str) -> None:
         smtp = self._connect()
         try:
-            refused = smtp.send_message(msg, from_addr=self.envelope_from, to_addrs=[to_addr])
+            refused = transmit(smtp)
         except Exception as exc:  # noqa: BLE001 - mapped in one place
             error = self._map(exc)
             if error.retryable:
@@ -205,6 +257,20 @@ class SmtpMailer:
                 smtp.quit()
             except Exception:  # noqa: BLE001 - closing a broken connection is not an error
                 smtp.close()
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _reset_or_close(smtp: smtplib.SMTP, code: int) -> None:
+    """What sendmail does after a refusal: 421 closes the channel, anything else resets the transaction."""
+    if code == 421:
+        smtp.close()
+        return
+    try:
+        smtp.rset()
+    except smtplib.SMTPServerDisconnected:
+        pass
 
 
 def _answer(code: int, text: bytes | str) -> str:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -47,6 +48,7 @@ from .render import (
     build_message,
     deadline_ics,
     long_date,
+    message_bytes,
     message_id_for,
     render,
 )
@@ -151,10 +153,14 @@ def _fan_out_batch(app: Any, now: datetime, limit: int) -> tuple[int, int, int]:
     cal = WorkCalendar.from_settings(app.settings)
     with app.db.write() as conn:
         due = store.lock_due_reminders(conn, now, limit)
+        won = store.claim_reminders(conn, [r.id for r in due], now)
+        contexts: dict[int, Any] = {}  # an aanpak's reminders share its row, definition and roles
         for r in due:
-            if not store.claim_reminder(conn, r.id, now):
+            if r.id not in won:
                 continue  # another sweep took it
-            ctx = load(conn, str(r.aanpak_id))
+            ctx = contexts.get(r.aanpak_id)
+            if ctx is None:
+                ctx = contexts[r.aanpak_id] = load(conn, str(r.aanpak_id))
             rule = _rule(ctx.definition, r.rule)
             reason = _why_not(conn, ctx, rule, r, now)
             recipients: dict[int, str] = {}
@@ -214,12 +220,14 @@ def _aanpak_view(conn: sa.Connection, aanpak_id: int, now: datetime) -> dict[str
     return {"definition": d, "row": row, "open": open_, "gates": gate_views, "commands": commands}
 
 
-def message_context(conn: sa.Connection, app: Any, *, aanpak_id: int, rule: ReminderRule, kind: str,
+def message_context(conn: sa.Connection | None, app: Any, *, aanpak_id: int, rule: ReminderRule, kind: str,
                     person: Any, role: str, due_at: datetime, criterion: str | None, deadline: Any,
                     now: datetime, views: dict[int, dict[str, Any]] | None = None) -> tuple[dict[str, Any], str]:
-    """The template context for one recipient, and their locale. `views`: a per-batch cache."""
+    """The template context for one recipient, and their locale. `views`: a per-batch cache
+    (`conn` may be None when it holds the aanpak)."""
     view = views.get(aanpak_id) if views is not None else None
     if view is None:
+        assert conn is not None
         view = _aanpak_view(conn, aanpak_id, now)
         if views is not None:
             views[aanpak_id] = view
@@ -256,14 +264,26 @@ def message_context(conn: sa.Connection, app: Any, *, aanpak_id: int, rule: Remi
     return context, locale
 
 
-def _compose(conn: sa.Connection, app: Any, rows: list[Any], now: datetime, digest: bool,
-             views: dict[int, dict[str, Any]] | None = None) -> tuple[Any, str, str]:
-    """(the message, recipient address, Message-ID) for one message, or a digest of several."""
-    person = store.people_by_id(conn, {rows[0].person_id}).get(rows[0].person_id)
+def _compose(conn: sa.Connection | None, app: Any, rows: list[Any], now: datetime, digest: bool,
+             views: dict[int, dict[str, Any]] | None = None, as_bytes: bool = False,
+             people: dict[int, Any] | None = None) -> tuple[Any, str, str]:
+    """(the message, recipient address, Message-ID) for one message, or a digest of several.
+
+    `as_bytes`: the message as the bytes smtplib would send, for a mailer with `send_bytes`,
+    unless the recipient's address is not ASCII (smtplib then sends it differently, SMTPUTF8).
+    `people` and `views` hold what was read already; `conn` may be None when they hold it all.
+    """
+    pid = rows[0].person_id
+    if people is not None and pid in people:
+        person = people[pid]
+    else:
+        assert conn is not None
+        person = store.people_by_id(conn, {pid}).get(pid)
     views = {} if views is None else views
     items = []
     for m in rows:
         if m.aanpak_id not in views:
+            assert conn is not None
             views[m.aanpak_id] = _aanpak_view(conn, m.aanpak_id, now)
         rule = _rule(views[m.aanpak_id]["definition"], m.rule)
         if rule is None:
@@ -290,9 +310,10 @@ def _compose(conn: sa.Connection, app: Any, rows: list[Any], now: datetime, dige
         rendered = render("digest", locale, ctx, subject)
         domain = rows[0].message_id.rsplit("@", 1)[-1]
         message_id = f"<digest.{'-'.join(str(m.id) for m in rows)}@{domain}"
-    msg = build_message(mail_from=app.settings.mail_from, to_name=person.name if person else None,
-                        to_addr=(person.email if person else None) or "", rendered=rendered,
-                        message_id=message_id, now=now, locale=locale)
+    to_addr = (person.email if person else None) or ""
+    build = message_bytes if as_bytes and to_addr.isascii() else build_message
+    msg = build(mail_from=app.settings.mail_from, to_name=person.name if person else None, to_addr=to_addr,
+                rendered=rendered, message_id=message_id, now=now, locale=locale)
     return msg, person.email, message_id
 
 
@@ -338,6 +359,18 @@ def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run:
     # reused for VIEWS_FOR seconds: a sweep of thousands does not read one aanpak a dozen times.
     views: dict[int, dict[str, Any]] = {}
     views_since = time.monotonic()
+    # Over SMTP the server takes each message on a thread of its own (the _Courier) while this one
+    # records the previous outcome and renders the next message; see _Courier for the guarantee.
+    courier = _Courier(mailer) if getattr(mailer, "send_bytes", None) is not None else None
+    unrecorded: list[Any] = []  # the group sent last and its outcome, until recorded
+
+    def record_last() -> None:
+        while unrecorded:
+            group, outcome = unrecorded.pop()
+            _record(app, group, outcome, token=token, now=now, result=result, transport=mailer.transport)
+            if on_sent is not None and outcome is None:
+                on_sent({"ids": [m.id for m in group]})
+
     try:
         while stop is None or not stop():
             claimed_at = now if fixed else app.now()  # a long sweep's later batches get fresh leases
@@ -345,6 +378,9 @@ def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run:
                 claimed = store.claim_messages(conn, now=claimed_at, lease_expired_before=claimed_at - lease,
                                                token=token, limit=BATCH)
                 rows = store.message_rows(conn, claimed)
+                # The recipients as they are when their messages are claimed: one query per batch,
+                # not a transaction per message.
+                people = store.people_by_id(conn, {m.person_id for m in rows})
             if not rows:
                 break
             renewed = time.monotonic()
@@ -356,34 +392,163 @@ def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run:
             if time.monotonic() - views_since > VIEWS_FOR:
                 views, views_since = {}, time.monotonic()
             pending = list(groups.values())
+            ahead: dict[int, Any] = {}  # a group's message, composed while the one before it was sent
             for i, group in enumerate(pending):
                 if time.monotonic() - renewed > lease.total_seconds() / 3:
                     with app.db.write() as conn:
                         held = store.renew_claims(conn, [m.id for g in pending[i:] for m in g], token=token,
                                                   now=now if fixed else app.now())
                     renewed = time.monotonic()
+                composed = ahead.pop(i, None)
                 if any(m.id not in held for m in group):
                     log.warning("messages %s were taken over by another sweep; not sending them here",
                                 [m.id for m in group])
                     continue
-                outcome = unreachable or _send(app, mailer, group, now, views)
+                outcome: DeliveryError | TemplateProblem | None
+                if unreachable is not None:
+                    outcome = unreachable
+                else:
+                    if composed is None:
+                        composed = _prepare(app, mailer, group, now, views, people)
+                    if isinstance(composed, _Failed):
+                        record_last()
+                        raise composed.error  # composing it ahead failed unexpectedly
+                    if not isinstance(composed, tuple):
+                        outcome = composed  # it cannot be sent as it is (template, address)
+                    elif courier is None:
+                        outcome = _transmit(mailer, composed)
+                    else:
+                        trip = courier.carry(composed)  # the envelope (MAIL, RCPT, DATA) goes out now ...
+                        record_last()  # ... while the previous outcome is recorded; only then ...
+                        trip.release()  # ... may this message's data follow
+                        if i + 1 < len(pending):
+                            ahead[i + 1] = _prepare(app, mailer, pending[i + 1], now, views, people, ahead=True)
+                        outcome = trip.result()
                 if isinstance(outcome, DeliveryError) and outcome.connection:
                     unreachable = outcome  # do not wait for the same dead server once per message
-                _record(app, group, outcome, token=token, now=now, result=result, transport=mailer.transport)
-                if on_sent is not None and outcome is None:
-                    on_sent({"ids": [m.id for m in group]})
+                record_last()
+                unrecorded.append((group, outcome))
+                if courier is None:
+                    record_last()
+            record_last()
+    except BaseException:
+        if unrecorded:  # an outcome the server gave: record it if the database still lets us
+            ids = [m.id for group, _ in unrecorded for m in group]
+            try:
+                record_last()
+            except Exception:  # noqa: BLE001 - the error that got us here is the one to raise
+                log.exception("could not record the outcome of messages %s; their lease runs out", ids)
+        raise
     finally:
+        if courier is not None:
+            courier.close()  # a message still on its way is abandoned before its data: never delivered
         mailer.close()
     return result
 
 
-def _send(app: Any, mailer: Any, group: list[Any], now: datetime,
-          views: dict[int, dict[str, Any]] | None = None) -> DeliveryError | TemplateProblem | None:
+@dataclass
+class _Failed:
+    """An unexpected error while composing a message ahead, raised when its turn comes."""
+
+    error: BaseException
+
+
+class _Trip:
+    """One message in the courier's hands: its envelope may go out at once, its data only when released."""
+
+    def __init__(self) -> None:
+        self.released = threading.Event()
+        self.abandoned = False
+        self.future: Any = None
+
+    def release(self) -> None:
+        self.released.set()
+
+    def result(self) -> DeliveryError | None:
+        return self.future.result()  # type: ignore[no-any-return]
+
+
+class _Courier:
+    """Hands one message at a time to the mailer on a thread of its own.
+
+    An SMTP exchange is mostly waiting for the server. The courier opens the next message's
+    transaction (MAIL, RCPT, DATA) while the sweep records the previous outcome, and sends the
+    data, the moment the server accepts a message, only once that record has committed; the
+    sweep renders the message after it meanwhile. So never more than one message is accepted
+    by the server and not yet recorded: the same crash window as sending them one by one.
+    """
+
+    def __init__(self, mailer: Any) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.mailer = mailer
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wijkflow-smtp")
+        self._trips: list[_Trip] = []
+
+    def carry(self, composed: tuple[Any, str]) -> _Trip:
+        trip = _Trip()
+        trip.future = self._pool.submit(self._run, composed, trip)
+        self._trips = [trip]
+        return trip
+
+    def _run(self, composed: tuple[Any, str], trip: _Trip) -> DeliveryError | None:
+        msg, to_addr = composed
+        begin = getattr(self.mailer, "begin", None)
+        try:
+            if not isinstance(msg, bytes) or begin is None:
+                trip.released.wait()
+                if trip.abandoned:
+                    return None
+                return _transmit(self.mailer, composed)
+            begin(msg, to_addr)
+            trip.released.wait()
+            if trip.abandoned:
+                self.mailer.abandon()  # a transaction without its data is not delivered
+                return None
+            self.mailer.complete(msg, to_addr)
+        except DeliveryError as exc:
+            return exc
+        return None
+
+    def close(self) -> None:
+        for trip in self._trips:
+            if not trip.released.is_set():
+                trip.abandoned = True
+                trip.release()
+        self._pool.shutdown(wait=True)
+
+
+def _prepare(app: Any, mailer: Any, group: list[Any], now: datetime, views: dict[int, dict[str, Any]],
+             people: dict[int, Any], *,
+             ahead: bool = False) -> tuple[Any, str] | DeliveryError | TemplateProblem | _Failed:
+    """(message, address) for one group, or why it cannot go out. The message is the bytes smtplib
+    would send when the mailer takes bytes (SMTP): building and flattening the email package's
+    objects cost more per message than the SMTP exchange itself (see render.message_bytes)."""
+    as_bytes = getattr(mailer, "send_bytes", None) is not None and str(getattr(mailer, "envelope_from", "")).isascii()
+    digest = len(group) > 1
     try:
-        with app.db.read() as conn:
-            msg, to_addr, _ = _compose(conn, app, group, now, digest=len(group) > 1, views=views)
-        mailer.send(msg, to_addr)
+        if all(m.aanpak_id in views and m.person_id in people for m in group):  # all at hand: no transaction
+            msg, to_addr, _ = _compose(None, app, group, now, digest, views, as_bytes, people)
+        else:
+            with app.db.read() as conn:
+                msg, to_addr, _ = _compose(conn, app, group, now, digest, views, as_bytes, people)
     except (DeliveryError, TemplateProblem) as exc:
+        return exc
+    except Exception as exc:
+        if not ahead:
+            raise
+        return _Failed(exc)  # not now: the message on its way must be recorded first
+    return msg, to_addr
+
+
+def _transmit(mailer: Any, composed: tuple[Any, str]) -> DeliveryError | None:
+    msg, to_addr = composed
+    try:
+        if isinstance(msg, bytes):
+            mailer.send_bytes(msg, to_addr)
+        else:
+            mailer.send(msg, to_addr)
+    except DeliveryError as exc:
         return exc
     return None
 

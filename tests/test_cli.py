@@ -71,6 +71,9 @@ def test_every_command_is_in_the_readme():
      "Error: Wijkaanpak Noord has no indicator 'onbekend' (known: none yet).\n"),
     (("measure", "wijkaanpak-noord", "x", "veel"), 2, "Error: The value 'veel' is not a number.\n"),
     (("people", "add", "geen-adres", "--name", "X"), 2, "Error: 'geen-adres' is not an email address.\n"),
+    (("people", "add", "jöran@hengelo.example", "--name", "X"), 2,
+     "Error: 'jöran@hengelo.example' has letters outside ASCII; wijkflow's reminders can only reach plain ASCII "
+     "addresses.\n"),
     (("people", "add", PL, "--name", "X"), 6, f"Error: {PL} is already known; nothing was changed.\n"),
     (("assign", "wijkaanpak-noord", WR, "--role", "approver"), 5,
      "Error: Only someone with the projectleider role on Wijkaanpak Noord may assign roles; "

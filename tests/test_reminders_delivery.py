@@ -167,6 +167,16 @@ def test_forgotten_person_and_malformed_address_fail_visibly(server, due, app, d
                       "the person has no email address (forgotten or never given)"]
 
 
+def test_an_address_the_mail_cannot_carry_fails_that_message_and_the_sweep_goes_on(server, due, app, db_url, clock):
+    with app.db.write() as conn:  # stored before wijkflow refused non-ASCII addresses
+        conn.execute(sa.text("UPDATE person SET email = 'röbert@welbions.example' WHERE email = :e"), {"e": SG1})
+    a = smtp_app(db_url, clock, server.port)
+    r = sweep(a)
+    assert (r.sent, r.failed) == (5, 1) and len(server.messages) == 5
+    assert [m.error for m in messages(a) if m.status == "failed"] == [
+        "'röbert@welbions.example' needs SMTPUTF8, which wijkflow does not use"]
+
+
 def test_a_template_that_fails_names_the_template_and_keeps_the_message(people, db_url, clock, tmp_path, server):
     wf = tmp_path / "wf"
     wf.mkdir()

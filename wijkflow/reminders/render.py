@@ -155,6 +155,8 @@ def check_address(email: str | None) -> str:
         raise DeliveryError("the person has no email address (forgotten or never given)", retryable=False)
     if len(email) > 254 or not EMAIL_RE.match(email) or _HEADER_BREAKS.search(email):
         raise DeliveryError(f"'{fold_header(email)}' is not an email address", retryable=False)
+    if not email.isascii():
+        raise DeliveryError(f"'{fold_header(email)}' needs SMTPUTF8, which wijkflow does not use", retryable=False)
     return email
 
 

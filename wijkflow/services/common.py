@@ -49,6 +49,10 @@ def clean_email(value: str | None) -> str:
     email = value.strip().lower()
     if len(email) > 254 or not EMAIL_RE.match(email):
         raise InvalidInput(f"'{value.strip()}' is not an email address.")
+    if not email.isascii():
+        # Reminders go out without SMTPUTF8 (most municipal mail servers lack it): such an address cannot be reached.
+        raise InvalidInput(f"'{value.strip()}' has letters outside ASCII; wijkflow's reminders can only reach "
+                           "plain ASCII addresses.")
     return email
 
 

@@ -24,7 +24,8 @@ MOMENTS = frozenset({"at", "created_at", "updated_at", "phase_since", "forgotten
 DAYS = frozenset({"due", "measured_on", "baseline_date", "target_date"})
 
 _converted: dict[str, str] = {}
-_row_types: dict[tuple[str, ...], type] = {}
+# Per result shape (the column names): the row class and which positions hold moments and days.
+_shapes: dict[tuple[str, ...], tuple[type, tuple[int, ...], tuple[int, ...]]] = {}
 _PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
 
 
@@ -62,12 +63,14 @@ def _to_day(value: Any) -> date | None:
     return value
 
 
-def _row_type(names: tuple[str, ...]) -> type:
-    cls = _row_types.get(names)
-    if cls is None:
+def _shape(names: tuple[str, ...]) -> tuple[type, tuple[int, ...], tuple[int, ...]]:
+    shape = _shapes.get(names)
+    if shape is None:
         cls = namedtuple("Row", names)  # type: ignore[misc]  # noqa: PYI024
-        _row_types[names] = cls
-    return cls
+        shape = (cls, tuple(i for i, n in enumerate(names) if n in MOMENTS),
+                 tuple(i for i, n in enumerate(names) if n in DAYS))
+        _shapes[names] = shape
+    return shape
 
 
 def _execute(conn: sa.Connection, sql: str, params: dict[str, Any]) -> Any:
@@ -89,9 +92,7 @@ def rows(conn: sa.Connection, sql: str, **params: Any) -> list[Any]:
         data = cursor.fetchall()
     finally:
         cursor.close()
-    cls = _row_type(names)
-    moments = [i for i, n in enumerate(names) if n in MOMENTS]
-    days = [i for i, n in enumerate(names) if n in DAYS]
+    cls, moments, days = _shape(names)
     if not moments and not days:
         return [cls(*r) for r in data]
     out = []

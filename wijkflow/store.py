@@ -123,11 +123,20 @@ def stored_definitions(conn: sa.Connection) -> list[Row]:
 
 
 def find_aanpak(conn: sa.Connection, ref: str) -> Row:
+    return _find_aanpak(conn, _FIND_AANPAK, ref)
+
+
+def aanpak_version(conn: sa.Connection, ref: str) -> int:
+    """Only the version (find_aanpak without the join and the row conversion): advance's early read."""
+    return _find_aanpak(conn, "SELECT a.version FROM aanpak a WHERE ", ref).version
+
+
+def _find_aanpak(conn: sa.Connection, select: str, ref: str) -> Row:
     ref = ref.strip()
     if ref.isdigit():
-        row = rawsql.first(conn, _FIND_AANPAK + "a.id = :id", id=int(ref)) if len(ref) < 19 else None
+        row = rawsql.first(conn, select + "a.id = :id", id=int(ref)) if len(ref) < 19 else None
     else:
-        row = rawsql.first(conn, _FIND_AANPAK + "a.slug = :slug", slug=ref)
+        row = rawsql.first(conn, select + "a.slug = :slug", slug=ref)
     if row is None:
         raise NotFound(f"No wijkaanpak '{ref}' (use its number or slug; `wijkflow list` shows them).")
     return row

@@ -129,7 +129,7 @@ def advance(app: App, ref: str, *, acting: str | None, to: str | None = None, re
     # One pooled connection: the version is read on its own, then the write transaction begins.
     with app.db.peek() as peeked:
         if expected_version is None:
-            expected_version = store.find_aanpak(peeked, ref).version
+            expected_version = store.aanpak_version(peeked, ref)
         with (app.db.read() if dry_run else app.db.write(peeked)) as conn:
             who = actor(conn, acting)
             ctx = load(conn, ref)

@@ -111,6 +111,35 @@ def first(conn: sa.Connection, sql: str, **params: Any) -> Any:
     return found[0] if found else None
 
 
+def first_split(conn: sa.Connection, sql: str, after: str, **params: Any) -> tuple[Any, Any] | None:
+    """The first row of a join as two rows: the columns up to `after` (inclusive), and the rest.
+
+    For `SELECT a.*, ..., x, b.* ...`: each part is the row its table's own `SELECT *` gives,
+    even though both tables have columns of the same name (id, created_at).
+    """
+    cursor = _execute(conn, sql, params)
+    try:
+        names = tuple(d[0] for d in cursor.description)
+        found = cursor.fetchone()
+    finally:
+        cursor.close()
+    if found is None:
+        return None
+    cut = names.index(after) + 1
+    return _one(names[:cut], found[:cut]), _one(names[cut:], found[cut:])
+
+
+def _one(names: tuple[str, ...], values: Any) -> Any:
+    cls, moments, days = _shape(names)
+    if moments or days:
+        values = list(values)
+        for i in moments:
+            values[i] = _to_moment(values[i])
+        for i in days:
+            values[i] = _to_day(values[i])
+    return cls(*values)
+
+
 def write(conn: sa.Connection, sql: str, **params: Any) -> int:
     """Run an INSERT/UPDATE; returns the affected row count."""
     cursor = _execute(conn, sql, params)

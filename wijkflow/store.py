@@ -146,6 +146,31 @@ _FIND_AANPAK = ("SELECT a.*, d.hash AS definition_hash FROM aanpak a "
                 "JOIN workflow_definition d ON d.id = a.definition_id WHERE ")
 
 
+def find_aanpak_with_person(conn: sa.Connection, ref: str, email: str) -> tuple[Row, Row | None] | None:
+    """find_aanpak and person_by_email in one statement (a phase change runs both on every step).
+
+    None when there is no such aanpak; the person is None when nobody has that email.
+    """
+    ref = ref.strip()
+    if ref.isdigit():
+        if len(ref) >= 19:
+            return None
+        found = rawsql.first_split(conn, _FIND_AANPAK_WITH_PERSON + "a.id = :id", "definition_hash",
+                                   email=email, id=int(ref))
+    else:
+        found = rawsql.first_split(conn, _FIND_AANPAK_WITH_PERSON + "a.slug = :slug", "definition_hash",
+                                   email=email, slug=ref)
+    if found is None:
+        return None
+    row, person = found
+    return row, (person if person.id is not None else None)
+
+
+_FIND_AANPAK_WITH_PERSON = ("SELECT a.*, d.hash AS definition_hash, p.* FROM aanpak a "
+                            "JOIN workflow_definition d ON d.id = a.definition_id "
+                            "LEFT JOIN person p ON p.email = :email WHERE ")
+
+
 def slug_taken(conn: sa.Connection, slug: str) -> bool:
     return conn.execute(sa.select(aanpak_t.c.id).where(aanpak_t.c.slug == slug)).first() is not None
 

@@ -26,8 +26,18 @@ PHASE_KINDS = ("after", "every", "stalled")
 DEADLINE_KINDS = ("before", "overdue")
 
 
+_calendars: dict[tuple[Any, ...], WorkCalendar] = {}
+
+
 def _calendar(app: Any) -> WorkCalendar:
-    return WorkCalendar.from_settings(app.settings)
+    """One calendar per distinct calendar setting, kept: it loads the public holidays only once."""
+    s = app.settings
+    key = tuple(repr(getattr(s, name, None)) for name in ("closing_days", "reminder_shift", "reminder_hour",
+                                                           "timezone"))
+    cal = _calendars.get(key)
+    if cal is None:
+        cal = _calendars[key] = WorkCalendar.from_settings(s)
+    return cal
 
 
 def on_phase_entered(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition, phase: str,

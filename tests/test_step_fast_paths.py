@@ -92,3 +92,19 @@ def test_person_and_aanpak_in_one_read_answer_and_refuse_like_two(app, aanpak, p
                 assert one == two, (email, ref)
                 if not isinstance(one[0], type):
                     assert type(one[0]) is type(two[0]) and one[0]._fields == two[0]._fields
+
+
+@pytest.mark.parametrize("text", [
+    "2026-01-05 00:00:00.000000", "2026-03-29 01:59:59.999999", "2026-01-05 10:11:12",
+    "2026-01-05T10:11:12", "2026-01-05 10:11:12+01:00", "2026-01-05 10:11:12.123+01", "2026-01-05 10:11:12.5",
+    "2026-01-05 10:11:12.123456+00:00", "2026-01-05T10:11:12.123456-05:30", "2026-01-05",
+])
+def test_stored_moment_text_reads_as_the_plain_parse_reads_it(text):
+    from datetime import UTC, datetime
+
+    from wijkflow.rawsql import _to_moment
+
+    plain = datetime.fromisoformat(text)
+    plain = plain.replace(tzinfo=UTC) if plain.tzinfo is None else plain.astimezone(UTC)
+    got = _to_moment(text)
+    assert got == plain and got.utcoffset() == plain.utcoffset() and got.tzinfo is UTC

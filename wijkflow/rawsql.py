@@ -53,8 +53,18 @@ def _to_moment(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
+        if _naive_sqlite_moment(value):
+            # As fromisoformat(value).replace(tzinfo=UTC), which costs ~1 µs more: eight per step.
+            return datetime.fromisoformat(value + "+00:00")
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _naive_sqlite_moment(value: str) -> bool:
+    """SQLAlchemy's SQLite text for a moment, 'YYYY-MM-DD HH:MM:SS[.ffffff]': no room for an offset."""
+    n = len(value)
+    return ((n == 19 or n == 26 and value[19] == "." and value[20:].isdigit())
+            and value[10] == " " and value[13] == ":" and value[16] == ":")
 
 
 def _to_day(value: Any) -> date | None:

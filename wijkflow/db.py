@@ -102,7 +102,13 @@ class Database:
             # the audit indexes at random across the portfolio, so a few thousand aanpakken already
             # fall out of it and every step pays for re-reading pages from the OS. Pages are only
             # allocated as they are read, so a small database uses no more memory than before.
-            cur.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            # Best effort: this pragma reads the schema, and while another process is creating the
+            # database (concurrent `wijkflow init`s) that read can fail at once with "busy";
+            # the connection then keeps the default cache, which changes nothing but speed.
+            try:
+                cur.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            except Exception:  # noqa: BLE001
+                pass
             cur.close()
 
         @event.listens_for(engine, "begin")

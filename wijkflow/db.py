@@ -20,6 +20,7 @@ from sqlalchemy import event, exc
 from .errors import Conflict, StorageError, WijkflowError, shorten
 
 BUSY_TIMEOUT_MS = 5000
+CACHE_KIB = 32_000  # per connection; see _on_connect
 
 _SQLITE_TRIGGERS = [
     """CREATE TRIGGER IF NOT EXISTS audit_event_append_only_update BEFORE UPDATE ON audit_event
@@ -97,6 +98,17 @@ class Database:
             except Exception:  # noqa: BLE001 - a read-only file cannot switch modes; reads still work
                 pass
             cur.execute("PRAGMA synchronous=NORMAL")
+            # SQLite's default page cache is 2 MB; a step reads the aanpak, its records, roles and
+            # the audit indexes at random across the portfolio, so a few thousand aanpakken already
+            # fall out of it and every step pays for re-reading pages from the OS. Pages are only
+            # allocated as they are read, so a small database uses no more memory than before.
+            # Best effort: this pragma reads the schema, and while another process is creating the
+            # database (concurrent `wijkflow init`s) that read can fail at once with "busy";
+            # the connection then keeps the default cache, which changes nothing but speed.
+            try:
+                cur.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            except Exception:  # noqa: BLE001
+                pass
             cur.close()
 
         @event.listens_for(engine, "begin")

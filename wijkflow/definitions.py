@@ -241,14 +241,37 @@ class Definition(_Frozen):
         return f"{self.name} v{self.version}"
 
     def phase(self, key: str) -> Phase | None:
-        return next((p for p in self.phases if p.key == key), None)
+        return self._phase_by_key.get(key)
+
+    @cached_property
+    def _phase_by_key(self) -> dict[str, Phase]:
+        # Looked up several times per phase change; the first of a key wins, as a scan would.
+        found: dict[str, Phase] = {}
+        for p in self.phases:
+            found.setdefault(p.key, p)
+        return found
 
     def phase_label(self, key: str) -> str:
         phase = self.phase(key)
         return phase.label if phase else key
 
     def outgoing(self, source: str) -> list[Transition]:
-        return [t for t in self.transitions if t.source == source]
+        return list(self._outgoing.get(source, ()))
+
+    @cached_property
+    def _outgoing(self) -> dict[str, tuple[Transition, ...]]:
+        found: dict[str, list[Transition]] = {}
+        for t in self.transitions:
+            found.setdefault(t.source, []).append(t)
+        return {k: tuple(v) for k, v in found.items()}
+
+    def gate_keys_out_of(self, phase: str) -> frozenset[str]:
+        """Every criterion on a gate out of `phase`."""
+        return self._gate_keys.get(phase, frozenset())
+
+    @cached_property
+    def _gate_keys(self) -> dict[str, frozenset[str]]:
+        return {source: frozenset(k for t in ts for k in t.gate) for source, ts in self._outgoing.items()}
 
     def kinds_out_of(self, phase: str) -> frozenset[str]:
         """The criterion kinds the gates out of `phase` use: which facts must be read to decide them."""

@@ -126,11 +126,20 @@ def stored_definitions(conn: sa.Connection) -> list[Row]:
 
 
 def find_aanpak(conn: sa.Connection, ref: str) -> Row:
+    return _find_aanpak(conn, _FIND_AANPAK, ref)
+
+
+def aanpak_version(conn: sa.Connection, ref: str) -> int:
+    """Only the version (find_aanpak without the join and the row conversion): advance's early read."""
+    return _find_aanpak(conn, "SELECT a.version FROM aanpak a WHERE ", ref).version
+
+
+def _find_aanpak(conn: sa.Connection, select: str, ref: str) -> Row:
     ref = ref.strip()
     if ref.isdigit():
-        row = rawsql.first(conn, _FIND_AANPAK + "a.id = :id", id=int(ref)) if len(ref) < 19 else None
+        row = rawsql.first(conn, select + "a.id = :id", id=int(ref)) if len(ref) < 19 else None
     else:
-        row = rawsql.first(conn, _FIND_AANPAK + "a.slug = :slug", slug=ref)
+        row = rawsql.first(conn, select + "a.slug = :slug", slug=ref)
     if row is None:
         raise NotFound(f"No wijkaanpak '{ref}' (use its number or slug; `wijkflow list` shows them).")
     return row
@@ -138,6 +147,31 @@ def find_aanpak(conn: sa.Connection, ref: str) -> Row:
 
 _FIND_AANPAK = ("SELECT a.*, d.hash AS definition_hash FROM aanpak a "
                 "JOIN workflow_definition d ON d.id = a.definition_id WHERE ")
+
+
+def find_aanpak_with_person(conn: sa.Connection, ref: str, email: str) -> tuple[Row, Row | None] | None:
+    """find_aanpak and person_by_email in one statement (a phase change runs both on every step).
+
+    None when there is no such aanpak; the person is None when nobody has that email.
+    """
+    ref = ref.strip()
+    if ref.isdigit():
+        if len(ref) >= 19:
+            return None
+        found = rawsql.first_split(conn, _FIND_AANPAK_WITH_PERSON + "a.id = :id", "definition_hash",
+                                   email=email, id=int(ref))
+    else:
+        found = rawsql.first_split(conn, _FIND_AANPAK_WITH_PERSON + "a.slug = :slug", "definition_hash",
+                                   email=email, slug=ref)
+    if found is None:
+        return None
+    row, person = found
+    return row, (person if person.id is not None else None)
+
+
+_FIND_AANPAK_WITH_PERSON = ("SELECT a.*, d.hash AS definition_hash, p.* FROM aanpak a "
+                            "JOIN workflow_definition d ON d.id = a.definition_id "
+                            "LEFT JOIN person p ON p.email = :email WHERE ")
 
 
 def slug_taken(conn: sa.Connection, slug: str) -> bool:

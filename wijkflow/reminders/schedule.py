@@ -26,14 +26,29 @@ PHASE_KINDS = ("after", "every", "stalled")
 DEADLINE_KINDS = ("before", "overdue")
 
 
+_calendars: dict[tuple[Any, ...], WorkCalendar] = {}
+
+
 def _calendar(app: Any) -> WorkCalendar:
-    return WorkCalendar.from_settings(app.settings)
+    """One calendar per distinct calendar setting, kept: it loads the public holidays only once."""
+    s = app.settings
+    key = tuple(repr(getattr(s, name, None)) for name in ("closing_days", "reminder_shift", "reminder_hour",
+                                                           "timezone"))
+    cal = _calendars.get(key)
+    if cal is None:
+        cal = _calendars[key] = WorkCalendar.from_settings(s)
+    return cal
 
 
 def on_phase_entered(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition, phase: str,
                      visit: int, since: datetime, now: datetime) -> int:
     """Schedule the phase's reminders; returns how many were scheduled."""
-    cal = _calendar(app)
+    return _entered(conn, _calendar(app), aanpak_id=aanpak_id, definition=definition, phase=phase, visit=visit,
+                    since=since, now=now)
+
+
+def _entered(conn: sa.Connection, cal: WorkCalendar, *, aanpak_id: int, definition: Definition, phase: str,
+             visit: int, since: datetime, now: datetime) -> int:
     entry = cal.local_date(since)
     count = 0
     for rule in definition.reminders:
@@ -58,18 +73,20 @@ def on_phase_entered(conn: sa.Connection, app: Any, *, aanpak_id: int, definitio
 def on_phase_changed(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition, old_phase: str,
                      old_visit: int, new_phase: str, since: datetime, now: datetime) -> int:
     """Cancel what belonged to the phase left behind, then schedule the new phase's reminders."""
-    left = f"left phase {old_phase} for {new_phase} on {_calendar(app).local_date(now).isoformat()}"
+    cal = _calendar(app)  # built once for both halves of the change
+    left = f"left phase {old_phase} for {new_phase} on {cal.local_date(now).isoformat()}"
     store.cancel_reminders(conn, aanpak_id, reason=left, now=now, kinds=PHASE_KINDS, visit=old_visit)
-    if definition.phase(new_phase) is not None and definition.phase(new_phase).final:
+    entered = definition.phase(new_phase)
+    if entered is not None and entered.final:
         store.cancel_reminders(conn, aanpak_id, reason=f"the aanpak was closed ({new_phase})", now=now)
         return 0
-    old_gate = {k for t in definition.outgoing(old_phase) for k in t.gate}
-    new_gate = {k for t in definition.outgoing(new_phase) for k in t.gate}
+    old_gate = definition.gate_keys_out_of(old_phase)
+    new_gate = definition.gate_keys_out_of(new_phase)
     for criterion in sorted(old_gate - new_gate):
         store.cancel_reminders(conn, aanpak_id, reason=f"'{criterion}' is not on the gate of {new_phase}",
                                now=now, kinds=DEADLINE_KINDS, criterion=criterion)
-    return on_phase_entered(conn, app, aanpak_id=aanpak_id, definition=definition, phase=new_phase,
-                            visit=old_visit + 1, since=since, now=now)
+    return _entered(conn, cal, aanpak_id=aanpak_id, definition=definition, phase=new_phase,
+                    visit=old_visit + 1, since=since, now=now)
 
 
 def on_deadline_set(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition, criterion: str,

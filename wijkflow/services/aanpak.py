@@ -171,13 +171,14 @@ def iter_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = Non
 
 def gate_view(ctx: Context, result: gates.GateResult, people: dict[int, Any], app: App) -> dict[str, Any]:
     t = result.transition
+    tz = app.tz
     return {
         "from": t.source, "to": t.dest, "label": t.label,
         "to_label": ctx.definition.phase_label(t.dest),
         "passed": result.passed,
         "criteria": [{
             "key": c.key, "label": c.label, "kind": c.kind, "optional": c.optional, "met": c.met,
-            "why": c.why, "by": person_ref(people, c.person_id), "at": local_iso(c.at, app.tz),
+            "why": c.why, "by": person_ref(people, c.person_id), "at": local_iso(c.at, tz),
             "evidence": c.evidence, "comment": c.comment,
         } for c in result.criteria],
     }

@@ -147,6 +147,21 @@ def load(conn: sa.Connection, ref: str) -> Context:
                    roles=store.roles(conn, row.id))
 
 
+def actor_and_load(conn: sa.Connection, email: str | None, ref: str) -> tuple[Any, Context]:
+    """actor() then load(), with the person and the aanpak read in one statement.
+
+    Every refusal (nobody named, unknown person, auditor, unknown aanpak) is left to actor()
+    and load() themselves, so its order and wording are theirs.
+    """
+    key = email.strip().lower() if email else ""
+    found = store.find_aanpak_with_person(conn, ref, key) if key and EMAIL_RE.match(key) else None
+    if found is None or found[1] is None or found[1].role == "auditor":
+        return actor(conn, email), load(conn, ref)
+    row, who = found
+    return who, Context(row=row, definition=store.definition(conn, row.definition_id, row.definition_hash),
+                        roles=store.roles(conn, row.id))
+
+
 def facts(conn: sa.Connection, ctx: Context) -> Facts:
     """What the gates out of the current phase are evaluated on; indicators only when a gate asks."""
     row = ctx.row

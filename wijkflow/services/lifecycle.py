@@ -10,7 +10,7 @@ from ..definitions import ApprovalCriterion, DeliverableCriterion, PartiesCriter
 from ..errors import Conflict, GateNotMet, InvalidInput, NotAllowed, NotFound
 from ..reminders import schedule as reminder_schedule
 from .aanpak import gate_view
-from .common import Context, actor, clean_text, facts, load, parse_date
+from .common import Context, actor, actor_and_load, clean_text, facts, load, parse_date
 
 
 def _criterion(ctx: Context, key: str) -> Any:
@@ -129,10 +129,9 @@ def advance(app: App, ref: str, *, acting: str | None, to: str | None = None, re
     # One pooled connection: the version is read on its own, then the write transaction begins.
     with app.db.peek() as peeked:
         if expected_version is None:
-            expected_version = store.find_aanpak(peeked, ref).version
+            expected_version = store.aanpak_version(peeked, ref)
         with (app.db.read() if dry_run else app.db.write(peeked)) as conn:
-            who = actor(conn, acting)
-            ctx = load(conn, ref)
+            who, ctx = actor_and_load(conn, acting, ref)
             row, d = ctx.row, ctx.definition
             if override:
                 if who.role != "admin":

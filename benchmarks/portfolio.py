@@ -48,8 +48,9 @@ def build(url: str, n: int, *, due: int | None = None, rules: tuple[str, ...] | 
     with app.db.write() as conn:
         clone(conn, n - 1)
         later = NOW.replace(year=NOW.year + 1)
-        from wijkflow.store import reminder_t
+        from wijkflow.store import T
 
+        reminder_t = T.reminder
         if due is not None and due < n:
             conn.execute(reminder_t.update().where(reminder_t.c.aanpak_id > due).values(due_at=later))
         if rules is not None:

@@ -102,18 +102,11 @@ def rows(conn: sa.Connection, sql: str, **params: Any) -> list[Any]:
         data = cursor.fetchall()
     finally:
         cursor.close()
-    cls, moments, days = _shape(names)
+    shape = _shape(names)
+    cls, moments, days = shape
     if not moments and not days:
         return [cls(*r) for r in data]
-    out = []
-    for r in data:
-        values = list(r)
-        for i in moments:
-            values[i] = _to_moment(values[i])
-        for i in days:
-            values[i] = _to_day(values[i])
-        out.append(cls(*values))
-    return out
+    return [_build(shape, r) for r in data]
 
 
 def first(conn: sa.Connection, sql: str, **params: Any) -> Any:
@@ -140,7 +133,12 @@ def first_split(conn: sa.Connection, sql: str, after: str, **params: Any) -> tup
 
 
 def _one(names: tuple[str, ...], values: Any) -> Any:
-    cls, moments, days = _shape(names)
+    return _build(_shape(names), values)
+
+
+def _build(shape: Any, values: Any) -> Any:
+    """One row: its moment and day columns converted, as the shape's named tuple."""
+    cls, moments, days = shape
     if moments or days:
         values = list(values)
         for i in moments:

@@ -46,6 +46,9 @@ def loaded_by(db_url: str, *args: str, user: str = PL) -> list[str]:
     ("show", "wijkaanpak-noord", "--format", "json"),
     ("gate", "wijkaanpak-noord"),
     ("people", "list"),
+    ("list",),
+    ("list", "--format", "csv"),
+    ("history", "wijkaanpak-noord"),
     ("audit", "query", "--aanpak", "wijkaanpak-noord", "--format", "csv"),
 ])
 def test_read_commands_leave_the_orm_and_friends_unloaded(aanpak, db_url, args):

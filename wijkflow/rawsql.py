@@ -167,8 +167,24 @@ def stream(conn: sa.Connection, sql: str, batch: int = 5000, **params: Any) -> I
         yield from chunk
 
 
+def stream_rows(conn: sa.Connection, sql: str, batch: int = 5000, **params: Any) -> Iterator[Any]:
+    """Like rows(), named tuples with times converted, but fetched `batch` at a time."""
+    shape = None
+    for names, chunk in _batches(conn, sql, batch, params):
+        shape = shape or _shape(names)
+        for values in chunk:
+            yield _build(shape, values)
+
+
 def batches(conn: sa.Connection, sql: str, batch: int = 5000, **params: Any) -> Iterator[list[tuple[Any, ...]]]:
     """stream's batches as the driver's lists, for a caller that handles a batch at once."""
+    for _, chunk in _batches(conn, sql, batch, params):
+        yield chunk
+
+
+def _batches(conn: sa.Connection, sql: str, batch: int,
+             params: dict[str, Any]) -> Iterator[tuple[tuple[str, ...], list[tuple[Any, ...]]]]:
+    """(column names, rows) `batch` rows at a time; on PostgreSQL from a named (server-side) cursor."""
     dialect = conn.dialect.name
     dbapi = conn.connection.dbapi_connection  # type: ignore[union-attr]
     cursor = dbapi.cursor(name=f"wijkflow_stream_{id(conn):x}") if dialect == "postgresql" else dbapi.cursor()
@@ -177,10 +193,12 @@ def batches(conn: sa.Connection, sql: str, batch: int = 5000, **params: Any) -> 
             cursor.execute(_for(dialect, sql), params)
         except conn.dialect.loaded_dbapi.Error as err:
             raise sa.exc.DBAPIError.instance(sql, params, err, conn.dialect.loaded_dbapi.Error) from err
+        names: tuple[str, ...] | None = None
         while True:
             chunk = cursor.fetchmany(batch)
             if not chunk:
                 return
-            yield chunk
+            names = names or tuple(d[0] for d in cursor.description)
+            yield names, chunk
     finally:
         cursor.close()

@@ -208,20 +208,28 @@ def touch_aanpak(conn: sa.Connection, aanpak_id: int, now: datetime) -> None:
 
 def list_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str | None = None,
                    gemeente: str | None = None) -> list[Row]:
-    return list(conn.execute(_aanpakken_query(phase=phase, wijk=wijk, gemeente=gemeente)))
+    sql, params = _aanpakken_sql(phase=phase, wijk=wijk, gemeente=gemeente)
+    return rawsql.rows(conn, sql + " ORDER BY a.id", **params)
 
 
-def _aanpakken_query(*, phase: str | None, wijk: str | None, gemeente: str | None) -> Any:
-    query = sa.select(T.aanpak, T.definition.c.name.label("workflow"),
-                      T.definition.c.version.label("workflow_version")).join(
-        T.definition, T.definition.c.id == T.aanpak.c.definition_id)
+_AANPAK_COLUMNS = "a.*, d.name AS workflow, d.version AS workflow_version"
+
+
+def _aanpakken_sql(*, phase: str | None, wijk: str | None, gemeente: str | None,
+                   columns: str = _AANPAK_COLUMNS) -> tuple[str, dict[str, Any]]:
+    where: list[str] = []
+    params: dict[str, Any] = {}
     if phase:
-        query = query.where(T.aanpak.c.phase == phase)
+        where.append("a.phase = :phase")
+        params["phase"] = phase
     if wijk:
-        query = query.where(sa.func.lower(T.aanpak.c.wijk) == wijk.lower())
+        where.append("lower(a.wijk) = :wijk")
+        params["wijk"] = wijk.lower()
     if gemeente:
-        query = query.where(sa.func.lower(T.aanpak.c.gemeente) == gemeente.lower())
-    return query.order_by(T.aanpak.c.id)
+        where.append("lower(a.gemeente) = :gemeente")
+        params["gemeente"] = gemeente.lower()
+    sql = f"SELECT {columns} FROM aanpak a JOIN workflow_definition d ON d.id = a.definition_id"
+    return sql + (" WHERE " + " AND ".join(where) if where else ""), params
 
 
 # --- roles ----------------------------------------------------------------------------
@@ -332,10 +340,12 @@ _INSERT_EVENT = (
 
 
 def events(conn: sa.Connection, aanpak_id: int | None = None) -> Iterator[Row]:
-    query = sa.select(T.event).order_by(T.event.c.id)
-    if aanpak_id is not None:
-        query = query.where(T.event.c.aanpak_id == aanpak_id)
-    yield from conn.execute(query)
+    """The events (of one aanpak, or all), oldest first, fetched in batches."""
+    if aanpak_id is None:
+        yield from rawsql.stream_rows(conn, "SELECT * FROM audit_event ORDER BY id")
+    else:
+        yield from rawsql.stream_rows(conn, "SELECT * FROM audit_event WHERE aanpak_id = :id ORDER BY id",
+                                      id=aanpak_id)
 
 
 def count_events(conn: sa.Connection) -> int:
@@ -655,14 +665,14 @@ def renew_claims(conn: sa.Connection, ids: list[int], *, token: str, now: dateti
 def stream_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str | None = None,
                      gemeente: str | None = None) -> Iterator[Row]:
     """list_aanpakken, fetched in batches: memory stays flat however large the portfolio."""
-    yield from conn.execution_options(yield_per=STREAM_BATCH).execute(
-        _aanpakken_query(phase=phase, wijk=wijk, gemeente=gemeente))
+    sql, params = _aanpakken_sql(phase=phase, wijk=wijk, gemeente=gemeente)
+    yield from rawsql.stream_rows(conn, sql + " ORDER BY a.id", STREAM_BATCH, **params)
 
 
 def count_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str | None = None,
                     gemeente: str | None = None) -> int:
-    inner = _aanpakken_query(phase=phase, wijk=wijk, gemeente=gemeente).order_by(None).subquery()
-    return conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one()
+    sql, params = _aanpakken_sql(phase=phase, wijk=wijk, gemeente=gemeente, columns="count(*) AS n")
+    return int(rawsql.first(conn, sql, **params).n)
 
 
 # --- audit export at scale (issue 6) -------------------------------------------------------

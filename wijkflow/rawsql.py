@@ -95,13 +95,17 @@ def _execute(conn: sa.Connection, sql: str, params: dict[str, Any]) -> Any:
     return cursor
 
 
-def rows(conn: sa.Connection, sql: str, **params: Any) -> list[Any]:
+def _fetch(conn: sa.Connection, sql: str, params: dict[str, Any], *, one: bool = False) -> tuple[tuple[str, ...], Any]:
+    """(column names, all rows) or, with `one`, (column names, the first row or None)."""
     cursor = _execute(conn, sql, params)
     try:
-        names = tuple(d[0] for d in cursor.description)
-        data = cursor.fetchall()
+        return tuple(d[0] for d in cursor.description), cursor.fetchone() if one else cursor.fetchall()
     finally:
         cursor.close()
+
+
+def rows(conn: sa.Connection, sql: str, **params: Any) -> list[Any]:
+    names, data = _fetch(conn, sql, params)
     shape = _shape(names)
     cls, moments, days = shape
     if not moments and not days:
@@ -120,12 +124,7 @@ def first_split(conn: sa.Connection, sql: str, after: str, **params: Any) -> tup
     For `SELECT a.*, ..., x, b.* ...`: each part is the row its table's own `SELECT *` gives,
     even though both tables have columns of the same name (id, created_at).
     """
-    cursor = _execute(conn, sql, params)
-    try:
-        names = tuple(d[0] for d in cursor.description)
-        found = cursor.fetchone()
-    finally:
-        cursor.close()
+    names, found = _fetch(conn, sql, params, one=True)
     if found is None:
         return None
     cut = names.index(after) + 1

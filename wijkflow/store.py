@@ -212,6 +212,16 @@ def list_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str |
     return rawsql.rows(conn, sql + " ORDER BY a.id", **params)
 
 
+def _where_place(where: list[str], params: dict[str, Any], *, wijk: str | None, gemeente: str | None) -> None:
+    """The --wijk / --gemeente filters on aanpak `a`, case-insensitive (list and audit query alike)."""
+    if wijk:
+        where.append("lower(a.wijk) = :wijk")
+        params["wijk"] = wijk.lower()
+    if gemeente:
+        where.append("lower(a.gemeente) = :gemeente")
+        params["gemeente"] = gemeente.lower()
+
+
 _AANPAK_COLUMNS = "a.*, d.name AS workflow, d.version AS workflow_version"
 
 
@@ -222,12 +232,7 @@ def _aanpakken_sql(*, phase: str | None, wijk: str | None, gemeente: str | None,
     if phase:
         where.append("a.phase = :phase")
         params["phase"] = phase
-    if wijk:
-        where.append("lower(a.wijk) = :wijk")
-        params["wijk"] = wijk.lower()
-    if gemeente:
-        where.append("lower(a.gemeente) = :gemeente")
-        params["gemeente"] = gemeente.lower()
+    _where_place(where, params, wijk=wijk, gemeente=gemeente)
     sql = f"SELECT {columns} FROM aanpak a JOIN workflow_definition d ON d.id = a.definition_id"
     return sql + (" WHERE " + " AND ".join(where) if where else ""), params
 
@@ -705,12 +710,7 @@ def _audit_export_where(conn: sa.Connection, *, aanpak_id: int | None = None, wi
     if aanpak_id is not None:
         where.append("e.aanpak_id = :aanpak_id")
         params["aanpak_id"] = aanpak_id
-    if wijk:
-        where.append("lower(a.wijk) = :wijk")
-        params["wijk"] = wijk.lower()
-    if gemeente:
-        where.append("lower(a.gemeente) = :gemeente")
-        params["gemeente"] = gemeente.lower()
+    _where_place(where, params, wijk=wijk, gemeente=gemeente)
     if phase:
         where.append("(e.from_phase = :phase OR e.to_phase = :phase)")
         params["phase"] = phase

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import resource
-import shutil
 import smtplib
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -29,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from portfolio import MESSAGES_PER_AANPAK, NOW, admin_url, build, pg_database  # noqa: E402
+from portfolio import MESSAGES_PER_AANPAK, NOW, admin_url, build, pg_database, sqlite_copy, sqlite_template  # noqa: E402
 from smtp_server import free_port  # noqa: E402
 
 from wijkflow import App  # noqa: E402
@@ -90,21 +88,8 @@ def main() -> None:
     with smtp_sink() as port, tempfile.TemporaryDirectory() as tmp:
         for engine in engines:
             if engine == "sqlite":
-                template = Path(tmp) / "template.db"
-                build(f"sqlite:///{template}", n // MESSAGES_PER_AANPAK).close()
-                with sqlite3.connect(template) as conn:
-                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-                @contextmanager
-                def fresh(template=template):
-                    copy = Path(tmp) / "run.db"
-                    shutil.copy(template, copy)
-                    try:
-                        yield f"sqlite:///{copy}"
-                    finally:
-                        for suffix in ("", "-wal", "-shm"):
-                            Path(f"{copy}{suffix}").unlink(missing_ok=True)
-                ours, theirs = run_engine(fresh, port, n, args.runs)
+                template = sqlite_template(Path(tmp) / "template.db", n // MESSAGES_PER_AANPAK)
+                ours, theirs = run_engine(lambda template=template: sqlite_copy(template), port, n, args.runs)
             else:
                 with pg_database(args.postgres) as template_url:
                     build(template_url, n // MESSAGES_PER_AANPAK).close()

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import sqlite3
 import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -86,6 +89,26 @@ def clone(conn: sa.Connection, copies: int) -> None:
         "FROM reminder, seq WHERE aanpak_id = 1 AND status = 'pending'"), {"n": copies})
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('aanpak', 'id'), (SELECT max(id) FROM aanpak))")
+
+
+def sqlite_template(path: Path, n: int, **kw: Any) -> Path:
+    """build() into a SQLite file, its WAL folded in, so copying the one file copies everything."""
+    build(f"sqlite:///{path}", n, **kw).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@contextmanager
+def sqlite_copy(template: Path) -> Iterator[str]:
+    """A fresh copy of a SQLite template for one run, removed with its WAL afterwards."""
+    copy = template.with_name(f"run-{template.name}")
+    shutil.copy(template, copy)
+    try:
+        yield f"sqlite:///{copy}"
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{copy}{suffix}").unlink(missing_ok=True)
 
 
 def admin_url() -> str | None:

@@ -36,18 +36,10 @@ def database(postgres: str | None, folder: Path) -> Iterator[str]:
         path = folder / f"soak-{uuid.uuid4().hex[:8]}.db"
         yield str(path)
         return
-    import sqlalchemy as sa
+    from portfolio import pg_database
 
-    name = f"wijkflow_soak_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield postgres.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with pg_database(postgres) as url:
+        yield url
 
 
 def main() -> int:

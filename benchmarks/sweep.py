@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import shutil
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -25,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from portfolio import NOW, admin_url, build, pg_database  # noqa: E402
+from portfolio import NOW, admin_url, build, pg_database, sqlite_copy, sqlite_template  # noqa: E402
 
 from wijkflow import App  # noqa: E402
 from wijkflow.reminders.mailers import MemoryMailer  # noqa: E402
@@ -51,22 +49,8 @@ def one_sweep(url: str) -> tuple[float, float, int]:
 
 @contextmanager
 def sqlite_copies(size: int, tmp: Path) -> Iterator[Callable[[], Any]]:
-    template = tmp / f"template-{size}.db"
-    build(f"sqlite:///{template}", size, due=DUE, rules=RULE).close()
-    with sqlite3.connect(template) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-    @contextmanager
-    def fresh() -> Iterator[str]:
-        copy = tmp / f"run-{size}.db"
-        shutil.copy(template, copy)
-        try:
-            yield f"sqlite:///{copy}"
-        finally:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{copy}{suffix}").unlink(missing_ok=True)
-
-    yield fresh
+    template = sqlite_template(tmp / f"template-{size}.db", size, due=DUE, rules=RULE)
+    yield lambda: sqlite_copy(template)
 
 
 @contextmanager

@@ -70,7 +70,7 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
 def in_process_wijkflow(db: Path) -> float:
     import io
 
-    from wijkflow import App
+    from wijkflow.app import App
     from wijkflow.services.audit_export import csv_chunks
 
     app = App.open(str(db))

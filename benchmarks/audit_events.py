@@ -16,7 +16,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from wijkflow import App, audit, services
+from wijkflow import audit, services
+from wijkflow.app import App
 
 KEYS = ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering")
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from wijkflow import App, services
+from wijkflow import services
+from wijkflow.app import App
 
 HERE = Path(__file__).resolve().parent
 PEERS = Path(os.environ.get("WIJKFLOW_PEERS", HERE.parent.parent / "shared" / "bench" / "peers"))

@@ -30,7 +30,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from portfolio import MESSAGES_PER_AANPAK, NOW, admin_url, build, pg_database, sqlite_copy, sqlite_template  # noqa: E402
 from smtp_server import free_port  # noqa: E402
 
-from wijkflow import App  # noqa: E402
+from wijkflow.app import App  # noqa: E402
 from wijkflow.reminders.mailers import MemoryMailer  # noqa: E402
 from wijkflow.reminders.sweep import sweep  # noqa: E402
 

@@ -28,7 +28,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from wijkflow import App, services
+from wijkflow import services
+from wijkflow.app import App
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Europe/Amsterdam")).astimezone(UTC)
 PEOPLE = [("pl@x.example", "PL"), ("wr@x.example", "WR"), ("sg@x.example", "SG")]

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from portfolio import NOW, admin_url, build, pg_database, sqlite_copy, sqlite_template  # noqa: E402
 
-from wijkflow import App  # noqa: E402
+from wijkflow.app import App  # noqa: E402
 from wijkflow.reminders.mailers import MemoryMailer  # noqa: E402
 from wijkflow.reminders.sweep import sweep  # noqa: E402
 

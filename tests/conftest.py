@@ -16,7 +16,8 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from wijkflow import App, services
+from wijkflow import services
+from wijkflow.app import App
 from wijkflow.cli import cli
 
 AMS = ZoneInfo("Europe/Amsterdam")

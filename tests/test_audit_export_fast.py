@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import ADMIN, PL, SG1, SG2, WR
 
-from wijkflow import App, services
+from wijkflow import services
+from wijkflow.app import App
 from wijkflow.cli.audit_commands import QUERY_CSV, _gate_cell
 from wijkflow.services import audit_export
 from wijkflow.services.audit_export import _hour_offsets, _moment_offsets, csv_chunks, csv_rows

@@ -192,3 +192,69 @@ def test_show_text_names_people_and_gates(run, aanpak):
     assert "Phase: Initiëren [initiate] since 2026-03-02 (0 days)" in r.stdout
     assert "projectleider: Fleur Mensink <fleur@hengelo.example>" in r.stdout
     assert "Gate to Ontwerpen [design] \"Naar ontwerpen\": blocked, 0/6 criteria met" in r.stdout
+
+
+PG_URL = "postgresql+psycopg://wijkflow:Geheim-Wachtwoord@db.hengelo.example:5432/wijken"
+PG_MASKED = "postgresql+psycopg://wijkflow:********@db.hengelo.example:5432/wijken"
+
+
+@pytest.mark.parametrize("where", ["env", "flag", "file"])
+def test_config_masks_every_password_wherever_it_was_set(run, tmp_path, where):
+    toml = tmp_path / "wijkflow.toml"
+    toml.write_text(f'database_url = "{PG_URL}"\nsmtp_password = "Geheim-Wachtwoord"\n', encoding="utf-8")
+    env = {"WIJKFLOW_DATABASE_URL": "", "WIJKFLOW_SMTP_PASSWORD": "", "WIJKFLOW_CONFIG": ""}
+    args: list[str] = []
+    if where == "env":
+        env.update({"WIJKFLOW_DATABASE_URL": PG_URL, "WIJKFLOW_SMTP_PASSWORD": "Geheim-Wachtwoord"})
+    elif where == "flag":
+        args = ["--db", PG_URL]
+        env["WIJKFLOW_SMTP_PASSWORD"] = "Geheim-Wachtwoord"
+    else:
+        args = ["--config", str(toml)]
+    for command in (["config"], ["config", "--format", "json"], ["info"]):
+        r = run(*args, *command, env=env)
+        assert r.exit_code == 0, r.stderr
+        assert "Geheim" not in r.stdout and "wijkflow:********@" in r.stdout
+    shown = json.loads(run(*args, "config", "--format", "json", env=env).stdout)
+    assert shown["database_url"] == {"value": PG_MASKED, "from": {"env": "env WIJKFLOW_DATABASE_URL", "flag": "flag",
+                                                                  "file": f"file {toml}"}[where]}
+    assert shown["smtp_password"]["value"] == "********"
+
+
+def test_config_shows_each_setting_as_given_and_where_it_came_from(run, tmp_path):
+    toml = tmp_path / "wijkflow.toml"
+    toml.write_text('user = "uit-bestand@x.nl"\ntimezone = "Europe/London"\nclosing_days = ["2026-12-24"]\n'
+                    'reminder_hour = 8\n', encoding="utf-8")
+    env = {"WIJKFLOW_USER": "uit-omgeving@x.nl", "WIJKFLOW_SMTP_TIMEOUT": "5", "WIJKFLOW_MAIL_DIGEST": "1"}
+    shown = json.loads(run("--as", "vlag@x.nl", "--config", str(toml), "config", "--format", "json", env=env).stdout)
+    assert shown["user"] == {"value": "vlag@x.nl", "from": "flag"}
+    assert shown["timezone"] == {"value": "Europe/London", "from": f"file {toml}"}
+    assert shown["closing_days"] == {"value": ["2026-12-24"], "from": f"file {toml}"}
+    assert shown["reminder_hour"] == {"value": 8, "from": f"file {toml}"}
+    assert shown["smtp_timeout"] == {"value": "5", "from": "env WIJKFLOW_SMTP_TIMEOUT"}
+    assert shown["mail_digest"] == {"value": "1", "from": "env WIJKFLOW_MAIL_DIGEST"}
+    assert shown["lease_seconds"] == {"value": 300.0, "from": "default"}
+    assert shown["config_file"] == {"value": str(toml), "from": "default"}
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("WIJKFLOW_REMINDER_HOUR", "25", "Error: WIJKFLOW_REMINDER_HOUR must be an hour of the day (0-23).\n"),
+    ("WIJKFLOW_CLOSING_DAYS", "2026-02-30", "Error: Closing day '2026-02-30' is not a date (YYYY-MM-DD).\n"),
+    ("WIJKFLOW_SMTP_TIMEOUT", "snel", "Error: WIJKFLOW_SMTP_TIMEOUT 'snel' is not a number of seconds.\n"),
+    ("WIJKFLOW_REMINDER_SHIFT", "later", "Error: WIJKFLOW_REMINDER_SHIFT must be next_working_day or none, "
+                                         "not 'later'.\n"),
+    ("WIJKFLOW_SMTP_PORT", "vijf", "Error: The SMTP port 'vijf' is not a number.\n"),
+])
+def test_a_bad_setting_is_refused_in_one_sentence_by_any_command(run, aanpak, name, value, message):
+    for command in (["show", aanpak], ["config"]):
+        r = run(*command, env={name: value})
+        assert (r.exit_code, r.stderr) == (2, message)
+
+
+def test_settings_keep_secrets_out_of_their_repr():
+    from wijkflow.config import load_settings
+
+    s = load_settings(env={"WIJKFLOW_CONFIG": "", "WIJKFLOW_DATABASE_URL": PG_URL,
+                           "WIJKFLOW_SMTP_PASSWORD": "Geheim-Wachtwoord"})
+    assert "Geheim" not in repr(s) and "Geheim" not in str(s)
+    assert s.database_url.get_secret_value() == PG_URL

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import ADMIN, PL, SG1, SG2, WR
 
-from wijkflow import App, services
+from wijkflow import services
+from wijkflow.app import App
 from wijkflow.services import audit as audit_service
 
 KEYS = ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering")

@@ -7,7 +7,8 @@ import subprocess
 import pytest
 from conftest import PL, SG1, wijkflow_command
 
-from wijkflow import App, Conflict, services, store
+from wijkflow import Conflict, services, store
+from wijkflow.app import App
 
 
 def test_demo_runs_a_whole_lifecycle(tmp_path):

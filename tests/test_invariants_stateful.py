@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from wijkflow import App, WijkflowError, services
+from wijkflow import WijkflowError, services
+from wijkflow.app import App
 from wijkflow.definitions import load_file, shipped_dir
 
 DEFINITION = load_file(shipped_dir() / "wijkaanpak.yaml")

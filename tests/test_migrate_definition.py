@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import ADMIN, PL, SG1, WR
 
-from wijkflow import App, services
+from wijkflow import services
+from wijkflow.app import App
 from wijkflow.services import audit as audit_service
 
 V1 = str(Path(__file__).resolve().parents[1] / "workflows" / "wijkaanpak.yaml")

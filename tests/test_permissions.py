@@ -18,7 +18,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import ADMIN, AUDITOR, PL, SG1, SG2, WR
 
-from wijkflow import App, permissions, services
+from wijkflow import permissions, services
+from wijkflow.app import App
 from wijkflow.cli import cli
 
 OTHER = "other@hengelo.example"

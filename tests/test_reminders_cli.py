@@ -113,7 +113,7 @@ def test_scheduler_wakes_up_when_something_falls_due_between_sweeps(db_url, tmp_
 
     import sqlalchemy as sa
 
-    from wijkflow import App
+    from wijkflow.app import App
 
     real = App.open(db_url, outbox_dir=str(tmp_path / "outbox"))  # the real clock
     real.db.init()

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from conftest import PL, SG1, SG2, WR
 from smtp_server import Server, free_port
 
-from wijkflow import App, services
+from wijkflow import services
+from wijkflow.app import App
 from wijkflow.reminders import sweep as sweep_mod
 from wijkflow.reminders.sweep import sweep
 
@@ -273,7 +274,7 @@ def test_two_reminder_send_processes_at_once_send_nothing_twice(server, app, peo
 CRASHER = textwrap.dedent("""
     import os, signal, sys
     from datetime import datetime
-    from wijkflow import App
+    from wijkflow.app import App
     from wijkflow.reminders import sweep as s
 
     def die(*a, **kw):

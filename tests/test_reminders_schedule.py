@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 from conftest import PL, SG1, SG2, WR
 
-from wijkflow import App, rawsql, services, store
+from wijkflow import rawsql, services, store
+from wijkflow.app import App
 from wijkflow.config import load_settings
 from wijkflow.definitions import load_text, shipped_dir
 from wijkflow.errors import DefinitionError

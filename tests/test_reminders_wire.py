@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from conftest import PL, SG1, SG2, WR
 from smtp_server import Server
 
-from wijkflow import App, services
+from wijkflow import services
+from wijkflow.app import App
 from wijkflow.reminders import render as render_mod
 from wijkflow.reminders.mailers import MemoryMailer
 from wijkflow.reminders.render import Rendered, build_message, deadline_ics, message_bytes

@@ -21,7 +21,8 @@ import sqlalchemy as sa
 from conftest import wijkflow_command
 from smtp_server import Server
 
-from wijkflow import App, services
+from wijkflow import services
+from wijkflow.app import App
 from wijkflow.config import load_settings
 from wijkflow.errors import InvalidInput
 from wijkflow.reminders.mailers import MemoryMailer

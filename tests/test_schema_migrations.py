@@ -13,7 +13,8 @@ from alembic.migration import MigrationContext
 from conftest import ADMIN, PL, SG1, SG2, WR
 from sqlmodel import SQLModel
 
-from wijkflow import App, migrations, services
+from wijkflow import migrations, services
+from wijkflow.app import App
 from wijkflow.services import audit as audit_service
 
 KEYS = ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering")

@@ -21,3 +21,15 @@ def test_gate_met_then_advance_moves_phase(run, aanpak):
     r = run("advance", aanpak, user=PL)
     assert r.exit_code == 0, r.stderr
     assert "moved Initiëren [initiate] -> Ontwerpen [design]" in r.stdout
+
+
+def test_a_refusal_reads_the_same_from_python_as_on_the_command_line(run, app, aanpak):
+    import pytest
+
+    from wijkflow import GateNotMet, services
+
+    with pytest.raises(GateNotMet) as refused:
+        services.advance(app, aanpak, acting=PL)
+    r = run("advance", aanpak, user=PL)
+    assert r.stderr == f"Error: {refused.value}\n"
+    assert r.stderr.splitlines()[1].startswith("  [ ] ")

@@ -57,3 +57,27 @@ def test_read_commands_leave_the_orm_and_friends_unloaded(aanpak, db_url, args):
 
 def test_help_loads_no_database_code(db_url):
     assert loaded_by(db_url, "--help") == []
+
+
+SHADOW = """
+import importlib, json, pkgutil, sys, types
+import wijkflow.services as services
+import wijkflow.services.reports  # the import that used to turn services.history into a module
+for info in pkgutil.iter_modules(services.__path__):
+    importlib.import_module(f"wijkflow.services.{info.name}")
+not_functions = [n for n in services.__all__ if not isinstance(getattr(services, n), types.FunctionType)]
+print(json.dumps(not_functions))
+"""
+
+
+def test_importing_a_services_module_never_hides_a_use_case_function():
+    proc = subprocess.run([sys.executable, "-c", SHADOW], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == []
+
+
+def test_services_history_works_after_importing_the_reports_module(app, aanpak):
+    import wijkflow.services.reports  # noqa: F401
+    from wijkflow import services
+
+    assert services.history(app, aanpak)[0]["type"] == "aanpak_created"

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import PL
 
-from wijkflow import App, services, store
+from wijkflow import services, store
+from wijkflow.app import App
 from wijkflow.definitions import load_file, shipped_dir
 from wijkflow.errors import NotFound
 from wijkflow.reminders import schedule

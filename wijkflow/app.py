@@ -1,7 +1,7 @@
 """The application object: settings, database, definitions and the clock, built once.
 
-The CLI builds one in its group callback and passes it through `ctx.obj`; tests,
-benchmarks and other programs build their own (`App.open("sqlite:///x.db")`).
+The CLI builds one when a command first needs it (`cli.open_app`); tests, benchmarks and
+other programs build their own (`App.open("sqlite:///x.db")`).
 """
 
 from __future__ import annotations
@@ -9,28 +9,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from .config import Settings, load_settings
+from .db import Database
+from .definitions import Registry, shipped_dir
 
-if TYPE_CHECKING:
-    from zoneinfo import ZoneInfo
 
-    from .db import Database
-    from .definitions import Registry
+def _real_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def _stopped_clock(moment: datetime) -> Callable[[], datetime]:
+    return lambda: moment
 
 
 class App:
     def __init__(self, settings: Settings, *, clock: Callable[[], datetime] | None = None) -> None:
         self.settings = settings
-        fixed = settings.fixed_now()
-        self._clock = clock or ((lambda: fixed) if fixed else (lambda: datetime.now(UTC)))
+        fixed = settings.now
+        self._clock = clock or (_stopped_clock(fixed) if fixed is not None else _real_clock)
         self._db: Database | None = None
         self._registry: Registry | None = None
 
     @classmethod
     def open(cls, database_url: str, *, user: str | None = None,
              clock: Callable[[], datetime] | None = None, **flags: object) -> App:
+        """An App on `database_url`; `flags` are settings by name (`smtp_host=...`). The environment is not read."""
         settings = load_settings(flags={"database_url": database_url, "user": user, **flags}, env={})
         return cls(settings, clock=clock)
 
@@ -48,10 +53,7 @@ class App:
     @property
     def db(self) -> Database:
         if self._db is None:
-            from .db import Database
-
-            url = self.settings.database_url
-            self._db = Database(url)
+            self._db = Database(self.settings.database_url.get_secret_value())
             if self._db.path is not None and self.settings.sources.get("database_url", "").startswith("default"):
                 # The embedded default lives in the user data directory; make it on first use.
                 self._db.path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,8 +62,6 @@ class App:
     @property
     def registry(self) -> Registry:
         if self._registry is None:
-            from .definitions import Registry, shipped_dir
-
             dirs = [shipped_dir()]
             if self.settings.workflows_dir:
                 dirs.append(Path(self.settings.workflows_dir))

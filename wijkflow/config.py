@@ -1,179 +1,299 @@
 """Settings: flags > WIJKFLOW_* environment > wijkflow.toml > defaults.
 
-Kept free of heavy imports: the CLI reads settings before it knows which command runs.
+This is the one place that reads, parses and validates settings; the rest of wijkflow reads
+typed fields (`settings.smtp_port` is an int, `settings.closing_days` a set of dates,
+`settings.mail_digest` a bool). A bad value is refused here, in one sentence naming the
+environment variable (exit 2), whichever command runs.
+
+`Settings` is a pydantic-settings class whose secrets are `SecretStr`: the SMTP password and
+the database URL (a PostgreSQL URL carries its password) never appear in a repr, a log line
+or `wijkflow config`. `load_settings` gathers the three layers itself instead of letting
+pydantic-settings read `os.environ`, for two reasons: it records where each value came from
+(`sources`, printed by `wijkflow config`), and it takes the environment as a parameter, so
+tests and embedding programs pass their own instead of editing `os.environ`.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from platformdirs import user_config_dir, user_data_dir
+from pydantic import PrivateAttr, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .errors import InvalidInput, shorten
 
 APP_NAME = "wijkflow"
-
-# setting name -> environment variable
-ENV = {
-    "database_url": "WIJKFLOW_DATABASE_URL",
-    "user": "WIJKFLOW_USER",
-    "timezone": "WIJKFLOW_TIMEZONE",
-    "smtp_host": "WIJKFLOW_SMTP_HOST",
-    "smtp_port": "WIJKFLOW_SMTP_PORT",
-    "smtp_security": "WIJKFLOW_SMTP_SECURITY",
-    "smtp_user": "WIJKFLOW_SMTP_USER",
-    "smtp_password": "WIJKFLOW_SMTP_PASSWORD",
-    "smtp_password_file": "WIJKFLOW_SMTP_PASSWORD_FILE",
-    "mail_from": "WIJKFLOW_MAIL_FROM",
-    "outbox_dir": "WIJKFLOW_OUTBOX_DIR",
-    "workflows_dir": "WIJKFLOW_WORKFLOWS_DIR",
-    "now": "WIJKFLOW_NOW",
-    # reminders (issue 3)
-    "smtp_timeout": "WIJKFLOW_SMTP_TIMEOUT",
-    "closing_days": "WIJKFLOW_CLOSING_DAYS",
-    "reminder_hour": "WIJKFLOW_REMINDER_HOUR",
-    "reminder_shift": "WIJKFLOW_REMINDER_SHIFT",
-    "mail_digest": "WIJKFLOW_MAIL_DIGEST",
-    # several schedulers on one database (issue 6)
-    "lease_seconds": "WIJKFLOW_LEASE_SECONDS",
-}
-SECRET = {"smtp_password"}
+MASK = "********"
+_TRUE = ("1", "true", "yes", "on")
+# scheme://user:PASSWORD@host... as SQLAlchemy's URL parser reads it
+_URL_PASSWORD = re.compile(r"^(?P<head>[\w+.-]+://[^:/@]*:)(?P<password>[^@]*)@")
 
 
-def _data_dir() -> Path:
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir(APP_NAME, appauthor=False))
-
-
-def _config_dir() -> Path:
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir(APP_NAME, appauthor=False))
+def _refuse(message: str) -> PydanticCustomError:
+    # The message travels in the context: a value with braces in it must not be read as a template.
+    return PydanticCustomError("wijkflow_setting", "{message}", {"message": message})
 
 
-@dataclass
-class Settings:
-    database_url: str = ""
+class Settings(BaseSettings):
+    """Every setting, typed. Build it with `load_settings` (or `App.open`), which fills `sources`."""
+
+    model_config = SettingsConfigDict(extra="forbid", validate_assignment=True, validate_default=False)
+
+    database_url: SecretStr = SecretStr("")
     user: str | None = None
     timezone: str = "Europe/Amsterdam"
     smtp_host: str | None = None
     smtp_port: int | None = None
-    smtp_security: str = "starttls"
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
     smtp_user: str | None = None
-    smtp_password: str | None = None
+    smtp_password: SecretStr | None = None
     smtp_password_file: str | None = None
     mail_from: str = "wijkflow@localhost"
     outbox_dir: str = ""
     workflows_dir: str | None = None
-    # A fixed clock (ISO datetime) for replaying, demos and tests; the real clock otherwise.
-    now: str | None = None
+    # A fixed clock for replaying, demos and tests (given as an ISO date-time; a time without an
+    # offset is local time in `timezone`), held as aware UTC; the real clock when None.
+    now: datetime | None = None
     # Reminders: SMTP timeout in seconds; the municipality's own closing days (YYYY-MM-DD, comma
     # separated or a TOML list); the local hour reminders go out; whether a due day that is not a
     # working day moves to the next one (next_working_day | none); one digest per person per sweep.
     smtp_timeout: float = 30
-    closing_days: str | list[str] | None = None
+    closing_days: frozenset[date] = frozenset()
     reminder_hour: int = 9
-    reminder_shift: str = "next_working_day"
+    reminder_shift: Literal["next_working_day", "none"] = "next_working_day"
     mail_digest: bool = False
     # How long a sweep's claim on a message holds before another scheduler may take it over
     # (the claiming node died); a live sweep renews its claims well before that.
-    lease_seconds: float = 300
+    lease_seconds: float = 300.0
     config_file: str | None = None
-    sources: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = {}
+    # What each setting that was given looked like (text from the environment or the file, a
+    # flag's value): `wijkflow config` shows a setting as it was written.
+    _given: dict[str, Any] = PrivateAttr(default_factory=dict)
 
-    def zone(self) -> Any:
-        """The time zone in effect; InvalidInput (exit 2) when it is not one the system knows."""
-        from zoneinfo import ZoneInfo
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # load_settings has merged flags, environment and file already
 
-        try:
-            return ZoneInfo(self.timezone)
-        except (KeyError, ValueError, OSError):
-            raise InvalidInput(f"WIJKFLOW_TIMEZONE '{self.timezone}' is not a known time zone "
-                               "(e.g. Europe/Amsterdam).") from None
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        _zone(value)
+        return value
 
-    def fixed_now(self) -> datetime | None:
-        if not self.now:
+    @field_validator("smtp_port", mode="before")
+    @classmethod
+    def _port(cls, value: Any) -> int | None:
+        if value is None:
             return None
         try:
-            value = datetime.fromisoformat(self.now)
-        except ValueError:
-            raise InvalidInput(f"WIJKFLOW_NOW '{self.now}' is not an ISO date-time "
-                               "(e.g. 2026-03-01T09:00:00+01:00).") from None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=self.zone())
-        if not 1900 <= value.year <= 9000:  # days are added to it (deadlines, reminders): keep far from year 1 and 9999
-            raise InvalidInput(f"WIJKFLOW_NOW '{self.now}' must lie between the years 1900 and 9000.")
-        return value.astimezone(UTC)
+            return int(value)
+        except (TypeError, ValueError):
+            raise _refuse(f"The SMTP port '{value}' is not a number.") from None
+
+    @field_validator("smtp_security", mode="before")
+    @classmethod
+    def _security(cls, value: Any) -> Any:
+        if value not in ("starttls", "ssl", "none"):
+            raise _refuse(f"WIJKFLOW_SMTP_SECURITY must be starttls, ssl or none, not '{value}'.")
+        return value
+
+    @field_validator("now", mode="before")
+    @classmethod
+    def _fixed_clock(cls, value: Any, info: ValidationInfo) -> datetime | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, datetime):
+            moment = value
+        else:
+            try:
+                moment = datetime.fromisoformat(str(value))
+            except ValueError:
+                raise _refuse(f"WIJKFLOW_NOW '{value}' is not an ISO date-time "
+                              "(e.g. 2026-03-01T09:00:00+01:00).") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=_zone(info.data.get("timezone", "Europe/Amsterdam")))
+        if not 1900 <= moment.year <= 9000:  # days are added to it (deadlines, reminders): keep far from 1 and 9999
+            raise _refuse(f"WIJKFLOW_NOW '{value}' must lie between the years 1900 and 9000.")
+        return moment.astimezone(UTC)
+
+    @field_validator("smtp_timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: Any) -> float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise _refuse(f"WIJKFLOW_SMTP_TIMEOUT '{value}' is not a number of seconds.") from None
+
+    @field_validator("closing_days", mode="before")
+    @classmethod
+    def _closing_days(cls, value: Any) -> frozenset[date]:
+        if not value:
+            return frozenset()
+        items: Iterable[Any] = (value if isinstance(value, list | tuple | set | frozenset)
+                                else str(value).replace(";", ",").split(","))
+        days = set()
+        for item in items:
+            if isinstance(item, date):
+                days.add(item)
+                continue
+            text = str(item).strip()
+            if not text:
+                continue
+            try:
+                days.add(date.fromisoformat(text))
+            except ValueError:
+                raise _refuse(f"Closing day '{text}' is not a date (YYYY-MM-DD).") from None
+        return frozenset(days)
+
+    @field_validator("reminder_hour", mode="before")
+    @classmethod
+    def _hour(cls, value: Any) -> int:
+        try:
+            hour = int(value)
+        except (TypeError, ValueError):
+            hour = -1
+        if isinstance(value, bool) or not 0 <= hour <= 23:
+            raise _refuse("WIJKFLOW_REMINDER_HOUR must be an hour of the day (0-23).")
+        return hour
+
+    @field_validator("reminder_shift", mode="before")
+    @classmethod
+    def _shift(cls, value: Any) -> Any:
+        if value not in ("next_working_day", "none"):
+            raise _refuse(f"WIJKFLOW_REMINDER_SHIFT must be next_working_day or none, not '{value}'.")
+        return value
+
+    @field_validator("mail_digest", mode="before")
+    @classmethod
+    def _truthy(cls, value: Any) -> bool:
+        return value is not None and str(value).strip().lower() in _TRUE
+
+    @field_validator("lease_seconds", mode="before")
+    @classmethod
+    def _lease(cls, value: Any) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            raise _refuse(f"WIJKFLOW_LEASE_SECONDS '{value}' is not a number of seconds.") from None
+        if not seconds > 0:
+            raise _refuse(f"WIJKFLOW_LEASE_SECONDS must be more than 0, not {seconds:g}.")
+        return seconds
+
+    def zone(self) -> ZoneInfo:
+        """The time zone in effect (validated when the settings were loaded)."""
+        return _zone(self.timezone)
 
     def shown(self) -> dict[str, Any]:
-        """What is in effect, passwords masked, with where each value came from."""
+        """What is in effect, as it was given, passwords masked, with where each value came from."""
         out: dict[str, Any] = {}
-        for f in fields(self):
-            if f.name in ("sources",):
-                continue
-            value = getattr(self, f.name)
-            if f.name in SECRET and value:
-                value = "********"
-            out[f.name] = {"value": value, "from": self.sources.get(f.name, "default")}
+        for name in SETTINGS:
+            if name in ("smtp_port", "lease_seconds", "database_url"):
+                value: Any = getattr(self, name)  # shown as the number (or the full URL) they were read as
+            else:
+                value = self._given.get(name, getattr(self, name))
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            if name == "smtp_password" and value:
+                value = MASK
+            elif name == "database_url":
+                value = mask_url(value)
+            elif name == "closing_days" and not value:
+                value = None
+            out[name] = {"value": value, "from": self.sources.get(name, "default")}
+        out["config_file"] = {"value": self.config_file, "from": "default"}
         return out
+
+
+# Setting name -> its environment variable. Every setting may also be a flag and a wijkflow.toml key.
+SETTINGS = [name for name in Settings.model_fields if name not in ("config_file", "sources")]
+ENV = {name: f"WIJKFLOW_{name.upper()}" for name in SETTINGS}
+
+
+def mask_url(url: str) -> str:
+    """A database URL with its password, if any, replaced by asterisks."""
+    return _URL_PASSWORD.sub(lambda m: m["head"] + (MASK if m["password"] else "") + "@", url, count=1)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError, OSError):
+        raise _refuse(f"WIJKFLOW_TIMEZONE '{shorten(name)}' is not a known time zone "
+                      "(e.g. Europe/Amsterdam).") from None
 
 
 def load_settings(*, flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
                   config_path: str | None = None) -> Settings:
-    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    """The settings in effect: flags, then the environment (`env`, default os.environ), then
+    wijkflow.toml (`config_path`, else WIJKFLOW_CONFIG, else the user config directory)."""
     env = os.environ if env is None else env
-    settings = Settings()
+    flags = flags or {}
     chosen = config_path or env.get("WIJKFLOW_CONFIG")
-    path = Path(chosen) if chosen else _config_dir() / "wijkflow.toml"
-    file_values: dict[str, Any] = {}
+    path = Path(chosen) if chosen else Path(user_config_dir(APP_NAME, appauthor=False)) / "wijkflow.toml"
+    file_values = _read_file(path, required=bool(chosen))
+    given: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name in SETTINGS:
+        for source, value in (("flag", flags.get(name)), (f"env {ENV[name]}", env.get(ENV[name])),
+                              (f"file {path}", (file_values or {}).get(name))):
+            if value not in (None, ""):
+                given[name] = value
+                sources[name] = source
+                break
+    defaults: dict[str, Any] = {}
+    data = Path(user_data_dir(APP_NAME, appauthor=False))
+    for name, default in (("database_url", f"sqlite:///{data / 'wijkflow.db'}"), ("outbox_dir", str(data / "outbox"))):
+        if name not in given:
+            defaults[name] = default
+            sources[name] = "default (user data directory)"
+    try:
+        settings = Settings(**given, **defaults, sources=sources,
+                            config_file=str(path) if file_values is not None else None)
+    except ValidationError as exc:
+        raise InvalidInput(_sentence(exc, sources)) from None
+    settings._given = given
+    return settings
+
+
+def _read_file(path: Path, *, required: bool) -> dict[str, Any] | None:
+    """The settings in a wijkflow.toml; None when there is none (and none was asked for)."""
     try:
         is_file = path.is_file()
     except OSError as exc:  # e.g. a name longer than the file system allows
         raise InvalidInput(f"The configuration file {shorten(path)} cannot be read: {exc.strerror}.") from None
-    if is_file:
-        import tomllib
-
-        try:
-            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"The configuration file {path} cannot be read: {exc}.") from None
-        settings.config_file = str(path)
-        unknown = set(file_values) - set(ENV)
-        if unknown:
-            raise InvalidInput(f"The configuration file {path} has unknown settings: "
-                               f"{', '.join(sorted(unknown))}.")
-    elif chosen:
-        raise InvalidInput(f"The configuration file {path} does not exist.")
-    for name, var in ENV.items():
-        for source, values, key in (("flag", flags, name), (f"env {var}", env, var),
-                                    (f"file {path}", file_values, name)):
-            if values.get(key) not in (None, ""):
-                setattr(settings, name, values[key])
-                settings.sources[name] = source
-                break
-    if settings.smtp_port is not None:
-        try:
-            settings.smtp_port = int(settings.smtp_port)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"The SMTP port '{settings.smtp_port}' is not a number.") from None
+    if not is_file:
+        if required:
+            raise InvalidInput(f"The configuration file {path} does not exist.")
+        return None
     try:
-        settings.lease_seconds = float(settings.lease_seconds)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"WIJKFLOW_LEASE_SECONDS '{settings.lease_seconds}' is not a number of seconds.") from None
-    if not settings.lease_seconds > 0:
-        raise InvalidInput(f"WIJKFLOW_LEASE_SECONDS must be more than 0, not {settings.lease_seconds:g}.")
-    if settings.smtp_security not in ("starttls", "ssl", "none"):
-        raise InvalidInput(f"WIJKFLOW_SMTP_SECURITY must be starttls, ssl or none, not "
-                           f"'{settings.smtp_security}'.")
-    if not settings.database_url:
-        data = _data_dir()
-        settings.database_url = f"sqlite:///{data / 'wijkflow.db'}"
-        settings.sources["database_url"] = "default (user data directory)"
-    if not settings.outbox_dir:
-        settings.outbox_dir = str(_data_dir() / "outbox")
-        settings.sources["outbox_dir"] = "default (user data directory)"
-    return settings
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"The configuration file {path} cannot be read: {exc}.") from None
+    unknown = set(values) - set(ENV)
+    if unknown:
+        raise InvalidInput(f"The configuration file {path} has unknown settings: {', '.join(sorted(unknown))}.")
+    return values
+
+
+def _sentence(exc: ValidationError, sources: Mapping[str, str]) -> str:
+    """pydantic's first complaint as one sentence; our validators already wrote theirs."""
+    error = exc.errors()[0]
+    if error["type"] == "wijkflow_setting":
+        return str(error["msg"])
+    name = str(error["loc"][0]) if error["loc"] else "?"
+    where = sources.get(name, "default")
+    return f"The setting {name} ({where}) is not valid: {error['msg'][:1].lower()}{error['msg'][1:]}."

@@ -7,14 +7,18 @@ answers. The demo owns its clock and moves it forward through the months it narr
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from . import services
 from .app import App
 from .errors import GateNotMet
+from .services.reminders import list_reminders, send_reminders
 
 PEOPLE = [
     ("fleur.mensink@hengelo.example", "Fleur Mensink", "projectleider"),
@@ -36,19 +40,27 @@ class _Clock:
         self.now += timedelta(days=days)
 
 
-def run_demo(keep: str | None, *, echo: Callable[[str], None]) -> None:
-    from .cli.render import as_table, gate_lines, history_table
+@dataclass(frozen=True)
+class Views:
+    """How the demo shows a table, a gate and a history: the caller's renderers (the CLI passes
+    its own, so the demo prints what the commands print without importing the CLI)."""
 
+    table: Callable[[list[dict[str, Any]], Sequence[tuple[str, str]]], str]
+    gate_lines: Callable[[dict[str, Any]], list[str]]
+    history: Callable[[list[dict[str, Any]]], str]
+
+
+def run_demo(keep: str | None, *, echo: Callable[[str], None], views: Views) -> None:
     if keep:
         workdir = Path(keep)
         workdir.mkdir(parents=True, exist_ok=True)
-        _run(workdir, echo, as_table, gate_lines, history_table)
+        _run(workdir, echo, views)
     else:
         with tempfile.TemporaryDirectory(prefix="wijkflow-demo-") as tmp:
-            _run(Path(tmp), echo, as_table, gate_lines, history_table)
+            _run(Path(tmp), echo, views)
 
 
-def _run(workdir: Path, echo: Callable[[str], None], as_table, gate_lines, history_table) -> None:  # type: ignore[no-untyped-def]
+def _run(workdir: Path, echo: Callable[[str], None], views: Views) -> None:
     tz = ZoneInfo("Europe/Amsterdam")
     clock = _Clock(datetime(2025, 1, 13, 9, 0, tzinfo=tz).astimezone(UTC))
     db_file = workdir / "demo.db"
@@ -134,7 +146,7 @@ def _run(workdir: Path, echo: Callable[[str], None], as_table, gate_lines, histo
     step("Uitvoeren: maatregelen starten; the first toets needs three months of uitvoering")
     complete("maatregelen_gestart", "Achter-de-voordeur-aanpak en speelplek Noorderhagen gestart")
     gate = services.gate_status(app, ref)
-    for line in gate_lines(gate):
+    for line in views.gate_lines(gate):
         echo(" " + line)
     clock.forward(62)
     step("Three months later")
@@ -170,12 +182,12 @@ def _run(workdir: Path, echo: Callable[[str], None], as_table, gate_lines, histo
 
     step("Indicators")
     rows = services.progress(app, ref)
-    echo(as_table(rows, [("key", "Key"), ("baseline", "Nulmeting"), ("latest", "Laatste"),
+    echo(views.table(rows, [("key", "Key"), ("baseline", "Nulmeting"), ("latest", "Laatste"),
                          ("target", "Streefwaarde"), ("progress_pct", "% to target")]))
 
     step(f"History of {ref} (`wijkflow history {ref}`)")
     events = services.history(app, ref)
-    echo(history_table(events))
+    echo(views.history(events))
     step("Reminders (`wijkflow reminders list`)")
     _reminders(app, echo, workdir, send=False, summary=True)
     final = services.show_aanpak(app, ref)
@@ -186,11 +198,6 @@ def _run(workdir: Path, echo: Callable[[str], None], as_table, gate_lines, histo
 def _reminders(app: App, echo: Callable[[str], None], workdir: Path, *, send: bool = True,
                summary: bool = False) -> None:
     """Send what is due to the demo's outbox folder and show it, or show what is scheduled."""
-    import email
-    from email import policy
-
-    from .services.reminders import list_reminders, send_reminders
-
     if summary:
         rows = list_reminders(app)
         counts: dict[str, int] = {}
@@ -211,5 +218,5 @@ def _reminders(app: App, echo: Callable[[str], None], workdir: Path, *, send: bo
     result = send_reminders(app)
     echo(f"   wijkflow reminders send: {result['sent']} sent via {result['transport']}")
     for path in sorted(set((workdir / "outbox").glob("*.eml")) - before):
-        msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        msg = message_from_bytes(path.read_bytes(), policy=policy.default)
         echo(f"     to {msg['To']}: {msg['Subject']}")

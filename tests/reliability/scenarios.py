@@ -21,7 +21,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from wijkflow import App, WijkflowError, services
+from wijkflow import WijkflowError, services
+from wijkflow.app import App
 from wijkflow.definitions import load_file, shipped_dir
 
 DEFINITION = load_file(shipped_dir() / "wijkaanpak.yaml")

@@ -57,7 +57,8 @@ def mounted(tmp_path: Path):
 def seeded(path: Path) -> str:
     url = str(path)
     scenarios.seed(url, aanpakken=0)
-    from wijkflow import App, services
+    from wijkflow import services
+    from wijkflow.app import App
 
     app = App.open(url, clock=lambda: scenarios.BASE)
     services.create_aanpak(app, "Wijkaanpak Noord", wijk="Noord", gemeente="Hengelo", leader=PL, acting=PL)
@@ -148,7 +149,8 @@ def test_a_file_size_limit_is_refused_in_one_sentence_and_nothing_is_half_writte
 
 def test_a_database_locked_beyond_the_busy_timeout_is_a_conflict(db_url, sh, db_state):
     scenarios.seed(db_url, aanpakken=0)
-    from wijkflow import App, services
+    from wijkflow import services
+    from wijkflow.app import App
 
     app = App.open(db_url, clock=lambda: scenarios.BASE)
     services.create_aanpak(app, "Wijkaanpak Noord", wijk="Noord", gemeente="Hengelo", leader=PL, acting=PL)

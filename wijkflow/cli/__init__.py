@@ -1,67 +1,65 @@
 """The `wijkflow` command. Thin: parse, call one service function, render.
 
-Only click and the settings are imported at start-up; each command imports the
-services it needs, so `wijkflow --help` stays fast.
+Only click and the error classes are imported at start-up; each command body imports the
+services it needs and builds the App (`open_app`), so `wijkflow --help` stays fast.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors import GateNotMet, WijkflowError
+from ..errors import WijkflowError
+
+if TYPE_CHECKING:
+    from ..app import App
 
 FORMATS = click.Choice(["table", "json", "csv"])
 
 
-class Lazy:
-    """The application object, built when a command first needs it (ctx.obj)."""
+@dataclass(frozen=True)
+class Flags:
+    """The group's own flags, kept in ctx.obj. A command builds the App from them with `open_app`."""
 
-    def __init__(self, flags: dict[str, Any], config: str | None) -> None:
-        self.flags = flags
-        self.config = config
-        self._app: Any = None
-
-    @property
-    def app(self) -> Any:
-        if self._app is None:
-            from ..app import App
-            from ..config import load_settings
-
-            self._app = App(load_settings(flags=self.flags, config_path=self.config))
-        return self._app
-
-    def close(self) -> None:
-        if self._app is not None:
-            self._app.close()
-
-    @property
-    def user(self) -> str | None:
-        return self.app.settings.user
+    database_url: str | None = None
+    user: str | None = None
+    config: str | None = None
 
 
-pass_lazy = click.make_pass_decorator(Lazy)
+pass_flags = click.make_pass_decorator(Flags)
+
+
+def open_app(flags: Flags) -> App:
+    """The App for the running command: the flags, then WIJKFLOW_* variables, then wijkflow.toml.
+
+    Called in a command's body, so `wijkflow --help` and commands without a database never load
+    the settings, pydantic or SQLAlchemy. The App is closed when the command ends.
+    """
+    # The CLI's one deferred import, for start-up time: the modules above are all `--help` loads.
+    from ..app import App
+    from ..config import load_settings
+
+    app = App(load_settings(flags={"database_url": flags.database_url, "user": flags.user},
+                            config_path=flags.config))
+    click.get_current_context().call_on_close(app.close)
+    return app
 
 
 class WijkflowGroup(click.Group):
-    """Turns wijkflow's own errors into one sentence on stderr and the documented exit code.
+    """Turns wijkflow's own errors into stderr text and the documented exit code, in one place.
 
-    Done here (not only in main) so that click's CliRunner sees the same behaviour as a user.
+    The text is the error's own (`str(exc)`: its sentence, then any listed details indented);
+    the exit code is the error class's. Done here (not only in main) so that click's CliRunner
+    sees the same behaviour as a user.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except GateNotMet as exc:
-            n = len(exc.unmet)
-            click.echo(f"Error: {exc.aanpak} cannot move from {exc.source} to {exc.dest}: "
-                       f"{n} {'criterion is' if n == 1 else 'criteria are'} not met.", err=True)
-            for c in exc.unmet:
-                click.echo(f"  [ ] {c.label} [{c.key}]: {c.why}", err=True)
-            ctx.exit(exc.exit_code)
         except WijkflowError as exc:
             if _debug(ctx):
                 raise
@@ -105,8 +103,7 @@ def cli(ctx: click.Context, database_url: str | None, user: str | None, config: 
     Exit codes: 0 done, 2 bad input, 3 gate not met, 4 not found, 5 not allowed,
     6 conflict (retry), 7 audit verification failed, 1 unexpected.
     """
-    ctx.obj = Lazy({"database_url": database_url, "user": user}, config)
-    ctx.call_on_close(ctx.obj.close)
+    ctx.obj = Flags(database_url=database_url, user=user, config=config)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from . import FORMATS, Lazy, cli, pass_lazy
+from . import FORMATS, Flags, cli, open_app, pass_flags
+from .bulk import stream_list
 from .render import as_table, emit, gate_lines, history_table
 
 ROLE_CHOICE = click.Choice(["projectleider", "coordinator", "approver"])
@@ -26,8 +27,8 @@ ROLE_CHOICE = click.Choice(["projectleider", "coordinator", "approver"])
 @click.option("--phase", default=None, help="For a programme already running: its current phase.")
 @click.option("--since", default=None, metavar="DATE", help="With --phase: the day it entered that phase.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@pass_lazy
-def new(lazy: Lazy, name: str, wijk: str, gemeente: str | None, workflow: str, leader: str,
+@pass_flags
+def new(flags: Flags, name: str, wijk: str, gemeente: str | None, workflow: str, leader: str,
         coordinators: tuple[str, ...], approvers: tuple[str, ...], phase: str | None, since: str | None,
         fmt: str) -> None:
     """Start a new wijkaanpak NAME (or import a running one with --phase and --since).
@@ -39,9 +40,10 @@ def new(lazy: Lazy, name: str, wijk: str, gemeente: str | None, workflow: str, l
     """
     from ..services import create_aanpak
 
-    a = create_aanpak(lazy.app, name, wijk=wijk, gemeente=gemeente, workflow=workflow, leader=leader,
+    app = open_app(flags)
+    a = create_aanpak(app, name, wijk=wijk, gemeente=gemeente, workflow=workflow, leader=leader,
                       coordinators=coordinators, approvers=approvers, phase=phase, since=since,
-                      acting=lazy.user)
+                      acting=app.settings.user)
     emit(a, fmt, table=lambda: f"Created #{a['id']} {a['name']} ({a['slug']}) on {a['workflow']}, "
                                f"in phase {a['phase']} ({a['phase_label']}).")
 
@@ -50,12 +52,13 @@ def new(lazy: Lazy, name: str, wijk: str, gemeente: str | None, workflow: str, l
 @click.argument("ref")
 @click.argument("email")
 @click.option("--role", type=ROLE_CHOICE, required=True, help="The role on this wijkaanpak.")
-@pass_lazy
-def assign(lazy: Lazy, ref: str, email: str, role: str) -> None:
+@pass_flags
+def assign(flags: Flags, ref: str, email: str, role: str) -> None:
     """Give EMAIL a role on wijkaanpak REF (its number or slug)."""
     from ..services import assign_role
 
-    r = assign_role(lazy.app, ref, email, role=role, acting=lazy.user)
+    app = open_app(flags)
+    r = assign_role(app, ref, email, role=role, acting=app.settings.user)
     click.echo(f"{r['email']} is {'now' if r['changed'] else 'already'} {role} of {r['aanpak']}.")
 
 
@@ -66,22 +69,23 @@ def assign(lazy: Lazy, ref: str, email: str, role: str) -> None:
 @click.option("--stalled", is_flag=True, help="Only aanpakken in a phase longer than it should last.")
 @click.option("--theme", default=None, help="Only aanpakken linked to this theme (veranderopgave).")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-@pass_lazy
-def list_cmd(lazy: Lazy, phase: str | None, wijk: str | None, gemeente: str | None, stalled: bool,
+@pass_flags
+def list_cmd(flags: Flags, phase: str | None, wijk: str | None, gemeente: str | None, stalled: bool,
              theme: str | None, fmt: str) -> None:
     """List wijkaanpakken with their phase and days in phase.
 
     json and csv stream row by row (any portfolio size, flat memory), with a progress bar on
     stderr when a person watches a terminal while the rows go to a file or a pipe.
     """
-    if fmt in ("json", "csv"):
-        from .bulk import stream_list
-
-        stream_list(lazy.app, fmt, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme)
-        return
     from ..services import list_aanpakken
+    from ..services.aanpak import count_aanpakken, iter_aanpakken
 
-    rows = list_aanpakken(lazy.app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme)
+    app = open_app(flags)
+    if fmt in ("json", "csv"):
+        stream_list(iter_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme),
+                    fmt, total=lambda: count_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente))
+        return
+    rows = list_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme)
     emit(rows, fmt, table=lambda: as_table(rows, [
         ("id", "#"), ("slug", "Slug"), ("name", "Name"), ("wijk", "Wijk"), ("gemeente", "Gemeente"),
         ("phase_label", "Phase"), ("days_in_phase", "Days"), ("stalled", "Stalled")])
@@ -116,13 +120,14 @@ def _show_text(a: dict[str, Any]) -> str:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--as-of", "as_of", default=None, metavar="DATE",
               help="As it stood at the end of DATE (YYYY-MM-DD), rebuilt from the history.")
-@pass_lazy
-def show(lazy: Lazy, ref: str, fmt: str, as_of: str | None) -> None:
+@pass_flags
+def show(flags: Flags, ref: str, fmt: str, as_of: str | None) -> None:
     """Where wijkaanpak REF stands: phase, people, and every gate out of this phase."""
     from ..services import show_aanpak
     from ..services.asof import show_as_of
 
-    a = show_as_of(lazy.app, ref, as_of) if as_of else show_aanpak(lazy.app, ref)
+    app = open_app(flags)
+    a = show_as_of(app, ref, as_of) if as_of else show_aanpak(app, ref)
     emit(a, fmt, table=lambda: _show_text(a))
 
 
@@ -131,12 +136,13 @@ def show(lazy: Lazy, ref: str, fmt: str, as_of: str | None) -> None:
 @click.option("--to", "to", default=None, metavar="PHASE", help="The gate towards this phase "
               "(default: the first way out the definition lists).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@pass_lazy
-def gate(lazy: Lazy, ref: str, to: str | None, fmt: str) -> None:
+@pass_flags
+def gate(flags: Flags, ref: str, to: str | None, fmt: str) -> None:
     """What is met and what still blocks leaving the current phase."""
     from ..services import gate_status
 
-    g = gate_status(lazy.app, ref, to=to)
+    app = open_app(flags)
+    g = gate_status(app, ref, to=to)
 
     def text() -> str:
         head = (f"{g['name']}: {g['phase_label']} [{g['phase']}] -> {g['to_label']} [{g['to']}] "
@@ -152,12 +158,13 @@ def gate(lazy: Lazy, ref: str, to: str | None, fmt: str) -> None:
 @click.argument("ref")
 @click.argument("criterion")
 @click.option("--evidence", default=None, help="A link or short description of the evidence.")
-@pass_lazy
-def complete(lazy: Lazy, ref: str, criterion: str, evidence: str | None) -> None:
+@pass_flags
+def complete(flags: Flags, ref: str, criterion: str, evidence: str | None) -> None:
     """Mark deliverable CRITERION of wijkaanpak REF as completed (projectleider only)."""
     from ..services import complete as complete_
 
-    r = complete_(lazy.app, ref, criterion, evidence=evidence, acting=lazy.user)
+    app = open_app(flags)
+    r = complete_(app, ref, criterion, evidence=evidence, acting=app.settings.user)
     click.echo(f"Completed '{r['label']}' [{r['criterion']}] for {r['aanpak']}.")
 
 
@@ -168,13 +175,14 @@ def complete(lazy: Lazy, ref: str, criterion: str, evidence: str | None) -> None
 @click.option("--party", default=None, help="For a criterion signed by several parties (gebiedstafel, "
               "lokaal contract): the party you sign for.")
 @click.option("--evidence", default=None, help="With --party: the decision document (link or reference).")
-@pass_lazy
-def approve(lazy: Lazy, ref: str, criterion: str, comment: str | None, party: str | None,
+@pass_flags
+def approve(flags: Flags, ref: str, criterion: str, comment: str | None, party: str | None,
             evidence: str | None) -> None:
     """Approve CRITERION of wijkaanpak REF (approvers only; never your own deliverable)."""
     from ..services import approve as approve_
 
-    r = approve_(lazy.app, ref, criterion, comment=comment, party=party, evidence=evidence, acting=lazy.user)
+    app = open_app(flags)
+    r = approve_(app, ref, criterion, comment=comment, party=party, evidence=evidence, acting=app.settings.user)
     if "party" in r:
         left = f"; still waiting for {', '.join(r['remaining'])}" if r["remaining"] else "; all parties signed"
         click.echo(f"Signed '{r['label']}' [{r['criterion']}] for {r['party_label']} on {r['aanpak']}{left}.")
@@ -186,12 +194,13 @@ def approve(lazy: Lazy, ref: str, criterion: str, comment: str | None, party: st
 @click.argument("ref")
 @click.argument("criterion")
 @click.argument("date")
-@pass_lazy
-def deadline(lazy: Lazy, ref: str, criterion: str, date: str) -> None:
+@pass_flags
+def deadline(flags: Flags, ref: str, criterion: str, date: str) -> None:
     """Set the DATE (YYYY-MM-DD, local) by which CRITERION of REF must be met."""
     from ..services import set_deadline
 
-    r = set_deadline(lazy.app, ref, criterion, date, acting=lazy.user)
+    app = open_app(flags)
+    r = set_deadline(app, ref, criterion, date, acting=app.settings.user)
     was = f" (was {r['previous']})" if r["previous"] else ""
     click.echo(f"Deadline for {r['criterion']} of {r['aanpak']}: {r['due']}{was}.")
 
@@ -205,8 +214,8 @@ def deadline(lazy: Lazy, ref: str, criterion: str, date: str) -> None:
 @click.option("--override", is_flag=True, help="Administrators only: move despite unmet criteria "
               "(needs --reason; recorded as an override).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-@pass_lazy
-def advance(lazy: Lazy, ref: str, to: str | None, reason: str | None, dry_run: bool, override: bool,
+@pass_flags
+def advance(flags: Flags, ref: str, to: str | None, reason: str | None, dry_run: bool, override: bool,
             fmt: str) -> None:
     """Move wijkaanpak REF to its next phase, if every criterion of the gate is met.
 
@@ -214,7 +223,8 @@ def advance(lazy: Lazy, ref: str, to: str | None, reason: str | None, dry_run: b
     """
     from ..services import advance as advance_
 
-    r = advance_(lazy.app, ref, acting=lazy.user, to=to, reason=reason, dry_run=dry_run, override=override)
+    app = open_app(flags)
+    r = advance_(app, ref, acting=app.settings.user, to=to, reason=reason, dry_run=dry_run, override=override)
 
     def text() -> str:
         move = f"{r['from_label']} [{r['from']}] -> {r['to_label']} [{r['to']}]"
@@ -247,16 +257,17 @@ def indicator() -> None:
               help="Which way is better [default: higher, or the catalogue's].")
 @click.option("--from-catalogue", is_flag=True, help="Take label, unit and direction from the shipped "
               "catalogue (`wijkflow indicator catalogue`).")
-@pass_lazy
-def indicator_add(lazy: Lazy, ref: str, key: str, label: str | None, unit: str | None, baseline: str | None,
+@pass_flags
+def indicator_add(flags: Flags, ref: str, key: str, label: str | None, unit: str | None, baseline: str | None,
                   baseline_date: str | None, target: str | None, target_date: str | None, direction: str | None,
                   from_catalogue: bool) -> None:
     """Add indicator KEY to wijkaanpak REF."""
     from ..services import add_indicator
 
-    r = add_indicator(lazy.app, ref, key, label=label, unit=unit, baseline=baseline, target=target,
+    app = open_app(flags)
+    r = add_indicator(app, ref, key, label=label, unit=unit, baseline=baseline, target=target,
                       direction=direction, baseline_date=baseline_date, target_date=target_date,
-                      from_catalogue=from_catalogue, acting=lazy.user)
+                      from_catalogue=from_catalogue, acting=app.settings.user)
     click.echo(f"Added indicator {r['key']} ({r['label']}) to {r['aanpak']}.")
 
 
@@ -266,24 +277,26 @@ def indicator_add(lazy: Lazy, ref: str, key: str, label: str | None, unit: str |
 @click.argument("value")
 @click.option("--date", "on", default=None, metavar="DATE", help="The day measured (default: today).")
 @click.option("--source", default=None, help="Where the figure comes from.")
-@pass_lazy
-def measure(lazy: Lazy, ref: str, key: str, value: str, on: str | None, source: str | None) -> None:
+@pass_flags
+def measure(flags: Flags, ref: str, key: str, value: str, on: str | None, source: str | None) -> None:
     """Record a measurement VALUE of indicator KEY of wijkaanpak REF."""
     from ..services import measure as measure_
 
-    r = measure_(lazy.app, ref, key, value, on=on, source=source, acting=lazy.user)
+    app = open_app(flags)
+    r = measure_(app, ref, key, value, on=on, source=source, acting=app.settings.user)
     click.echo(f"Recorded {r['indicator']} = {r['value']:g} on {r['date']} for {r['aanpak']}.")
 
 
 @cli.command()
 @click.argument("ref")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-@pass_lazy
-def indicators(lazy: Lazy, ref: str, fmt: str) -> None:
+@pass_flags
+def indicators(flags: Flags, ref: str, fmt: str) -> None:
     """Progress toward target for each indicator of wijkaanpak REF."""
     from ..services import progress
 
-    rows = progress(lazy.app, ref)
+    app = open_app(flags)
+    rows = progress(app, ref)
     emit(rows, fmt, table=lambda: as_table(rows, [
         ("key", "Key"), ("label", "Label"), ("unit", "Unit"), ("direction", "Better"), ("baseline", "Baseline"),
         ("baseline_date", "On"), ("latest", "Latest"), ("latest_date", "On"), ("target", "Target"),
@@ -299,12 +312,13 @@ HISTORY_CSV = ["id", "at", "type", "actor_name", "actor_email", "from_phase", "t
 @cli.command()
 @click.argument("ref")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-@pass_lazy
-def history(lazy: Lazy, ref: str, fmt: str) -> None:
+@pass_flags
+def history(flags: Flags, ref: str, fmt: str) -> None:
     """Every change to wijkaanpak REF: who, when, what, why and with which evidence."""
     from ..services import history as history_
 
-    events = history_(lazy.app, ref)
+    app = open_app(flags)
+    events = history_(app, ref)
     flat = [{**e, "actor_name": (e["actor"] or {}).get("name"), "actor_email": (e["actor"] or {}).get("email")}
             for e in events]
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import click
 
-from . import FORMATS, Lazy, cli, pass_lazy
-from .render import as_table, emit
+from . import FORMATS, Flags, cli, open_app, pass_flags
+from .render import as_table, emit, gate_lines, history_table
 
 
 @cli.command()
-@pass_lazy
-def init(lazy: Lazy) -> None:
+@pass_flags
+def init(flags: Flags) -> None:
     """Create the database, or bring an existing one up to date. Safe to run again."""
-    db = lazy.app.db
+    app = open_app(flags)
+    db = app.db
     before, after = db.upgrade()
     if before is None:
         click.echo(f"Created the wijkflow database at {db.where}.")
@@ -24,14 +25,15 @@ def init(lazy: Lazy) -> None:
 
 @cli.command("config")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@pass_lazy
-def config_cmd(lazy: Lazy, fmt: str) -> None:
+@pass_flags
+def config_cmd(flags: Flags, fmt: str) -> None:
     """Show the settings in effect and where each comes from (passwords masked).
 
     Order: command-line flags, then WIJKFLOW_* environment variables, then
     wijkflow.toml (--config, WIJKFLOW_CONFIG or your user config directory), then defaults.
     """
-    shown = lazy.app.settings.shown()
+    app = open_app(flags)
+    shown = app.settings.shown()
     rows = [{"setting": k, "value": v["value"], "from": v["from"]} for k, v in shown.items()]
     emit(shown, fmt, table=lambda: as_table(rows, [("setting", "Setting"), ("value", "Value"),
                                                    ("from", "From")]))
@@ -47,12 +49,13 @@ def workflows() -> None:
 
 @workflows.command("list")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-@pass_lazy
-def workflows_list(lazy: Lazy, fmt: str) -> None:
+@pass_flags
+def workflows_list(flags: Flags, fmt: str) -> None:
     """The definitions available for new wijkaanpakken."""
+    app = open_app(flags)
     rows = [{"name": d.name, "version": d.version, "label": d.label, "phases": len(d.phases),
              "criteria": len(d.criteria), "file": str(path), "source_document": d.source_document}
-            for d, path in lazy.app.registry.all()]
+            for d, path in app.registry.all()]
     emit(rows, fmt, table=lambda: as_table(rows, [("name", "Name"), ("version", "Version"), ("label", "Label"),
                                                   ("phases", "Phases"), ("criteria", "Criteria")]))
 
@@ -61,15 +64,16 @@ def workflows_list(lazy: Lazy, fmt: str) -> None:
 @click.argument("name")
 @click.option("--format", "fmt", type=click.Choice(["text", "mermaid", "json"]), default="text",
               show_default=True, help="text for people, mermaid for a diagram, json for scripts.")
-@pass_lazy
-def workflows_show(lazy: Lazy, name: str, fmt: str) -> None:
+@pass_flags
+def workflows_show(flags: Flags, name: str, fmt: str) -> None:
     """Show a definition: NAME (e.g. wijkaanpak) or the path of a YAML file.
 
     `--format mermaid` prints a state diagram (paste it into any Mermaid viewer).
     """
     from ..workflow_views import definition_text, mermaid
 
-    d = lazy.app.registry.get(name)
+    app = open_app(flags)
+    d = app.registry.get(name)
     if fmt == "json":
         emit(d.model_dump(mode="json"), "json")
     elif fmt == "mermaid":
@@ -101,36 +105,39 @@ def people() -> None:
               help="Language of the emails this person receives.")
 @click.option("--role", type=click.Choice(["admin", "auditor"]), default=None,
               help="A global role (roles on one wijkaanpak are given with `wijkflow assign`).")
-@pass_lazy
-def people_add(lazy: Lazy, email: str, name: str, locale: str, role: str | None) -> None:
+@pass_flags
+def people_add(flags: Flags, email: str, name: str, locale: str, role: str | None) -> None:
     """Add a person by EMAIL."""
     from ..services import add_person
 
-    p = add_person(lazy.app, email, name=name, locale=locale, role=role, acting=lazy.user)
+    app = open_app(flags)
+    p = add_person(app, email, name=name, locale=locale, role=role, acting=app.settings.user)
     click.echo(f"Added {p['name']} <{p['email']}> (locale {p['locale']}"
                f"{', ' + p['role'] if p['role'] else ''}).")
 
 
 @people.command("list")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-@pass_lazy
-def people_list(lazy: Lazy, fmt: str) -> None:
+@pass_flags
+def people_list(flags: Flags, fmt: str) -> None:
     """Everyone wijkflow knows."""
     from ..services import list_people
 
-    rows = list_people(lazy.app)
+    app = open_app(flags)
+    rows = list_people(app)
     emit(rows, fmt, table=lambda: as_table(rows, [("id", "#"), ("email", "Email"), ("name", "Name"),
                                                   ("locale", "Locale"), ("role", "Role")]))
 
 
 @people.command("forget")
 @click.argument("email")
-@pass_lazy
-def people_forget(lazy: Lazy, email: str) -> None:
+@pass_flags
+def people_forget(flags: Flags, email: str) -> None:
     """Erase a person's name and email (AVG/GDPR). The history keeps a number, not the person."""
     from ..services import forget_person
 
-    p = forget_person(lazy.app, email, acting=lazy.user)
+    app = open_app(flags)
+    p = forget_person(app, email, acting=app.settings.user)
     click.echo(f"Erased person #{p['id']}: their name and email are gone; the history still verifies.")
 
 
@@ -144,6 +151,6 @@ def demo(keep: str | None) -> None:
     advance with its unmet criteria, satisfies the gates, takes one bijsturen loop,
     closes the aanpak and prints its history. Everything printed comes from the engine.
     """
-    from ..demo import run_demo
+    from ..demo import Views, run_demo
 
-    run_demo(keep, echo=click.echo)
+    run_demo(keep, echo=click.echo, views=Views(table=as_table, gate_lines=gate_lines, history=history_table))

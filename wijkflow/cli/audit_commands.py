@@ -6,12 +6,13 @@ import csv
 import itertools
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
 
-from . import FORMATS, Lazy, cli, pass_lazy
+from . import FORMATS, Flags, cli, open_app, pass_flags
+from .bulk import show_progress
 from .render import as_csv, as_table, emit
 
 
@@ -25,8 +26,8 @@ def audit() -> None:
               help="A head printed earlier by `wijkflow audit head` and kept outside the database; "
                    "it must still be in the chain.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@pass_lazy
-def audit_verify(lazy: Lazy, expect_head: str | None, fmt: str) -> None:
+@pass_flags
+def audit_verify(flags: Flags, expect_head: str | None, fmt: str) -> None:
     """Recompute the hash chain over every event.
 
     Exit code 7 names the first event that was edited, deleted, swapped or inserted.
@@ -34,7 +35,8 @@ def audit_verify(lazy: Lazy, expect_head: str | None, fmt: str) -> None:
     """
     from ..services.audit import verify
 
-    v = verify(lazy.app, expect_head=expect_head)
+    app = open_app(flags)
+    v = verify(app, expect_head=expect_head)
 
     def text() -> str:
         if not v["checked"]:
@@ -52,8 +54,8 @@ def audit_verify(lazy: Lazy, expect_head: str | None, fmt: str) -> None:
 
 @audit.command("head")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@pass_lazy
-def audit_head(lazy: Lazy, fmt: str) -> None:
+@pass_flags
+def audit_head(flags: Flags, fmt: str) -> None:
     """Print the chain head (the hash of the latest event) to keep outside the database.
 
     An administrator with write access could rewrite the history and recompute every
@@ -62,7 +64,8 @@ def audit_head(lazy: Lazy, fmt: str) -> None:
     """
     from ..services.audit import head
 
-    h = head(lazy.app)
+    app = open_app(flags)
+    h = head(app)
     emit(h, fmt, table=lambda: f"{h['hash']}  event #{h['id']}  {h['at']}" if h["id"]
          else f"{h['hash']}  (no events yet)")
 
@@ -139,8 +142,8 @@ def _table_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
 @click.option("--until", default=None, metavar="DATE", help="Up to and including this day or date-time.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default="table",
               show_default=True, help="table for people; json, jsonl or csv for scripts and spreadsheets.")
-@pass_lazy
-def audit_query(lazy: Lazy, aanpak: str | None, wijk: str | None, gemeente: str | None, phase: str | None,
+@pass_flags
+def audit_query(flags: Flags, aanpak: str | None, wijk: str | None, gemeente: str | None, phase: str | None,
                 actor: str | None, types: tuple[str, ...], since: str | None, until: str | None, fmt: str) -> None:
     """Who did what, when, why and on what evidence: the history, filtered.
 
@@ -153,14 +156,18 @@ def audit_query(lazy: Lazy, aanpak: str | None, wijk: str | None, gemeente: str 
     Everything, for a spreadsheet:
       wijkflow audit query --format csv > history.csv
     """
-    filters = {"aanpak": aanpak, "wijk": wijk, "gemeente": gemeente, "phase": phase, "actor": actor,
-               "types": types, "since": since, "until": until}
-    if fmt == "csv":
-        _csv_export(lazy, filters)
-        return
     from ..services.audit import query
 
-    rows = query(lazy.app, **filters)
+    filters: dict[str, Any] = {"aanpak": aanpak, "wijk": wijk, "gemeente": gemeente, "phase": phase,
+                               "actor": actor, "types": types, "since": since, "until": until}
+    app = open_app(flags)
+    if fmt == "csv":
+        from ..services.audit_export import count, csv_chunks
+
+        _csv_export(csv_chunks(app, gate_cell=lambda gate: _gate_cell({"gate": gate}), **filters),
+                    total=lambda: count(app, **filters))
+        return
+    rows = query(app, **filters)
     first = next(rows, None)  # the filters are checked here: bad input fails before any output
     stream = itertools.chain([first], rows) if first is not None else iter(())
     # Plain writes to one buffered stream: click.echo flushes on every call, which costs more
@@ -182,20 +189,17 @@ def audit_query(lazy: Lazy, aanpak: str | None, wijk: str | None, gemeente: str 
     out.flush()
 
 
-def _csv_export(lazy: Lazy, filters: dict[str, Any]) -> None:
-    """The CSV export: streamed straight from the database in large pieces (services/audit_export.py),
-    with a progress bar when a person watches a terminal while the rows go to a file or a pipe."""
-    from ..services.audit_export import count, csv_chunks
-    from .bulk import show_progress
-
-    chunks = csv_chunks(lazy.app, gate_cell=lambda gate: _gate_cell({"gate": gate}), **filters)
+def _csv_export(chunks: Iterator[tuple[int, str]], *, total: Callable[[], int]) -> None:
+    """The CSV export: written as the service streams it from the database in large pieces
+    (services/audit_export.py), with a progress bar when a person watches a terminal while the
+    rows go to a file or a pipe."""
     first = next(chunks, None)  # the filters are checked here: bad input fails before any output
     out = sys.stdout
     csv.writer(out, lineterminator="\n").writerow(QUERY_CSV)
     if first is not None:
         out.write(first[1])
         if show_progress():
-            with click.progressbar(length=count(lazy.app, **filters), label="Exporting events",
+            with click.progressbar(length=total(), label="Exporting events",
                                    file=sys.stderr) as bar:
                 bar.update(first[0])
                 for n, text in chunks:
@@ -212,8 +216,8 @@ def _csv_export(lazy: Lazy, filters: dict[str, Any]) -> None:
 @click.option("--wijk", default=None, help="Only aanpakken in this wijk.")
 @click.option("--gemeente", default=None, help="Only aanpakken in this municipality.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-@pass_lazy
-def audit_phases(lazy: Lazy, aanpak: str | None, wijk: str | None, gemeente: str | None, fmt: str) -> None:
+@pass_flags
+def audit_phases(flags: Flags, aanpak: str | None, wijk: str | None, gemeente: str | None, fmt: str) -> None:
     """Days spent in each phase per aanpak, and median / p90 days per phase over the portfolio.
 
     Derived from the history. Median and p90 count stays that ended (the aanpak moved
@@ -221,7 +225,8 @@ def audit_phases(lazy: Lazy, aanpak: str | None, wijk: str | None, gemeente: str
     """
     from ..services.audit import phases
 
-    r = phases(lazy.app, aanpak=aanpak, wijk=wijk, gemeente=gemeente)
+    app = open_app(flags)
+    r = phases(app, aanpak=aanpak, wijk=wijk, gemeente=gemeente)
     flat = [{"aanpak": a["slug"], "wijk": a["wijk"], "gemeente": a["gemeente"], **p}
             for a in r["aanpakken"] for p in a["phases"]]
 
@@ -248,8 +253,8 @@ def audit_phases(lazy: Lazy, aanpak: str | None, wijk: str | None, gemeente: str
 @click.option("--portfolio", is_flag=True, help="Every wijkaanpak on one page instead of one.")
 @click.option("--html", "html", required=True, metavar="FILE", type=click.Path(dir_okay=False),
               help="Where to write the page (one self-contained HTML file).")
-@pass_lazy
-def report(lazy: Lazy, ref: str | None, portfolio: bool, html: str) -> None:
+@pass_flags
+def report(flags: Flags, ref: str | None, portfolio: bool, html: str) -> None:
     """Write an HTML report on wijkaanpak REF, or on the whole portfolio with --portfolio.
 
     One self-contained page (nothing loaded from the internet) that prints cleanly to
@@ -260,6 +265,7 @@ def report(lazy: Lazy, ref: str | None, portfolio: bool, html: str) -> None:
 
     if (ref is None) == (not portfolio):
         raise click.UsageError("Give either REF or --portfolio (not both).")
-    r = portfolio_report(lazy.app, html) if portfolio else aanpak_report(lazy.app, ref or "", html)
+    app = open_app(flags)
+    r = portfolio_report(app, html) if portfolio else aanpak_report(app, ref or "", html)
     click.echo(f"Wrote {r['path']} ({r['what']}, {r['bytes']:,} bytes).")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -37,19 +37,16 @@ def with_progress(rows: Iterator[Any], total: Any, label: str) -> Iterator[Any]:
         bar.update(bar.length - bar.pos if bar.length else 0)
 
 
-def stream_list(app: Any, fmt: str, **filters: Any) -> None:
-    """`wijkflow list --format json|csv`, the same bytes as the buffered output, row by row."""
-    from ..services.aanpak import count_aanpakken, iter_aanpakken
-
-    rows = iter_aanpakken(app, **filters)
+def stream_list(rows: Iterator[dict[str, Any]], fmt: str, *, total: Callable[[], int]) -> None:
+    """`wijkflow list --format json|csv`, the same bytes as the buffered output, row by row.
+    `total` counts the rows, for the progress bar (asked only when one is shown)."""
     first = next(rows, None)  # the filters are checked here: bad input fails before any output
     out = sys.stdout
     if first is None:
         out.write("[]\n" if fmt == "json" else "\n")
         out.flush()
         return
-    counted = {k: filters[k] for k in ("phase", "wijk", "gemeente")}
-    rest = with_progress(rows, lambda: count_aanpakken(app, **counted) - 1, "Listing")
+    rest = with_progress(rows, lambda: total() - 1, "Listing")
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(LIST_CSV)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from . import FORMATS, Lazy, cli, pass_lazy
+from . import FORMATS, Flags, cli, open_app, pass_flags
 from .render import as_table, emit
 
 
@@ -16,12 +16,13 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
-@pass_lazy
-def db_upgrade(lazy: Lazy) -> None:
+@pass_flags
+def db_upgrade(flags: Flags) -> None:
     """Bring the database's schema to the newest revision (as `init` does). Safe to run again."""
     from ..services.schema import upgrade
 
-    r = upgrade(lazy.app)
+    app = open_app(flags)
+    r = upgrade(app)
     if r["created"]:
         click.echo(f"Created the wijkflow database at {r['database']} (schema revision {r['after']}).")
     elif r["changed"]:
@@ -32,12 +33,13 @@ def db_upgrade(lazy: Lazy) -> None:
 
 @db_group.command("current")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-@pass_lazy
-def db_current(lazy: Lazy, fmt: str) -> None:
+@pass_flags
+def db_current(flags: Flags, fmt: str) -> None:
     """The schema revision of the database, and the newest this wijkflow knows."""
     from ..services.schema import schema_status
 
-    s = schema_status(lazy.app)
+    app = open_app(flags)
+    s = schema_status(app)
     if fmt != "table":
         emit([s] if fmt == "csv" else s, fmt)
         return
@@ -55,12 +57,13 @@ def db_current(lazy: Lazy, fmt: str) -> None:
 
 @db_group.command("history")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-@pass_lazy
-def db_history(lazy: Lazy, fmt: str) -> None:
+@pass_flags
+def db_history(flags: Flags, fmt: str) -> None:
     """Every schema revision, oldest first; the database's own is marked."""
     from ..services.schema import schema_history
 
-    rows = schema_history(lazy.app)
+    app = open_app(flags)
+    rows = schema_history(app)
     emit(rows, fmt, table=lambda: as_table(
         [{**r, "mark": "*" if r["current"] else ""} for r in rows],
         [("mark", ""), ("revision", "Revision"), ("down_revision", "After"), ("description", "Change")]))
@@ -69,8 +72,8 @@ def db_history(lazy: Lazy, fmt: str) -> None:
 @db_group.command("copy")
 @click.option("--to", "to_url", required=True, metavar="URL",
               help="The empty database to copy into: postgresql+psycopg://... or a SQLite path.")
-@pass_lazy
-def db_copy(lazy: Lazy, to_url: str) -> None:
+@pass_flags
+def db_copy(flags: Flags, to_url: str) -> None:
     """Copy everything into an empty database, ids and history intact (e.g. SQLite to PostgreSQL).
 
     The target gets the newest schema; the tables are copied in one transaction, so a
@@ -93,8 +96,9 @@ def db_copy(lazy: Lazy, to_url: str) -> None:
         if bar is not None:
             bar.update(n)
 
+    app = open_app(flags)
     try:
-        r = copy_database(lazy.app, to_url, start=start, progress=progress)
+        r = copy_database(app, to_url, start=start, progress=progress)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from . import Lazy, cli, pass_lazy
+from . import Flags, cli, open_app, pass_flags
 from .render import as_json, as_table
 
 SHOWN = 50  # rows listed in the table output; a portfolio of hundreds is for --format json
@@ -16,8 +16,8 @@ SHOWN = 50  # rows listed in the table output; a portfolio of hundreds is for --
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@pass_lazy
-def import_cmd(lazy: Lazy, file: str, dry_run: bool, fmt: str) -> None:
+@pass_flags
+def import_cmd(flags: Flags, file: str, dry_run: bool, fmt: str) -> None:
     """Import running wijkaanpakken from FILE (.csv or .yaml) in one transaction.
 
     Each row gives name, wijk, gemeente, workflow, phase and since (the day it entered
@@ -33,7 +33,6 @@ def import_cmd(lazy: Lazy, file: str, dry_run: bool, fmt: str) -> None:
       wijkflow --as pl@hengelo.nl import portfolio.csv
     """
     from ..services import import_portfolio
-    from ..services.portfolio_import import ImportRejected
 
     bar = None
     state = {"shown": 0}
@@ -48,22 +47,12 @@ def import_cmd(lazy: Lazy, file: str, dry_run: bool, fmt: str) -> None:
         bar.update(done - state["shown"])
         state["shown"] = done
 
+    app = open_app(flags)
     try:
-        r = import_portfolio(lazy.app, file, dry_run=dry_run, acting=lazy.user, on_row=on_row)
-    except ImportRejected as exc:
-        if bar is not None:
+        r = import_portfolio(app, file, dry_run=dry_run, acting=app.settings.user, on_row=on_row)
+    finally:
+        if bar is not None:  # end the bar before anything else is written: the result, or bad rows (exit 2)
             bar.__exit__(None, None, None)
-        n = len(exc.problems)
-        click.echo(f"Error: {exc.file}: {n} bad {'row' if n == 1 else 'rows'}; nothing was imported.", err=True)
-        for line, why in exc.problems:
-            click.echo(f"  line {line}: {why}", err=True)
-        raise click.exceptions.Exit(exc.exit_code) from None
-    except Exception:
-        if bar is not None:  # a refusal (exit 5) or an unexpected error: end the bar before the message
-            bar.__exit__(None, None, None)
-        raise
-    if bar is not None:
-        bar.__exit__(None, None, None)
     if fmt == "json":
         click.echo(as_json(r))
         return

@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from . import Lazy, cli, pass_lazy
+from ..errors import InvalidInput
+from . import Flags, cli, open_app, pass_flags
 from .render import emit
 
 
@@ -23,8 +24,8 @@ from .render import emit
 @click.option("--reason", help="Why; recorded in the history.")
 @click.option("--dry-run", is_flag=True, help="Show what would change and write nothing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@pass_lazy
-def migrate_cmd(lazy: Lazy, ref: str | None, all_: bool, to_version: int, workflow: str | None,
+@pass_flags
+def migrate_cmd(flags: Flags, ref: str | None, all_: bool, to_version: int, workflow: str | None,
                 maps: tuple[str, ...], reason: str | None, dry_run: bool, fmt: str) -> None:
     """Move REF (or --all) to version N of its workflow definition.
 
@@ -36,13 +37,13 @@ def migrate_cmd(lazy: Lazy, ref: str | None, all_: bool, to_version: int, workfl
     reminders are rescheduled from the new rules. Writes a `definition_migrated` event.
     The projectleider of the aanpak or an administrator; --all administrators only.
     """
-    from ..errors import InvalidInput
     from ..services.migrate import migrate, parse_mapping
 
     if bool(ref) == all_:
         raise InvalidInput("Name one aanpak (REF) or give --all, not both or neither.")
-    r = migrate(lazy.app, None if all_ else ref, to_version=to_version, workflow=workflow,
-                mapping=parse_mapping(maps), dry_run=dry_run, reason=reason, acting=lazy.user)
+    app = open_app(flags)
+    r = migrate(app, None if all_ else ref, to_version=to_version, workflow=workflow,
+                mapping=parse_mapping(maps), dry_run=dry_run, reason=reason, acting=app.settings.user)
     if fmt == "json":
         emit(r, "json")
         return

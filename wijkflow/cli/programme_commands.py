@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from . import FORMATS, Lazy, cli, pass_lazy
+from . import FORMATS, Flags, cli, open_app, pass_flags
 from .aanpak_commands import indicator
 from .render import as_table, emit
 
@@ -18,8 +18,8 @@ from .render import as_table, emit
               "such as the Leefbaarometer is not proof by itself).")
 @click.option("--indicator", "keys", multiple=True, metavar="KEY",
               help="The indicator(s) the conclusion is about (repeatable; default: all).")
-@pass_lazy
-def interpret(lazy: Lazy, ref: str, conclusion: str, keys: tuple[str, ...]) -> None:
+@pass_flags
+def interpret(flags: Flags, ref: str, conclusion: str, keys: tuple[str, ...]) -> None:
     """Record your interpretation of the indicator figures of wijkaanpak REF.
 
     Gates with an `interpretation` criterion need one in the current phase, made after
@@ -27,7 +27,8 @@ def interpret(lazy: Lazy, ref: str, conclusion: str, keys: tuple[str, ...]) -> N
     """
     from ..services import interpret as interpret_
 
-    r = interpret_(lazy.app, ref, conclusion=conclusion, indicators=keys, acting=lazy.user)
+    app = open_app(flags)
+    r = interpret_(app, ref, conclusion=conclusion, indicators=keys, acting=app.settings.user)
     about = ", ".join(r["indicators"]) or "all indicators"
     click.echo(f"Recorded the interpretation of {about} for {r['aanpak']} by {r['by']}.")
 
@@ -50,14 +51,15 @@ def indicator_catalogue(fmt: str) -> None:
 @click.option("--baseline-date", default=None, metavar="DATE", help="When the nulmeting was taken.")
 @click.option("--target", default=None, help="The streefwaarde.")
 @click.option("--target-date", default=None, metavar="DATE", help="When the streefwaarde should be reached.")
-@pass_lazy
-def indicator_set(lazy: Lazy, ref: str, key: str, baseline: str | None, baseline_date: str | None,
+@pass_flags
+def indicator_set(flags: Flags, ref: str, key: str, baseline: str | None, baseline_date: str | None,
                   target: str | None, target_date: str | None) -> None:
     """Set or correct the baseline or target of indicator KEY of wijkaanpak REF."""
     from ..services import update_indicator
 
-    r = update_indicator(lazy.app, ref, key, baseline=baseline, baseline_date=baseline_date, target=target,
-                         target_date=target_date, acting=lazy.user)
+    app = open_app(flags)
+    r = update_indicator(app, ref, key, baseline=baseline, baseline_date=baseline_date, target=target,
+                         target_date=target_date, acting=app.settings.user)
 
     def fmt(value: float | None, day: str | None) -> str:
         return "-" if value is None else f"{value:g}" + (f" ({day})" if day else "")
@@ -92,12 +94,13 @@ def _plan_text(p: dict[str, Any]) -> str:
 @click.argument("ref")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
               help="csv lists the activities.")
-@pass_lazy
-def plan_show(lazy: Lazy, ref: str, fmt: str) -> None:
+@pass_flags
+def plan_show(flags: Flags, ref: str, fmt: str) -> None:
     """The analysis, the partners and the uitvoeringsagenda of wijkaanpak REF."""
     from ..services import plan_view
 
-    p = plan_view(lazy.app, ref)
+    app = open_app(flags)
+    p = plan_view(app, ref)
     emit(p, fmt, table=lambda: _plan_text(p), csv_rows=p["activities"],
          csv_columns=["number", "title", "partner", "year", "status"])
 
@@ -106,24 +109,26 @@ def plan_show(lazy: Lazy, ref: str, fmt: str) -> None:
 @click.argument("ref")
 @click.option("--strong", "strengths", multiple=True, metavar="TEXT", help="A strong point (repeatable).")
 @click.option("--bottleneck", "bottlenecks", multiple=True, metavar="TEXT", help="A knelpunt (repeatable).")
-@pass_lazy
-def plan_analyse(lazy: Lazy, ref: str, strengths: tuple[str, ...], bottlenecks: tuple[str, ...]) -> None:
+@pass_flags
+def plan_analyse(flags: Flags, ref: str, strengths: tuple[str, ...], bottlenecks: tuple[str, ...]) -> None:
     """Add strong points and knelpunten to the analysis of wijkaanpak REF."""
     from ..services import add_analysis
 
-    r = add_analysis(lazy.app, ref, strengths=strengths, bottlenecks=bottlenecks, acting=lazy.user)
+    app = open_app(flags)
+    r = add_analysis(app, ref, strengths=strengths, bottlenecks=bottlenecks, acting=app.settings.user)
     click.echo(f"Added {len(r['added'])} point(s) to the analysis of {r['aanpak']}.")
 
 
 @plan.command("partner")
 @click.argument("ref")
 @click.argument("name")
-@pass_lazy
-def plan_partner(lazy: Lazy, ref: str, name: str) -> None:
+@pass_flags
+def plan_partner(flags: Flags, ref: str, name: str) -> None:
     """Name partner NAME on wijkaanpak REF (besides those the workflow definition names)."""
     from ..services import add_partner
 
-    r = add_partner(lazy.app, ref, name, acting=lazy.user)
+    app = open_app(flags)
+    r = add_partner(app, ref, name, acting=app.settings.user)
     click.echo(f"{r['partner']} is now a partner of {r['aanpak']}.")
 
 
@@ -137,12 +142,13 @@ STATUS_CHOICE = click.Choice(["planned", "running", "done", "dropped", "gepland"
 @click.option("--partner", required=True, help="The partner responsible.")
 @click.option("--year", required=True, help="The year it is planned for.")
 @click.option("--status", type=STATUS_CHOICE, default="planned", show_default=True)
-@pass_lazy
-def plan_activity(lazy: Lazy, ref: str, title: str, partner: str, year: str, status: str) -> None:
+@pass_flags
+def plan_activity(flags: Flags, ref: str, title: str, partner: str, year: str, status: str) -> None:
     """Add activity TITLE to the uitvoeringsagenda of wijkaanpak REF."""
     from ..services import add_activity
 
-    r = add_activity(lazy.app, ref, title, partner=partner, year=year, status=status, acting=lazy.user)
+    app = open_app(flags)
+    r = add_activity(app, ref, title, partner=partner, year=year, status=status, acting=app.settings.user)
     click.echo(f"Added activity #{r['number']} \"{r['title']}\" ({r['partner']}, {r['year']}, "
                f"{r['status_label']}) to {r['aanpak']}.")
 
@@ -153,13 +159,14 @@ def plan_activity(lazy: Lazy, ref: str, title: str, partner: str, year: str, sta
 @click.option("--status", type=STATUS_CHOICE, default=None)
 @click.option("--year", default=None, help="Move it to another year.")
 @click.option("--partner", default=None, help="Hand it to another partner.")
-@pass_lazy
-def plan_update(lazy: Lazy, ref: str, number: str, status: str | None, year: str | None,
+@pass_flags
+def plan_update(flags: Flags, ref: str, number: str, status: str | None, year: str | None,
                 partner: str | None) -> None:
     """Update activity NUMBER of the uitvoeringsagenda of wijkaanpak REF."""
     from ..services import update_activity
 
-    r = update_activity(lazy.app, ref, number, status=status, year=year, partner=partner, acting=lazy.user)
+    app = open_app(flags)
+    r = update_activity(app, ref, number, status=status, year=year, partner=partner, acting=app.settings.user)
     click.echo(f"Activity #{r['number']} \"{r['title']}\" of {r['aanpak']}: {r['partner']}, {r['year']}, "
                f"{r['status_label']}.")
 
@@ -177,12 +184,13 @@ def theme() -> None:
 @click.argument("theme_name", metavar="THEME")
 @click.option("--result", "results", multiple=True, metavar="TEXT",
               help="A beoogd resultaat under this theme (repeatable).")
-@pass_lazy
-def theme_add(lazy: Lazy, ref: str, theme_name: str, results: tuple[str, ...]) -> None:
+@pass_flags
+def theme_add(flags: Flags, ref: str, theme_name: str, results: tuple[str, ...]) -> None:
     """Link wijkaanpak REF to THEME, or add intended results to a theme it is linked to."""
     from ..services import link_theme
 
-    r = link_theme(lazy.app, ref, theme_name, results=results, acting=lazy.user)
+    app = open_app(flags)
+    r = link_theme(app, ref, theme_name, results=results, acting=app.settings.user)
     what = "Linked" if r["linked"] else "Updated"
     click.echo(f"{what} {r['aanpak']} to {r['label']} [{r['theme']}] with {len(r['results_added'])} "
                "new intended result(s).")
@@ -191,12 +199,13 @@ def theme_add(lazy: Lazy, ref: str, theme_name: str, results: tuple[str, ...]) -
 @theme.command("list")
 @click.argument("ref")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@pass_lazy
-def theme_list(lazy: Lazy, ref: str, fmt: str) -> None:
+@pass_flags
+def theme_list(flags: Flags, ref: str, fmt: str) -> None:
     """The themes of wijkaanpak REF with their intended results."""
     from ..services import theme_view
 
-    rows = theme_view(lazy.app, ref)
+    app = open_app(flags)
+    rows = theme_view(app, ref)
 
     def text() -> str:
         if not rows:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import FORMATS, Lazy, cli, pass_lazy
+from . import FORMATS, Flags, cli, open_app, pass_flags
 from .render import as_table, emit
 
 LIST_COLUMNS = [("reminder", "#"), ("aanpak", "Aanpak"), ("rule", "Rule"), ("kind", "Kind"), ("due", "Due"),
@@ -21,12 +21,13 @@ def reminders() -> None:
 @click.option("--until", metavar="DATE", default=None, help="Only what falls due up to and including DATE.")
 @click.option("--failed", is_flag=True, help="Only messages that failed, with the server's answer.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
-@pass_lazy
-def reminders_list(lazy: Lazy, due: bool, until: str | None, failed: bool, fmt: str) -> None:
+@pass_flags
+def reminders_list(flags: Flags, due: bool, until: str | None, failed: bool, fmt: str) -> None:
     """Scheduled reminders and sent messages (one row per recipient once queued)."""
     from ..services.reminders import list_reminders
 
-    rows = list_reminders(lazy.app, due=due, until=until, failed=failed)
+    app = open_app(flags)
+    rows = list_reminders(app, due=due, until=until, failed=failed)
     for r in rows:
         r["due"] = (r["due"] or "")[:16].replace("T", " ")
     emit(rows, fmt, table=lambda: as_table(rows, LIST_COLUMNS) if rows else "No reminders match.")
@@ -35,8 +36,8 @@ def reminders_list(lazy: Lazy, due: bool, until: str | None, failed: bool, fmt: 
 @reminders.command("send")
 @click.option("--dry-run", is_flag=True, help="Show what would be sent; claim and send nothing.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@pass_lazy
-def reminders_send(lazy: Lazy, dry_run: bool, fmt: str) -> None:
+@pass_flags
+def reminders_send(flags: Flags, dry_run: bool, fmt: str) -> None:
     """Send every reminder that is due, once (for cron or a systemd timer).
 
     Safe to run while `wijkflow scheduler run` runs, or from two machines at once:
@@ -44,7 +45,8 @@ def reminders_send(lazy: Lazy, dry_run: bool, fmt: str) -> None:
     """
     from ..services.reminders import send_reminders
 
-    r = send_reminders(lazy.app, dry_run=dry_run, acting=lazy.user)
+    app = open_app(flags)
+    r = send_reminders(app, dry_run=dry_run, acting=app.settings.user)
     if fmt == "json":
         emit(r, "json")
         return
@@ -76,8 +78,8 @@ def scheduler() -> None:
 @click.option("--once", is_flag=True,
               help="Sweep once and exit instead of running on (to check an installation; exits non-zero "
                    "if the sweep fails).")
-@pass_lazy
-def scheduler_run(lazy: Lazy, interval: float, once: bool) -> None:
+@pass_flags
+def scheduler_run(flags: Flags, interval: float, once: bool) -> None:
     """Send reminders as they fall due, in the foreground (APScheduler); stop with SIGTERM or Ctrl-C.
 
     Run it under systemd (see README), normally without --as. After downtime, whatever fell
@@ -89,8 +91,9 @@ def scheduler_run(lazy: Lazy, interval: float, once: bool) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    run_scheduler(lazy.app, interval=interval, once=once, echo=lambda s: click.echo(s, err=True),
-                  acting=lazy.user)
+    app = open_app(flags)
+    run_scheduler(app, interval=interval, once=once, echo=lambda s: click.echo(s, err=True),
+                  acting=app.settings.user)
 
 
 @cli.group()
@@ -103,25 +106,27 @@ def mail() -> None:
 @click.argument("rule")
 @click.option("--to", "to", metavar="EMAIL", default=None, help="Preview for this person (default: first recipient).")
 @click.option("--part", type=click.Choice(["text", "html"]), default="text", show_default=True)
-@pass_lazy
-def mail_preview(lazy: Lazy, ref: str, rule: str, to: str | None, part: str) -> None:
+@pass_flags
+def mail_preview(flags: Flags, ref: str, rule: str, to: str | None, part: str) -> None:
     """Show the email reminder RULE of wijkaanpak REF would send now. Sends nothing."""
     from ..services.reminders import preview_mail
 
-    p = preview_mail(lazy.app, ref, rule, to=to)
+    app = open_app(flags)
+    p = preview_mail(app, ref, rule, to=to)
     click.echo(f"To: {p['to']} ({p['role']}, {p['locale']})\nSubject: {p['subject']}\n")
     click.echo(p[part])
 
 
 @mail.command("test")
 @click.argument("address")
-@pass_lazy
-def mail_test(lazy: Lazy, address: str) -> None:
+@pass_flags
+def mail_test(flags: Flags, address: str) -> None:
     """Send a test message to ADDRESS through the configured SMTP server (or the outbox).
 
     Administrators only (--as ADMIN-EMAIL): it sends a real message.
     """
     from ..services.reminders import test_mail
 
-    r = test_mail(lazy.app, address, acting=lazy.user)
+    app = open_app(flags)
+    r = test_mail(app, address, acting=app.settings.user)
     click.echo(f"Sent a test message to {r['to']} via {r['transport']} (Message-ID {r['message_id']}).")

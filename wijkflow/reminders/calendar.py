@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import calendar as _cal
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ..config import Settings
 from ..errors import InvalidInput
 
 _ISO = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
@@ -74,19 +74,9 @@ class WorkCalendar:
     _holidays: Any = None
 
     @classmethod
-    def from_settings(cls, settings: Any) -> WorkCalendar:
-        closing = parse_closing_days(getattr(settings, "closing_days", None))
-        shift = str(getattr(settings, "reminder_shift", "next_working_day") or "next_working_day")
-        if shift not in ("next_working_day", "none"):
-            raise InvalidInput(f"WIJKFLOW_REMINDER_SHIFT must be next_working_day or none, not '{shift}'.")
-        try:
-            hour = int(getattr(settings, "reminder_hour", 9) or 9)
-        except (TypeError, ValueError):
-            raise InvalidInput("WIJKFLOW_REMINDER_HOUR must be an hour of the day (0-23).") from None
-        if not 0 <= hour <= 23:
-            raise InvalidInput("WIJKFLOW_REMINDER_HOUR must be an hour of the day (0-23).")
-        return cls(closing_days=frozenset(closing), shift=shift != "none", hour=hour,
-                   tz=settings.zone())
+    def from_settings(cls, settings: Settings) -> WorkCalendar:
+        return cls(closing_days=settings.closing_days, shift=settings.reminder_shift != "none",
+                   hour=settings.reminder_hour, tz=settings.zone())
 
     def holiday_name(self, day: date) -> str | None:
         if self._holidays is None:
@@ -125,22 +115,3 @@ class WorkCalendar:
 
     def local_date(self, moment: datetime) -> date:
         return moment.astimezone(self.tz).date()
-
-
-def parse_closing_days(value: Any) -> list[date]:
-    if not value:
-        return []
-    items: Iterable[Any] = value if isinstance(value, list | tuple) else str(value).replace(";", ",").split(",")
-    out = []
-    for item in items:
-        if isinstance(item, date):
-            out.append(item)
-            continue
-        text = str(item).strip()
-        if not text:
-            continue
-        try:
-            out.append(date.fromisoformat(text))
-        except ValueError:
-            raise InvalidInput(f"Closing day '{text}' is not a date (YYYY-MM-DD).") from None
-    return out

@@ -18,23 +18,11 @@ from collections.abc import Callable
 from email.message import Message
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
 
-from ..errors import InvalidInput, WijkflowError
+from ..config import Settings
+from ..errors import DeliveryError
 
 log = logging.getLogger(__name__)
-
-
-class DeliveryError(WijkflowError):
-    """A message that did not go out. `retryable` says whether a later attempt may succeed."""
-
-    def __init__(self, message: str, *, retryable: bool, answer: str | None = None,
-                 connection: bool = False) -> None:
-        self.retryable = retryable
-        self.answer = answer
-        # True when no connection could be made at all: the rest of the batch need not try.
-        self.connection = connection
-        super().__init__(message)
 
 
 class MemoryMailer:
@@ -279,14 +267,12 @@ def _answer(code: int, text: bytes | str) -> str:
     return f"{code} {' '.join(str(text).split())}"
 
 
-def mailer_for(settings: Any) -> SmtpMailer | OutboxMailer:
+def mailer_for(settings: Settings) -> SmtpMailer | OutboxMailer:
     """SMTP when a host is configured, else the .eml outbox folder (the embedded default)."""
     if settings.smtp_host:
-        try:
-            timeout = float(settings.smtp_timeout or 30)
-        except (TypeError, ValueError):
-            raise InvalidInput(f"WIJKFLOW_SMTP_TIMEOUT '{settings.smtp_timeout}' is not a number of seconds.") from None
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
         return SmtpMailer(host=settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,
-                          user=settings.smtp_user, password_env=settings.smtp_password,
-                          password_file=settings.smtp_password_file, timeout=timeout, mail_from=settings.mail_from)
+                          user=settings.smtp_user, password_env=password,
+                          password_file=settings.smtp_password_file, timeout=settings.smtp_timeout,
+                          mail_from=settings.mail_from)
     return OutboxMailer(settings.outbox_dir)

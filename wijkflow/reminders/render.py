@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..errors import WijkflowError
+from ..errors import DeliveryError, TemplateProblem
 
 MONTHS = {
     "nl": ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
@@ -42,14 +42,6 @@ _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP  # readable bodies, as EmailMessage.set_content chose
 _HEADER_BREAKS = re.compile(r"[\r\n\x00]+")
 EMAIL_RE = re.compile(r"^[^@\s<>\"',;:()\[\]\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-
-
-class TemplateProblem(WijkflowError):
-    """A notification template that is missing or fails to render; names the template."""
-
-    def __init__(self, *, template: str, problem: str) -> None:
-        self.template = template
-        super().__init__(f"The notification template notifications/{template} cannot be rendered: {problem}.")
 
 
 def notifications_dir() -> Path:
@@ -149,8 +141,6 @@ def deadline_ics(*, uid: str, day: date, summary: str, description: str, stamp: 
 
 
 def check_address(email: str | None) -> str:
-    from .mailers import DeliveryError
-
     if not email:
         raise DeliveryError("the person has no email address (forgotten or never given)", retryable=False)
     if len(email) > 254 or not EMAIL_RE.match(email) or _HEADER_BREAKS.search(email):

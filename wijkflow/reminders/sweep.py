@@ -70,7 +70,7 @@ def backoff(attempts: int) -> timedelta:
 
 def lease_of(app: Any) -> timedelta:
     """How long a claim holds (WIJKFLOW_LEASE_SECONDS) before another scheduler may take it over."""
-    return timedelta(seconds=float(app.settings.lease_seconds))
+    return timedelta(seconds=app.settings.lease_seconds)
 
 
 def truthy(value: Any) -> bool:
@@ -352,7 +352,7 @@ def sweep(app: Any, *, mailer: Any = None, now: datetime | None = None, dry_run:
     result.queued, result.cancelled = fan_out(app, now)
     mailer = mailer or mailer_for(app.settings)
     result.transport = mailer.transport
-    digest = truthy(app.settings.mail_digest)
+    digest = app.settings.mail_digest
     token = _token()
     lease = lease_of(app)
     # What messages about one aanpak share (its phase, open criteria, gates), computed once and

@@ -1,39 +1,28 @@
 """The use-cases: each is one function, one transaction. The CLI calls exactly one per command.
 
-Each name is imported from its module on first use, so a command pays only for the use-case it
-runs (`wijkflow show` need not load the import, plan or reminder machinery).
+    from wijkflow import services
+    services.advance(app, "wijkaanpak-noord", acting="pl@hengelo.nl")
+
+The everyday use-cases are imported here. Those with heavier machinery (reports, reminders,
+audit, schema, migrate, as-of views) are imported from their own module:
+`from wijkflow.services.audit import verify`. No module here is named like a function it
+exports, so importing a module never hides a function (`services.history` stays the function).
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from .aanpak import assign_role, create_aanpak, gate_status, list_aanpakken, show_aanpak
+from .history_view import history
+from .indicators import add_indicator, interpret, measure, progress, update_indicator
+from .lifecycle import advance, approve, complete, set_deadline
+from .people import add_person, forget_person, list_people
+from .plan import add_activity, add_analysis, add_partner, plan_view, update_activity
+from .portfolio_import import import_portfolio
+from .themes import link_theme, theme_view
 
-_WHERE = {
-    "assign_role": "aanpak", "create_aanpak": "aanpak", "gate_status": "aanpak", "list_aanpakken": "aanpak",
-    "show_aanpak": "aanpak",
-    "history": "history",
-    "add_indicator": "indicators", "interpret": "indicators", "measure": "indicators", "progress": "indicators",
-    "update_indicator": "indicators",
-    "advance": "lifecycle", "approve": "lifecycle", "complete": "lifecycle", "set_deadline": "lifecycle",
-    "add_person": "people", "forget_person": "people", "list_people": "people",
-    "add_activity": "plan", "add_analysis": "plan", "add_partner": "plan", "plan_view": "plan",
-    "update_activity": "plan",
-    "import_portfolio": "portfolio_import",
-    "link_theme": "themes", "theme_view": "themes",
-}
-
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wijkflow.services' has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value  # next time a plain attribute
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__all__ = [
+    "add_activity", "add_analysis", "add_indicator", "add_partner", "add_person", "advance", "approve",
+    "assign_role", "complete", "create_aanpak", "forget_person", "gate_status", "history", "import_portfolio",
+    "interpret", "link_theme", "list_aanpakken", "list_people", "measure", "plan_view", "progress",
+    "set_deadline", "show_aanpak", "theme_view", "update_activity", "update_indicator",
+]

@@ -49,8 +49,6 @@ def forget_person(app: App, email: str, *, acting: str | None) -> dict[str, Any]
         who = actor(conn, acting)
         target = person(conn, email)
         if who.role != "admin" and who.id != target.id:
-            from ..errors import NotAllowed
-
             raise NotAllowed("Only an administrator (or the person themselves) may erase a person.")
         store.secure_delete(conn)
         store.erase_person(conn, target.id, now)

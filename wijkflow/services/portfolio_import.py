@@ -31,7 +31,8 @@ from sqlalchemy import exc as sa_exc
 from .. import store
 from ..app import App
 from ..catalogue import catalogue
-from ..errors import InvalidInput, NotAllowed, WijkflowError
+from ..definitions import _parse_yaml  # the same line-keeping, duplicate-refusing YAML reader
+from ..errors import ImportRejected, InvalidInput, NotAllowed, WijkflowError
 from .aanpak import create_aanpak_in
 from .common import actor, clean_email, clean_name, load
 from .indicators import add_indicator_in
@@ -41,19 +42,6 @@ FIELDS = {"name", "wijk", "gemeente", "workflow", "phase", "since", "leader", "c
 INDICATOR_FIELDS = {"key", "label", "unit", "direction", "baseline", "baseline_date", "target", "target_date"}
 PERSON_RE = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>]+)>\s*$")
 CSV_INDICATOR_RE = re.compile(r"^(?P<key>[a-z][a-z0-9_]*)\s*(=\s*(?P<base>[^-]*?)\s*(->\s*(?P<target>.*?))?)?\s*$")
-
-
-class ImportRejected(InvalidInput):
-    """One or more rows are bad: nothing was imported. Carries every (line, reason)."""
-
-    def __init__(self, *, file: str, problems: list[tuple[int, str]], rows: int) -> None:
-        self.file = file
-        self.problems = problems
-        self.rows = rows
-        n = len(problems)
-        listed = "; ".join(f"line {line}: {why}" for line, why in problems)
-        super().__init__(f"{file}: {n} of {rows} {'row is' if rows == 1 else 'rows are'} bad, nothing was "
-                         f"imported: {listed}")
 
 
 class _DryRunDone(Exception):
@@ -104,8 +92,6 @@ def _csv_rows(text: str, file: str) -> list[tuple[int, dict[str, Any]]]:
 
 
 def _yaml_rows(text: str, file: str) -> list[tuple[int, dict[str, Any]]]:
-    from ..definitions import _parse_yaml  # the same line-keeping, duplicate-refusing YAML reader
-
     data, lines = _parse_yaml(text, file)
     prefix: tuple[Any, ...] = ()
     people: list[Any] = []

@@ -15,7 +15,7 @@ from ..reporting import charts, describe, render
 from .aanpak import show_aanpak
 from .audit import head
 from .common import Context, facts, local_iso, local_midnight_utc
-from .history import history
+from .history_view import history
 
 
 def _write(path: str, html: str) -> dict[str, Any]:

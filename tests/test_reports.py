@@ -109,6 +109,15 @@ def test_report_right_after_creation(run, aanpak, tmp_path):
     assert "Aanpak gestart in fase Initiëren" in out.read_text(encoding="utf-8")
 
 
+def test_report_names_an_erased_person_in_dutch(run, app, aanpak, tmp_path):
+    services.forget_person(app, SG1, acting=ADMIN)
+    out = tmp_path / "vergeten.html"
+    assert run("report", aanpak, "--html", str(out)).exit_code == 0
+    text = " ".join(Page(out.read_text(encoding="utf-8")).text)
+    assert "(vergeten persoon) is lid van de stuurgroep" in text
+    assert "Robert" not in text and "forgotten" not in text
+
+
 def test_script_in_a_name_is_escaped_everywhere(run, app, people, tmp_path):
     evil = '<script>alert("x")</script>'
     services.add_person(app, "evil@hengelo.example", name=f"Eva {evil}", acting=ADMIN)

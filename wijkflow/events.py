@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .i18n import N_, t
-from .roles import role_label
+from .roles import person_name, role_label
 from .templating import iso_text, number
 
 Form = Literal["line", "sentence"]
@@ -116,7 +116,7 @@ def _params(e: dict[str, Any], locale: str | None, form: Form) -> dict[str, Any]
         "to_label": e.get("to_label"), "from_phase": e.get("from_phase"), "to_phase": e.get("to_phase"),
         "from": p.get("from"), "to_version": p.get("to_version"),
         "criterion": p.get("criterion") if line else p.get("label") or p.get("criterion"),
-        "who": (person.get("email") if line else person.get("name")) or ref,
+        "who": (person.get("email") if line else person_name(person.get("name"), locale)) or ref,
         "role": p.get("role") if line else role_label(p.get("role") or "", locale),
         "indicator": p.get("indicator") or p.get("key") if line else p.get("label") or p.get("indicator")
         or p.get("key"),

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import events, templating
-from ..roles import role_label
+from ..roles import person_name, role_label
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LOCALE = "nl"
@@ -26,6 +26,7 @@ def environment() -> Any:
     env.filters["nl_day"] = lambda iso: nl_date(iso[:10]) if iso else ""
     env.filters["num"] = lambda v: "" if v is None else templating.number(v, LOCALE)
     env.filters["role"] = lambda role: role_label(role, LOCALE)
+    env.filters["person"] = lambda name: person_name(name, LOCALE)
     return env
 
 

@@ -15,6 +15,7 @@ from .. import store
 from ..definitions import Definition
 from ..errors import NotAllowed, NotFound
 from ..gates import Facts, load_facts
+from ..roles import FORGOTTEN_PERSON
 from ..validation import EMAIL_RE, MAX_NAME, MAX_TEXT, clean_email, clean_name, clean_text, parse_date
 
 __all__ = ["EMAIL_RE", "MAX_NAME", "MAX_TEXT", "Context", "actor", "actor_and_load", "clean_email", "clean_name",
@@ -124,7 +125,7 @@ def person_ref(people: dict[int, Any], person_id: int | None) -> dict[str, Any] 
         return None
     p = people.get(person_id)
     if p is None or p.forgotten_at is not None:
-        return {"id": person_id, "email": None, "name": "(forgotten person)"}
+        return {"id": person_id, "email": None, "name": FORGOTTEN_PERSON}
     return {"id": person_id, "email": p.email, "name": p.name}
 
 

@@ -12,6 +12,7 @@ from .. import gates, store
 from ..app import App
 from ..errors import InvalidInput, StorageError
 from ..reporting import LOCALE, charts, describe, render
+from ..roles import FORGOTTEN_PERSON, person_name
 from .aanpak import show_aanpak
 from .audit import head
 from .common import Context, facts, local_iso, local_midnight_utc
@@ -124,7 +125,7 @@ def portfolio_report(app: App, path: str) -> dict[str, Any]:
                 "gate_size": len(result.criteria) if result else 0,
                 "overdue": store.overdue_reminders(conn, row.id, now),
                 "leaders": [people[i].name if i in people and people[i].forgotten_at is None
-                            else "(vergeten persoon)" for i in leader_ids],
+                            else person_name(FORGOTTEN_PERSON, LOCALE) for i in leader_ids],
                 "updated": local_iso(row.updated_at, app.tz),
                 "themes": themes.get(row.id, []),
             })

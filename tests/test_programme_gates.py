@@ -11,13 +11,14 @@ from wijkflow.definitions import (
     TargetsCriterion,
     ThemesCriterion,
 )
-from wijkflow.gates import Facts, IndicatorFact
-from wijkflow.programme_gates import (
+from wijkflow.gates import (
     ActivityFact,
+    Facts,
+    IndicatorFact,
     InterpretationFact,
     PartyFact,
     ProgrammeFacts,
-    evaluate_programme,
+    evaluate_criterion,
 )
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -32,8 +33,7 @@ def ind(key, direction, baseline, target, latest, recorded=T0):
 def verdict(criterion, indicators=(), **programme):
     facts = Facts(phase="monitor", phase_since=T0, indicators=tuple(indicators),
                   programme=ProgrammeFacts(**programme))
-    base = {"key": "c", "label": "C", "kind": criterion.kind, "optional": False}
-    r = evaluate_programme(base, criterion, facts)
+    r = evaluate_criterion("c", criterion, facts, T0)
     return r.met, r.why
 
 

@@ -5,12 +5,21 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
 from conftest import ADMIN, PL, SG1, WR
 
 from wijkflow import services, store
+from wijkflow.definitions import (
+    AnalysisCriterion,
+    ApprovalCriterion,
+    DeliverableCriterion,
+    IndicatorsCriterion,
+    MinDaysCriterion,
+)
+from wijkflow.gates import Facts, IndicatorFact, evaluate_criterion, snapshot_why
 from wijkflow.reporting import charts, render
 
 INITIATE = ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering")
@@ -100,6 +109,15 @@ def test_report_right_after_creation(run, aanpak, tmp_path):
     assert "Aanpak gestart in fase Initiëren" in out.read_text(encoding="utf-8")
 
 
+def test_report_names_an_erased_person_in_dutch(run, app, aanpak, tmp_path):
+    services.forget_person(app, SG1, acting=ADMIN)
+    out = tmp_path / "vergeten.html"
+    assert run("report", aanpak, "--html", str(out)).exit_code == 0
+    text = " ".join(Page(out.read_text(encoding="utf-8")).text)
+    assert "(vergeten persoon) is lid van de stuurgroep" in text
+    assert "Robert" not in text and "forgotten" not in text
+
+
 def test_script_in_a_name_is_escaped_everywhere(run, app, people, tmp_path):
     evil = '<script>alert("x")</script>'
     services.add_person(app, "evil@hengelo.example", name=f"Eva {evil}", acting=ADMIN)
@@ -175,18 +193,46 @@ def test_indicator_chart_geometry():
     assert empty.points == [] and empty.baseline_y is None
 
 
-@pytest.mark.parametrize(("why", "dutch"), [
-    ("not completed yet", "nog niet opgeleverd"),
-    ("not approved yet (by someone with the approver role)", "nog niet goedgekeurd (door iemand met de rol approver)"),
-    ("12 of 90 days in phase; met from 2026-06-01", "12 van 90 dagen in deze fase; voldaan vanaf 2026-06-01"),
-    ("no baseline for bewoners; fewer than 1 measurements for veiligheid",
-     "geen nulmeting voor bewoners; minder dan 1 metingen voor veiligheid"),
-    ("a reason the report does not know", "a reason the report does not know"),
-])
-def test_gate_reasons_are_dutch_in_reports(why, dutch):
-    from wijkflow.reporting import why_nl
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
-    assert why_nl(why) == dutch
+
+@pytest.mark.parametrize(("criterion", "facts", "english", "dutch"), [
+    (DeliverableCriterion(kind="deliverable", label="D"), Facts(phase="p", phase_since=T0),
+     "not completed yet", "nog niet opgeleverd"),
+    (ApprovalCriterion(kind="approval", label="A"), Facts(phase="p", phase_since=T0),
+     "not approved yet (by someone with the approver role)", "nog niet goedgekeurd (door iemand met de rol approver)"),
+    (MinDaysCriterion(kind="min_days", label="M", days=90), Facts(phase="p", phase_since=T0 - timedelta(days=12)),
+     "12 of 90 days in phase; met from 2026-05-19", "12 van 90 dagen in deze fase; voldaan vanaf 2026-05-19"),
+    (IndicatorsCriterion(kind="indicators", label="I", min_measurements=1),
+     Facts(phase="p", phase_since=T0, indicators=(
+         IndicatorFact(key="bewoners", label="B", has_baseline=False, measurements=1),
+         IndicatorFact(key="veiligheid", label="V", has_baseline=True, measurements=0))),
+     "no baseline for bewoners; fewer than 1 measurements for veiligheid",
+     "geen nulmeting voor bewoners; minder dan 1 metingen voor veiligheid"),
+    (AnalysisCriterion(kind="analysis", label="A", min_strong_points=2), Facts(phase="p", phase_since=T0),
+     "analysis incomplete: 0 of 2 strong points, 0 of 1 knelpunten",
+     "analyse onvolledig: 0 van 2 sterke punten, 0 van 1 knelpunten"),
+])
+def test_gate_reasons_are_english_on_the_cli_and_dutch_in_reports(criterion, facts, english, dutch):
+    result = evaluate_criterion("c", criterion, facts, T0)
+    assert result.why == english and result.why_in("en") == english
+    assert result.why_in("nl") == dutch
+    assert snapshot_why(result.snapshot(), "nl") == dutch  # a passed gate, read back from its event
+
+
+def test_a_gate_snapshot_from_before_reason_codes_keeps_its_english():
+    assert snapshot_why({"why": "a reason the report does not know"}, "nl") == "a reason the report does not know"
+
+
+def test_programme_reasons_are_dutch_in_the_report(run, app, people, tmp_path):
+    a = services.create_aanpak(app, "Wijkaanpak Klarendal", wijk="Klarendal", gemeente="Arnhem", leader=PL,
+                               workflow="wijkontwikkelingsplan", phase="design", since="2026-01-05", acting=PL)
+    out = tmp_path / "wop.html"
+    assert run("report", a["slug"], "--html", str(out)).exit_code == 0
+    text = " ".join(Page(out.read_text(encoding="utf-8")).text)
+    assert "analyse onvolledig: 0 van 1 sterke punten, 0 van 1 knelpunten" in text
+    assert "nog geen activiteit voor Gemeente, Bewoners" in text
+    assert "analysis incomplete" not in text and "no activity yet" not in text
 
 
 @pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium for a real browser")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from transitions.extensions import GraphMachine
+
 from .definitions import Definition
 
 
@@ -30,8 +32,6 @@ def mermaid(d: Definition) -> str:
 
     `transitions` names states by key; the Dutch labels are put in afterwards.
     """
-    from transitions.extensions import GraphMachine
-
     class _Model:
         pass
 
@@ -43,7 +43,7 @@ def mermaid(d: Definition) -> str:
                      for t in d.transitions],
         initial=d.initial_phase, auto_transitions=False, graph_engine="mermaid", title=d.label,
     )
-    text = model.get_graph().draw(None)
+    text = model.get_graph().draw(None)  # type: ignore[attr-defined]  # GraphMachine gives its models get_graph
     for p in d.phases:
         label = p.label.replace('"', "'")
         text = text.replace(f'state "{p.key}" as {p.key}\n', f'state "{label}" as {p.key}\n')

@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from ..events import describe
+
 
 def as_json(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False, default=str)
@@ -84,26 +86,8 @@ def gate_lines(gate: dict[str, Any]) -> list[str]:
 
 
 def describe_event(e: dict[str, Any]) -> str:
-    """One line saying what an event was, for people."""
-    p = e["payload"]
-    what = e["type"].replace("_", " ")
-    if e["type"] == "phase_changed":
-        return f"{e['from_label']} -> {e['to_label']}" + (" (OVERRIDE)" if p.get("override") else "")
-    if e["type"] == "aanpak_created":
-        return f"created in {e['to_label']}"
-    if e["type"] == "definition_migrated":
-        moved = f", {e['from_phase']} -> {e['to_phase']}" if e["from_phase"] != e["to_phase"] else ""
-        return f"migrated: {p.get('from')} -> v{p.get('to_version')}{moved}"
-    if "criterion" in p:
-        return f"{what}: {p['criterion']}"
-    if e["type"] == "role_assigned":
-        who = (p.get("person") or {}).get("email") or f"#{p['person_id']}"
-        return f"{what}: {who} as {p['role']}"
-    if e["type"] == "measurement_recorded":
-        return f"{what}: {p['indicator']} = {p['value']:g} ({p['date']})"
-    if e["type"] == "indicator_added":
-        return f"{what}: {p['key']}"
-    return what
+    """One line saying what an event was, for people (the event catalogue's `line` form)."""
+    return describe(e, "en", "line")
 
 
 def history_table(events: list[dict[str, Any]]) -> str:

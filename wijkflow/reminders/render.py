@@ -24,7 +24,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .. import templating
 from ..errors import DeliveryError, TemplateProblem
+from ..validation import EMAIL_RE
 
 MONTHS = {
     "nl": ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
@@ -41,7 +43,6 @@ ROLE_LABELS = {
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP  # readable bodies, as EmailMessage.set_content chose
 _HEADER_BREAKS = re.compile(r"[\r\n\x00]+")
-EMAIL_RE = re.compile(r"^[^@\s<>\"',;:()\[\]\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
 def notifications_dir() -> Path:
@@ -53,12 +54,7 @@ def notifications_dir() -> Path:
 
 @lru_cache(maxsize=4)
 def environment(directory: str | None = None) -> Any:
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
-    return Environment(
-        loader=FileSystemLoader(directory or str(notifications_dir())),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    return templating.environment(directory or notifications_dir(), escape=("html",), keep_trailing_newline=True)
 
 
 @lru_cache(maxsize=256)

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-MONTHS_NL = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
+from ..templating import long_date, month_label, number
+
+LOCALE = "nl"  # the reports are Dutch: month names and numbers as Babel writes them for nl
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948", "#76b7b2", "#9c755f", "#e15759")
 
 
@@ -54,8 +56,8 @@ def timeline(phases: list[tuple[str, str]], stays: list[dict[str, Any]], end: da
         days = (((s["until"] or end) - s["since"]) / timedelta(days=1))
         t.bars.append({"x": x0, "y": top + i * lane + 4, "w": max(x1 - x0, 2.0), "h": lane - 8,
                        "color": PALETTE[i % len(PALETTE)], "days": round(days), "open": s["until"] is None,
-                       "title": f"{t.lanes[i]['label']}: {s['since'].astimezone(tz).date().isoformat()} – "
-                                + (s["until"].astimezone(tz).date().isoformat() if s["until"] else "nu")
+                       "title": f"{t.lanes[i]['label']}: {long_date(s['since'].astimezone(tz).date(), LOCALE)} – "
+                                + (long_date(s["until"].astimezone(tz).date(), LOCALE) if s["until"] else "nu")
                                 + f" ({round(days)} dagen)"})
     months = max(1, int(span / 86400 / 30 / 12) + 1)  # one tick per month, fewer on long spans
     step = 1 if months <= 1 else 3 if months <= 3 else 6
@@ -66,7 +68,7 @@ def timeline(phases: list[tuple[str, str]], stays: list[dict[str, Any]], end: da
         if moment > stop:
             break
         if moment >= start and (day.month - 1) % step == 0:
-            label = MONTHS_NL[day.month - 1] + (f" {day.year}" if day.month == 1 or not t.ticks else "")
+            label = month_label(day, LOCALE) + (f" {day.year}" if day.month == 1 or not t.ticks else "")
             t.ticks.append({"x": x(moment), "label": label})
         day = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
     t.now_x = x(end)
@@ -116,11 +118,11 @@ def indicator_chart(baseline: float | None, target: float | None, measurements: 
     c.baseline_y = y(baseline) if baseline is not None else None
     c.target_y = y(target) if target is not None else None
     for d, v in measurements:
-        c.points.append({"x": x(d), "y": y(v), "value": f"{v:g}", "date": d.isoformat()})
+        c.points.append({"x": x(d), "y": y(v), "value": number(v, LOCALE), "date": d.isoformat()})
     # Baseline and target first, then the extremes where they do not collide (12 px apart).
     for v in [v for v in (baseline, target) if v is not None] + [lo + pad, hi - pad]:
         if all(abs(y(v) - other["y"]) >= 12 for other in c.y_labels):
-            c.y_labels.append({"y": y(v), "label": f"{v:g}"})
+            c.y_labels.append({"y": y(v), "label": number(round(v, 6), LOCALE)})
     if first is not None and last is not None:
         c.x_labels.append({"x": x(first), "label": first.isoformat(), "anchor": "start"})
         if last != first:

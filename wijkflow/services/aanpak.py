@@ -169,7 +169,9 @@ def iter_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = Non
                    "stalled": is_stalled}
 
 
-def gate_view(ctx: Context, result: gates.GateResult, people: dict[int, Any], app: App) -> dict[str, Any]:
+def gate_view(ctx: Context, result: gates.GateResult, people: dict[int, Any], app: App,
+              locale: str = "en") -> dict[str, Any]:
+    """A gate as people and scripts read it; each criterion's reason (`why`) in `locale`."""
     t = result.transition
     tz = app.tz
     return {
@@ -178,13 +180,13 @@ def gate_view(ctx: Context, result: gates.GateResult, people: dict[int, Any], ap
         "passed": result.passed,
         "criteria": [{
             "key": c.key, "label": c.label, "kind": c.kind, "optional": c.optional, "met": c.met,
-            "why": c.why, "by": person_ref(people, c.person_id), "at": local_iso(c.at, tz),
+            "why": c.why_in(locale), "by": person_ref(people, c.person_id), "at": local_iso(c.at, tz),
             "evidence": c.evidence, "comment": c.comment,
         } for c in result.criteria],
     }
 
 
-def show_aanpak(app: App, ref: str) -> dict[str, Any]:
+def show_aanpak(app: App, ref: str, *, locale: str = "en") -> dict[str, Any]:
     now = app.now()
     with app.db.read() as conn:
         ctx = load(conn, ref)
@@ -204,7 +206,7 @@ def show_aanpak(app: App, ref: str) -> dict[str, Any]:
         "phase_since": local_iso(row.phase_since, app.tz), "days_in_phase": days,
         "stalled": bool(p and p.max_days and days > p.max_days),
         "people": [{"role": r.role, **(person_ref(people, r.person_id) or {})} for r in ctx.roles],
-        "gates": [gate_view(ctx, g, people, app) for g in results],
+        "gates": [gate_view(ctx, g, people, app, locale) for g in results],
         "deadlines": {k: v.isoformat() for k, v in sorted(deadlines.items())},
         "indicators": [i.key for i in inds],
     }

@@ -17,14 +17,9 @@ from zoneinfo import ZoneInfo
 from .. import audit, store
 from ..app import App
 from ..errors import AuditFailed, InvalidInput, NotFound
+from ..events import KNOWN_EVENT_TYPES  # a database may hold more (from newer modules): accepted too
 from .common import EMAIL_RE, local_iso, local_midnight_utc, parse_date, person_ref
 
-# Event types wijkflow writes; a database may hold more (from newer modules), which are accepted too.
-KNOWN_EVENT_TYPES = (
-    "aanpak_created", "role_assigned", "criterion_completed", "criterion_approved", "deadline_set",
-    "phase_changed", "gate_overridden", "indicator_added", "measurement_recorded", "person_added",
-    "person_forgotten", "definition_migrated",
-)
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 

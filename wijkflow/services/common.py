@@ -13,62 +13,14 @@ import sqlalchemy as sa
 
 from .. import store
 from ..definitions import Definition
-from ..errors import InvalidInput, NotAllowed, NotFound
-from ..gates import Facts, IndicatorFact, Record
+from ..errors import NotAllowed, NotFound
+from ..gates import Facts, load_facts
+from ..roles import FORGOTTEN_PERSON
+from ..validation import EMAIL_RE, MAX_NAME, MAX_TEXT, clean_email, clean_name, clean_text, parse_date
 
-MAX_NAME = 200
-MAX_TEXT = 4000
-EMAIL_RE = re.compile(r"^[^@\s<>\"',;:()\[\]\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def clean_text(value: str | None, what: str, *, max_len: int = MAX_TEXT, required: bool = False,
-               multiline: bool = False) -> str | None:
-    if value is None or not value.strip():
-        if required:
-            raise InvalidInput(f"The {what} may not be empty.")
-        return None
-    value = value.strip()
-    if len(value) > max_len:
-        raise InvalidInput(f"The {what} is {len(value)} characters long; at most {max_len} are allowed.")
-    checked = value.replace("\r\n", "").replace("\n", "").replace("\t", "") if multiline else value
-    if _CONTROL.search(checked):
-        raise InvalidInput(f"The {what} contains control characters (such as a line break); remove them.")
-    return value
-
-
-def clean_name(value: str | None, what: str = "name") -> str:
-    out = clean_text(value, what, max_len=MAX_NAME, required=True)
-    assert out is not None
-    return out
-
-
-def clean_email(value: str | None) -> str:
-    if value is None or not value.strip():
-        raise InvalidInput("An email address is needed.")
-    email = value.strip().lower()
-    if len(email) > 254 or not EMAIL_RE.match(email):
-        raise InvalidInput(f"'{value.strip()}' is not an email address.")
-    if not email.isascii():
-        # Reminders go out without SMTPUTF8 (most municipal mail servers lack it): such an address cannot be reached.
-        raise InvalidInput(f"'{value.strip()}' has letters outside ASCII; wijkflow's reminders can only reach "
-                           "plain ASCII addresses.")
-    return email
-
-
-def parse_date(value: str | date, what: str = "date") -> date:
-    if isinstance(value, date):
-        return value
-    text = (value or "").strip()
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        raise InvalidInput(f"'{value}' is not a valid {what}; use YYYY-MM-DD, e.g. 2026-03-01.")
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"'{value}' is not a valid {what}: that day does not exist.") from None
-    if not 1900 <= day.year <= 9000:  # days and time zones are added to it: year 1 or 9999 would overflow
-        raise InvalidInput(f"'{value}' is not a valid {what}: give a year between 1900 and 9000.")
-    return day
+__all__ = ["EMAIL_RE", "MAX_NAME", "MAX_TEXT", "Context", "actor", "actor_and_load", "clean_email", "clean_name",
+           "clean_text", "facts", "load", "local_iso", "local_midnight_utc", "parse_date", "person", "person_ref",
+           "require_admin", "service_actor", "slugify"]
 
 
 def local_midnight_utc(day: date, tz: ZoneInfo) -> datetime:
@@ -163,32 +115,8 @@ def actor_and_load(conn: sa.Connection, email: str | None, ref: str) -> tuple[An
 
 
 def facts(conn: sa.Connection, ctx: Context) -> Facts:
-    """What the gates out of the current phase are evaluated on; indicators only when a gate asks."""
-    row = ctx.row
-    recs = tuple(
-        Record(criterion=r.criterion, action=r.action, person_id=r.person_id, at=r.at,
-               evidence=r.evidence, comment=r.comment)
-        for r in store.records(conn, row.id, row.visit))
-    # Only read what the gates out of this phase look at: most steps need just the records.
-    kinds = ctx.definition.kinds_out_of(row.phase)
-    inds: tuple[IndicatorFact, ...] = ()
-    if kinds & {"indicators", "targets", "interpretation"}:
-        inds = tuple(IndicatorFact(key=i.key, label=i.label, has_baseline=i.baseline is not None,
-                                   measurements=len(ms), direction=i.direction, baseline=i.baseline,
-                                   target=i.target, latest=ms[-1].value if ms else None,
-                                   latest_recorded_at=max((m.at for m in ms), default=None),
-                                   recent=sum(1 for m in ms if m.at >= row.phase_since))
-                     for i, ms in store.indicator_facts(conn, row.id))
-    programme = None
-    if kinds & PROGRAMME_KINDS:
-        from .programme_facts import programme_facts
-
-        programme = programme_facts(conn, ctx)
-    return Facts(phase=row.phase, phase_since=row.phase_since, records=recs, indicators=inds,
-                 programme=programme)
-
-
-PROGRAMME_KINDS = frozenset({"targets", "interpretation", "analysis", "agenda", "themes", "parties"})
+    """What the gates out of the current phase are evaluated on (see gates.load_facts)."""
+    return load_facts(conn, ctx.row, ctx.definition)
 
 
 def person_ref(people: dict[int, Any], person_id: int | None) -> dict[str, Any] | None:
@@ -197,7 +125,7 @@ def person_ref(people: dict[int, Any], person_id: int | None) -> dict[str, Any] 
         return None
     p = people.get(person_id)
     if p is None or p.forgotten_at is not None:
-        return {"id": person_id, "email": None, "name": "(forgotten person)"}
+        return {"id": person_id, "email": None, "name": FORGOTTEN_PERSON}
     return {"id": person_id, "email": p.email, "name": p.name}
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from .. import store
 from ..app import App
 from ..errors import Conflict, InvalidInput, NotFound
-from ..gates import IndicatorFact
+from ..gates import IndicatorFact, reached
 from .common import actor, clean_name, clean_text, load, parse_date
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -121,8 +121,6 @@ def measure(app: App, ref: str, key: str, value: Any, *, on: str | None = None, 
 
 def progress(app: App, ref: str) -> list[dict[str, Any]]:
     """Per indicator: baseline, latest, target, and how far along the way (respecting direction)."""
-    from ..programme_gates import reached
-
     today = app.now().astimezone(app.tz).date()
     with app.db.read() as conn:
         ctx = load(conn, ref)

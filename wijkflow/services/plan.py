@@ -11,9 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .. import store
+from .. import gates, store
 from ..app import App
-from ..definitions import AgendaCriterion
 from ..errors import Conflict, InvalidInput, NotFound
 from .common import Context, actor, clean_name, load
 
@@ -29,16 +28,9 @@ def _editor(conn: sa.Connection, ref: str, acting: str | None, doing: str) -> tu
     return who, ctx
 
 
-def definition_partners(ctx: Context) -> list[str]:
-    return [p for c in ctx.definition.criteria.values() if isinstance(c, AgendaCriterion) for p in c.partners]
-
-
 def known_partners(conn: sa.Connection, ctx: Context) -> dict[str, str]:
     """casefolded name -> name as first written, definition first."""
-    out: dict[str, str] = {}
-    for name in [*definition_partners(ctx), *(p.name for p in store.plan_partners(conn, ctx.row.id))]:
-        out.setdefault(name.casefold(), name)
-    return out
+    return gates.known_partners(conn, ctx.row.id, ctx.definition)
 
 
 def _status(value: str) -> str:
@@ -153,7 +145,7 @@ def plan_view(app: App, ref: str) -> dict[str, Any]:
         ctx = load(conn, ref)
         points = store.plan_points(conn, ctx.row.id)
         acts = store.activities(conn, ctx.row.id)
-        from_definition = {p.casefold() for p in definition_partners(ctx)}
+        from_definition = {p.casefold() for p in gates.definition_partners(ctx.definition)}
         partners = list(known_partners(conn, ctx).values())
     counts = {p.casefold(): 0 for p in partners}
     for a in acts:

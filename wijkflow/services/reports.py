@@ -11,7 +11,8 @@ from typing import Any
 from .. import gates, store
 from ..app import App
 from ..errors import InvalidInput, StorageError
-from ..reporting import charts, describe, render
+from ..reporting import LOCALE, charts, describe, render
+from ..roles import FORGOTTEN_PERSON, person_name
 from .aanpak import show_aanpak
 from .audit import head
 from .common import Context, facts, local_iso, local_midnight_utc
@@ -60,7 +61,7 @@ def aanpak_report(app: App, ref: str, path: str) -> dict[str, Any]:
     # between could show in one part and not yet in another. The timeline, the gates passed and
     # the history all come from the same list of events, so they always agree with each other.
     now = app.now()
-    a = show_aanpak(app, ref)
+    a = show_aanpak(app, ref, locale=LOCALE)
     events = history(app, ref)
     with app.db.read() as conn:
         row = store.find_aanpak(conn, ref)
@@ -79,7 +80,8 @@ def aanpak_report(app: App, ref: str, path: str) -> dict[str, Any]:
     passed = [{"at": e["at"], "actor": e["actor"], "from_label": e["from_label"], "to_label": e["to_label"],
                "reason": e["reason"], "override": bool(e["payload"].get("override")),
                "label": e["payload"].get("label", ""),
-               "criteria": [{**c, "at": local_iso(datetime.fromisoformat(c["at"]), app.tz) if c.get("at") else None}
+               "criteria": [{**c, "at": local_iso(datetime.fromisoformat(c["at"]), app.tz) if c.get("at") else None,
+                             "why": gates.snapshot_why(c, LOCALE)}
                             for c in e["payload"].get("gate", [])]}
               for e in events if e["type"] == "phase_changed"]
     indicators = []
@@ -123,7 +125,7 @@ def portfolio_report(app: App, path: str) -> dict[str, Any]:
                 "gate_size": len(result.criteria) if result else 0,
                 "overdue": store.overdue_reminders(conn, row.id, now),
                 "leaders": [people[i].name if i in people and people[i].forgotten_at is None
-                            else "(vergeten persoon)" for i in leader_ids],
+                            else person_name(FORGOTTEN_PERSON, LOCALE) for i in leader_ids],
                 "updated": local_iso(row.updated_at, app.tz),
                 "themes": themes.get(row.id, []),
             })

@@ -16,6 +16,8 @@ from .config import Settings, load_settings
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
+    from transitions import Machine
+
     from .db import Database
     from .definitions import Registry
 
@@ -27,6 +29,8 @@ class App:
         self._clock = clock or ((lambda: fixed) if fixed else (lambda: datetime.now(UTC)))
         self._db: Database | None = None
         self._registry: Registry | None = None
+        # One state machine per definition version (name, version, content hash): engine.machine_for.
+        self.machines: dict[tuple[str, int, str], Machine] = {}
 
     @classmethod
     def open(cls, database_url: str, *, user: str | None = None,

@@ -1,13 +1,15 @@
 """The gated lifecycle through the Python API: what users rely on, and the invariants."""
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
 from conftest import ADMIN, AUDITOR, PL, SG1, SG2, WR
 
-from wijkflow import services, store
+from wijkflow import engine, services, store
 from wijkflow.errors import Conflict, GateNotMet, InvalidInput, NotAllowed, NotFound
+from wijkflow.services.common import actor, facts, load
 
 INITIATE = ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering")
 DESIGN = ("uitvoeringsprogramma", "organisatiestructuur", "participatiestructuur", "teams", "monitoringplan")
@@ -173,6 +175,50 @@ def test_stale_version_is_a_conflict_and_writes_nothing(app, aanpak, db_state):
     with pytest.raises(Conflict, match="Someone else changed this wijkaanpak's phase first"):
         services.advance(app, aanpak, acting=PL, expected_version=version)
     assert db_state() == before
+
+
+def test_one_app_moves_many_aanpakken_from_many_threads(app, people):
+    """The machine of a definition is shared; each move is its own, whichever thread makes it."""
+    slugs = [services.create_aanpak(app, f"Wijk {n}", wijk=f"Wijk {n}", leader=PL, acting=PL)["slug"]
+             for n in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        moved = list(pool.map(lambda s: services.advance(app, s, acting=ADMIN, override=True, reason="besluit"),
+                              slugs))
+    assert [(m["aanpak"], m["from"], m["to"], m["moved"]) for m in moved] == [
+        (s, "initiate", "design", True) for s in slugs]
+    for slug in slugs:
+        changes = [e for e in services.history(app, slug) if e["type"] == "phase_changed"]
+        assert [(e["from_phase"], e["to_phase"]) for e in changes] == [("initiate", "design")]
+    # A refused move in between changes nothing for the next one.
+    with pytest.raises(GateNotMet):
+        services.advance(app, slugs[0], acting=PL)
+    assert services.advance(app, slugs[1], acting=ADMIN, override=True, reason="x")["to"] == "execute"
+
+
+def test_a_move_whose_version_check_fails_writes_nothing(app, aanpak, db_state):
+    """The machine's own write is version-checked: a move that lost the race leaves no event or reminder."""
+    before = db_state()
+    with pytest.raises(Conflict, match="Someone else changed this wijkaanpak's phase first"):
+        with app.db.write() as conn:
+            ctx = load(conn, aanpak)
+            who = actor(conn, ADMIN)
+            d = ctx.definition
+            move = engine.Move(conn=conn, app=app, row=ctx.row, definition=d,
+                               transition=engine.choose_transition(d, ctx.row.phase, None),
+                               facts=facts(conn, ctx), who=who, reason="x", now=app.now(),
+                               expected_version=ctx.row.version + 1, override=True)
+            engine.run(move)
+    assert db_state() == before
+
+
+def test_a_refusal_keeps_every_criterion_and_its_reason(app, aanpak):
+    services.complete(app, aanpak, "coalitie", evidence="x.pdf", acting=PL)
+    dry = services.advance(app, aanpak, acting=PL, dry_run=True)
+    assert dry["would_move"] is False
+    with pytest.raises(GateNotMet) as refused:
+        services.advance(app, aanpak, acting=PL)
+    unmet = [(c["key"], c["why"]) for c in dry["gate"]["criteria"] if not c["met"] and not c["optional"]]
+    assert [(c.key, c.why) for c in refused.value.unmet] == unmet and len(unmet) == 4
 
 
 def test_one_use_case_is_one_transaction(app, aanpak):

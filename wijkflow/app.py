@@ -9,11 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from .config import Settings, load_settings
 from .db import Database
 from .definitions import Registry, shipped_dir
+
+if TYPE_CHECKING:
+    from transitions import Machine
 
 
 def _real_clock() -> datetime:
@@ -31,6 +35,8 @@ class App:
         self._clock = clock or (_stopped_clock(fixed) if fixed is not None else _real_clock)
         self._db: Database | None = None
         self._registry: Registry | None = None
+        # One state machine per definition version (name, version, content hash): engine.machine_for.
+        self.machines: dict[tuple[str, int, str], Machine] = {}
 
     @classmethod
     def open(cls, database_url: str, *, user: str | None = None,

@@ -1,52 +1,162 @@
-"""The state machine: one `transitions.Machine` per definition version, shared by all aanpakken.
+"""The state machine: where a phase change happens.
 
-The machine is the authority on which moves exist (no `to_<phase>` shortcuts:
-auto_transitions=False); the gate result decides whether a move may happen. The
-SQLModel row is never handed to `transitions` (it assigns methods onto its models):
-a small holder object is attached for the one call and removed again.
+One `transitions.Machine` per definition version (states = phases, one trigger per
+transition, `auto_transitions=False` so only the definition's moves exist), cached on
+`App.machines`. A move is one `Event.trigger` on that machine with a `Move` as the model:
+
+- the transition's *condition* evaluates the gate (`gates.evaluate`) and keeps the whole
+  result on the move, every criterion with met / not met and why, because a condition
+  itself can only answer True or False; an administrator's `override` passes an unmet gate;
+- its *before* callback writes the new phase with the version check (`store.change_phase`),
+  so of two concurrent moves the second raises Conflict before anything else is written;
+- its *after* callbacks schedule the new phase's reminders and append the audit events
+  (`phase_changed`, and `gate_overridden` for an override), in the caller's transaction.
+
+A dry run goes through the same machine and the same condition; its callbacks write nothing.
+
+The machine is built with `model=None` and a move is never registered with `add_model`:
+that call binds a method per trigger and per state onto the model (~80 µs for our
+definitions), while `Event.trigger(model)` only reads and sets `model.state`. So the model
+is a plain object with a `state` slot, made for one move and dropped afterwards.
 """
 
 from __future__ import annotations
 
-import threading
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+from transitions import EventData, Machine, MachineError
+
+from . import gates, store
 from .definitions import Definition, Transition
-from .errors import InvalidInput
-from .gates import GateResult
+from .errors import InvalidInput, NotFound
+from .reminders import schedule as reminder_schedule
 
-_machines: dict[tuple[str, int, str], Any] = {}
-
-
-class _Holder:
-    """What `transitions` sees of an aanpak for the duration of one fire()."""
-
-    def __init__(self, gate_open: bool) -> None:
-        self.gate_open = gate_open
-
-    def is_gate_open(self) -> bool:
-        return self.gate_open
+if TYPE_CHECKING:
+    from .app import App
 
 
-def machine_for(definition: Definition) -> Any:
+@dataclass(slots=True, eq=False)
+class Move:
+    """One attempt to move one aanpak along one transition: the model `transitions` runs on.
+
+    `state` is the phase as `transitions` sees it: the aanpak's phase before, the new phase
+    once the move happened. `gate` is filled in by the machine's condition.
+    """
+
+    conn: sa.Connection
+    app: App
+    row: Any  # the aanpak row as read at the start of the transaction
+    definition: Definition
+    transition: Transition
+    facts: gates.Facts
+    who: Any  # the acting person
+    reason: str | None
+    now: datetime
+    expected_version: int
+    override: bool = False
+    dry_run: bool = False
+    gate: gates.GateResult | None = None
+    state: str = ""
+
+    def __post_init__(self) -> None:
+        self.state = self.row.phase
+
+    @property
+    def overridden(self) -> bool:
+        """An administrator moved past an unmet gate (recorded as such)."""
+        return self.override and self.gate is not None and not self.gate.passed
+
+
+def machine_for(app: App, definition: Definition) -> Machine:
+    """The machine of `definition`'s version, built on first use and kept by `app`."""
     key = (definition.name, definition.version, definition.content_hash())
-    machine = _machines.get(key)
+    machine = app.machines.get(key)
     if machine is None:
-        from transitions import Machine
-
-        machine = Machine(
-            model=None,
-            states=[p.key for p in definition.phases],
-            transitions=[
-                {"trigger": t.name, "source": t.source, "dest": t.dest, "conditions": "is_gate_open"}
-                for t in definition.transitions
-            ],
-            initial=definition.initial_phase,
-            auto_transitions=False,
-            ignore_invalid_triggers=False,
-        )
-        _machines[key] = machine
+        machine = app.machines[key] = _build(definition)
     return machine
+
+
+def _build(definition: Definition) -> Machine:
+    return Machine(
+        model=None,
+        states=[p.key for p in definition.phases],
+        transitions=[{"trigger": t.name, "source": t.source, "dest": t.dest,
+                      "conditions": [_gate_allows], "before": [_change_phase],
+                      "after": [_schedule_reminders, _record_move]}
+                     for t in definition.transitions],
+        initial=definition.initial_phase,
+        auto_transitions=False,
+        ignore_invalid_triggers=False,
+        send_event=True,  # every callback gets the EventData; the Move is event.model
+    )
+
+
+def run(move: Move) -> bool:
+    """Fire `move` through its definition's machine: True if it moved (or, dry, would move).
+
+    After the call `move.gate` holds the gate result either way, for the refusal's reasons.
+    Errors raised by a callback (Conflict from the version check) propagate unchanged and
+    the caller's transaction rolls back.
+    """
+    machine = machine_for(move.app, move.definition)
+    try:
+        # The event itself rather than a trigger method bound onto the model (see the docstring).
+        return machine.events[move.transition.name].trigger(move)
+    except MachineError as exc:  # pragma: no cover - choose_transition only offers defined moves
+        raise InvalidInput(f"Transition not allowed: {exc.value}") from None
+
+
+def _move(event: EventData) -> Move:
+    move = event.model
+    assert isinstance(move, Move)
+    return move
+
+
+def _gate_allows(event: EventData) -> bool:
+    """The condition: evaluate the gate, keep every criterion's verdict, pass if met or overridden."""
+    move = _move(event)
+    move.gate = gates.evaluate(move.definition, move.transition, move.facts, move.now)
+    return move.gate.passed or move.override
+
+
+def _change_phase(event: EventData) -> None:
+    move = _move(event)
+    if move.dry_run:
+        return
+    store.change_phase(move.conn, move.row.id, expected_version=move.expected_version,
+                       phase=move.transition.dest, now=move.now)
+
+
+def _schedule_reminders(event: EventData) -> None:
+    move = _move(event)
+    if move.dry_run:
+        return
+    row = move.row
+    reminder_schedule.on_phase_changed(move.conn, move.app, aanpak_id=row.id, definition=move.definition,
+                                       old_phase=row.phase, old_visit=row.visit, new_phase=move.state,
+                                       since=move.now, now=move.now)
+
+
+def _record_move(event: EventData) -> None:
+    move = _move(event)
+    if move.dry_run:
+        return
+    row, t, gate = move.row, move.transition, move.gate
+    assert gate is not None
+    store.append_event(
+        move.conn, at=move.now, type="phase_changed", aanpak_id=row.id, actor_id=move.who.id,
+        from_phase=row.phase, to_phase=move.state, reason=move.reason,
+        payload={"transition": t.name, "label": t.label, "visit": row.visit, "override": move.overridden,
+                 "gate": [c.snapshot() for c in gate.criteria]})
+    if move.overridden:
+        # Its own event too, so `audit query --type gate_overridden` finds every override.
+        store.append_event(
+            move.conn, at=move.now, type="gate_overridden", aanpak_id=row.id, actor_id=move.who.id,
+            from_phase=row.phase, to_phase=move.state, reason=move.reason,
+            payload={"transition": t.name, "unmet": [c.key for c in gate.unmet]})
 
 
 def choose_transition(definition: Definition, phase: str, to: str | None) -> Transition:
@@ -61,46 +171,8 @@ def choose_transition(definition: Definition, phase: str, to: str | None) -> Tra
         if t.dest == to:
             return t
     if definition.phase(to) is None:
-        from .errors import NotFound
-
         raise NotFound(f"Workflow {definition.ref} has no phase '{to}' (phases: "
                        f"{', '.join(p.key for p in definition.phases)}).")
     options = ", ".join(t.dest for t in outgoing)
     raise InvalidInput(f"Workflow {definition.ref} has no transition from '{phase}' to '{to}' "
                        f"(from '{phase}' you can go to: {options}).")
-
-
-def fire(definition: Definition, phase: str, gate: GateResult, *, override: bool = False) -> str:
-    """Run the transition through the machine; returns the new phase, or the old one if refused.
-
-    `Machine.add_model` builds bound trigger methods on every call (~100 µs for our
-    definitions), so each thread keeps one holder per machine and only sets its state.
-    """
-    machine = machine_for(definition)
-    holder = _holder(machine)
-    holder.gate_open = gate.passed or override
-    machine.set_state(phase, model=holder)
-    try:
-        # The event itself rather than the model's trigger(): the same Event.trigger, without
-        # the lookup of the trigger by name on every step.
-        moved = machine.events[gate.transition.name].trigger(holder)
-    except Exception as exc:  # pragma: no cover - choose_transition only offers defined moves
-        from transitions import MachineError
-
-        if isinstance(exc, MachineError):
-            raise InvalidInput(f"Transition not allowed: {exc.value}") from None
-        raise
-    return holder.state if moved else phase
-
-
-_local = threading.local()
-
-
-def _holder(machine: Any) -> _Holder:
-    holders = _local.__dict__.setdefault("holders", {})
-    holder = holders.get(id(machine))
-    if holder is None:
-        holder = _Holder(False)
-        machine.add_model(holder, initial=machine.initial)
-        holders[id(machine)] = holder
-    return holder

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import engine, gates, store
+from .. import engine, store
 from ..app import App
 from ..definitions import ApprovalCriterion, DeliverableCriterion, PartiesCriterion
 from ..errors import Conflict, GateNotMet, InvalidInput, NotAllowed, NotFound
@@ -142,32 +142,23 @@ def advance(app: App, ref: str, *, acting: str | None, to: str | None = None, re
                 raise Conflict("Someone else changed this wijkaanpak's phase first; nothing was written. "
                                "Look again with `wijkflow show` and retry.")
             transition = engine.choose_transition(d, row.phase, to)
-            result = gates.evaluate(d, transition, facts(conn, ctx), now)
-            people = store.people_by_id(conn, {c.person_id for c in result.criteria}, known=(who,))
+            # The machine decides and, unless dry, writes the phase, reminders and events (engine.py).
+            move = engine.Move(conn=conn, app=app, row=row, definition=d, transition=transition,
+                               facts=facts(conn, ctx), who=who, reason=reason, now=now,
+                               expected_version=expected_version, override=override, dry_run=dry_run)
+            moved = engine.run(move)
+            result = move.gate
+            assert result is not None
+            if not moved and not dry_run:
+                raise GateNotMet(aanpak=row.name, source=row.phase, dest=transition.dest, unmet=result.unmet)
+            people = store.people_by_id(conn, {c.person_id for c in result.criteria if c.person_id is not None},
+                                        known=(who,))
             view = gate_view(ctx, result, people, app)
             outcome = {"aanpak": row.slug, "name": row.name, "from": row.phase, "to": transition.dest,
                        "from_label": d.phase_label(row.phase), "to_label": d.phase_label(transition.dest),
-                       "dry_run": dry_run, "override": override and not result.passed, "gate": view}
+                       "dry_run": dry_run, "override": move.overridden, "gate": view}
             if dry_run:
-                outcome["would_move"] = result.passed or override
+                outcome["would_move"] = moved
                 return outcome
-            new_phase = engine.fire(d, row.phase, result, override=override)
-            if new_phase == row.phase:
-                raise GateNotMet(aanpak=row.name, source=row.phase, dest=transition.dest, unmet=result.unmet)
-            store.change_phase(conn, row.id, expected_version=expected_version, phase=new_phase, now=now)
-            reminder_schedule.on_phase_changed(conn, app, aanpak_id=row.id, definition=d, old_phase=row.phase,
-                                               old_visit=row.visit, new_phase=new_phase, since=now, now=now)
-            store.append_event(
-                conn, at=now, type="phase_changed", aanpak_id=row.id, actor_id=who.id, from_phase=row.phase,
-                to_phase=new_phase, reason=reason,
-                payload={"transition": transition.name, "label": transition.label, "visit": row.visit,
-                         "override": override and not result.passed,
-                         "gate": [c.snapshot() for c in result.criteria]})
-            if override and not result.passed:
-                # Its own event too, so `audit query --type gate_overridden` finds every override.
-                store.append_event(
-                    conn, at=now, type="gate_overridden", aanpak_id=row.id, actor_id=who.id, from_phase=row.phase,
-                    to_phase=new_phase, reason=reason,
-                    payload={"transition": transition.name, "unmet": [c.key for c in result.unmet]})
     outcome["moved"] = True
     return outcome

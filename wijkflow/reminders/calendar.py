@@ -15,13 +15,14 @@ Semantics (also in README):
 
 from __future__ import annotations
 
-import calendar as _cal
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
 
 from ..errors import InvalidInput
 
@@ -56,13 +57,6 @@ class Span:
         if self.werkdagen:
             return f"{self.werkdagen} werkdagen"
         return "P" + "".join(f"{n}{u}" for n, u in ((self.years, "Y"), (self.months, "M"), (self.days, "D")) if n)
-
-
-def add_months(day: date, months: int) -> date:
-    total = day.year * 12 + day.month - 1 + months
-    year, month = divmod(total, 12)
-    month += 1
-    return date(year, month, min(day.day, _cal.monthrange(year, month)[1]))
 
 
 @dataclass
@@ -115,7 +109,8 @@ class WorkCalendar:
     def add(self, day: date, span: Span, *, sign: int = 1) -> date:
         if span.werkdagen:
             return self.add_working_days(day, sign * span.werkdagen)
-        return add_months(day, sign * (12 * span.years + span.months)) + timedelta(days=sign * span.days)
+        # relativedelta adds years and months first, clipping to the month's last day, then the days.
+        return day + relativedelta(years=sign * span.years, months=sign * span.months, days=sign * span.days)
 
     def due_at(self, day: date) -> datetime:
         """The moment (aware UTC) a reminder for local `day` goes out; DST-correct."""

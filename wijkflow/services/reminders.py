@@ -8,9 +8,11 @@ from typing import Any
 from .. import store
 from ..app import App
 from ..errors import InvalidInput, NotFound
+from ..i18n import t
+from ..reminders.compose import preview
 from ..reminders.mailers import DeliveryError, mailer_for
 from ..reminders.render import Rendered, build_message, check_address, render
-from ..reminders.sweep import preview, sweep
+from ..reminders.sweep import sweep
 from .common import clean_email, load, local_iso, parse_date, person_ref, require_admin, service_actor
 
 
@@ -115,7 +117,7 @@ def test_mail(app: App, address: str, *, acting: str | None = None) -> dict[str,
     now = app.now()
     mailer = mailer_for(app.settings)
     context = {"sent_at": now.astimezone(app.tz).strftime("%d-%m-%Y %H:%M"), "transport": mailer.transport}
-    rendered: Rendered = render("test", "nl", context, "wijkflow testbericht")
+    rendered: Rendered = render("test", "nl", context, t("nl", "wijkflow test message"))
     stamp = now.strftime("%Y%m%d%H%M%S")
     domain = app.settings.mail_from.rsplit("@", 1)[-1].strip(" >") or "wijkflow.invalid"
     msg = build_message(mail_from=app.settings.mail_from, to_name=None, to_addr=to, rendered=rendered,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import email
 import io
+import random
 import re
+import string
 from datetime import UTC, date, datetime
 from email import policy
 from email.generator import BytesGenerator
@@ -17,7 +19,7 @@ from smtp_server import Server
 from wijkflow import services
 from wijkflow.app import App
 from wijkflow.reminders.mailers import MemoryMailer
-from wijkflow.reminders.render import Rendered, build_message, deadline_ics, wire_bytes
+from wijkflow.reminders.render import POLICY, Rendered, build_message, deadline_ics, wire_bytes
 from wijkflow.reminders.sweep import sweep
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -30,7 +32,8 @@ def as_smtplib_sends(msg, boundaries: list[bytes]) -> bytes:
     if len(boundaries) > 1:
         msg.get_payload()[0].set_boundary(boundaries[1].decode())
     out = io.BytesIO()
-    BytesGenerator(out).flatten(msg, linesep="\r\n")  # as smtplib.send_message does for an ASCII envelope
+    # As smtplib.send_message does for an ASCII envelope, with the email package's own compat32 policy.
+    BytesGenerator(out, policy=policy.compat32).flatten(msg, linesep="\r\n")
     return out.getvalue()
 
 
@@ -71,9 +74,11 @@ def test_the_wire_format_is_standard_mime_that_reads_back_as_written(subject, wi
         for name in TRICKY_NAMES:
             for mail_from in ("wijkflow@hengelo.example", "Gemeente Hengelo (Wijkflow) <wijkflow@hengelo.example>",
                               "Gemeënte <wijkflow@hengelo.example>"):
-                data = wire_bytes(build_message(
-                    mail_from=mail_from, to_name=name, to_addr="fleur@hengelo.example", rendered=rendered,
-                    message_id="<reminder.42.7@hengelo.example>", now=NOW, locale="en" if i % 2 else "nl"))
+                kw = {"mail_from": mail_from, "to_name": name, "to_addr": "fleur@hengelo.example",
+                      "rendered": rendered, "message_id": "<reminder.42.7@hengelo.example>", "now": NOW,
+                      "locale": "en" if i % 2 else "nl"}
+                data = wire_bytes(build_message(**kw))
+                assert data == as_smtplib_sends(build_message(**kw), boundaries(data))  # compat32's own bytes
                 # 7-bit, CRLF only, no line longer than SMTP allows; bodies quoted-printable UTF-8.
                 assert data.isascii() and b"\n" not in data.replace(b"\r\n", b"") and b"\r" not in data.replace(
                     b"\r\n", b""), (subject, text, name)
@@ -97,6 +102,19 @@ def test_the_wire_format_is_standard_mime_that_reads_back_as_written(subject, wi
                 assert len(ics) == with_ics
                 if with_ics:
                     assert ics[0].get_filename() == "deadline.ics" and ics[0].get_param("method") == "PUBLISH"
+
+
+def test_the_wire_policy_folds_headers_exactly_as_compat32():
+    rnd = random.Random(6)
+    alphabet = string.ascii_letters + string.digits + string.punctuation + "  \t"
+    wire = POLICY.clone(linesep="\r\n")
+    for _ in range(20_000):
+        name = rnd.choice(["Subject", "To", "From", "Message-ID", "Content-Type", "X"])
+        value = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 80)))
+        if rnd.random() < 0.5:
+            value = value.strip()
+        assert wire.fold_binary(name, value) == policy.compat32.clone(linesep="\r\n").fold_binary(name, value)
+        assert POLICY.fold(name, value) == policy.compat32.fold(name, value), (name, value)
 
 
 def test_header_values_never_carry_a_line_break():

@@ -156,9 +156,11 @@ def test_a_sweep_over_smtp_sends_what_the_email_package_generates(app, people, c
     with app.db.write() as conn:  # the same messages once more, kept as Message objects this time
         conn.execute(sa.text("UPDATE reminder_message SET status = 'pending', claimed_by = NULL, "
                              "next_attempt_at = created_at"))
-    reference = MemoryMailer()
-    assert sweep(App.open(db_url, clock=clock, mail_from="wijkflow@hengelo.example"), mailer=reference).sent == \
-        first.sent
+    reference, again = MemoryMailer(), App.open(db_url, clock=clock, mail_from="wijkflow@hengelo.example")
+    try:
+        assert sweep(again, mailer=reference).sent == first.sent
+    finally:
+        again.close()
     by_id = {msg["Message-ID"]: msg for _, msg in reference.sent}
     for mid, data in wire.items():
         assert data == as_smtplib_sends(by_id[mid], boundaries(data))

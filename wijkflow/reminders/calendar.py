@@ -84,7 +84,7 @@ class WorkCalendar:
 
     def holiday_name(self, day: date) -> str | None:
         if self._holidays is None:
-            import holidays
+            import holidays  # the holidays seam: heavy, and only needed once a date is checked
 
             self._holidays = holidays.country_holidays("NL", language="nl")
         return self._holidays.get(day)

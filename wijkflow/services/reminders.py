@@ -10,6 +10,7 @@ from ..app import App
 from ..errors import InvalidInput, NotFound
 from ..i18n import t
 from ..reminders.compose import preview
+from ..reminders.daemon import run_scheduler as daemon
 from ..reminders.mailers import DeliveryError, mailer_for
 from ..reminders.render import Rendered, build_message, check_address, render
 from ..reminders.sweep import sweep
@@ -66,8 +67,6 @@ def send_reminders(app: App, *, dry_run: bool = False, mailer: Any = None,
 def run_scheduler(app: App, *, interval: float = 300, once: bool = False, echo: Any = print,
                   acting: str | None = None) -> Any:
     """`wijkflow scheduler run`: the daemon (or one sweep with once=True), after the same check."""
-    from ..reminders.daemon import run_scheduler as daemon
-
     check_service_run(app, acting)
     return daemon(app, interval=interval, once=once, echo=echo)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -272,25 +273,33 @@ def test_two_reminder_send_processes_at_once_send_nothing_twice(server, app, peo
 
 
 CRASHER = textwrap.dedent("""
-    import os, signal, sys
+    import sys
     from datetime import datetime
     from wijkflow.app import App
-    from wijkflow.reminders import sweep as s
+    from wijkflow.reminders.sweep import sweep
 
-    def die(*a, **kw):
-        os.kill(os.getpid(), signal.SIGKILL)  # the server has accepted; the database never hears of it
-
-    s._record = die
     app = App.open(sys.argv[1], clock=lambda: datetime.fromisoformat(sys.argv[2]), smtp_host="127.0.0.1",
                    smtp_port=int(sys.argv[3]), smtp_security="none")
-    s.sweep(app)
+    sweep(app)
 """)
 
 
 def test_kill_9_between_accept_and_record_gives_at_most_one_duplicate_with_the_same_message_id(
         server, due, app, db_url, clock):
-    proc = subprocess.run([sys.executable, "-c", CRASHER, db_url, clock.iso, str(server.port)],
-                          capture_output=True, text=True, timeout=60)
+    accept = server.handler.handle_DATA
+    sweeping: list[subprocess.Popen] = []
+
+    async def accept_then_kill(srv, session, envelope):
+        answer = await accept(srv, session, envelope)  # the server has the message ...
+        os.kill(sweeping[0].pid, signal.SIGKILL)  # ... and the sweep dies before it can record that
+        return answer
+
+    server.handler.handle_DATA = accept_then_kill
+    proc = subprocess.Popen([sys.executable, "-c", CRASHER, db_url, clock.iso, str(server.port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sweeping.append(proc)
+    proc.communicate(timeout=60)
+    server.handler.handle_DATA = accept
     assert proc.returncode == -9
     assert len(server.messages) == 1
     first = server.messages[0]["Message-ID"]

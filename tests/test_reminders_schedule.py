@@ -174,6 +174,21 @@ def test_a_met_criterion_cancels_its_deadline_reminder_at_send_time(app, aanpak,
     assert {r.reason for r in reminders(app) if r.criterion == "coalitie"} == {"'coalitie' is already met"}
 
 
+def test_the_dry_run_reports_what_the_sweep_then_does_and_writes_nothing(app, aanpak, clock, db_state):
+    services.set_deadline(app, aanpak, "coalitie", "2026-03-20", acting=PL)
+    services.complete(app, aanpak, "coalitie", evidence="intentieverklaring.pdf", acting=PL)
+    clock.forward(30)
+    before = db_state()
+    dry = sweep(app, dry_run=True)
+    assert db_state() == before
+    would = [m for m in dry.messages if m["status"] == "would cancel"]
+    assert (dry.queued, dry.cancelled) == (0, 2) and {m["error"] for m in would} == {"'coalitie' is already met"}
+    real = sweep(app, mailer=MemoryMailer())
+    assert (real.queued, real.cancelled) == (dry.queued, dry.cancelled)
+    assert sorted((r.id, r.reason) for r in reminders(app) if r.status == "cancelled") == sorted(
+        (m["reminder"], m["error"]) for m in would)
+
+
 # --- catch-up after downtime -------------------------------------------------------------------
 
 

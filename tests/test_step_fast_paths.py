@@ -13,7 +13,6 @@ from wijkflow import services, store
 from wijkflow.app import App
 from wijkflow.definitions import load_file, shipped_dir
 from wijkflow.errors import NotFound
-from wijkflow.reminders import schedule
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks" / "lifecycle.yaml"
 
@@ -58,11 +57,12 @@ def test_definition_lookups_answer_what_a_scan_answers(definition):
 
 def test_work_calendar_follows_the_settings_it_was_built_from(db_path):
     def calendar(**flags):
-        return schedule._calendar(App.open(str(db_path), **flags))
+        return App.open(str(db_path), **flags).calendar
 
     assert calendar().hour == 9
     assert calendar(reminder_hour=7).hour == 7
-    assert calendar(reminder_hour=7) is calendar(reminder_hour=7)
+    app = App.open(str(db_path), reminder_hour=7)
+    assert app.calendar is app.calendar  # built once per App: the public holidays are loaded once
     assert calendar(reminder_shift="none").shift is False
     assert str(calendar(timezone="Europe/London").tz) == "Europe/London"
     days = calendar(closing_days="2026-12-24,2026-12-31").closing_days

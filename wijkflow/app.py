@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 from .config import Settings, load_settings
 from .db import Database
 from .definitions import Registry, shipped_dir
+from .reminders.calendar import WorkCalendar
 
 if TYPE_CHECKING:
     from transitions import Machine
@@ -55,6 +57,11 @@ class App:
     @property
     def tz(self) -> ZoneInfo:
         return self.settings.zone()
+
+    @cached_property
+    def calendar(self) -> WorkCalendar:
+        """The work calendar of these settings, built once: it loads the public holidays only once."""
+        return WorkCalendar.from_settings(self.settings)
 
     @property
     def db(self) -> Database:

@@ -15,12 +15,13 @@ Semantics (also in README):
 
 from __future__ import annotations
 
-import calendar as _cal
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from dateutil.relativedelta import relativedelta
 
 from ..config import Settings
 from ..errors import InvalidInput
@@ -58,13 +59,6 @@ class Span:
         return "P" + "".join(f"{n}{u}" for n, u in ((self.years, "Y"), (self.months, "M"), (self.days, "D")) if n)
 
 
-def add_months(day: date, months: int) -> date:
-    total = day.year * 12 + day.month - 1 + months
-    year, month = divmod(total, 12)
-    month += 1
-    return date(year, month, min(day.day, _cal.monthrange(year, month)[1]))
-
-
 @dataclass
 class WorkCalendar:
     closing_days: frozenset[date] = frozenset()
@@ -80,7 +74,7 @@ class WorkCalendar:
 
     def holiday_name(self, day: date) -> str | None:
         if self._holidays is None:
-            import holidays
+            import holidays  # the holidays seam: heavy, and only needed once a date is checked
 
             self._holidays = holidays.country_holidays("NL", language="nl")
         return self._holidays.get(day)
@@ -105,7 +99,8 @@ class WorkCalendar:
     def add(self, day: date, span: Span, *, sign: int = 1) -> date:
         if span.werkdagen:
             return self.add_working_days(day, sign * span.werkdagen)
-        return add_months(day, sign * (12 * span.years + span.months)) + timedelta(days=sign * span.days)
+        # relativedelta adds years and months first, clipping to the month's last day, then the days.
+        return day + relativedelta(years=sign * span.years, months=sign * span.months, days=sign * span.days)
 
     def due_at(self, day: date) -> datetime:
         """The moment (aware UTC) a reminder for local `day` goes out; DST-correct."""

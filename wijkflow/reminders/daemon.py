@@ -29,7 +29,7 @@ def run_scheduler(app: Any, *, interval: float = 300, echo: Callable[[str], None
         echo(f"sweep: {result.sent} sent, {result.retrying} to retry, {result.failed} failed, "
              f"{result.cancelled} cancelled")
         return None
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.schedulers.blocking import BlockingScheduler  # the APScheduler seam: only the daemon needs it
 
     scheduler = BlockingScheduler(timezone=UTC)
     busy = threading.Lock()

@@ -139,13 +139,9 @@ class SmtpMailer:
         self._deliver(lambda smtp: smtp.send_message(msg, from_addr=self.envelope_from, to_addrs=[to_addr]),
                       to_addr)
 
-    def send_bytes(self, data: bytes, to_addr: str) -> None:
-        """A message already serialised as send_message would serialise it (render.message_bytes):
-        the same commands and the same data, without flattening a Message object per message."""
-        self._deliver(lambda smtp: smtp.sendmail(self.envelope_from, [to_addr], data), to_addr)
-
-    # send_bytes in two halves, for a sender that records one outcome while the next message's
-    # transaction opens: the same commands and replies as smtplib.sendmail(from, [to_addr], data).
+    # send() in two halves, for the courier (courier.py), which records one outcome while the next
+    # message's transaction opens: `data` is the message as send_message flattens it
+    # (render.wire_bytes), and the commands and replies are those of smtplib.sendmail.
 
     def begin(self, data: bytes, to_addr: str) -> None:
         """MAIL, RCPT and DATA for `data`, up to the server's 354; nothing is delivered yet."""

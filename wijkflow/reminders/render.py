@@ -3,24 +3,24 @@
 Text and HTML alternatives (HTML autoescaped, StrictUndefined everywhere), Dutch unless the
 recipient's locale is `en`, an .ics calendar entry for deadlines, and headers that can never
 carry a line break: CR, LF and NUL are folded away before anything reaches a header.
+Jinja2 is imported on the first message rendered (`_jinja`), icalendar on the first deadline.
 """
 
 from __future__ import annotations
 
-import email.quoprimime
-import random
+import io
 import re
-import sys
-from collections.abc import Sequence
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from email.charset import QP, Charset
+from email.generator import BytesGenerator
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import Compat32
 from email.utils import format_datetime, formataddr, parseaddr
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +28,7 @@ from .. import templating
 from ..errors import DeliveryError, TemplateProblem
 from ..validation import EMAIL_RE
 
-MONTHS = {
-    "nl": ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
-           "oktober", "november", "december"],
-    "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September",
-           "October", "November", "December"],
-}
-ROLE_LABELS = {
-    "nl": {"projectleider": "projectleider", "coordinator": "wijkregisseur / coördinator",
-           "approver": "lid van de stuurgroep"},
-    "en": {"projectleider": "project leader", "coordinator": "coordinator (wijkregisseur)",
-           "approver": "steering group member"},
-}
-_UTF8_QP = Charset("utf-8")
+_UTF8_QP: Any = Charset("utf-8")  # MIMEText takes a Charset (typeshed says str)
 _UTF8_QP.body_encoding = QP  # readable bodies, as EmailMessage.set_content chose
 _HEADER_BREAKS = re.compile(r"[\r\n\x00]+")
 
@@ -52,6 +40,14 @@ def notifications_dir() -> Path:
     return packaged if packaged.is_dir() else here.parent / "notifications"
 
 
+@cache
+def _jinja() -> Any:
+    """Jinja2, imported on the first message rendered: commands that send no mail never load it."""
+    import jinja2.sandbox  # the one seam for Jinja2 (heavy; see the module docstring)
+
+    return jinja2
+
+
 @lru_cache(maxsize=4)
 def environment(directory: str | None = None) -> Any:
     return templating.environment(directory or notifications_dir(), escape=("html",), keep_trailing_newline=True)
@@ -60,14 +56,8 @@ def environment(directory: str | None = None) -> Any:
 @lru_cache(maxsize=256)
 def _subject_template(source: str) -> Any:
     """Subjects come from the definitions; compiled once each, sandboxed since they are data."""
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import SandboxedEnvironment
-
-    return SandboxedEnvironment(undefined=StrictUndefined).from_string(source)
-
-
-def long_date(day: date, locale: str) -> str:
-    return f"{day.day} {MONTHS.get(locale, MONTHS['nl'])[day.month - 1]} {day.year}"
+    jinja2 = _jinja()
+    return jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined).from_string(source)
 
 
 def fold_header(value: str) -> str:
@@ -76,14 +66,12 @@ def fold_header(value: str) -> str:
 
 
 def _render(name: str, context: dict[str, Any]) -> str:
-    from jinja2 import TemplateError, TemplateNotFound
-
-    env = environment()
+    jinja2 = _jinja()
     try:
-        return env.get_template(name).render(context)
-    except TemplateNotFound as exc:
+        return environment().get_template(name).render(context)
+    except jinja2.TemplateNotFound as exc:
         raise TemplateProblem(template=name, problem=f"there is no template {exc.name}") from None
-    except TemplateError as exc:
+    except jinja2.TemplateError as exc:
         raise TemplateProblem(template=name, problem=str(exc)) from None
 
 
@@ -104,11 +92,9 @@ class Rendered:
 
 
 def render(template: str, locale: str, context: dict[str, Any], subject_template: str) -> Rendered:
-    from jinja2 import TemplateError
-
     try:
         subject = _subject_template(subject_template).render(context)
-    except TemplateError as exc:
+    except _jinja().TemplateError as exc:
         raise TemplateProblem(template=f"{template} (subject '{subject_template}')", problem=str(exc)) from None
     subject = fold_header(subject)
     ctx = {**context, "subject": subject, "locale": locale}
@@ -118,7 +104,7 @@ def render(template: str, locale: str, context: dict[str, Any], subject_template
 
 def deadline_ics(*, uid: str, day: date, summary: str, description: str, stamp: datetime) -> bytes:
     """An all-day calendar entry for the deadline; the same UID updates the entry if it moves."""
-    from icalendar import Calendar, Event
+    from icalendar import Calendar, Event  # heavy (70 ms to import) and only needed for deadline messages
 
     cal = Calendar()
     cal.add("prodid", "-//wijkflow//herinneringen//NL")
@@ -151,7 +137,7 @@ def _top_headers(*, mail_from: str, to_name: str | None, to_addr: str, rendered:
     name, addr = parseaddr(fold_header(mail_from))
     return [("From", formataddr((name, addr or fold_header(mail_from)), charset="utf-8")),
             ("To", formataddr((fold_header(to_name or ""), to_addr), charset="utf-8")),
-            ("Subject", rendered.subject), ("Date", format_datetime(now)), ("Message-ID", message_id),
+            ("Subject", fold_header(rendered.subject)), ("Date", format_datetime(now)), ("Message-ID", message_id),
             ("Auto-Submitted", "auto-generated"), ("Content-Language", locale)]
 
 
@@ -159,19 +145,19 @@ def build_message(*, mail_from: str, to_name: str | None, to_addr: str, rendered
                   now: datetime, locale: str) -> Message:
     """One message to one recipient; never several people in To or Cc.
 
-    Built with the classic MIME classes rather than EmailMessage(policy=SMTP): the header
-    registry parses every header it is given and made up most of a sweep's time per message
-    (2.5 ms against 0.7 ms here, measured by benchmarks/mail.py). The wire format is the same
-    standard MIME: UTF-8 quoted-printable bodies, RFC 2047 encoded headers, CRLF on SMTP.
+    Built with the email package's classic MIME classes (the compat32 policy smtplib flattens
+    with) rather than EmailMessage(policy=SMTP): the header registry parses every header it is
+    given, 1.3 ms a message against 0.4 ms here with flattening (benchmarks/mail.py). The wire
+    format is standard MIME: UTF-8 quoted-printable bodies, RFC 2047 encoded headers, CRLF on SMTP.
     """
     to_addr = check_address(to_addr)
-    msg: Message = MIMEMultipart("alternative")
-    msg.attach(MIMEText(rendered.text, "plain", _UTF8_QP))
-    msg.attach(MIMEText(rendered.html, "html", _UTF8_QP))
+    msg: Message = MIMEMultipart("alternative", boundary=_boundary(), policy=POLICY)
+    msg.attach(MIMEText(rendered.text, "plain", _UTF8_QP, policy=POLICY))
+    msg.attach(MIMEText(rendered.html, "html", _UTF8_QP, policy=POLICY))
     if rendered.ics is not None:
-        mixed = MIMEMultipart("mixed")
+        mixed = MIMEMultipart("mixed", boundary=_boundary(), policy=POLICY)
         mixed.attach(msg)
-        ics = MIMEText(rendered.ics.decode("utf-8"), "calendar", _UTF8_QP)
+        ics = MIMEText(rendered.ics.decode("utf-8"), "calendar", _UTF8_QP, policy=POLICY)
         ics.set_param("method", "PUBLISH")
         ics.add_header("Content-Disposition", "attachment", filename="deadline.ics")
         mixed.attach(ics)
@@ -182,75 +168,48 @@ def build_message(*, mail_from: str, to_name: str | None, to_addr: str, rendered
     return msg
 
 
-# --- the same message as bytes, without the email package's object tree ----------------------
-#
-# build_message(...) flattened by smtplib.send_message (BytesGenerator, compat32, CRLF) spends
-# more time folding headers that need no folding and compiling a regular expression per random
-# boundary than on anything else. message_bytes writes that very output directly: the parts in
-# the generator's order and layout, the bodies through the same quoted-printable encoder, every
-# header that is not a short plain ASCII line through the same compat32 folding. A test holds
-# the two byte for byte (tests/test_reminders_wire.py).
+def _boundary() -> str:
+    """A MIME boundary that cannot occur in the parts: "=_" is never written by quoted-printable.
+    Given here, the generator need not draw one and search every part for it (a third of its time)."""
+    return f"=_{uuid.uuid4().hex}"
 
-_SMTP_COMPAT32 = Compat32().clone(linesep="\r\n")
+
 _PLAIN_HEADER = re.compile(r"[!-~]+(?: [!-~]+)*")
-_FROM_LINE = re.compile(r"^From ", re.MULTILINE)
-_NEWLINES = re.compile(r"\r\n|\r|\n")
-_BOUNDARY_WIDTH = len(repr(sys.maxsize - 1))
 
 
-def _header(name: str, value: str) -> bytes:
-    if len(name) + len(value) <= 76 and _PLAIN_HEADER.fullmatch(value):  # at most 78 characters a line
-        return f"{name}: {value}\r\n".encode("ascii")  # what compat32 folding gives such a line
-    return _SMTP_COMPAT32.fold_binary(name, value)
+class WirePolicy(Compat32):
+    """compat32, the policy smtplib flattens these messages with, minus its cost for the common case.
 
-
-@lru_cache(maxsize=4096)
-def _qp_line(line: str) -> bytes:
-    """One line of a body (UTF-8 bytes as latin-1 text, no line break) as the generator writes it:
-    quoted-printable with soft breaks, 'From ' mangled at every line start, CRLF.
-
-    Quoted-printable encodes each line on its own (CR and LF are its only line breaks), so a body
-    is its lines encoded one by one; most lines of a template's output recur in every message.
+    compat32 runs every header through email.header.Header to fold it, which was most of the
+    generator's time for a message (15 headers, nearly all short plain ASCII). A value of
+    printable ASCII words that fits on one line (78 characters with its name) comes out of that
+    folding unchanged, so it is written as it is; everything else is folded by compat32.
+    tests/test_reminders_wire.py holds the two to the same bytes.
     """
-    encoded = email.quoprimime.body_encode(line) if line else line
-    return _NEWLINES.sub("\r\n", _FROM_LINE.sub(">From ", encoded)).encode("ascii")
+
+    @staticmethod
+    def _plain(name: str, value: Any) -> bool:
+        return isinstance(value, str) and len(name) + len(value) <= 76 and bool(_PLAIN_HEADER.fullmatch(value))
+
+    def fold(self, name: str, value: Any) -> str:
+        return f"{name}: {value}{self.linesep}" if self._plain(name, value) else super().fold(name, value)
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if self._plain(name, value):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
 
 
-def _qp_part(headers: list[tuple[str, str]], text: str) -> bytes:
-    """A MIMEText(text, subtype, utf-8 quoted-printable) part as the generator writes it."""
-    lines = _NEWLINES.split(text.encode("utf-8").decode("latin-1")) if text else []
-    return b"".join(_header(n, v) for n, v in headers) + b"\r\n" + b"\r\n".join(map(_qp_line, lines))
+POLICY = WirePolicy()
+_SMTP_WIRE = POLICY.clone(linesep="\r\n")  # what smtplib.send_message flattens with
 
 
-def _multipart(subtype: str, parts: list[bytes], top: Sequence[tuple[str, str]] = ()) -> bytes:
-    joined = b"\r\n".join(parts)
-    while True:  # the generator's boundary format; one that occurs in the parts is drawn again
-        boundary = "=" * 15 + f"{random.randrange(sys.maxsize):0{_BOUNDARY_WIDTH}d}" + "=="
-        if boundary.encode("ascii") not in joined:
-            break
-    dash = f"--{boundary}".encode("ascii")
-    head = [("Content-Type", f'multipart/{subtype}; boundary="{boundary}"'), ("MIME-Version", "1.0"), *top]
-    return b"".join(
-        [*(_header(n, v) for n, v in head), b"\r\n", dash, b"\r\n",
-         (b"\r\n" + dash + b"\r\n").join(parts), b"\r\n", dash, b"--\r\n"])
-
-
-def message_bytes(*, mail_from: str, to_name: str | None, to_addr: str, rendered: Rendered, message_id: str,
-                  now: datetime, locale: str) -> bytes:
-    """Exactly the bytes smtplib.send_message sends for build_message(...) with the same arguments
-    (boundaries aside, which are random), at a fraction of the cost. For an ASCII envelope only:
-    a non-ASCII address makes smtplib switch to SMTPUTF8 and a different serialisation."""
-    to_addr = check_address(to_addr)
-    top = _top_headers(mail_from=mail_from, to_name=to_name, to_addr=to_addr, rendered=rendered,
-                       message_id=message_id, now=now, locale=locale)
-    text_headers = [("MIME-Version", "1.0"), ("Content-Transfer-Encoding", "quoted-printable")]
-    alternatives = [_qp_part([("Content-Type", f'text/{sub}; charset="utf-8"'), *text_headers], body)
-                    for sub, body in (("plain", rendered.text), ("html", rendered.html))]
-    if rendered.ics is None:
-        return _multipart("alternative", alternatives, top)
-    ics = _qp_part([*text_headers, ("Content-Type", 'text/calendar; charset="utf-8"; method="PUBLISH"'),
-                    ("Content-Disposition", 'attachment; filename="deadline.ics"')], rendered.ics.decode("utf-8"))
-    return _multipart("mixed", [_multipart("alternative", alternatives), ics], top)
+def wire_bytes(msg: Message) -> bytes:
+    """The message as smtplib.send_message puts it on the wire for an ASCII envelope: the email
+    package's BytesGenerator with CRLF line ends (for a mailer that sends bytes, the courier)."""
+    out = io.BytesIO()
+    BytesGenerator(out, policy=_SMTP_WIRE).flatten(msg, linesep="\r\n")
+    return out.getvalue()
 
 
 def message_id_for(reminder_id: int, person_id: int, mail_from: str) -> str:

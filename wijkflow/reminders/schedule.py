@@ -26,24 +26,10 @@ PHASE_KINDS = ("after", "every", "stalled")
 DEADLINE_KINDS = ("before", "overdue")
 
 
-_calendars: dict[tuple[Any, ...], WorkCalendar] = {}
-
-
-def _calendar(app: Any) -> WorkCalendar:
-    """One calendar per distinct calendar setting, kept: it loads the public holidays only once."""
-    s = app.settings
-    key = tuple(repr(getattr(s, name, None)) for name in ("closing_days", "reminder_shift", "reminder_hour",
-                                                           "timezone"))
-    cal = _calendars.get(key)
-    if cal is None:
-        cal = _calendars[key] = WorkCalendar.from_settings(s)
-    return cal
-
-
 def on_phase_entered(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition, phase: str,
                      visit: int, since: datetime, now: datetime) -> int:
     """Schedule the phase's reminders; returns how many were scheduled."""
-    return _entered(conn, _calendar(app), aanpak_id=aanpak_id, definition=definition, phase=phase, visit=visit,
+    return _entered(conn, app.calendar, aanpak_id=aanpak_id, definition=definition, phase=phase, visit=visit,
                     since=since, now=now)
 
 
@@ -57,14 +43,15 @@ def _entered(conn: sa.Connection, cal: WorkCalendar, *, aanpak_id: int, definiti
         if rule.kind == "stalled" and not _stalls(rule, definition, phase):
             continue
         if rule.kind == "after":
-            count += _insert(conn, aanpak_id, rule, "after", cal.due_at(cal.add(entry, Span.parse(rule.after))),
+            count += _insert(conn, aanpak_id, rule, "after", cal.due_at(cal.add(entry, _span(rule.after))),
                              now, phase=phase, visit=visit, dedupe=f"v{visit}")
         elif rule.kind == "every":
             count += schedule_every(conn, cal, aanpak_id, rule, phase=phase, visit=visit, entry=entry,
                                     now=now, after_seq=None)
         elif rule.kind == "stalled":
+            entered = definition.phase(phase)
             limit = (Span.parse(rule.stalled) if isinstance(rule.stalled, str)
-                     else Span(days=definition.phase(phase).max_days or 0))
+                     else Span(days=(entered.max_days if entered else 0) or 0))
             count += _insert(conn, aanpak_id, rule, "stalled", cal.due_at(cal.add(entry, limit)), now,
                              phase=phase, visit=visit, dedupe=f"v{visit}")
     return count
@@ -73,7 +60,7 @@ def _entered(conn: sa.Connection, cal: WorkCalendar, *, aanpak_id: int, definiti
 def on_phase_changed(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition, old_phase: str,
                      old_visit: int, new_phase: str, since: datetime, now: datetime) -> int:
     """Cancel what belonged to the phase left behind, then schedule the new phase's reminders."""
-    cal = _calendar(app)  # built once for both halves of the change
+    cal = app.calendar  # built once for both halves of the change
     left = f"left phase {old_phase} for {new_phase} on {cal.local_date(now).isoformat()}"
     store.cancel_reminders(conn, aanpak_id, reason=left, now=now, kinds=PHASE_KINDS, visit=old_visit)
     entered = definition.phase(new_phase)
@@ -92,7 +79,7 @@ def on_phase_changed(conn: sa.Connection, app: Any, *, aanpak_id: int, definitio
 def on_deadline_set(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition, criterion: str,
                     due: date, previous: date | None, now: datetime) -> int:
     """Reschedule the deadline reminders of one criterion: before the deadline, and overdue after it."""
-    cal = _calendar(app)
+    cal = app.calendar
     if previous is not None and previous != due:
         store.cancel_reminders(conn, aanpak_id, reason=f"deadline moved from {previous} to {due}", now=now,
                                kinds=DEADLINE_KINDS, criterion=criterion)
@@ -101,7 +88,7 @@ def on_deadline_set(conn: sa.Connection, app: Any, *, aanpak_id: int, definition
     for rule in definition.reminders:
         if rule.kind != "before" or (rule.criteria and criterion not in rule.criteria):
             continue
-        before_at = cal.due_at(cal.add(due, Span.parse(rule.before), sign=-1))
+        before_at = cal.due_at(cal.add(due, _span(rule.before), sign=-1))
         if before_at < overdue_at and not (overdue_at <= now):
             count += _insert(conn, aanpak_id, rule, "before", before_at, now, criterion=criterion, deadline=due,
                              dedupe=f"{criterion}:{due}")
@@ -119,7 +106,7 @@ def schedule_every(conn: sa.Connection, cal: WorkCalendar, aanpak_id: int, rule:
     latest one: a programme imported months into its phase gets one catch-up, not three.
     After period k went out, the next is the first period after k that lies in the future.
     """
-    span = Span.parse(rule.every)
+    span = _span(rule.every)
     k = (after_seq or 0) + 1
     due = cal.due_at(cal.add(entry, span.times(k)))
     for _ in range(_MAX_PERIODS):
@@ -131,6 +118,11 @@ def schedule_every(conn: sa.Connection, cal: WorkCalendar, aanpak_id: int, rule:
         k, due = k + 1, following
     return _insert(conn, aanpak_id, rule, "every", due, now, phase=phase, visit=visit, seq=k,
                    dedupe=f"v{visit}:{k}")
+
+
+def _span(value: str | None) -> Span:
+    assert value is not None, "a rule's kind names the duration it has"
+    return Span.parse(value)
 
 
 def _stalls(rule: ReminderRule, definition: Definition, phase: str) -> bool:

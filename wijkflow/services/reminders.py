@@ -7,10 +7,13 @@ from typing import Any
 
 from .. import store
 from ..app import App
-from ..errors import InvalidInput, NotFound
-from ..reminders.mailers import DeliveryError, mailer_for
+from ..errors import DeliveryError, InvalidInput, NotFound
+from ..i18n import t
+from ..reminders.compose import preview
+from ..reminders.daemon import run_scheduler as daemon
+from ..reminders.mailers import mailer_for
 from ..reminders.render import Rendered, build_message, check_address, render
-from ..reminders.sweep import preview, sweep
+from ..reminders.sweep import sweep
 from .common import clean_email, load, local_iso, parse_date, person_ref, require_admin, service_actor
 
 
@@ -64,8 +67,6 @@ def send_reminders(app: App, *, dry_run: bool = False, mailer: Any = None,
 def run_scheduler(app: App, *, interval: float = 300, once: bool = False, echo: Any = print,
                   acting: str | None = None) -> Any:
     """`wijkflow scheduler run`: the daemon (or one sweep with once=True), after the same check."""
-    from ..reminders.daemon import run_scheduler as daemon
-
     check_service_run(app, acting)
     return daemon(app, interval=interval, once=once, echo=echo)
 
@@ -115,7 +116,7 @@ def test_mail(app: App, address: str, *, acting: str | None = None) -> dict[str,
     now = app.now()
     mailer = mailer_for(app.settings)
     context = {"sent_at": now.astimezone(app.tz).strftime("%d-%m-%Y %H:%M"), "transport": mailer.transport}
-    rendered: Rendered = render("test", "nl", context, "wijkflow testbericht")
+    rendered: Rendered = render("test", "nl", context, t("nl", "wijkflow test message"))
     stamp = now.strftime("%Y%m%d%H%M%S")
     domain = app.settings.mail_from.rsplit("@", 1)[-1].strip(" >") or "wijkflow.invalid"
     msg = build_message(mail_from=app.settings.mail_from, to_name=None, to_addr=to, rendered=rendered,

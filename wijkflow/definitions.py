@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from .errors import DefinitionError, shorten
 
@@ -173,7 +173,8 @@ def _duration(value: Any) -> str:
             raise PydanticCustomError("duration", "werkdagen must be a whole number of at least 1")
         return f"{n} werkdagen"
     if isinstance(value, str) and (_ISO_DAYS.match(value) or _WERKDAGEN.match(value)):
-        if value.startswith("P") and not any(int(g) for g in _ISO_DAYS.match(value).groups() if g):
+        iso = _ISO_DAYS.match(value)
+        if iso is not None and not any(int(g) for g in iso.groups() if g):
             raise PydanticCustomError("duration", "a duration of zero days is not a reminder")
         return value
     raise PydanticCustomError(
@@ -217,7 +218,8 @@ class ReminderRule(_Frozen):
     def subject_for(self, locale: str) -> str:
         if isinstance(self.subject, str):
             return self.subject
-        return self.subject.get(locale) or self.subject.get("nl") or next(iter(self.subject.values()))
+        chosen = self.subject.get("en" if locale == "en" else "nl")
+        return chosen or next(iter(self.subject.values()))
 
 
 class Definition(_Frozen):
@@ -242,6 +244,11 @@ class Definition(_Frozen):
 
     def phase(self, key: str) -> Phase | None:
         return self._phase_by_key.get(key)
+
+    def is_final(self, key: str) -> bool:
+        """Whether `key` is one of this definition's final phases (False for a phase it does not have)."""
+        phase = self._phase_by_key.get(key)
+        return phase is not None and phase.final
 
     @cached_property
     def _phase_by_key(self) -> dict[str, Phase]:
@@ -327,7 +334,7 @@ def load_text(text: str, *, file: str = "<definition>") -> Definition:
     return definition
 
 
-def _pydantic_problem(err: dict[str, Any]) -> str:
+def _pydantic_problem(err: ErrorDetails) -> str:
     if err["type"] == "missing":
         return f"required field '{err['loc'][-1]}' is missing"
     if err["type"] == "extra_forbidden":
@@ -439,9 +446,9 @@ def _check_graph(d: Definition, data: dict, lines: dict, file: str) -> None:
         seen.add((t.source, t.dest))
         if d.phases[keys[t.source]].final:
             fail(("transitions", i, "source"), f"phase '{t.source}' is final and cannot be left")
-        for j, crit in enumerate(t.gate):
-            if crit not in d.criteria:
-                fail(("transitions", i, "gate", j), f"unknown criterion '{crit}' in the gate")
+        for j, gate_key in enumerate(t.gate):
+            if gate_key not in d.criteria:
+                fail(("transitions", i, "gate", j), f"unknown criterion '{gate_key}' in the gate")
     names = [t.name for t in d.transitions]
     for i, t in enumerate(d.transitions):
         if names.count(t.name) > 1 and t.trigger is not None:
@@ -490,7 +497,8 @@ def _check_reminders(d: Definition, fail: Any) -> None:
                 fail(at + ("phase",), f"phase '{r.phase}' is final; nothing can be due in it")
         if r.kind in ("after", "every") and r.phase is None:
             fail(at, f"a reminder with '{r.kind}' needs a 'phase'")
-        if r.kind == "stalled" and r.stalled is True and r.phase is not None and not d.phase(r.phase).max_days:
+        stalls_in = d.phase(r.phase) if r.phase is not None else None
+        if r.kind == "stalled" and r.stalled is True and stalls_in is not None and not stalls_in.max_days:
             fail(at + ("stalled",), f"phase '{r.phase}' has no max_days; give the limit as a duration")
         if r.criteria and r.kind != "before":
             fail(at + ("criteria",), "only a 'before' reminder is about criteria")

@@ -52,7 +52,7 @@ class PoTranslations(gettext.NullTranslations):
                 strings = tuple(message.string or ())
                 if all(strings):
                     self._plural[message.id[0]] = strings
-            elif message.string:
+            elif isinstance(message.string, str) and message.string:
                 self._singular[message.id] = message.string
         self._plural_index = _plural_function(self._plural_rule)
 
@@ -67,7 +67,7 @@ class PoTranslations(gettext.NullTranslations):
 
 
 def _plural_function(expr: str) -> Any:
-    return gettext.c2py(expr)  # type: ignore[attr-defined]  # the stdlib's parser for Plural-Forms
+    return gettext.c2py(expr)  # the stdlib's parser for Plural-Forms
 
 
 def normal_locale(locale: str | None) -> str:

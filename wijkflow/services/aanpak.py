@@ -71,7 +71,7 @@ def _create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str |
     if definition.phase(start_phase) is None:
         raise NotFound(f"Workflow {definition.ref} has no phase '{start_phase}' "
                        f"(phases: {', '.join(p.key for p in definition.phases)}).")
-    if definition.phase(start_phase).final:
+    if definition.is_final(start_phase):
         raise InvalidInput(f"A wijkaanpak cannot start in the final phase '{start_phase}'.")
     phase_since = now
     if since is not None:

@@ -149,7 +149,7 @@ def _migrate_one(conn: Any, app: App, ctx: Context, new: Definition, new_id: int
         raise InvalidInput(f"{row.name} is in phase {row.phase} ({old.phase_label(row.phase)}), which {new.ref} "
                            f"does not have; say where it goes with --map {row.phase}=PHASE "
                            f"(phases: {', '.join(p.key for p in new.phases)}).")
-    if new.phase(phase).final:
+    if new.is_final(phase):
         raise InvalidInput(f"--map {row.phase}={phase}: {phase} is a final phase; close an aanpak with "
                            "`wijkflow advance`, not by migrating it.")
 
@@ -167,7 +167,7 @@ def _migrate_one(conn: Any, app: App, ctx: Context, new: Definition, new_id: int
     reminders_before = _pending(conn, row.id)
     store.cancel_reminders(conn, row.id, reason=f"definition migrated from {old.ref} to {new.ref}", now=now)
     store.move_to_definition(conn, row.id, definition_id=new_id, phase=phase, now=now)
-    if not new.phase(phase).final:
+    if not new.is_final(phase):
         reminder_schedule.on_phase_entered(conn, app, aanpak_id=row.id, definition=new, phase=phase,
                                            visit=row.visit, since=row.phase_since, now=now)
     for criterion, due in store.deadlines(conn, row.id).items():

@@ -43,7 +43,7 @@ def approve_party_in(conn: sa.Connection, app: Any, ctx: Context, who: Any, key:
         signer = store.people_by_id(conn, {same_party.person_id}).get(same_party.person_id)
         name = signer.name if signer is not None and signer.forgotten_at is None else "someone"
         raise Conflict(f"{c.parties[party_key]} already signed '{key}' ({name}, "
-                       f"{local_iso(same_party.at, app.tz)[:10]}); nothing was changed.")
+                       f"{(local_iso(same_party.at, app.tz) or '')[:10]}); nothing was changed.")
     mine = next((p for p in done if p.person_id == who.id), None)
     if mine is not None:
         raise NotAllowed(f"You already signed '{key}' for {c.parties[mine.party]}; each party must be "

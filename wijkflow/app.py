@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
 
     from .db import Database
-    from .definitions import Registry
+    from .definitions import Definition, Registry
 
 
 class App:
@@ -27,6 +27,8 @@ class App:
         self._clock = clock or ((lambda: fixed) if fixed else (lambda: datetime.now(UTC)))
         self._db: Database | None = None
         self._registry: Registry | None = None
+        # Stored definitions parsed once, by content hash (a stored version never changes): store.definition.
+        self.definitions: dict[str, Definition] = {}
 
     @classmethod
     def open(cls, database_url: str, *, user: str | None = None,

@@ -160,7 +160,7 @@ def _fan_out_batch(app: Any, now: datetime, limit: int) -> tuple[int, int, int]:
                 continue  # another sweep took it
             ctx = contexts.get(r.aanpak_id)
             if ctx is None:
-                ctx = contexts[r.aanpak_id] = load(conn, str(r.aanpak_id))
+                ctx = contexts[r.aanpak_id] = load(conn, str(r.aanpak_id), app.definitions)
             rule = _rule(ctx.definition, r.rule)
             reason = _why_not(conn, ctx, rule, r, now)
             recipients: dict[int, str] = {}
@@ -190,14 +190,14 @@ def _fan_out_batch(app: Any, now: datetime, limit: int) -> tuple[int, int, int]:
 # --- 2. what a message says ------------------------------------------------------------------
 
 
-def _aanpak_view(conn: sa.Connection, aanpak_id: int, now: datetime) -> dict[str, Any]:
+def _aanpak_view(conn: sa.Connection, app: Any, aanpak_id: int, now: datetime) -> dict[str, Any]:
     """What every message about this aanpak shares right now: its row, open criteria, gates, commands.
 
     The same for each recipient and rule, so a sweep computes it once per aanpak and batch.
     """
     from ..services.common import facts, load
 
-    ctx = load(conn, str(aanpak_id))
+    ctx = load(conn, str(aanpak_id), app.definitions)
     d, row = ctx.definition, ctx.row
     f = facts(conn, ctx)
     open_: dict[str, dict[str, Any]] = {}
@@ -228,7 +228,7 @@ def message_context(conn: sa.Connection | None, app: Any, *, aanpak_id: int, rul
     view = views.get(aanpak_id) if views is not None else None
     if view is None:
         assert conn is not None
-        view = _aanpak_view(conn, aanpak_id, now)
+        view = _aanpak_view(conn, app, aanpak_id, now)
         if views is not None:
             views[aanpak_id] = view
     d, row, open_ = view["definition"], view["row"], view["open"]
@@ -284,7 +284,7 @@ def _compose(conn: sa.Connection | None, app: Any, rows: list[Any], now: datetim
     for m in rows:
         if m.aanpak_id not in views:
             assert conn is not None
-            views[m.aanpak_id] = _aanpak_view(conn, m.aanpak_id, now)
+            views[m.aanpak_id] = _aanpak_view(conn, app, m.aanpak_id, now)
         rule = _rule(views[m.aanpak_id]["definition"], m.rule)
         if rule is None:
             raise TemplateProblem(template=m.rule, problem="the rule is no longer in the workflow")
@@ -593,7 +593,7 @@ def _dry_run(app: Any, now: datetime, result: SweepResult) -> SweepResult:
 
     with app.db.read() as conn:
         for r in store.due_reminders(conn, now, 1000):
-            ctx = load(conn, str(r.aanpak_id))
+            ctx = load(conn, str(r.aanpak_id), app.definitions)
             rule = _rule(ctx.definition, r.rule)
             reason = _why_not(conn, ctx, rule, r, now)
             holders = {h: role for role in (rule.to if rule else ()) for h in sorted(ctx.holders(role))}

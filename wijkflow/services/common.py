@@ -141,13 +141,15 @@ class Context:
                              f"{who.email} does not have it (see `wijkflow show {self.row.slug}`).")
 
 
-def load(conn: sa.Connection, ref: str) -> Context:
+def load(conn: sa.Connection, ref: str, definitions: dict[str, Definition]) -> Context:
+    """The aanpak, its definition (parsed once per App: `definitions` is app.definitions) and its roles."""
     row = store.find_aanpak(conn, ref)
-    return Context(row=row, definition=store.definition(conn, row.definition_id, row.definition_hash),
+    return Context(row=row, definition=store.definition(conn, definitions, row.definition_id, row.definition_hash),
                    roles=store.roles(conn, row.id))
 
 
-def actor_and_load(conn: sa.Connection, email: str | None, ref: str) -> tuple[Any, Context]:
+def actor_and_load(conn: sa.Connection, email: str | None, ref: str,
+                   definitions: dict[str, Definition]) -> tuple[Any, Context]:
     """actor() then load(), with the person and the aanpak read in one statement.
 
     Every refusal (nobody named, unknown person, auditor, unknown aanpak) is left to actor()
@@ -156,9 +158,10 @@ def actor_and_load(conn: sa.Connection, email: str | None, ref: str) -> tuple[An
     key = email.strip().lower() if email else ""
     found = store.find_aanpak_with_person(conn, ref, key) if key and EMAIL_RE.match(key) else None
     if found is None or found[1] is None or found[1].role == "auditor":
-        return actor(conn, email), load(conn, ref)
+        return actor(conn, email), load(conn, ref, definitions)
     row, who = found
-    return who, Context(row=row, definition=store.definition(conn, row.definition_id, row.definition_hash),
+    return who, Context(row=row, definition=store.definition(conn, definitions, row.definition_id,
+                                                             row.definition_hash),
                         roles=store.roles(conn, row.id))
 
 

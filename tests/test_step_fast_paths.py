@@ -120,3 +120,25 @@ def test_the_per_step_statements_read_stored_moments_as_core_does(app, aanpak, t
         core_records = conn.execute(sa.select(RECORD).where(RECORD.c.aanpak_id == row.id).order_by(RECORD.c.id)).all()
         assert [tuple(r) for r in fast] == [tuple(r) for r in core_records]
         assert all(r.at.tzinfo is not None for r in fast)
+
+
+def test_the_per_step_statements_store_moments_as_core_does(app, aanpak):
+    """Moments written through store/fastpath.py are stored exactly as Core stores them (same text on SQLite)."""
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from wijkflow.models import AANPAK, EVENT
+
+    whole = datetime(2026, 4, 1, 10, 0, 0, tzinfo=UTC)  # no fraction: the case a plain isoformat gets wrong
+    with app.db.write() as conn:
+        row = store.find_aanpak(conn, aanpak)
+        store.change_phase(conn, row.id, expected_version=row.version, phase=row.phase, now=whole)
+        event_id = store.append_event(conn, at=whole, type="note", aanpak_id=row.id)
+        conn.execute(AANPAK.update().where(AANPAK.c.id == row.id).values(created_at=whole))  # through Core
+    with app.db.read() as conn:
+        stored = conn.execute(sa.text("SELECT created_at, phase_since, updated_at FROM aanpak WHERE id = :id"),
+                              {"id": row.id}).one()
+        at = conn.execute(sa.text("SELECT at FROM audit_event WHERE id = :id"), {"id": event_id}).scalar()
+        assert stored.phase_since == stored.updated_at == stored.created_at == at
+        assert conn.execute(sa.select(EVENT.c.at).where(EVENT.c.id == event_id)).scalar() == whole

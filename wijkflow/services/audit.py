@@ -124,7 +124,7 @@ def resolve_filters(conn: Any, app: App, *, aanpak: str | None = None, wijk: str
     return filters, _PeopleRefs(store.all_people(conn)), _phase_labels(conn, app.definitions)
 
 
-class _PeopleRefs(dict):  # type: ignore[type-arg]
+class _PeopleRefs(dict[int, dict[str, Any] | None]):
     """person_ref's answers, computed once per person rather than once per event."""
 
     def __init__(self, people: dict[int, Any]) -> None:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from ..errors import Conflict
 from ..models import AANPAK, DEADLINE, DEFINITION, RECORD, ROLE
 from . import fastpath
-from .common import STREAM_BATCH, Row, inserted_id, no_such_aanpak, place_filters, ref_key
+from .common import STREAM_BATCH, Row, insert_row, no_such_aanpak, place_filters, ref_key
 
 # Run on every lifecycle step: see fastpath.py for why these are not Core.
 find_aanpak_with_person = fastpath.find_aanpak_with_person
@@ -45,7 +45,7 @@ def slug_taken(conn: sa.Connection, slug: str) -> bool:
 
 
 def insert_aanpak(conn: sa.Connection, **values: Any) -> int:
-    return inserted_id(conn.execute(AANPAK.insert().values(**values)))
+    return insert_row(conn, AANPAK, values)
 
 
 def change_phase(conn: sa.Connection, aanpak_id: int, *, expected_version: int, phase: str,
@@ -120,7 +120,7 @@ def add_role(conn: sa.Connection, aanpak_id: int, person_id: int, role: str) -> 
 
 
 def insert_record(conn: sa.Connection, **values: Any) -> int:
-    return inserted_id(conn.execute(RECORD.insert().values(**values)))
+    return insert_row(conn, RECORD, values)
 
 
 def set_deadline(conn: sa.Connection, aanpak_id: int, criterion: str, due: date) -> date | None:

@@ -21,6 +21,17 @@ def inserted_id(result: sa.CursorResult[Any]) -> int:
     return int(key[0])
 
 
+def insert_row(conn: sa.Connection, table: sa.Table, values: dict[str, Any]) -> int:
+    """Insert one row; its new id."""
+    return inserted_id(conn.execute(table.insert().values(**values)))
+
+
+def rows_of_aanpak(conn: sa.Connection, table: sa.Table, aanpak_id: int, *where: Any, order: Any = None) -> list[Row]:
+    """The table's rows of one aanpak (and matching `where`), by id unless `order` says otherwise."""
+    return list(conn.execute(sa.select(table).where(table.c.aanpak_id == aanpak_id, *where)
+                             .order_by(table.c.id if order is None else order)))
+
+
 def place_filters(*, wijk: str | None, gemeente: str | None) -> list[sa.ColumnElement[bool]]:
     """The --wijk / --gemeente filters on the aanpak table, case-insensitive (list and audit query alike)."""
     where = []

@@ -60,8 +60,8 @@ def _day(value: Any, _dialect: sa.Dialect) -> date | None:
 
 
 def _bind(conn: sa.Connection, column: sa.Column[Any], value: Any) -> Any:
-    """A value as SQLAlchemy would bind it for this column (a UTC moment: SQLAlchemy's own SQLite text)."""
-    process = column.type.bind_processor(conn.dialect)
+    """A value as SQLAlchemy binds it for this column on this database (a UTC moment on SQLite: its text)."""
+    process = column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
     return process(value) if process is not None and value is not None else value
 
 

@@ -7,12 +7,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..models import INDICATOR, MEASUREMENT
-from .common import Row, inserted_id
+from .common import Row, insert_row, rows_of_aanpak
 
 
 def indicators(conn: sa.Connection, aanpak_id: int) -> list[Row]:
-    return list(conn.execute(sa.select(INDICATOR).where(INDICATOR.c.aanpak_id == aanpak_id)
-                             .order_by(INDICATOR.c.id)))
+    return rows_of_aanpak(conn, INDICATOR, aanpak_id)
 
 
 def indicator(conn: sa.Connection, aanpak_id: int, key: str) -> Row | None:
@@ -21,7 +20,7 @@ def indicator(conn: sa.Connection, aanpak_id: int, key: str) -> Row | None:
 
 
 def insert_indicator(conn: sa.Connection, **values: Any) -> int:
-    return inserted_id(conn.execute(INDICATOR.insert().values(**values)))
+    return insert_row(conn, INDICATOR, values)
 
 
 def update_indicator(conn: sa.Connection, indicator_id: int, **values: Any) -> None:
@@ -36,7 +35,7 @@ def measurements(conn: sa.Connection, aanpak_id: int) -> list[Row]:
 
 
 def insert_measurement(conn: sa.Connection, **values: Any) -> int:
-    return inserted_id(conn.execute(MEASUREMENT.insert().values(**values)))
+    return insert_row(conn, MEASUREMENT, values)
 
 
 def indicator_facts(conn: sa.Connection, aanpak_id: int) -> list[tuple[Row, list[Row]]]:

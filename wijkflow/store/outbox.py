@@ -14,9 +14,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..models import AANPAK, MESSAGE, REMINDER, UTCDateTime
+from ..models import AANPAK, MESSAGE, REMINDER
 from . import fastpath
-from .common import Row, inserted_id
+from .common import Row, insert_row
 
 # Run on every phase change: see fastpath.py for why it is not Core.
 cancel_reminders = fastpath.cancel_reminders
@@ -29,7 +29,7 @@ def insert_reminder(conn: sa.Connection, **values: Any) -> int | None:
     """Schedule one occurrence; None when the same occurrence (dedupe key) is already there."""
     if conn.execute(sa.select(REMINDER.c.id).where(REMINDER.c.dedupe == values["dedupe"])).first():
         return None
-    return inserted_id(conn.execute(REMINDER.insert().values(**values)))
+    return insert_row(conn, REMINDER, values)
 
 
 def pending_reminders(conn: sa.Connection, aanpak_id: int) -> list[Row]:
@@ -102,10 +102,9 @@ def reminder_overview(conn: sa.Connection, *, status: tuple[str, ...] | None = N
 
 def next_wake(conn: sa.Connection) -> datetime | None:
     """The earliest moment anything in the outbox or the schedule falls due."""
-    # min() loses the column's type: read the answers as the UTCDateTime column they come from.
-    a = conn.execute(sa.select(sa.func.min(REMINDER.c.due_at, type_=UTCDateTime))
-                     .where(REMINDER.c.status == "pending")).scalar()
-    b = conn.execute(sa.select(sa.func.min(MESSAGE.c.next_attempt_at, type_=UTCDateTime))
+    # min() has its column's type (UTCDateTime): the answers are aware UTC datetimes.
+    a = conn.execute(sa.select(sa.func.min(REMINDER.c.due_at)).where(REMINDER.c.status == "pending")).scalar()
+    b = conn.execute(sa.select(sa.func.min(MESSAGE.c.next_attempt_at))
                      .where(MESSAGE.c.status == "pending")).scalar()
     found = [v for v in (a, b) if v is not None]
     return min(found) if found else None

@@ -8,53 +8,42 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..models import ACTIVITY, INTERPRETATION, PARTY, PLAN_PARTNER, PLAN_POINT, RESULT, THEME
-from .common import Row, inserted_id
-
-
-def _of_aanpak(conn: sa.Connection, table: sa.Table, aanpak_id: int, *where: Any,
-               order: Any = None) -> list[Row]:
-    return list(conn.execute(sa.select(table).where(table.c.aanpak_id == aanpak_id, *where)
-                             .order_by(table.c.id if order is None else order)))
-
-
-def _insert(conn: sa.Connection, table: sa.Table, values: dict[str, Any]) -> int:
-    return inserted_id(conn.execute(table.insert().values(**values)))
-
+from .common import Row, insert_row, rows_of_aanpak
 
 # --- interpretations ------------------------------------------------------------------
 
 
 def interpretations(conn: sa.Connection, aanpak_id: int, visit: int | None = None) -> list[Row]:
     if visit is None:
-        return _of_aanpak(conn, INTERPRETATION, aanpak_id)
-    return _of_aanpak(conn, INTERPRETATION, aanpak_id, INTERPRETATION.c.visit == visit)
+        return rows_of_aanpak(conn, INTERPRETATION, aanpak_id)
+    return rows_of_aanpak(conn, INTERPRETATION, aanpak_id, INTERPRETATION.c.visit == visit)
 
 
 def insert_interpretation(conn: sa.Connection, **values: Any) -> int:
-    return _insert(conn, INTERPRETATION, values)
+    return insert_row(conn, INTERPRETATION, values)
 
 
 # --- the wijkontwikkelingsplan: analysis points, partners, activities -------------------
 
 
 def plan_points(conn: sa.Connection, aanpak_id: int) -> list[Row]:
-    return _of_aanpak(conn, PLAN_POINT, aanpak_id)
+    return rows_of_aanpak(conn, PLAN_POINT, aanpak_id)
 
 
 def insert_plan_point(conn: sa.Connection, **values: Any) -> int:
-    return _insert(conn, PLAN_POINT, values)
+    return insert_row(conn, PLAN_POINT, values)
 
 
 def plan_partners(conn: sa.Connection, aanpak_id: int) -> list[Row]:
-    return _of_aanpak(conn, PLAN_PARTNER, aanpak_id)
+    return rows_of_aanpak(conn, PLAN_PARTNER, aanpak_id)
 
 
 def insert_plan_partner(conn: sa.Connection, **values: Any) -> int:
-    return _insert(conn, PLAN_PARTNER, values)
+    return insert_row(conn, PLAN_PARTNER, values)
 
 
 def activities(conn: sa.Connection, aanpak_id: int) -> list[Row]:
-    return _of_aanpak(conn, ACTIVITY, aanpak_id, order=ACTIVITY.c.number)
+    return rows_of_aanpak(conn, ACTIVITY, aanpak_id, order=ACTIVITY.c.number)
 
 
 def activity(conn: sa.Connection, aanpak_id: int, number: int) -> Row | None:
@@ -79,7 +68,7 @@ def update_activity(conn: sa.Connection, activity_id: int, **values: Any) -> Non
 
 
 def themes(conn: sa.Connection, aanpak_id: int) -> list[tuple[Row, list[Row]]]:
-    rows = _of_aanpak(conn, THEME, aanpak_id)
+    rows = rows_of_aanpak(conn, THEME, aanpak_id)
     if not rows:
         return []
     results = list(conn.execute(sa.select(RESULT).join(THEME, THEME.c.id == RESULT.c.theme_id)
@@ -92,11 +81,11 @@ def theme(conn: sa.Connection, aanpak_id: int, key: str) -> Row | None:
 
 
 def insert_theme(conn: sa.Connection, **values: Any) -> int:
-    return _insert(conn, THEME, values)
+    return insert_row(conn, THEME, values)
 
 
 def insert_intended_result(conn: sa.Connection, **values: Any) -> int:
-    return _insert(conn, RESULT, values)
+    return insert_row(conn, RESULT, values)
 
 
 def aanpak_ids_with_theme(conn: sa.Connection, key: str) -> set[int]:
@@ -114,8 +103,8 @@ def themes_by_aanpak(conn: sa.Connection) -> dict[int, list[str]]:
 
 
 def party_approvals(conn: sa.Connection, aanpak_id: int, visit: int) -> list[Row]:
-    return _of_aanpak(conn, PARTY, aanpak_id, PARTY.c.visit == visit)
+    return rows_of_aanpak(conn, PARTY, aanpak_id, PARTY.c.visit == visit)
 
 
 def insert_party_approval(conn: sa.Connection, **values: Any) -> int:
-    return _insert(conn, PARTY, values)
+    return insert_row(conn, PARTY, values)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from ..errors import Conflict
 from ..models import AANPAK, DEADLINE, DEFINITION, RECORD, ROLE
 from . import fastpath
-from .common import STREAM_BATCH, Row, insert_row, no_such_aanpak, place_filters, ref_key
+from .common import Row, insert_row, no_such_aanpak, place_filters, ref_key, streamed
 
 # Run on every lifecycle step: see fastpath.py for why these are not Core.
 find_aanpak_with_person = fastpath.find_aanpak_with_person
@@ -86,7 +86,7 @@ def stream_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str
                      gemeente: str | None = None) -> Iterator[Row]:
     """The aanpakken with their workflow, fetched in batches: memory stays flat however large the portfolio."""
     query = _aanpakken(_LISTED, phase=phase, wijk=wijk, gemeente=gemeente).order_by(AANPAK.c.id)
-    yield from conn.execution_options(yield_per=STREAM_BATCH).execute(query)
+    yield from streamed(conn, query)
 
 
 def count_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str | None = None,

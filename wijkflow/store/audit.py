@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ..audit import GENESIS, chain_hash
 from ..models import AANPAK, EVENT
 from . import fastpath
-from .common import STREAM_BATCH, Row, place_filters
+from .common import Row, place_filters, streamed
 
 
 def append_event(conn: sa.Connection, *, at: datetime, type: str, aanpak_id: int | None = None,
@@ -41,14 +41,10 @@ def append_event(conn: sa.Connection, *, at: datetime, type: str, aanpak_id: int
     return int(event["id"])
 
 
-def _streamed(conn: sa.Connection, query: sa.Select[Any]) -> Iterator[Row]:
-    yield from conn.execution_options(yield_per=STREAM_BATCH).execute(query)
-
-
 def events(conn: sa.Connection, aanpak_id: int | None = None) -> Iterator[Row]:
     """The events (of one aanpak, or all), oldest first, fetched in batches."""
     query = sa.select(EVENT).order_by(EVENT.c.id)
-    yield from _streamed(conn, query if aanpak_id is None else query.where(EVENT.c.aanpak_id == aanpak_id))
+    yield from streamed(conn, query if aanpak_id is None else query.where(EVENT.c.aanpak_id == aanpak_id))
 
 
 def stream_chain(conn: sa.Connection) -> Iterator[Row]:
@@ -85,7 +81,7 @@ def phase_events(conn: sa.Connection, aanpak_ids: list[int] | None = None) -> It
              .where(EVENT.c.type.in_(("aanpak_created", "phase_changed")), EVENT.c.aanpak_id.is_not(None)))
     if aanpak_ids is not None:
         query = query.where(EVENT.c.aanpak_id.in_(aanpak_ids))
-    yield from _streamed(conn, query.order_by(EVENT.c.aanpak_id, EVENT.c.id))
+    yield from streamed(conn, query.order_by(EVENT.c.aanpak_id, EVENT.c.id))
 
 
 # --- `audit query`: one set of filters for every output format ------------------------------
@@ -118,7 +114,7 @@ def query_events(conn: sa.Connection, **filters: Any) -> Iterator[Row]:
     """Events matching every filter given (see _filtered), with their aanpak, in chain order, in batches."""
     query = sa.select(EVENT, AANPAK.c.slug.label("aanpak_slug"), AANPAK.c.name.label("aanpak_name"),
                       AANPAK.c.wijk.label("aanpak_wijk"), AANPAK.c.gemeente.label("aanpak_gemeente"))
-    yield from _streamed(conn, _filtered(query, **filters).order_by(EVENT.c.id))
+    yield from streamed(conn, _filtered(query, **filters).order_by(EVENT.c.id))
 
 
 # What the CSV export reads per event, in this order.
@@ -130,7 +126,8 @@ EXPORT_COLUMNS = (EVENT.c.id, EVENT.c.at, EVENT.c.type, EVENT.c.actor_id, EVENT.
 def export_batches(conn: sa.Connection, batch: int = 10_000, **filters: Any) -> Iterator[Sequence[Row]]:
     """query_events' events as EXPORT_COLUMNS, `batch` rows at a time (for a CSV writer's writerows)."""
     query = _filtered(sa.select(*EXPORT_COLUMNS), **filters).order_by(EVENT.c.id)
-    yield from conn.execution_options(yield_per=batch).execute(query).partitions()
+    with conn.execution_options(yield_per=batch).execute(query) as result:
+        yield from result.partitions()
 
 
 def count_matching(conn: sa.Connection, **filters: Any) -> int:

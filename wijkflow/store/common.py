@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,6 +41,13 @@ def place_filters(*, wijk: str | None, gemeente: str | None) -> list[sa.ColumnEl
     if gemeente:
         where.append(sa.func.lower(AANPAK.c.gemeente) == gemeente.lower())
     return where
+
+
+def streamed(conn: sa.Connection, query: sa.Select[Any], batch: int = STREAM_BATCH) -> Iterator[Row]:
+    """The query's rows fetched `batch` at a time (a server-side cursor on PostgreSQL); the cursor is
+    closed however the caller stops reading."""
+    with conn.execution_options(yield_per=batch).execute(query) as result:
+        yield from result
 
 
 def ref_key(ref: str) -> tuple[str, int | str] | None:

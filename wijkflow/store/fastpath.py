@@ -1,12 +1,12 @@
 """The statements every lifecycle step runs, on the DBAPI cursor directly instead of SQLAlchemy Core.
 
-Why a second way to the database at all: SQLAlchemy Core spends some 35-50 µs per statement
-on cache keys, parameter coercion and result set-up, and a phase change (services.advance)
-runs nine statements, so Core alone would cost more than the rest of the step together.
-benchmarks/lifecycle.py measured the step at about 480 µs with this module and about 800 µs
-with the same statements through Core (10x and 16x the hand-written sqlite3 floor; the
-target is 10x). Only the per-step statements live here; everything else is Core in the
-concept modules.
+Why a second way to the database at all: a phase change (services.advance) runs about nine
+statements, and through SQLAlchemy Core each one is built, cache-keyed, coerced and set up as
+a result again on every call. Measured with benchmarks/lifecycle.py's workload (CPU time per
+step, same machine, load average 2-4): about 350-390 µs with this module, about 2,800-3,300 µs
+with the same statements written in Core. The target is 10x the hand-written sqlite3 floor
+(about 50 µs), which only this module meets. Only the per-step statements live here;
+everything else is Core in the concept modules.
 
 The SQL is written with named `:params` (SQLite's style, rewritten to psycopg's `%(name)s`
 on PostgreSQL). Column lists, row types and conversions come from the table metadata in

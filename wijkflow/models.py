@@ -30,6 +30,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        return self.read(value)
+
+    @staticmethod
+    def read(value: Any) -> datetime | None:
+        """A stored moment (a datetime, or SQLite's text) as an aware UTC datetime."""
         if value is None:
             return None
         if isinstance(value, str):

@@ -12,10 +12,12 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import store
 from ..app import App
+from ..models import UTCDateTime
 from .audit import resolve_filters
 
 
@@ -63,6 +65,7 @@ class _Row:
         self.people = people
         self.gate_cell = gate_cell
         self.actors: dict[Any, tuple[Any, Any]] = {}
+        self.local = _LocalTime(tz)
 
     def __call__(self, values: Any) -> list[Any]:
         (id_, at, type_, actor_id, from_phase, to_phase, reason, evidence, payload, prev_hash, hash_, slug, wijk,
@@ -79,6 +82,39 @@ class _Row:
             if data.get("gate"):
                 gate = self.gate_cell([{"key": c.get("key"), "met": c.get("met"), "by": people[c.get("person_id")],
                                         "evidence": c.get("evidence")} for c in data["gate"]])
-        local = at.astimezone(self.tz).isoformat(timespec="seconds") if at is not None else None
-        return [id_, local, slug, wijk, gemeente, type_, actor_id, actor[0], actor[1], from_phase, to_phase,
+        return [id_, self.local(at), slug, wijk, gemeente, type_, actor_id, actor[0], actor[1], from_phase, to_phase,
                 reason, evidence, override, gate, payload or "{}", prev_hash, hash_]
+
+
+class _LocalTime:
+    """A stored moment as local ISO time to the second, as services.common.local_iso writes it.
+
+    The export's hot spot: per event, parsing the stored time and converting it to the zone costs
+    more than the rest of the row. SQLite stores SQLAlchemy's text 'YYYY-MM-DD HH:MM:SS[.ffffff]'
+    in UTC; in a zone whose offset is whole hours, the local text is worked out once per UTC hour
+    and each event's minutes and seconds are copied in. Anything else (a PostgreSQL datetime,
+    other text, a half-hour zone) is converted the plain way.
+    """
+
+    def __init__(self, tz: Any) -> None:
+        self.tz = tz
+        self.hours: dict[str, tuple[str, str] | None] = {}
+
+    def __call__(self, at: Any) -> str | None:
+        if isinstance(at, str) and (len(at) == 19 or len(at) == 26 and at[19] == "." and at[20:].isdigit()) \
+                and at[10] == " ":
+            key = at[:13]
+            hour = self.hours[key] if key in self.hours else self.hours.setdefault(key, self._hour(key))
+            if hour is not None:
+                return hour[0] + at[13:19] + hour[1]
+        moment = UTCDateTime.read(at)
+        return moment.astimezone(self.tz).isoformat(timespec="seconds") if moment is not None else None
+
+    def _hour(self, hour: str) -> tuple[str, str] | None:
+        """('YYYY-MM-DDTHH' local, '+02:00') for this UTC hour; None when the offset is not whole hours."""
+        local = datetime.fromisoformat(hour + ":00").replace(tzinfo=UTC).astimezone(self.tz)
+        offset = local.utcoffset()
+        if offset is None or offset % timedelta(hours=1):
+            return None
+        text = local.isoformat(timespec="seconds")
+        return text[:13], text[19:]

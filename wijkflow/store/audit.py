@@ -117,10 +117,11 @@ def query_events(conn: sa.Connection, **filters: Any) -> Iterator[Row]:
     yield from streamed(conn, _filtered(query, **filters).order_by(EVENT.c.id))
 
 
-# What the CSV export reads per event, in this order.
-EXPORT_COLUMNS = (EVENT.c.id, EVENT.c.at, EVENT.c.type, EVENT.c.actor_id, EVENT.c.from_phase, EVENT.c.to_phase,
-                  EVENT.c.reason, EVENT.c.evidence, EVENT.c.payload, EVENT.c.prev_hash, EVENT.c.hash,
-                  AANPAK.c.slug, AANPAK.c.wijk, AANPAK.c.gemeente)
+# What the CSV export reads per event, in this order. `at` as the database hands it over (SQLite: its
+# text), for services/audit_export.py to turn into local time without a datetime per event.
+EXPORT_COLUMNS = (EVENT.c.id, sa.type_coerce(EVENT.c.at, sa.String).label("at"), EVENT.c.type, EVENT.c.actor_id,
+                  EVENT.c.from_phase, EVENT.c.to_phase, EVENT.c.reason, EVENT.c.evidence, EVENT.c.payload,
+                  EVENT.c.prev_hash, EVENT.c.hash, AANPAK.c.slug, AANPAK.c.wijk, AANPAK.c.gemeente)
 
 
 def export_batches(conn: sa.Connection, batch: int = 10_000, **filters: Any) -> Iterator[Sequence[Row]]:

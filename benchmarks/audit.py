@@ -6,7 +6,7 @@ aanpakken, so one aanpak has 50,000). Both sides run as processes from the same 
   query   `wijkflow audit query --aanpak 7 --format csv`  vs  the same SELECT by hand with sqlite3
           (or psycopg), rows written with csv.writer.                 Target: <= 2x the baseline.
   export  `wijkflow audit query --format csv` (everything)  vs  the same SELECT by hand.
-          Targets: >= 100,000 events/s and peak memory < 200 MB.
+          Targets: <= 2x the baseline's time and peak memory < 200 MB.
 
 Peak memory is the child's own maximum resident set (os.wait4). Medians of several runs.
 
@@ -139,10 +139,9 @@ def main() -> None:
               f"{rows / b_in:>10.0f}{'':>9}{o_in / b_in:>7.2f}x   (no interpreter start-up on either side)")
         rows, o_s, _, b_s = results["query --aanpak"]
         print(f"query: {o_s / b_s:.2f}x the hand-written SQL (target <= 2x): {'met' if o_s / b_s <= 2 else 'MISSED'}")
-        rows, o_s, o_mb, _ = results["export (all)"]
-        rate = rows / o_s
-        print(f"export: {rate:,.0f} events/s (target >= 100,000): {'met' if rate >= 100_000 else 'MISSED'}; "
-              f"peak {o_mb:.0f} MB (target < 200 MB): {'met' if o_mb < 200 else 'MISSED'}")
+        rows, o_s, o_mb, b_s = results["export (all)"]
+        print(f"export: {o_s / b_s:.2f}x the hand-written SQL (target <= 2x): {'met' if o_s / b_s <= 2 else 'MISSED'}; "
+              f"{rows / o_s:,.0f} events/s; peak {o_mb:.0f} MB (target < 200 MB): {'met' if o_mb < 200 else 'MISSED'}")
 
 
 if __name__ == "__main__":

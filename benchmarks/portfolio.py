@@ -30,6 +30,7 @@ import sqlalchemy as sa
 
 from wijkflow import services
 from wijkflow.app import App
+from wijkflow.models import REMINDER
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Europe/Amsterdam")).astimezone(UTC)
 PEOPLE = [("pl@x.example", "PL"), ("wr@x.example", "WR"), ("sg@x.example", "SG")]
@@ -52,9 +53,7 @@ def build(url: str, n: int, *, due: int | None = None, rules: tuple[str, ...] | 
     with app.db.write() as conn:
         clone(conn, n - 1)
         later = NOW.replace(year=NOW.year + 1)
-        from wijkflow.store import T
-
-        reminder_t = T.reminder
+        reminder_t = REMINDER
         if due is not None and due < n:
             conn.execute(reminder_t.update().where(reminder_t.c.aanpak_id > due).values(due_at=later))
         if rules is not None:

@@ -1,10 +1,11 @@
-"""The fast CSV export (the database builds each line) gives exactly the bytes of the csv.writer path."""
+"""The CSV export (`audit query --format csv`): csv.writer over streamed rows, byte for byte what it always wrote."""
 
 from __future__ import annotations
 
 import csv
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -13,8 +14,7 @@ from conftest import ADMIN, PL, SG1, SG2, WR
 from wijkflow import services
 from wijkflow.app import App
 from wijkflow.cli.audit_commands import QUERY_CSV, _gate_cell
-from wijkflow.services import audit_export
-from wijkflow.services.audit_export import _hour_offsets, _moment_offsets, csv_chunks, csv_rows
+from wijkflow.services.audit_export import csv_chunks, csv_rows
 
 INITIATE = ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering")
 
@@ -82,14 +82,7 @@ def tricky(app, aanpak, clock):
     return aanpak
 
 
-@pytest.fixture(params=["one process", "split"])
-def split(request, monkeypatch):
-    """Also with the work shared with a forked process, by blocks of 4 event ids."""
-    if request.param == "split":
-        monkeypatch.setattr(audit_export, "SPLIT_BLOCK", 4)
-
-
-def test_the_fast_export_writes_exactly_what_csv_writer_wrote(app, tricky, split):
+def test_the_fast_export_writes_exactly_what_csv_writer_wrote(app, tricky):
     old = by_csv_writer(app)
     assert old.count("(forgotten person)") >= 1 and '"Olde Heuvel, ""Rob""\nvan Welbions"' in old
     assert ",yes," in old and "lokaal_contract_akkoord: met by (forgotten person)" in old and "\r" in old
@@ -100,23 +93,30 @@ def test_the_fast_export_writes_exactly_what_csv_writer_wrote(app, tricky, split
     {"aanpak": "wijkaanpak-noord"}, {"wijk": 'Zuid, "De Kop"'}, {"actor": PL}, {"types": ("phase_changed",)},
     {"since": "2026-03-29", "until": "2026-10-25"}, {"phase": "design"},
 ])
-def test_the_fast_export_keeps_every_filter(app, tricky, split, filters):
+def test_the_fast_export_keeps_every_filter(app, tricky, filters):
     old = by_csv_writer(app, **filters)
     assert old
     assert by_chunks(app, **filters) == old
 
 
-@pytest.mark.parametrize("zone", ["America/St_Johns", "Asia/Kathmandu", "UTC"])
-def test_the_fast_export_in_zones_with_half_hours_and_without_dst(db_url, clock, tmp_path, tricky, split, zone):
+GOLDEN = Path(__file__).resolve().parent / "data" / "audit_export"
+
+
+@pytest.mark.parametrize("zone", ["Europe/Amsterdam", "America/St_Johns", "Asia/Kathmandu", "UTC"])
+def test_the_export_writes_the_bytes_it_always_wrote(db_url, clock, tmp_path, tricky, zone):
+    """data/audit_export/: what the export wrote before it was csv.writer over streamed rows (the lines were
+    built in SQL then), for the same history; in zones with half hours, quarter hours and without DST."""
     other = App.open(db_url, clock=clock, outbox_dir=str(tmp_path / "outbox"), timezone=zone)
     try:
-        old = by_csv_writer(other)
-        assert by_chunks(other) == old
+        dialect = other.db.engine.dialect.name
+        expected = (GOLDEN / f"{dialect}-{zone.replace('/', '_')}.csv").read_bytes().decode("utf-8")  # "\r" kept
+        assert by_chunks(other) == expected
+        assert by_csv_writer(other) == expected
     finally:
         other.close()
 
 
-def test_the_command_writes_the_header_and_the_same_rows(app, tricky, split, run):
+def test_the_command_writes_the_header_and_the_same_rows(app, tricky, run):
     r = run("audit", "query", "--format", "csv")
     assert r.exit_code == 0, r.stderr
     assert r.stdout == ",".join(QUERY_CSV) + "\n" + by_csv_writer(app)
@@ -131,44 +131,3 @@ def test_small_batches_and_an_empty_history(app):
     assert "".join(t for _, t in csv_chunks(app, gate_cell=gate_cell, batch=1)) == by_csv_writer(app)
 
 
-def test_offsets_follow_the_utc_hour_of_each_dst_change():
-    from zoneinfo import ZoneInfo
-
-    window, offsets = _hour_offsets(ZoneInfo("Europe/Amsterdam"), "2026-01-05 08:00:00.000000",
-                                    "2026-12-18 13:20:00.000000")
-    assert window == ("2025-12-29 08", "2026-12-25 14")
-    assert offsets == [(None, 3600, "+01:00"), ("2026-03-29 01", 7200, "+02:00"), ("2026-10-25 01", 3600, "+01:00")]
-
-
-def test_the_database_writes_the_lines_and_leaves_python_only_the_rare_rows(app, tricky):
-    from wijkflow import rawsql, store
-
-    sqlite = app.db.engine.dialect.name == "sqlite"
-    with app.db.read() as conn:
-        _, first, _, last = store.audit_ends(conn)
-        window, offsets = (_hour_offsets if sqlite else _moment_offsets)(app.tz, first, last)
-        sql, params = store.audit_csv_lines_sql(conn, offsets=offsets, window=window)
-        lines = [v[0] for chunk in rawsql.batches(conn, sql, **params) for v in chunk]
-    for_python = [line for line in lines if line.startswith("[")]
-    # two phase changes (gate; override), '{"x":"gate"}', '{"override":true}', 2001, the 'T'
-    assert len(for_python) == (6 if sqlite else 5), "\n".join(line[:70] for line in for_python)
-    assert len(lines) > 20 and any('"één, “twee”"' in line for line in lines)  # a quoted cell, in SQL
-
-
-def test_a_failed_helper_process_is_an_error_not_a_short_file(app, tricky, monkeypatch):
-    if app.db.engine.dialect.name != "sqlite":
-        pytest.skip("only SQLite's export is shared with a forked process")
-    monkeypatch.setattr(audit_export, "SPLIT_BLOCK", 4)
-    monkeypatch.setattr(audit_export.struct, "pack", None)  # the child fails on its first block
-    with pytest.raises(audit_export.StorageError, match="helper process failed"):
-        by_chunks(app)
-
-
-def test_moment_offsets_start_on_the_exact_second_of_each_change():
-    from zoneinfo import ZoneInfo
-
-    first = datetime(2026, 1, 5, 8, 0, 0, 123456, tzinfo=UTC)
-    window, offsets = _moment_offsets(ZoneInfo("Europe/Amsterdam"), first, datetime(2026, 12, 18, tzinfo=UTC))
-    assert window[0] == datetime(2025, 12, 29, 8, 0, tzinfo=UTC)
-    assert offsets == [(None, 3600, "+01:00"), (datetime(2026, 3, 29, 1, 0, tzinfo=UTC), 7200, "+02:00"),
-                       (datetime(2026, 10, 25, 1, 0, tzinfo=UTC), 3600, "+01:00")]

@@ -10,11 +10,12 @@ import pytest
 import sqlalchemy as sa
 from conftest import PL, SG1, SG2, WR
 
-from wijkflow import rawsql, services, store
+from wijkflow import services, store
 from wijkflow.app import App
 from wijkflow.config import load_settings
 from wijkflow.definitions import load_text, shipped_dir
 from wijkflow.errors import DefinitionError
+from wijkflow.models import REMINDER
 from wijkflow.reminders.calendar import Span, WorkCalendar
 from wijkflow.reminders.mailers import MemoryMailer
 from wijkflow.reminders.sweep import sweep
@@ -23,7 +24,7 @@ from wijkflow.reminders.sweep import sweep
 def reminders(app: App) -> list[sa.Row]:
     """Every occurrence, times as aware UTC datetimes on either engine."""
     with app.db.read() as conn:
-        return rawsql.rows(conn, "SELECT * FROM reminder ORDER BY id")
+        return list(conn.execute(sa.select(REMINDER).order_by(REMINDER.c.id)))
 
 
 def cal(**kw) -> WorkCalendar:

@@ -21,6 +21,8 @@ from .reminders.calendar import WorkCalendar
 if TYPE_CHECKING:
     from transitions import Machine
 
+    from .definitions import Definition
+
 
 def _real_clock() -> datetime:
     return datetime.now(UTC)
@@ -37,6 +39,8 @@ class App:
         self._clock = clock or (_stopped_clock(fixed) if fixed is not None else _real_clock)
         self._db: Database | None = None
         self._registry: Registry | None = None
+        # Stored definitions parsed once per process, by content hash (a stored version never changes).
+        self.definitions: dict[str, Definition] = {}
         # One state machine per definition version (name, version, content hash): engine.machine_for.
         self.machines: dict[tuple[str, int, str], Machine] = {}
 

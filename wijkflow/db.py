@@ -141,16 +141,15 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
-        if not self._exists():
-            raise StorageError(f"There is no database at {self.path} yet; run `wijkflow init` to create it.")
-        with self._errors(), self.engine.connect() as conn:
+        with self.peek() as conn:
             conn.info["write"] = False
             with conn.begin():
                 yield conn
 
     @contextmanager
     def peek(self) -> Iterator[sa.Connection]:
-        """A connection for one single-statement read via rawsql: no transaction needed around it."""
+        """A connection without a transaction: for one single-statement read through store/fastpath.py
+        (SQLAlchemy Core would begin one), then write(conn) on the same pooled connection."""
         if not self._exists():
             raise StorageError(f"There is no database at {self.path} yet; run `wijkflow init` to create it.")
         with self._errors(), self.engine.connect() as conn:
@@ -182,7 +181,7 @@ class Database:
                 raise self._translate(wrapped) from err
             raise
 
-    def _translate(self, err: exc.DBAPIError) -> WijkflowError:
+    def _translate(self, err: exc.StatementError) -> WijkflowError:
         text = str(err.orig).lower()
         if ("locked" in text or "busy" in text or "could not serialize" in text or "deadlock" in text
                 or "lock timeout" in text):

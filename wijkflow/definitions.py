@@ -245,6 +245,10 @@ class Definition(_Frozen):
     def phase(self, key: str) -> Phase | None:
         return self._phase_by_key.get(key)
 
+    def reminder(self, key: str) -> ReminderRule | None:
+        """The reminder rule `key`; None when this version has no such rule (any more)."""
+        return next((r for r in self.reminders if r.key == key), None)
+
     def is_final(self, key: str) -> bool:
         """Whether `key` is one of this definition's final phases (False for a phase it does not have)."""
         phase = self._phase_by_key.get(key)

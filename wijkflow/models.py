@@ -1,4 +1,4 @@
-"""The tables. SQLModel declares them; queries live in store.py.
+"""The tables. SQLModel declares them; queries live in store/ (SQLAlchemy Core on the tables below).
 
 Personal data (names, email addresses) lives only in `person`. Everything else refers to
 a person by id, so that `people forget` can erase a person without touching the
@@ -8,19 +8,20 @@ append-only, hash-chained `audit_event` table.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out, whatever the database stores."""
 
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -28,7 +29,12 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        return self.read(value)
+
+    @staticmethod
+    def read(value: Any) -> datetime | None:
+        """A stored moment (a datetime, or SQLite's text) as an aware UTC datetime."""
         if value is None:
             return None
         if isinstance(value, str):
@@ -36,7 +42,7 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _utc(**kw):  # type: ignore[no-untyped-def]
+def _utc(**kw: Any) -> Any:
     return Field(sa_type=UTCDateTime, **kw)
 
 
@@ -315,3 +321,32 @@ class PartyApproval(SQLModel, table=True):
     evidence: str | None = None
     comment: str | None = None
     at: datetime = _utc()
+
+
+# --- the same tables as SQLAlchemy Core sees them: what the queries in store/ are written on ---
+
+
+def _table(model: type[SQLModel]) -> sa.Table:
+    table = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(table, sa.Table)
+    return table
+
+
+PERSON = _table(Person)
+DEFINITION = _table(WorkflowDefinition)
+AANPAK = _table(Aanpak)
+ROLE = _table(AanpakRole)
+RECORD = _table(CriterionRecord)
+DEADLINE = _table(CriterionDeadline)
+INDICATOR = _table(Indicator)
+MEASUREMENT = _table(Measurement)
+EVENT = _table(AuditEvent)
+REMINDER = _table(Reminder)
+MESSAGE = _table(ReminderMessage)
+INTERPRETATION = _table(Interpretation)
+PLAN_POINT = _table(PlanPoint)
+PLAN_PARTNER = _table(PlanPartner)
+ACTIVITY = _table(PlanActivity)
+THEME = _table(AanpakTheme)
+RESULT = _table(IntendedResult)
+PARTY = _table(PartyApproval)

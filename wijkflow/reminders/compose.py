@@ -21,7 +21,6 @@ from ..errors import TemplateProblem
 from ..i18n import normal_locale, t, tn
 from ..roles import role_label
 from ..templating import long_date
-from .aanpak import load
 from .calendar import Span
 from .render import Rendered, build_message, deadline_ics, render
 from .schedule import DEADLINE_KINDS
@@ -41,10 +40,10 @@ class AanpakView:
     commands: list[str]
 
 
-def aanpak_view(conn: sa.Connection, aanpak_id: int, now: datetime) -> AanpakView:
-    aanpak = load(conn, aanpak_id)
+def aanpak_view(conn: sa.Connection, app: Any, aanpak_id: int, now: datetime) -> AanpakView:
+    aanpak = store.load_aanpak(conn, str(aanpak_id), app.definitions)
     d, row = aanpak.definition, aanpak.row
-    facts = aanpak.facts(conn)
+    facts = gates.load_facts(conn, row, d)
     open_: dict[str, dict[str, Any]] = {}
     gate_views = []
     for tr in d.outgoing(row.phase):
@@ -117,9 +116,9 @@ def compose(conn: sa.Connection | None, app: Any, rows: list[Any], now: datetime
     for m in rows:
         if m.aanpak_id not in views:
             assert conn is not None
-            views[m.aanpak_id] = aanpak_view(conn, m.aanpak_id, now)
+            views[m.aanpak_id] = aanpak_view(conn, app, m.aanpak_id, now)
         view = views[m.aanpak_id]
-        rule = next((r for r in view.definition.reminders if r.key == m.rule), None)
+        rule = view.definition.reminder(m.rule)
         if rule is None:
             raise TemplateProblem(template=m.rule, problem="the rule is no longer in the workflow")
         context, locale = message_context(app, view, rule=rule, kind=m.kind, person=person, role=m.role,
@@ -154,7 +153,7 @@ def preview(conn: sa.Connection, app: Any, *, aanpak_id: int, rule: ReminderRule
     deadlines = store.deadlines(conn, aanpak_id)
     criterion = next((c for c in (rule.criteria or sorted(deadlines)) if c in deadlines), None) \
         if rule.kind == "before" else None
-    context, locale = message_context(app, aanpak_view(conn, aanpak_id, now), rule=rule, kind=rule.kind,
+    context, locale = message_context(app, aanpak_view(conn, app, aanpak_id, now), rule=rule, kind=rule.kind,
                                       person=person, role=role, due_at=now, criterion=criterion,
                                       deadline=deadlines.get(criterion) if criterion else None, now=now)
     return render(rule.template, locale, context, rule.subject_for(locale))

@@ -22,7 +22,6 @@ import sqlalchemy as sa
 
 from .. import gates, store
 from ..definitions import ReminderRule
-from .aanpak import Aanpak, load
 from .render import message_id_for
 from .schedule import DEADLINE_KINDS, PHASE_KINDS, schedule_every
 
@@ -34,7 +33,7 @@ class Fanned:
     """What one due occurrence came to: its recipients (person id -> role), or why it was cancelled."""
 
     occurrence: Any
-    aanpak: Aanpak
+    aanpak: store.LoadedAanpak
     recipients: dict[int, str] = field(default_factory=dict)
     reason: str | None = None
 
@@ -62,14 +61,14 @@ def fan_out_batch(conn: sa.Connection, app: Any, now: datetime, limit: int,
     queued = cancelled = 0
     due = store.lock_due_reminders(conn, now, limit)
     won = store.claim_reminders(conn, [r.id for r in due], now)
-    loaded: dict[int, Aanpak] = {}  # an aanpak's occurrences share its row, definition and roles
+    loaded: dict[int, store.LoadedAanpak] = {}  # an aanpak's occurrences share its row, definition and roles
     for r in due:
         if r.id not in won:
             continue  # another sweep took it
         aanpak = loaded.get(r.aanpak_id)
         if aanpak is None:
-            aanpak = loaded[r.aanpak_id] = load(conn, r.aanpak_id)
-        rule = aanpak.rule(r.rule)
+            aanpak = loaded[r.aanpak_id] = store.load_aanpak(conn, str(r.aanpak_id), app.definitions)
+        rule = aanpak.definition.reminder(r.rule)
         fanned = Fanned(occurrence=r, aanpak=aanpak, reason=why_not(conn, aanpak, rule, r, now))
         if fanned.reason is None and rule is not None:
             for role in rule.to:
@@ -98,7 +97,8 @@ def fan_out_batch(conn: sa.Connection, app: Any, now: datetime, limit: int,
     return queued, cancelled, len(due)
 
 
-def why_not(conn: sa.Connection, aanpak: Aanpak, rule: ReminderRule | None, r: Any, now: datetime) -> str | None:
+def why_not(conn: sa.Connection, aanpak: store.LoadedAanpak, rule: ReminderRule | None, r: Any,
+            now: datetime) -> str | None:
     """The reason an occurrence is no longer relevant, or None when it should go out (the send-time check)."""
     row, definition = aanpak.row, aanpak.definition
     if rule is None:
@@ -112,7 +112,7 @@ def why_not(conn: sa.Connection, aanpak: Aanpak, rule: ReminderRule | None, r: A
         current = store.deadlines(conn, row.id).get(r.criterion)
         if current != r.deadline:
             return f"the deadline of '{r.criterion}' is now {current}"
-        state = _criterion_state(aanpak, aanpak.facts(conn), r.criterion, now)
+        state = _criterion_state(aanpak, gates.load_facts(conn, aanpak.row, aanpak.definition), r.criterion, now)
         if state is None:
             return f"'{r.criterion}' is not on the gate of the current phase {row.phase}"
         if state:
@@ -120,7 +120,7 @@ def why_not(conn: sa.Connection, aanpak: Aanpak, rule: ReminderRule | None, r: A
     return None
 
 
-def _criterion_state(aanpak: Aanpak, facts: gates.Facts, key: str, now: datetime) -> bool | None:
+def _criterion_state(aanpak: store.LoadedAanpak, facts: gates.Facts, key: str, now: datetime) -> bool | None:
     """True met, False open, None when the criterion is not on a gate out of the current phase."""
     definition = aanpak.definition
     for t in definition.outgoing(facts.phase):

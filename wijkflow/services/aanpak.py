@@ -116,7 +116,7 @@ def assign_role(app: App, ref: str, email: str, *, role: str, acting: str | None
     now = app.now()
     with app.db.write() as conn:
         who = actor(conn, acting)
-        ctx = load(conn, ref)
+        ctx = load(conn, ref, app.definitions)
         if who.role != "admin":
             ctx.require_role(who, "projectleider", "assign roles")
         target = person(conn, email)
@@ -157,7 +157,7 @@ def iter_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = Non
         for row in store.stream_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente):
             if with_theme is not None and row.id not in with_theme:
                 continue
-            d = store.definition(conn, row.definition_id)
+            d = store.definition(conn, app.definitions, row.definition_id)
             p = d.phase(row.phase)
             days = _days(row.phase_since, now)
             is_stalled = bool(p and p.max_days and days > p.max_days)
@@ -189,7 +189,7 @@ def gate_view(ctx: Context, result: gates.GateResult, people: dict[int, Any], ap
 def show_aanpak(app: App, ref: str, *, locale: str = "en") -> dict[str, Any]:
     now = app.now()
     with app.db.read() as conn:
-        ctx = load(conn, ref)
+        ctx = load(conn, ref, app.definitions)
         f = facts(conn, ctx)
         d, row = ctx.definition, ctx.row
         results = [gates.evaluate(d, t, f, now) for t in d.outgoing(row.phase)]
@@ -215,7 +215,7 @@ def show_aanpak(app: App, ref: str, *, locale: str = "en") -> dict[str, Any]:
 def gate_status(app: App, ref: str, *, to: str | None = None) -> dict[str, Any]:
     now = app.now()
     with app.db.read() as conn:
-        ctx = load(conn, ref)
+        ctx = load(conn, ref, app.definitions)
         transition = engine.choose_transition(ctx.definition, ctx.row.phase, to)
         result = gates.evaluate(ctx.definition, transition, facts(conn, ctx), now)
         people = store.people_by_id(conn, {c.person_id for c in result.criteria})

@@ -107,7 +107,7 @@ def show_as_of(app: App, ref: str, as_of: str) -> dict[str, Any]:
         def_id = row.definition_id
         if state.workflow is not None:
             def_id = store.definition_id_by_version(conn, *state.workflow) or def_id
-        definition = store.definition(conn, def_id)
+        definition = store.definition(conn, app.definitions, def_id)
         facts = Facts(phase=state.phase, phase_since=state.phase_since or moment, records=tuple(state.records),
                       indicators=tuple(IndicatorFact(key=k, label=v["label"], has_baseline=v["baseline"] is not None,
                                                      measurements=v["measurements"])

@@ -104,7 +104,7 @@ def resolve_filters(conn: Any, app: App, *, aanpak: str | None = None, wijk: str
     if gemeente and not store.gemeente_exists(conn, gemeente):
         raise NotFound(f"No wijkaanpak is in gemeente '{gemeente}' (`wijkflow list` shows them).")
     if phase:
-        known_phases = _phase_keys(conn)
+        known_phases = _phase_keys(conn, app.definitions)
         if phase not in known_phases:
             raise NotFound(f"No workflow in this database has a phase '{phase}' "
                            f"(phases: {', '.join(sorted(known_phases)) or 'none yet'}).")
@@ -116,10 +116,10 @@ def resolve_filters(conn: Any, app: App, *, aanpak: str | None = None, wijk: str
             raise InvalidInput(f"Unknown event type '{unknown[0]}'; use one of {', '.join(sorted(known))}.")
     filters = {"aanpak_id": aanpak_id, "wijk": wijk, "gemeente": gemeente, "phase": phase, "actor_id": actor_id,
                "types": types, "since": start, "until": stop}
-    return filters, _PeopleRefs(store.all_people(conn)), _phase_labels(conn)
+    return filters, _PeopleRefs(store.all_people(conn)), _phase_labels(conn, app.definitions)
 
 
-class _PeopleRefs(dict):  # type: ignore[type-arg]
+class _PeopleRefs(dict[int, dict[str, Any] | None]):
     """person_ref's answers, computed once per person rather than once per event."""
 
     def __init__(self, people: dict[int, Any]) -> None:
@@ -146,14 +146,14 @@ def _actor_id(conn: Any, actor: str) -> int:
     return int(row.id)
 
 
-def _phase_keys(conn: Any) -> set[str]:
-    return {p.key for r in store.stored_definitions(conn) for p in store.definition(conn, r.id).phases}
+def _phase_keys(conn: Any, definitions: dict[str, Any]) -> set[str]:
+    return {p.key for r in store.stored_definitions(conn) for p in store.definition(conn, definitions, r.id).phases}
 
 
-def _phase_labels(conn: Any) -> dict[str, str]:
+def _phase_labels(conn: Any, definitions: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for r in store.stored_definitions(conn):
-        for p in store.definition(conn, r.id).phases:
+        for p in store.definition(conn, definitions, r.id).phases:
             out.setdefault(p.key, p.label)
     return out
 
@@ -213,7 +213,7 @@ def phases(app: App, *, wijk: str | None = None, gemeente: str | None = None,
             raise NotFound("No wijkaanpak matches " + " and ".join(
                 f"{k} '{v}'" for k, v in (("wijk", wijk), ("gemeente", gemeente)) if v) + ".")
         by_id = {r.id: r for r in rows}
-        definitions = {r.id: store.definition(conn, r.definition_id) for r in rows}
+        definitions = {r.id: store.definition(conn, app.definitions, r.definition_id) for r in rows}
         stays: dict[int, list[dict[str, Any]]] = {i: [] for i in by_id}
         for e in store.phase_events(conn, list(by_id)):
             own = stays[e.aanpak_id]

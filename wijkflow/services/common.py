@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -71,16 +70,8 @@ def require_admin(conn: sa.Connection, email: str | None, doing: str) -> Any:
     return who
 
 
-@dataclass
-class Context:
-    """One aanpak with its pinned definition and who holds which role on it."""
-
-    row: Any
-    definition: Definition
-    roles: list[Any]
-
-    def holders(self, role: str) -> set[int]:
-        return {r.person_id for r in self.roles if r.role == role}
+class Context(store.LoadedAanpak):
+    """One aanpak loaded for a use-case: the store's view of it plus who may do what."""
 
     def require_any(self, who: Any, roles: tuple[str, ...], doing: str) -> None:
         """Refused unless `who` holds one of `roles`; the refusal names the first (the usual one)."""
@@ -93,13 +84,14 @@ class Context:
                              f"{who.email} does not have it (see `wijkflow show {self.row.slug}`).")
 
 
-def load(conn: sa.Connection, ref: str) -> Context:
-    row = store.find_aanpak(conn, ref)
-    return Context(row=row, definition=store.definition(conn, row.definition_id, row.definition_hash),
-                   roles=store.roles(conn, row.id))
+def load(conn: sa.Connection, ref: str, definitions: dict[str, Definition]) -> Context:
+    """The aanpak, its definition (parsed once per App: `definitions` is app.definitions) and its roles."""
+    a = store.load_aanpak(conn, ref, definitions)
+    return Context(row=a.row, definition=a.definition, roles=a.roles)
 
 
-def actor_and_load(conn: sa.Connection, email: str | None, ref: str) -> tuple[Any, Context]:
+def actor_and_load(conn: sa.Connection, email: str | None, ref: str,
+                   definitions: dict[str, Definition]) -> tuple[Any, Context]:
     """actor() then load(), with the person and the aanpak read in one statement.
 
     Every refusal (nobody named, unknown person, auditor, unknown aanpak) is left to actor()
@@ -108,10 +100,10 @@ def actor_and_load(conn: sa.Connection, email: str | None, ref: str) -> tuple[An
     key = email.strip().lower() if email else ""
     found = store.find_aanpak_with_person(conn, ref, key) if key and EMAIL_RE.match(key) else None
     if found is None or found[1] is None or found[1].role == "auditor":
-        return actor(conn, email), load(conn, ref)
+        return actor(conn, email), load(conn, ref, definitions)
     row, who = found
-    return who, Context(row=row, definition=store.definition(conn, row.definition_id, row.definition_hash),
-                        roles=store.roles(conn, row.id))
+    a = store.load_aanpak(conn, ref, definitions, row=row)
+    return who, Context(row=a.row, definition=a.definition, roles=a.roles)
 
 
 def facts(conn: sa.Connection, ctx: Context) -> Facts:

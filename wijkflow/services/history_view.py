@@ -12,7 +12,7 @@ from .common import load, local_iso, person_ref
 
 def history(app: App, ref: str) -> list[dict[str, Any]]:
     with app.db.read() as conn:
-        ctx = load(conn, ref)
+        ctx = load(conn, ref, app.definitions)
         rows = list(store.events(conn, ctx.row.id))
         ids: set[int] = {r.actor_id for r in rows if r.actor_id}
         payloads = [json.loads(r.payload) for r in rows]

@@ -33,7 +33,7 @@ def complete(app: App, ref: str, key: str, *, evidence: str | None = None,
     now = app.now()
     with app.db.write() as conn:
         who = actor(conn, acting)
-        ctx = load(conn, ref)
+        ctx = load(conn, ref, app.definitions)
         criterion = _criterion(ctx, key)
         if not isinstance(criterion, DeliverableCriterion):
             how = ("is an approval; use `wijkflow approve`" if criterion.kind in ("approval", "parties")
@@ -61,7 +61,7 @@ def approve(app: App, ref: str, key: str, *, comment: str | None = None, party: 
     now = app.now()
     with app.db.write() as conn:
         who = actor(conn, acting)
-        ctx = load(conn, ref)
+        ctx = load(conn, ref, app.definitions)
         criterion = _criterion(ctx, key)
         if isinstance(criterion, PartiesCriterion):
             from .parties import approve_party_in
@@ -100,7 +100,7 @@ def set_deadline(app: App, ref: str, key: str, due: str, *, acting: str | None) 
     now = app.now()
     with app.db.write() as conn:
         who = actor(conn, acting)
-        ctx = load(conn, ref)
+        ctx = load(conn, ref, app.definitions)
         if key not in ctx.definition.criteria:
             raise NotFound(f"Workflow {ctx.definition.ref} has no criterion '{key}'.")
         ctx.require_role(who, "projectleider", "set deadlines")
@@ -131,7 +131,7 @@ def advance(app: App, ref: str, *, acting: str | None, to: str | None = None, re
         if expected_version is None:
             expected_version = store.aanpak_version(peeked, ref)
         with (app.db.read() if dry_run else app.db.write(peeked)) as conn:
-            who, ctx = actor_and_load(conn, acting, ref)
+            who, ctx = actor_and_load(conn, acting, ref, app.definitions)
             row, d = ctx.row, ctx.definition
             if override:
                 if who.role != "admin":

@@ -60,7 +60,7 @@ def find_version(app: App, name: str, version: int, workflow: str | None) -> Def
     with app.db.read() as conn:
         stored = store.definition_id_by_version(conn, name, version)
         if stored is not None:
-            return store.definition(conn, stored)
+            return store.definition(conn, app.definitions, stored)
     for directory in app.registry.dirs:
         for path in sorted(Path(directory).glob("*.y*ml")) if Path(directory).is_dir() else []:
             d = load_file(path)
@@ -82,7 +82,7 @@ def migrate(app: App, ref: str | None, *, to_version: int, workflow: str | None 
     with app.db.read() as conn:
         if ref is not None:
             row = store.find_aanpak(conn, ref)
-            name = store.definition(conn, row.definition_id, row.definition_hash).name
+            name = store.definition(conn, app.definitions, row.definition_id, row.definition_hash).name
             refs = [row.slug]
         else:
             if not workflow:
@@ -102,7 +102,7 @@ def migrate(app: App, ref: str | None, *, to_version: int, workflow: str | None 
             new_id = store.pin_definition(conn, target, now)
             problems: list[str] = []
             for slug in refs:
-                ctx = load(conn, slug)
+                ctx = load(conn, slug, app.definitions)
                 old = ctx.definition
                 if ref is not None and who.role != "admin":
                     ctx.require_role(who, "projectleider", "move it to another definition version")

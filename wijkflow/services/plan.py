@@ -21,9 +21,9 @@ STATUSES = {"planned": "gepland", "running": "lopend", "done": "gereed", "droppe
 POINT_KINDS = {"strength": "sterk punt", "bottleneck": "knelpunt"}
 
 
-def _editor(conn: sa.Connection, ref: str, acting: str | None, doing: str) -> tuple[Any, Context]:
+def _editor(conn: sa.Connection, app: App, ref: str, acting: str | None, doing: str) -> tuple[Any, Context]:
     who = actor(conn, acting)
-    ctx = load(conn, ref)
+    ctx = load(conn, ref, app.definitions)
     ctx.require_any(who, ("projectleider", "coordinator"), doing)
     return who, ctx
 
@@ -68,7 +68,7 @@ def add_analysis(app: App, ref: str, *, strengths: tuple[str, ...] = (), bottlen
         raise InvalidInput("Give at least one --strong or --bottleneck point.")
     now = app.now()
     with app.db.write() as conn:
-        who, ctx = _editor(conn, ref, acting, "edit its plan")
+        who, ctx = _editor(conn, app, ref, acting, "edit its plan")
         for kind, text in points:
             pid = store.insert_plan_point(conn, aanpak_id=ctx.row.id, kind=kind, text=text, person_id=who.id, at=now)
             store.append_event(conn, at=now, type="plan_point_added", aanpak_id=ctx.row.id, actor_id=who.id,
@@ -81,7 +81,7 @@ def add_partner(app: App, ref: str, name: str, *, acting: str | None) -> dict[st
     name = clean_name(name, "partner")
     now = app.now()
     with app.db.write() as conn:
-        who, ctx = _editor(conn, ref, acting, "edit its plan")
+        who, ctx = _editor(conn, app, ref, acting, "edit its plan")
         existing = known_partners(conn, ctx).get(name.casefold())
         if existing is not None:
             raise Conflict(f"{existing} is already a partner of {ctx.row.name}; nothing was changed.")
@@ -98,7 +98,7 @@ def add_activity(app: App, ref: str, title: str, *, partner: str, year: Any, sta
     planned = _year(year)
     now = app.now()
     with app.db.write() as conn:
-        who, ctx = _editor(conn, ref, acting, "edit its plan")
+        who, ctx = _editor(conn, app, ref, acting, "edit its plan")
         name = _partner(conn, ctx, partner)
         number = store.insert_activity(conn, aanpak_id=ctx.row.id, title=title, partner=name, year=planned,
                                        status=status_key, person_id=who.id, created_at=now, updated_at=now)
@@ -124,7 +124,7 @@ def update_activity(app: App, ref: str, number: Any, *, status: str | None = Non
         raise InvalidInput("Say what changes: --status, --year and/or --partner.")
     now = app.now()
     with app.db.write() as conn:
-        who, ctx = _editor(conn, ref, acting, "edit its plan")
+        who, ctx = _editor(conn, app, ref, acting, "edit its plan")
         row = store.activity(conn, ctx.row.id, num)
         if row is None:
             raise NotFound(f"{ctx.row.name} has no activity #{num} (see `wijkflow plan show {ctx.row.slug}`).")
@@ -142,7 +142,7 @@ def update_activity(app: App, ref: str, number: Any, *, status: str | None = Non
 
 def plan_view(app: App, ref: str) -> dict[str, Any]:
     with app.db.read() as conn:
-        ctx = load(conn, ref)
+        ctx = load(conn, ref, app.definitions)
         points = store.plan_points(conn, ctx.row.id)
         acts = store.activities(conn, ctx.row.id)
         from_definition = {p.casefold() for p in gates.definition_partners(ctx.definition)}

@@ -227,7 +227,7 @@ def _aanpak_row(conn: sa.Connection, app: App, row: dict[str, Any], who: Any, ac
                          gemeente=_text(row.get("gemeente")), workflow=str(row.get("workflow") or "wijkaanpak"),
                          coordinators=coordinators, approvers=approvers, phase=_text(row.get("phase")),
                          since=_text(row.get("since")))
-    ctx = load(conn, a["slug"])
+    ctx = load(conn, a["slug"], app.definitions)
     for spec in _indicators(row):
         extra = set(spec) - INDICATOR_FIELDS
         if extra:

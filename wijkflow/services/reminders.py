@@ -75,7 +75,7 @@ def preview_mail(app: App, ref: str, rule_key: str, *, to: str | None = None) ->
     """The message a rule would send now to one recipient (the first holder of its roles, or --to)."""
     now = app.now()
     with app.db.read() as conn:
-        ctx = load(conn, ref)
+        ctx = load(conn, ref, app.definitions)
         rule = next((r for r in ctx.definition.reminders if r.key == rule_key), None)
         if rule is None:
             known = ", ".join(r.key for r in ctx.definition.reminders) or "none"

@@ -65,7 +65,7 @@ def aanpak_report(app: App, ref: str, path: str) -> dict[str, Any]:
     events = history(app, ref)
     with app.db.read() as conn:
         row = store.find_aanpak(conn, ref)
-        definition = store.definition(conn, row.definition_id)
+        definition = store.definition(conn, app.definitions, row.definition_id)
         inds = store.indicators(conn, row.id)
         ms = store.measurements(conn, row.id)
     chain = head(app)
@@ -104,7 +104,7 @@ def portfolio_report(app: App, path: str) -> dict[str, Any]:
     with app.db.read() as conn:
         themes = store.themes_by_aanpak(conn)
         for row in store.list_aanpakken(conn):
-            d = store.definition(conn, row.definition_id)
+            d = store.definition(conn, app.definitions, row.definition_id)
             ctx = Context(row=row, definition=d, roles=store.roles(conn, row.id))
             f = facts(conn, ctx)
             outgoing = d.outgoing(row.phase)

@@ -34,7 +34,7 @@ def link_theme(app: App, ref: str, theme: str, *, results: tuple[str, ...] = (),
     now = app.now()
     with app.db.write() as conn:
         who = actor(conn, acting)
-        ctx = load(conn, ref)
+        ctx = load(conn, ref, app.definitions)
         ctx.require_any(who, ("projectleider", "coordinator"), "link themes")
         key, label = theme_key(theme), theme
         choices = _choices(ctx.definition)
@@ -64,7 +64,7 @@ def link_theme(app: App, ref: str, theme: str, *, results: tuple[str, ...] = (),
 
 def theme_view(app: App, ref: str) -> list[dict[str, Any]]:
     with app.db.read() as conn:
-        ctx = load(conn, ref)
+        ctx = load(conn, ref, app.definitions)
         rows = store.themes(conn, ctx.row.id)
     return [{"theme": t.key, "label": t.label, "results": [r.text for r in results]} for t, results in rows]
 

@@ -1,0 +1,44 @@
+"""Indicators of an aanpak and their measurements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..models import INDICATOR, MEASUREMENT
+from .common import Row, insert_row, rows_of_aanpak
+
+
+def indicators(conn: sa.Connection, aanpak_id: int) -> list[Row]:
+    return rows_of_aanpak(conn, INDICATOR, aanpak_id)
+
+
+def indicator(conn: sa.Connection, aanpak_id: int, key: str) -> Row | None:
+    return conn.execute(sa.select(INDICATOR).where(INDICATOR.c.aanpak_id == aanpak_id,
+                                                   INDICATOR.c.key == key)).first()
+
+
+def insert_indicator(conn: sa.Connection, **values: Any) -> int:
+    return insert_row(conn, INDICATOR, values)
+
+
+def update_indicator(conn: sa.Connection, indicator_id: int, **values: Any) -> None:
+    conn.execute(INDICATOR.update().where(INDICATOR.c.id == indicator_id).values(**values))
+
+
+def measurements(conn: sa.Connection, aanpak_id: int) -> list[Row]:
+    """Every measurement of the aanpak's indicators, oldest first, with the indicator's key."""
+    return list(conn.execute(
+        sa.select(MEASUREMENT, INDICATOR.c.key).join(INDICATOR, INDICATOR.c.id == MEASUREMENT.c.indicator_id)
+        .where(INDICATOR.c.aanpak_id == aanpak_id).order_by(MEASUREMENT.c.measured_on, MEASUREMENT.c.id)))
+
+
+def insert_measurement(conn: sa.Connection, **values: Any) -> int:
+    return insert_row(conn, MEASUREMENT, values)
+
+
+def indicator_facts(conn: sa.Connection, aanpak_id: int) -> list[tuple[Row, list[Row]]]:
+    """Each indicator with its measurements, oldest first."""
+    ms = measurements(conn, aanpak_id)
+    return [(i, [m for m in ms if m.key == i.key]) for i in indicators(conn, aanpak_id)]

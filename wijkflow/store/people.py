@@ -1,0 +1,72 @@
+"""People: the only table with personal data, and erasing it (`people forget`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..models import PERSON
+from .common import Row, inserted_id
+
+
+def person_by_email(conn: sa.Connection, email: str) -> Row | None:
+    return conn.execute(sa.select(PERSON).where(PERSON.c.email == email.strip().lower())).first()
+
+
+def people_by_id(conn: sa.Connection, ids: set[int], *, known: tuple[Any, ...] = ()) -> dict[int, Any]:
+    """People by id; rows the caller already holds (`known`) are not fetched again."""
+    found = {p.id: p for p in known if p is not None and p.id in ids}
+    missing = sorted(i for i in ids if i is not None and i not in found)
+    if missing:
+        for r in conn.execute(sa.select(PERSON).where(PERSON.c.id.in_(missing))):
+            found[r.id] = r
+    return found
+
+
+def all_people(conn: sa.Connection) -> dict[int, Row]:
+    """Everyone, by id: far fewer people than events, so a lookup table is fine."""
+    return {r.id: r for r in conn.execute(sa.select(PERSON))}
+
+
+def list_people(conn: sa.Connection) -> list[Row]:
+    return list(conn.execute(sa.select(PERSON).order_by(PERSON.c.id)))
+
+
+def any_admin(conn: sa.Connection) -> bool:
+    return conn.execute(sa.select(PERSON.c.id).where(PERSON.c.role == "admin").limit(1)).first() is not None
+
+
+def insert_person(conn: sa.Connection, *, email: str, name: str, locale: str, role: str | None,
+                  now: datetime) -> int:
+    return inserted_id(conn.execute(
+        PERSON.insert().values(email=email, name=name, locale=locale, role=role, created_at=now)))
+
+
+def erase_person(conn: sa.Connection, person_id: int, now: datetime) -> None:
+    conn.execute(PERSON.update().where(PERSON.c.id == person_id)
+                 .values(email=None, name=None, role=None, forgotten_at=now))
+
+
+def secure_delete(conn: sa.Connection) -> None:
+    """SQLite: overwrite freed row space with zeros from now on, so an erased name leaves no bytes behind."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("PRAGMA secure_delete=ON")
+
+
+def checkpoint(db: Any) -> bool:
+    """SQLite: copy the write-ahead log into the database file and empty it.
+
+    True when the log is empty afterwards; False if a reader still holds an old snapshot
+    (run `wijkflow people forget` again later, or `sqlite3 FILE 'PRAGMA wal_checkpoint(TRUNCATE)'`).
+    Other databases: True (PostgreSQL keeps dead row versions until VACUUM; see README).
+    """
+    if not db.is_sqlite or db.path is None:
+        return True
+    raw = db.engine.raw_connection()
+    try:
+        busy, _log, _done = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return bool(busy == 0)
+    finally:
+        raw.close()

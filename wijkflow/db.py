@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 
+from . import migrations, models
 from .errors import Conflict, StorageError, WijkflowError, shorten
 
 BUSY_TIMEOUT_MS = 5000
@@ -218,8 +219,6 @@ class Database:
         Before is None for a database without wijkflow tables (it is created); a database made
         before wijkflow had migrations is recognised as the first revision and stamped.
         """
-        from . import migrations, models  # noqa: F401 - models: create_all needs the tables
-
         migrations.load()  # before the lock, not while holding it
         if self.path is not None and self.path.exists() and not os.access(self.path, os.W_OK):
             raise StorageError(f"The database at {self.where} is read-only.")
@@ -237,11 +236,7 @@ class Database:
         Alembic's own recipe for a fresh database (create, then stamp head); a test holds the
         result equal to running every migration from the first.
         """
-        from sqlmodel import SQLModel
-
-        from . import models
-
-        SQLModel.metadata.create_all(conn)
+        models.METADATA.create_all(conn)
         for ddl in _SQLITE_TRIGGERS if self.is_sqlite else _POSTGRES_TRIGGERS:
             conn.exec_driver_sql(ddl)
         if self.is_sqlite:
@@ -249,8 +244,6 @@ class Database:
 
     def revision(self) -> str | None:
         """The schema revision of this database (None: no wijkflow tables yet)."""
-        from . import migrations
-
         if self.path is not None and not self.path.exists():
             return None
         with self.read() as conn:

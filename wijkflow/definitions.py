@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from .errors import DefinitionError, shorten
+from .errors import DefinitionError, NotFound, shorten
 
 KEY = r"^[a-z][a-z0-9_]*$"
 _KEY_RE = re.compile(KEY)
@@ -555,7 +555,6 @@ class Registry:
         try:
             return self._scan()[name_or_path][0]
         except KeyError:
-            from .errors import NotFound
 
             known = ", ".join(sorted(self._scan())) or "none"
             raise NotFound(f"No workflow definition named '{name_or_path}' (known: {known}).") from None

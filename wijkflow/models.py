@@ -332,6 +332,8 @@ def _table(model: type[SQLModel]) -> sa.Table:
     return table
 
 
+# Every table above, for create_all and `db copy` (SQLModel registers them on its shared metadata).
+METADATA = SQLModel.metadata
 PERSON = _table(Person)
 DEFINITION = _table(WorkflowDefinition)
 AANPAK = _table(Aanpak)

@@ -20,6 +20,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..errors import StorageError
+
 HERE = Path(__file__).resolve().parent
 FIRST = "0001"
 # A table of every schema: its presence tells "made by wijkflow before migrations" from "empty".
@@ -104,7 +106,6 @@ def upgrade(conn: sa.Connection, target: str = "head",
     cfg = _config(conn)
     stamped = MigrationContext.configure(conn).get_current_revision()
     if stamped is not None and not known(stamped):
-        from ..errors import StorageError
 
         raise StorageError(f"The database is at schema revision {stamped}, which this wijkflow does not know "
                            f"(newest here: {head()}): a newer wijkflow upgraded it; use that version.")

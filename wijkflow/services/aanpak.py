@@ -26,6 +26,7 @@ from .common import (
     person_ref,
     slugify,
 )
+from .themes import check_theme_filter
 
 
 def create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str | None,
@@ -148,8 +149,6 @@ def iter_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = Non
                    gemeente: str | None = None, stalled: bool = False,
                    theme: str | None = None) -> Iterator[dict[str, Any]]:
     """list_aanpakken one row at a time, streamed from the database (for portfolios of any size)."""
-    from .themes import check_theme_filter
-
     theme_key = check_theme_filter(theme)
     now = app.now()
     with app.db.read() as conn:

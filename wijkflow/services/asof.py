@@ -19,7 +19,7 @@ from ..app import App
 from ..errors import InvalidInput, NotFound
 from ..gates import Facts, IndicatorFact, Record
 from .aanpak import gate_view
-from .common import Context, local_iso, local_midnight_utc, person_ref
+from .common import Context, local_iso, local_midnight_utc, parse_date, person_ref
 
 
 @dataclass
@@ -81,8 +81,6 @@ class Replay:
 
 def parse_as_of(value: str, tz: Any) -> tuple[date, datetime]:
     """The day asked for, and the moment it ends (exclusive), in UTC."""
-    from .common import parse_date
-
     day = parse_date(value, "--as-of date")
     return day, local_midnight_utc(day + timedelta(days=1), tz)
 

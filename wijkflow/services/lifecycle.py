@@ -11,6 +11,7 @@ from ..errors import Conflict, GateNotMet, InvalidInput, NotAllowed, NotFound
 from ..reminders import schedule as reminder_schedule
 from .aanpak import gate_view
 from .common import Context, actor, actor_and_load, clean_text, facts, load, parse_date
+from .parties import approve_party_in
 
 
 def _criterion(ctx: Context, key: str) -> Any:
@@ -64,8 +65,6 @@ def approve(app: App, ref: str, key: str, *, comment: str | None = None, party: 
         ctx = load(conn, ref, app.definitions)
         criterion = _criterion(ctx, key)
         if isinstance(criterion, PartiesCriterion):
-            from .parties import approve_party_in
-
             return approve_party_in(conn, app, ctx, who, key, criterion, party=party, evidence=evidence,
                                     comment=comment, now=now)
         if party is not None or evidence is not None:

@@ -14,10 +14,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .. import migrations
+from .. import migrations, models
 from ..app import App
 from ..db import Database, normalise_url
 from ..errors import Conflict, InvalidInput, StorageError
+from . import audit as audit_service
 
 COPY_BATCH = 2000
 
@@ -42,11 +43,7 @@ def upgrade(app: App) -> dict[str, Any]:
 
 
 def _tables() -> list[sa.Table]:
-    from sqlmodel import SQLModel
-
-    from .. import models  # noqa: F401 - registers the tables
-
-    return list(SQLModel.metadata.sorted_tables)  # parents before children
+    return list(models.METADATA.sorted_tables)  # parents before children
 
 
 def _occupied(conn: sa.Connection, tables: list[sa.Table]) -> str | None:
@@ -131,8 +128,6 @@ def _reset_sequences(dst: sa.Connection, tables: list[sa.Table]) -> None:
 
 
 def _verify_copy(app: App, to_url: str) -> dict[str, Any]:
-    from . import audit as audit_service
-
     source_head = audit_service.head(app)
     copy = App.open(to_url, clock=app.now)
     try:

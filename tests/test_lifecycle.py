@@ -200,7 +200,7 @@ def test_a_move_whose_version_check_fails_writes_nothing(app, aanpak, db_state):
     before = db_state()
     with pytest.raises(Conflict, match="Someone else changed this wijkaanpak's phase first"):
         with app.db.write() as conn:
-            ctx = load(conn, aanpak)
+            ctx = load(conn, aanpak, app.definitions)
             who = actor(conn, ADMIN)
             d = ctx.definition
             move = engine.Move(conn=conn, app=app, row=ctx.row, definition=d,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from .. import engine, store
 from ..app import App
 from ..definitions import ApprovalCriterion, DeliverableCriterion, PartiesCriterion
@@ -28,14 +30,19 @@ def _criterion(ctx: Context, key: str) -> Any:
     return criterion
 
 
+def _acting_on(conn: sa.Connection, app: App, acting: str | None, ref: str, key: str) -> tuple[Any, Context, Any]:
+    """Who acts, on which aanpak, and the criterion `key` of its current gate (refusals in that order)."""
+    who = actor(conn, acting)
+    ctx = load(conn, ref, app.definitions)
+    return who, ctx, _criterion(ctx, key)
+
+
 def complete(app: App, ref: str, key: str, *, evidence: str | None = None,
              acting: str | None) -> dict[str, Any]:
     evidence = clean_text(evidence, "evidence", multiline=True)
     now = app.now()
     with app.db.write() as conn:
-        who = actor(conn, acting)
-        ctx = load(conn, ref, app.definitions)
-        criterion = _criterion(ctx, key)
+        who, ctx, criterion = _acting_on(conn, app, acting, ref, key)
         if not isinstance(criterion, DeliverableCriterion):
             how = ("is an approval; use `wijkflow approve`" if criterion.kind in ("approval", "parties")
                    else "is recorded with `wijkflow interpret`" if criterion.kind == "interpretation"
@@ -61,9 +68,7 @@ def approve(app: App, ref: str, key: str, *, comment: str | None = None, party: 
     evidence = clean_text(evidence, "evidence", multiline=True)
     now = app.now()
     with app.db.write() as conn:
-        who = actor(conn, acting)
-        ctx = load(conn, ref, app.definitions)
-        criterion = _criterion(ctx, key)
+        who, ctx, criterion = _acting_on(conn, app, acting, ref, key)
         if isinstance(criterion, PartiesCriterion):
             return approve_party_in(conn, app, ctx, who, key, criterion, party=party, evidence=evidence,
                                     comment=comment, now=now)

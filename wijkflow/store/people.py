@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -15,8 +16,9 @@ def person_by_email(conn: sa.Connection, email: str) -> Row | None:
     return conn.execute(sa.select(PERSON).where(PERSON.c.email == email.strip().lower())).first()
 
 
-def people_by_id(conn: sa.Connection, ids: set[int], *, known: tuple[Any, ...] = ()) -> dict[int, Any]:
-    """People by id; rows the caller already holds (`known`) are not fetched again."""
+def people_by_id(conn: sa.Connection, ids: Collection[int | None], *, known: tuple[Any, ...] = ()) -> dict[int, Any]:
+    """People by id (None ids, as in events without a person, are skipped); rows the caller already holds
+    (`known`) are not fetched again."""
     found = {p.id: p for p in known if p is not None and p.id in ids}
     missing = sorted(i for i in ids if i is not None and i not in found)
     if missing:

@@ -9,6 +9,7 @@ the local way by Babel (CLDR): "2 maart 2026", "7,5"; English dates as in Britai
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,18 @@ from .i18n import normal_locale
 BABEL_LOCALES = {"nl": "nl_NL", "en": "en_GB"}
 
 
+@cache
+def jinja() -> Any:
+    """The jinja2 module (with its sandbox), imported on first use.
+
+    Jinja2's one seam: only reports and mail render templates, so plain CLI commands never load it.
+    """
+    import jinja2
+    import jinja2.sandbox  # noqa: F401 - jinja2.sandbox.SandboxedEnvironment for definition-supplied subjects
+
+    return jinja2
+
+
 def environment(directory: str | Path, *, escape: tuple[str, ...] = ("html",), escape_other: bool = False,
                 keep_trailing_newline: bool = False) -> Any:
     """A Jinja2 environment over the templates in `directory`.
@@ -25,12 +38,10 @@ def environment(directory: str | Path, *, escape: tuple[str, ...] = ("html",), e
     escape: the file extensions whose output is HTML-escaped; escape_other: escape every other
     template (and templates from strings) too.
     """
-    # Jinja2's seam: only reports and mail render templates; plain CLI commands never load it.
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
-    return Environment(
-        loader=FileSystemLoader(str(directory)), undefined=StrictUndefined,
-        autoescape=select_autoescape(enabled_extensions=escape, default_for_string=escape_other,
+    j = jinja()
+    return j.Environment(
+        loader=j.FileSystemLoader(str(directory)), undefined=j.StrictUndefined,
+        autoescape=j.select_autoescape(enabled_extensions=escape, default_for_string=escape_other,
                                      default=escape_other),
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=keep_trailing_newline)
 

@@ -3,7 +3,7 @@
 Text and HTML alternatives (HTML autoescaped, StrictUndefined everywhere), Dutch unless the
 recipient's locale is `en`, an .ics calendar entry for deadlines, and headers that can never
 carry a line break: CR, LF and NUL are folded away before anything reaches a header.
-Jinja2 is imported on the first message rendered (`_jinja`), icalendar on the first deadline.
+Jinja2 is imported on the first message rendered (`templating.jinja`), icalendar on the first deadline.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import Compat32
 from email.utils import format_datetime, formataddr, parseaddr
-from functools import cache, lru_cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +40,6 @@ def notifications_dir() -> Path:
     return packaged if packaged.is_dir() else here.parent / "notifications"
 
 
-@cache
-def _jinja() -> Any:
-    """Jinja2, imported on the first message rendered: commands that send no mail never load it."""
-    import jinja2.sandbox  # the one seam for Jinja2 (heavy; see the module docstring)
-
-    return jinja2
-
-
 @lru_cache(maxsize=4)
 def environment(directory: str | None = None) -> Any:
     return templating.environment(directory or notifications_dir(), escape=("html",), keep_trailing_newline=True)
@@ -56,7 +48,7 @@ def environment(directory: str | None = None) -> Any:
 @lru_cache(maxsize=256)
 def _subject_template(source: str) -> Any:
     """Subjects come from the definitions; compiled once each, sandboxed since they are data."""
-    jinja2 = _jinja()
+    jinja2 = templating.jinja()
     return jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined).from_string(source)
 
 
@@ -66,7 +58,7 @@ def fold_header(value: str) -> str:
 
 
 def _render(name: str, context: dict[str, Any]) -> str:
-    jinja2 = _jinja()
+    jinja2 = templating.jinja()
     try:
         return environment().get_template(name).render(context)
     except jinja2.TemplateNotFound as exc:
@@ -94,7 +86,7 @@ class Rendered:
 def render(template: str, locale: str, context: dict[str, Any], subject_template: str) -> Rendered:
     try:
         subject = _subject_template(subject_template).render(context)
-    except _jinja().TemplateError as exc:
+    except templating.jinja().TemplateError as exc:
         raise TemplateProblem(template=f"{template} (subject '{subject_template}')", problem=str(exc)) from None
     subject = fold_header(subject)
     ctx = {**context, "subject": subject, "locale": locale}

@@ -13,7 +13,7 @@ from ..definitions import Definition
 from ..errors import Conflict
 from ..models import AANPAK, DEADLINE, DEFINITION, RECORD, ROLE
 from . import fastpath
-from .common import Row, insert_row, no_such_aanpak, place_filters, ref_key, streamed
+from .common import Row, insert_row, no_such_aanpak, place_filters, streamed
 from .definitions import definition
 
 # Run on every lifecycle step: see fastpath.py for why these are not Core.
@@ -23,13 +23,10 @@ records = fastpath.records
 
 
 def find_aanpak(conn: sa.Connection, ref: str) -> Row:
-    """The aanpak by number or slug, with its definition's content hash as `definition_hash`."""
-    key = ref_key(ref)
-    row = None
-    if key is not None:
-        row = conn.execute(sa.select(AANPAK, DEFINITION.c.hash.label("definition_hash"))
-                           .join(DEFINITION, DEFINITION.c.id == AANPAK.c.definition_id)
-                           .where(AANPAK.c[key[0]] == key[1])).first()
+    """The aanpak by number or slug, with its definition's content hash as `definition_hash`.
+
+    On the fast path: every step and every reminder sent reads an aanpak (see fastpath.py)."""
+    row = fastpath.find_aanpak(conn, ref)
     if row is None:
         raise no_such_aanpak(ref)
     return row

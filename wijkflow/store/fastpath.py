@@ -1,12 +1,15 @@
-"""The statements every lifecycle step runs, on the DBAPI cursor directly instead of SQLAlchemy Core.
+"""The statements every lifecycle step and every sent message runs, on the DBAPI cursor directly.
 
 Why a second way to the database at all: a phase change (services.advance) runs about nine
 statements, and through SQLAlchemy Core each one is built, cache-keyed, coerced and set up as
 a result again on every call. Measured with benchmarks/lifecycle.py's workload (CPU time per
 step, same machine, load average 2-4): about 350-390 µs with this module, about 2,800-3,300 µs
 with the same statements written in Core. The target is 10x the hand-written sqlite3 floor
-(about 50 µs), which only this module meets. Only the per-step statements live here;
-everything else is Core in the concept modules.
+(about 50 µs), which only this module meets. The reminder sweep has the same shape (a lookup of
+the aanpak, an outbox insert and an outcome update per message): through Core those three cost
+about 1.1 ms per message, a third of the mail benchmark's budget (benchmarks/mail.py fell from
+0.73x to 0.47x of a bare smtplib loop). Only these statements live here; everything else is
+Core in the concept modules.
 
 The SQL is written with named `:params` (SQLite's style, rewritten to psycopg's `%(name)s`
 on PostgreSQL). Column lists, row types and conversions come from the table metadata in
@@ -23,8 +26,9 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
-from ..models import AANPAK, DEFINITION, EVENT, PERSON, RECORD, REMINDER, ROLE, UTCDateTime
+from ..models import AANPAK, DEFINITION, EVENT, MESSAGE, PERSON, RECORD, REMINDER, ROLE, UTCDateTime
 from .common import ref_key
 
 _PARAM = re.compile(r"(?<!:):([a-z_][a-z0-9_]*)")
@@ -105,6 +109,17 @@ _AANPAK = _Shape([*AANPAK.c, DEFINITION.c.hash], names=[*AANPAK.c.keys(), "defin
 _PERSON = _Shape(list(PERSON.c))
 _WITH_PERSON = (f"SELECT {_columns(AANPAK, 'a')}, d.hash, {_columns(PERSON, 'p')} FROM aanpak a "
                 "JOIN workflow_definition d ON d.id = a.definition_id LEFT JOIN person p ON p.email = :email WHERE ")
+
+
+def find_aanpak(conn: sa.Connection, ref: str) -> Any | None:
+    """The aanpak by number or slug, with its definition's content hash; None: no such aanpak."""
+    key = ref_key(ref)
+    if key is None:
+        return None
+    found = _fetch(conn, f"SELECT {_columns(AANPAK, 'a')}, d.hash FROM aanpak a "
+                         f"JOIN workflow_definition d ON d.id = a.definition_id WHERE a.{key[0]} = :value",
+                   {"value": key[1]}, one=True)
+    return None if found is None else _AANPAK(found, conn.dialect)
 
 
 def aanpak_version(conn: sa.Connection, ref: str) -> int | None:
@@ -203,3 +218,31 @@ def chain_end(conn: sa.Connection) -> tuple[int, str] | None:
 
 def insert_event(conn: sa.Connection, event: dict[str, Any]) -> None:
     _write(conn, _INSERT_EVENT, {**event, "at": _bind(conn, EVENT.c.at, event["at"])})
+
+
+# --- the outbox: one insert per recipient, one outcome per message ---------------------------------------
+
+_MESSAGE_DEFAULTS = {c.name: c.default.arg for c in MESSAGE.c
+                     if isinstance(c.default, ScalarElementColumnDefault)}
+
+
+def insert_message(conn: sa.Connection, **values: Any) -> None:
+    """One outbox row; columns not given take their table default, as a Core insert would."""
+    row = {**_MESSAGE_DEFAULTS, **values}
+    names = list(row)
+    _write(conn, f"INSERT INTO reminder_message ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)})",
+           {n: _bind(conn, MESSAGE.c[n], v) for n, v in row.items()})
+
+
+def finish_message(conn: sa.Connection, message_id: int, *, token: str, status: str, now: datetime,
+                   error: str | None = None, next_attempt_at: datetime | None = None) -> bool:
+    """Record the outcome, only if this sweep still holds the claim."""
+    values: dict[str, Any] = {"status": status, "error": error, "claimed_by": None}
+    if status == "sent":
+        values["sent_at"] = now
+    if next_attempt_at is not None:
+        values["next_attempt_at"] = next_attempt_at
+    assignments = ", ".join(f"{n} = :{n}" for n in values)
+    params = {n: _bind(conn, MESSAGE.c[n], v) for n, v in values.items()}
+    return _write(conn, f"UPDATE reminder_message SET {assignments} WHERE id = :message_id AND claimed_by = :token "
+                        "AND status = 'sending'", {**params, "message_id": message_id, "token": token}) == 1

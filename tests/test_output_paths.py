@@ -171,3 +171,19 @@ def test_demo_keep_runs_again_over_its_own_earlier_run(sh, tmp_path):
     assert (keep / "demo.db").is_file() and (keep / ".wijkflow-demo").is_file()
     r = sh("--as", PL, "list", env={"WIJKFLOW_DATABASE_URL": str(keep / "demo.db")})
     assert r.returncode == 0 and r.stdout.count("Wijkaanpak Noord") == 1  # one run's data, not two
+
+
+# --- db copy --to PATH: a SQLite target is a file wijkflow writes too ---------------------------
+
+
+def test_db_copy_refuses_a_link_to_the_source_its_journal_and_a_fifo(guarded, db_path, tmp_path):
+    link = tmp_path / "kopie.db"
+    link.symlink_to(db_path)
+    guarded("db", "copy", "--to", str(link), sentence="The target is the database being copied; give another --to.")
+    wal = db_path.with_name(db_path.name + "-wal")
+    guarded("db", "copy", "--to", str(wal),
+            sentence=f"{wal} is wijkflow's database (or its journal); choose another name for the copy.")
+    fifo = tmp_path / "pijp.db"
+    os.mkfifo(fifo)  # SQLite would wait on it forever
+    guarded("db", "copy", "--to", str(fifo), sentence=f"{fifo} is not a regular file (a device, pipe or socket)")
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)

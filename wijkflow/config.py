@@ -34,6 +34,7 @@ from .errors import InvalidInput, shorten
 APP_NAME = "wijkflow"
 MASK = "********"
 _TRUE = ("1", "true", "yes", "on")
+MAX_LEASE_SECONDS = 86_400
 # scheme://user:PASSWORD@host... as SQLAlchemy's URL parser reads it
 _URL_PASSWORD = re.compile(r"^(?P<head>[\w+.-]+://[^:/@]*:)(?P<password>[^@]*)@")
 
@@ -189,8 +190,10 @@ class Settings(BaseSettings):
             seconds = float(value)
         except (TypeError, ValueError):
             raise _refuse(f"WIJKFLOW_LEASE_SECONDS '{value}' is not a number of seconds.") from None
-        if not seconds > 0:
-            raise _refuse(f"WIJKFLOW_LEASE_SECONDS must be more than 0, not {seconds:g}.")
+        # Not nan, inf, 0 or negative; and at most a day (a live sweep renews its claims long before).
+        if not 0 < seconds <= MAX_LEASE_SECONDS:
+            raise _refuse(f"WIJKFLOW_LEASE_SECONDS must be a number of seconds more than 0 and at most "
+                          f"{MAX_LEASE_SECONDS:,} (one day), not {shorten(value)}.")
         return seconds
 
     def zone(self) -> ZoneInfo:

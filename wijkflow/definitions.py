@@ -18,7 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from .errors import DefinitionError, NotFound, shorten
@@ -222,9 +222,21 @@ class ReminderRule(_Frozen):
         return chosen or next(iter(self.subject.values()))
 
 
+# A definition's version is a small counter: bounded here, where it is read, so a huge number is
+# refused in one sentence instead of failing later in the database (an int64 column) or in arithmetic.
+MAX_VERSION = 1_000_000
+
+
+def _version(value: int) -> int:
+    if not 1 <= value <= MAX_VERSION:
+        raise PydanticCustomError("version_range", "the version must be a whole number from 1 to {max}",
+                                  {"max": f"{MAX_VERSION:,}"})
+    return value
+
+
 class Definition(_Frozen):
     name: Annotated[str, Field(pattern=KEY)]
-    version: Annotated[int, Field(ge=1)]
+    version: Annotated[int, AfterValidator(_version)]
     label: Annotated[str, Field(min_length=1)]
     description: str = ""
     source_document: str = ""

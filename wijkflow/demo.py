@@ -6,6 +6,8 @@ answers. The demo owns its clock and moves it forward through the months it narr
 
 from __future__ import annotations
 
+import os
+import stat
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 from . import services
 from .app import App
-from .errors import GateNotMet
+from .errors import GateNotMet, InvalidInput
+from .outputs import check_output, shown
 from .services.reminders import list_reminders, send_reminders
 
 PEOPLE = [
@@ -50,22 +53,67 @@ class Views:
     history: Callable[[list[dict[str, Any]]], str]
 
 
-def run_demo(keep: str | None, *, echo: Callable[[str], None], views: Views) -> None:
+# Written next to a kept demo.db: a later `demo --keep DIR` may replace what an earlier demo made.
+DEMO_MARK = ".wijkflow-demo"
+DEMO_FILES = ("demo.db", "demo.db-wal", "demo.db-shm", "demo.db-journal", DEMO_MARK)
+
+
+def run_demo(keep: str | None, *, echo: Callable[[str], None], views: Views, force: bool = False,
+             database: Path | None = None) -> None:
+    """The demo, in a temporary directory or in `keep`; `database` is the configured database,
+    which a kept demo never touches (nor a link, a device or a demo.db an earlier demo did not make
+    unless `force`: outputs.py)."""
     if keep:
-        workdir = Path(keep)
-        workdir.mkdir(parents=True, exist_ok=True)
+        workdir = keep_dir(keep, database=database, force=force)
+        try:
+            workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InvalidInput(f"The directory {shown(workdir)} cannot be made: {exc.strerror or exc}.") from None
+        for name in DEMO_FILES[:-1]:
+            (workdir / name).unlink(missing_ok=True)  # checked above: regular files an earlier demo made
+        (workdir / DEMO_MARK).write_text("wijkflow demo --keep keeps its database here; a later run replaces it.\n",
+                                         encoding="utf-8")
         _run(workdir, echo, views)
     else:
         with tempfile.TemporaryDirectory(prefix="wijkflow-demo-") as tmp:
             _run(Path(tmp), echo, views)
 
 
+def keep_dir(keep: str, *, database: Path | None, force: bool) -> Path:
+    """The directory for `demo --keep`, checked: a directory (or a new path), not a link, and
+    nothing in it that the demo would replace unless an earlier demo made it (or `force`)."""
+    workdir = Path(keep).expanduser()
+    try:
+        st: os.stat_result | None = workdir.lstat()
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise InvalidInput(f"{shown(workdir)} cannot be used: {exc.strerror or exc}.") from None
+    if st is None:
+        return workdir
+    if stat.S_ISLNK(st.st_mode):
+        raise InvalidInput(f"{shown(workdir)} is a symbolic link; wijkflow does not write through links: "
+                           "give the real path.")
+    if not stat.S_ISDIR(st.st_mode):
+        raise InvalidInput(f"{shown(workdir)} exists and is not a directory; give a new or existing directory "
+                           "to --keep.")
+    for name in DEMO_FILES:
+        check_output(workdir / name, database=database, ours=_demo_made, force=force, kind="demo database")
+    outbox = workdir / "outbox"
+    if outbox.is_symlink() or (outbox.exists() and not outbox.is_dir()):
+        raise InvalidInput(f"{shown(outbox)} is not a directory (or is a link); the demo puts its mail there.")
+    return workdir
+
+
+def _demo_made(path: Path) -> bool:
+    mark = path.parent / DEMO_MARK
+    return mark.is_file() and not mark.is_symlink()
+
+
 def _run(workdir: Path, echo: Callable[[str], None], views: Views) -> None:
     tz = ZoneInfo("Europe/Amsterdam")
     clock = _Clock(datetime(2025, 1, 13, 9, 0, tzinfo=tz).astimezone(UTC))
     db_file = workdir / "demo.db"
-    if db_file.exists():
-        db_file.unlink()
     app = App.open(f"sqlite:///{db_file}", clock=clock, outbox_dir=str(workdir / "outbox"))
 
     def day() -> str:

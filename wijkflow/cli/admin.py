@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from ..errors import WijkflowError
 from . import FORMATS, Flags, cli, open_app, pass_flags
 from .render import as_table, emit, gate_lines, history_table
 
@@ -142,9 +145,11 @@ def people_forget(flags: Flags, email: str) -> None:
 
 
 @cli.command()
-@click.option("--keep", type=click.Path(file_okay=False), default=None,
+@click.option("--keep", metavar="DIR", type=str, default=None,
               help="Keep the demo database and outbox in this directory instead of a temporary one.")
-def demo(keep: str | None) -> None:
+@click.option("--force", is_flag=True, help="Replace a demo.db in DIR that an earlier demo did not make.")
+@pass_flags
+def demo(flags: Flags, keep: str | None, force: bool) -> None:
     """Run a whole wijkaanpak lifecycle on a throw-away database, narrated.
 
     Creates people and "Wijkaanpak Noord — De Noork" (Hengelo), shows a refused
@@ -153,4 +158,19 @@ def demo(keep: str | None) -> None:
     """
     from ..demo import Views, run_demo
 
-    run_demo(keep, echo=click.echo, views=Views(table=as_table, gate_lines=gate_lines, history=history_table))
+    run_demo(keep, echo=click.echo, views=Views(table=as_table, gate_lines=gate_lines, history=history_table),
+             force=force, database=_configured_database(flags) if keep else None)
+
+
+def _configured_database(flags: Flags) -> Path | None:
+    """The SQLite file the settings name, which `demo --keep` must never replace; None when the
+    settings do not load (the demo does not need them) or name PostgreSQL."""
+    from ..config import load_settings
+    from ..db import Database
+
+    try:
+        settings = load_settings(flags={"database_url": flags.database_url, "user": flags.user},
+                                 config_path=flags.config)
+        return Database(settings.database_url.get_secret_value()).path
+    except WijkflowError:
+        return None

@@ -251,10 +251,12 @@ def audit_phases(flags: Flags, aanpak: str | None, wijk: str | None, gemeente: s
 @cli.command()
 @click.argument("ref", required=False)
 @click.option("--portfolio", is_flag=True, help="Every wijkaanpak on one page instead of one.")
-@click.option("--html", "html", required=True, metavar="FILE", type=click.Path(dir_okay=False),
-              help="Where to write the page (one self-contained HTML file).")
+@click.option("--html", "html", required=True, metavar="FILE", type=str,
+              help="Where to write the page (one self-contained HTML file). Never the database, a link, a "
+                   "directory or a device; an existing file only if it is an earlier wijkflow report.")
+@click.option("--force", is_flag=True, help="Replace an existing FILE that is not a wijkflow report.")
 @pass_flags
-def report(flags: Flags, ref: str | None, portfolio: bool, html: str) -> None:
+def report(flags: Flags, ref: str | None, portfolio: bool, html: str, force: bool) -> None:
     """Write an HTML report on wijkaanpak REF, or on the whole portfolio with --portfolio.
 
     One self-contained page (nothing loaded from the internet) that prints cleanly to
@@ -266,6 +268,7 @@ def report(flags: Flags, ref: str | None, portfolio: bool, html: str) -> None:
     if (ref is None) == (not portfolio):
         raise click.UsageError("Give either REF or --portfolio (not both).")
     app = open_app(flags)
-    r = portfolio_report(app, html) if portfolio else aanpak_report(app, ref or "", html)
+    r = (portfolio_report(app, html, force=force) if portfolio
+         else aanpak_report(app, ref or "", html, force=force))
     click.echo(f"Wrote {r['path']} ({r['what']}, {r['bytes']:,} bytes).")
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from .. import gates, store
 from ..app import App
-from ..definitions import Definition, load_file
+from ..definitions import MAX_VERSION, Definition, load_file
 from ..errors import InvalidInput, NotAllowed, NotFound
 from ..reminders import schedule as reminder_schedule
 from .common import Context, actor, clean_text, facts, load, local_iso
@@ -76,8 +76,8 @@ def migrate(app: App, ref: str | None, *, to_version: int, workflow: str | None 
     """Move one aanpak (`ref`) or every running aanpak of a workflow (`ref` None) to `to_version`."""
     mapping = mapping or {}
     reason = clean_text(reason, "reason", multiline=True)
-    if to_version < 1:
-        raise InvalidInput("--to-version is a definition version number: 1 or higher.")
+    if not 1 <= to_version <= MAX_VERSION:
+        raise InvalidInput(f"--to-version is a definition version number: from 1 to {MAX_VERSION:,}.")
     now = app.now()
     with app.db.read() as conn:
         if ref is not None:

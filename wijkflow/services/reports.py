@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from .. import gates, store
 from ..app import App
-from ..errors import InvalidInput, StorageError
+from ..outputs import check_output, write_atomic
 from ..reporting import LOCALE, charts, describe, render
 from ..roles import FORGOTTEN_PERSON, person_name
 from .aanpak import show_aanpak
@@ -19,22 +17,14 @@ from .common import Context, facts, local_iso, local_midnight_utc
 from .history_view import history
 
 
-def _write(path: str, html: str) -> dict[str, Any]:
+def _target(app: App, path: str, force: bool) -> Path:
+    """Checked before any work (outputs.py: never the database, a link, a device or someone else's file)."""
+    return check_output(path, database=app.db.path, force=force)
+
+
+def _write(app: App, target: Path, html: str, force: bool) -> dict[str, Any]:
     """All or nothing: the page appears complete or not at all (written aside, then renamed)."""
-    target = Path(path).expanduser()
-    if target.is_dir():
-        raise InvalidInput(f"{target} is a directory; give a file name such as report.html.")
-    if not target.parent.is_dir():
-        raise InvalidInput(f"The directory {target.parent} does not exist; nothing was written.")
-    data = html.encode("utf-8")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".wijkflow-report-", suffix=".html", dir=target.parent)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise StorageError(f"Cannot write {target}: {exc.strerror or exc}.") from None
-    return {"path": str(target), "bytes": len(data)}
+    return write_atomic(target, html.encode("utf-8"), database=app.db.path, force=force)
 
 
 def _stays(events: list[dict[str, Any]], fallback_phase: str, fallback_since: datetime,
@@ -56,10 +46,11 @@ def _stays(events: list[dict[str, Any]], fallback_phase: str, fallback_since: da
     return stays
 
 
-def aanpak_report(app: App, ref: str, path: str) -> dict[str, Any]:
+def aanpak_report(app: App, ref: str, path: str, *, force: bool = False) -> dict[str, Any]:
     # Built from the existing read use-cases, each its own read transaction: a change landing in
     # between could show in one part and not yet in another. The timeline, the gates passed and
     # the history all come from the same list of events, so they always agree with each other.
+    target = _target(app, path, force)
     now = app.now()
     a = show_aanpak(app, ref, locale=LOCALE)
     events = history(app, ref)
@@ -95,10 +86,11 @@ def aanpak_report(app: App, ref: str, path: str) -> dict[str, Any]:
     html = render("report_aanpak.html.j2", a=a, events=[{**e, "what": describe(e)} for e in events],
                   passed=passed, timeline=timeline, indicators=indicators, chain=chain,
                   generated=local_iso(now, app.tz), closed=a["phase"] in final)
-    return {**_write(path, html), "what": f"report on {a['name']}"}
+    return {**_write(app, target, html, force), "what": f"report on {a['name']}"}
 
 
-def portfolio_report(app: App, path: str) -> dict[str, Any]:
+def portfolio_report(app: App, path: str, *, force: bool = False) -> dict[str, Any]:
+    target = _target(app, path, force)
     now = app.now()
     rows = []
     with app.db.read() as conn:
@@ -142,4 +134,4 @@ def portfolio_report(app: App, path: str) -> dict[str, Any]:
                   by_theme=dict(sorted(by_theme.items(), key=lambda kv: kv[0].lower())),
                   generated=local_iso(now, app.tz),
                   stalled=sum(1 for r in rows if r["stalled"]), palette=charts.PALETTE)
-    return {**_write(path, html), "what": f"portfolio of {len(rows)} wijkaanpakken"}
+    return {**_write(app, target, html, force), "what": f"portfolio of {len(rows)} wijkaanpakken"}

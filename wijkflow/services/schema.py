@@ -18,6 +18,7 @@ from .. import migrations, models
 from ..app import App
 from ..db import Database, normalise_url
 from ..errors import Conflict, InvalidInput, StorageError
+from ..outputs import check_output
 from . import audit as audit_service
 
 COPY_BATCH = 2000
@@ -75,6 +76,10 @@ def copy_database(app: App, to_url: str, *, batch: int = COPY_BATCH,
     if not (target.is_sqlite or target.url.startswith("postgresql")):
         raise InvalidInput(f"wijkflow stores its data in SQLite or PostgreSQL, not at {target.where}; give a "
                            "SQLite path or a postgresql+psycopg:// URL.")
+    if target.path is not None and target.path.parent.is_dir():
+        # outputs.py: never the source (by a link or another name) or its journal, a link, a FIFO or a
+        # device; an existing regular file is for the emptiness check below.
+        check_output(target.path, database=source.path, ours=lambda _: True, kind="copy")
     tables = _tables()
     counts: dict[str, int] = {}
     with source.read() as src:

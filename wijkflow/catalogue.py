@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .definitions import KEY
+from .definitions import KEY, _parse_yaml
 from .errors import DefinitionError, NotFound
 
 CATALOGUE_FILE = Path(__file__).resolve().parent / "indicator_catalogue.yaml"
@@ -27,9 +27,7 @@ class CatalogueIndicator(BaseModel):
 
 @cache
 def catalogue() -> dict[str, CatalogueIndicator]:
-    import yaml
-
-    data = yaml.safe_load(CATALOGUE_FILE.read_text(encoding="utf-8"))
+    data, _ = _parse_yaml(CATALOGUE_FILE.read_text(encoding="utf-8"), str(CATALOGUE_FILE))  # as definitions are read
     try:
         return {key: CatalogueIndicator(key=key, **value) for key, value in data.items()}
     except (ValidationError, TypeError) as exc:  # pragma: no cover - the shipped file is tested

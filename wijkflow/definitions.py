@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -322,10 +322,21 @@ class Definition(_Frozen):
 # --- loading -------------------------------------------------------------------------
 
 
+# YAML files are read with bounded memory and depth (issue 15: a 499-byte definition of nested
+# aliases, a "billion laughs", took 3.6 GB): anchors and aliases are refused, collections may nest
+# MAX_YAML_DEPTH deep, and a file may be MAX_DEFINITION_BYTES long (the shipped ones are < 10 kB).
+MAX_YAML_DEPTH = 50
+MAX_DEFINITION_BYTES = 1 << 20
+
+
 def load_file(path: str | Path) -> Definition:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            data = f.read(MAX_DEFINITION_BYTES + 1)  # never more: the file may be /dev/zero
+        if len(data) > MAX_DEFINITION_BYTES:
+            raise DefinitionError(file=str(path), problem=_too_large(MAX_DEFINITION_BYTES, "a definition"))
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise DefinitionError(file=str(path), problem="no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -333,7 +344,13 @@ def load_file(path: str | Path) -> Definition:
     return load_text(text, file=str(path))
 
 
+def _too_large(limit: int, what: str) -> str:
+    return f"the file is larger than {limit:,} bytes, the most wijkflow reads for {what}"
+
+
 def load_text(text: str, *, file: str = "<definition>") -> Definition:
+    if len(text) > MAX_DEFINITION_BYTES:
+        raise DefinitionError(file=file, problem=_too_large(MAX_DEFINITION_BYTES, "a definition"))
     data, lines = _parse_yaml(text, file)
     if not isinstance(data, dict):
         raise DefinitionError(file=file, line=1, problem="a definition must be a mapping (key: value)")
@@ -367,12 +384,15 @@ def _pydantic_problem(err: ErrorDetails) -> str:
 
 
 def _parse_yaml(text: str, file: str) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    """Parse YAML keeping the line of every node, and refuse duplicate keys."""
+    """Parse YAML keeping the line of every node, and refuse duplicate keys, anchors and aliases,
+    and collections nested deeper than MAX_YAML_DEPTH (the caller bounds the text's length).
+    The definitions, the indicator catalogue and portfolio imports are all read here."""
     import yaml  # only definitions files need it; CLI start-up does not
 
     lines: dict[tuple[Any, ...], int] = {}
     try:
-        loader = yaml.SafeLoader(text)  # checks every character first: raises ReaderError on a control character
+        # checks every character first: raises ReaderError on a control character
+        loader = _bounded_loader()(text, file)
     except yaml.reader.ReaderError as exc:
         raise DefinitionError(file=file, line=text.count("\n", 0, max(exc.position, 0)) + 1,
                               problem=f"the character #x{exc.character:04x} is not allowed in YAML; "
@@ -399,7 +419,7 @@ def _construct(loader: Any, node: Any, path: tuple[Any, ...], lines: dict, file:
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _scalar(loader, key_node, path, file)
             if not isinstance(key, str | int | bool | float) or key is None:
                 raise DefinitionError(file=file, path=_fmt(path), line=key_node.start_mark.line + 1,
                                       problem="keys must be plain text")
@@ -412,7 +432,61 @@ def _construct(loader: Any, node: Any, path: tuple[Any, ...], lines: dict, file:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(loader, item, path + (i,), lines, file) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return _scalar(loader, node, path, file)
+
+
+def _scalar(loader: Any, node: Any, path: tuple[Any, ...], file: str) -> Any:
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, OverflowError) as exc:  # a date like 2026-02-30, an integer of 5,000 digits
+        raise DefinitionError(file=file, path=_fmt(path), line=node.start_mark.line + 1,
+                              problem=f"{_clip(node.value)} cannot be read as {str(node.tag).rsplit(':', 1)[-1]} "
+                                      f"({str(exc).split(';')[0]})") from None
+
+
+def _line(event: Any) -> int | None:
+    return event.start_mark.line + 1 if event.start_mark else None
+
+
+def _clip(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+@cache
+def _bounded_loader() -> Any:
+    """yaml.SafeLoader that refuses anchors and aliases and nesting deeper than MAX_YAML_DEPTH while
+    it composes, so neither a billion laughs, a recursive alias nor 10,000 brackets get further
+    than the first offending line (the composer recurses per level: deep input was a RecursionError)."""
+    import yaml
+
+    class BoundedLoader(yaml.SafeLoader):
+        def __init__(self, text: str, file: str) -> None:
+            super().__init__(text)
+            self.file = file
+            self.depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.peek_event()
+            anchor = getattr(event, "anchor", None)  # an alias event's anchor is the name it refers to
+            if anchor is not None:
+                what = "alias *" if isinstance(event, yaml.AliasEvent) else "anchor &"
+                raise DefinitionError(file=self.file, line=_line(event),
+                                      problem=f"the YAML {what}{anchor} is not allowed (wijkflow reads "
+                                              "no anchors or aliases); write the value out in full")
+            if not isinstance(event, yaml.CollectionStartEvent):
+                return super().compose_node(parent, index)
+            if self.depth >= MAX_YAML_DEPTH:
+                raise DefinitionError(file=self.file, line=_line(event),
+                                      problem=f"lists and mappings are nested more than {MAX_YAML_DEPTH} "
+                                              "levels deep")
+            self.depth += 1
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    return BoundedLoader
 
 
 def _fmt(path: Iterable[Any]) -> str:

@@ -142,9 +142,14 @@ def _table_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
 @click.option("--until", default=None, metavar="DATE", help="Up to and including this day or date-time.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default="table",
               show_default=True, help="table for people; json, jsonl or csv for scripts and spreadsheets.")
+@click.option("--raw-csv", "raw_csv", is_flag=True,
+              help="With --format csv: every cell exactly as stored, without the quote that stops a spreadsheet "
+                   "from running a cell starting with = + - @ as a formula (for byte-exact comparisons, not for "
+                   "opening in a spreadsheet).")
 @pass_flags
 def audit_query(flags: Flags, aanpak: str | None, wijk: str | None, gemeente: str | None, phase: str | None,
-                actor: str | None, types: tuple[str, ...], since: str | None, until: str | None, fmt: str) -> None:
+                actor: str | None, types: tuple[str, ...], since: str | None, until: str | None, fmt: str,
+                raw_csv: bool) -> None:
     """Who did what, when, why and on what evidence: the history, filtered.
 
     Phase changes list their gate: each criterion, who met it, the evidence, who approved.
@@ -155,16 +160,22 @@ def audit_query(flags: Flags, aanpak: str | None, wijk: str | None, gemeente: st
       wijkflow audit query --aanpak wijkaanpak-noord --type phase_changed --phase execute
     Everything, for a spreadsheet:
       wijkflow audit query --format csv > history.csv
+
+    In CSV, a text cell starting with = + - @ (a tab or CR) gets a ' in front so that a
+    spreadsheet shows it instead of running it as a formula; --raw-csv and json/jsonl give
+    the cells as stored.
     """
     from ..services.audit import query
 
+    if raw_csv and fmt != "csv":
+        raise click.UsageError("--raw-csv goes with --format csv.")
     filters: dict[str, Any] = {"aanpak": aanpak, "wijk": wijk, "gemeente": gemeente, "phase": phase,
                                "actor": actor, "types": types, "since": since, "until": until}
     app = open_app(flags)
     if fmt == "csv":
         from ..services.audit_export import count, csv_chunks
 
-        _csv_export(csv_chunks(app, gate_cell=lambda gate: _gate_cell({"gate": gate}), **filters),
+        _csv_export(csv_chunks(app, gate_cell=lambda gate: _gate_cell({"gate": gate}), raw=raw_csv, **filters),
                     total=lambda: count(app, **filters))
         return
     rows = query(app, **filters)

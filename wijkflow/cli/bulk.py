@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from .render import _cell
+from .render import csv_cell
 
 LIST_CSV = ["id", "slug", "name", "wijk", "gemeente", "workflow", "phase", "phase_label", "days_in_phase",
             "stalled"]
@@ -50,7 +50,7 @@ def stream_list(rows: Iterator[dict[str, Any]], fmt: str, *, total: Callable[[],
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(LIST_CSV)
-        writer.writerows([_cell(r.get(c)) for c in LIST_CSV] for r in _chain(first, rest))
+        writer.writerows([csv_cell(r.get(c)) for c in LIST_CSV] for r in _chain(first, rest))
     else:
         out.write("[\n")
         for i, r in enumerate(_chain(first, rest)):

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from ..events import describe
+from ..spreadsheet import spreadsheet_cell
 
 
 def as_json(data: Any) -> str:
@@ -27,6 +28,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+def csv_cell(value: Any) -> str | None:
+    """A value as a CSV cell for a spreadsheet: as _cell writes it, a would-be formula neutralised."""
+    return spreadsheet_cell(_cell(value))
+
+
 def as_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
     rows = list(rows)
     columns = list(columns or (rows[0].keys() if rows else []))
@@ -34,7 +40,7 @@ def as_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = None)
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(row.get(c)) for c in columns])
+        writer.writerow([csv_cell(row.get(c)) for c in columns])
     return buf.getvalue()
 
 

@@ -48,6 +48,10 @@ from .mailers import mailer_for
 log = logging.getLogger(__name__)
 
 BATCH = 100
+# A message that keeps failing with a temporary error is tried MAX_ATTEMPTS times, 2, 4, 8, 16, 32,
+# 64 and 128 minutes apart: the 8th failure, about 4 h 14 min after the first, marks it failed with
+# the server's last answer (README, "Failures"). BACKOFF_MAX only bounds the wait should
+# MAX_ATTEMPTS ever be raised; with 8 attempts it is never reached.
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = timedelta(minutes=2)
 BACKOFF_MAX = timedelta(hours=6)
@@ -56,7 +60,8 @@ Outcome = DeliveryError | TemplateProblem | None  # None: sent
 
 
 def backoff(attempts: int) -> timedelta:
-    """2, 4, 8 ... minutes after the 1st, 2nd, 3rd failed attempt, at most 6 hours."""
+    """The wait after the `attempts`-th failed attempt: 2, 4, 8 ... minutes after the 1st, 2nd, 3rd
+    (128 after the 7th, the last retry), never more than BACKOFF_MAX."""
     return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
 
 

@@ -4,6 +4,10 @@ The same events, filters and columns as services.audit.query, streamed from the 
 batches (store.export_batches) straight into csv.writer: no per-event dict, and the payload
 written as stored, which is exactly the canonical JSON the hash chain covers. Only the rare
 events with a gate or an override have their payload parsed.
+
+Every text cell goes through spreadsheet.spreadsheet_cell (a cell a spreadsheet would run as a
+formula gets a single quote in front); `raw=True` writes the cells exactly as stored
+(`audit query --raw-csv`, for byte-exact comparisons).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from .. import store
 from ..app import App
 from ..models import UTCDateTime
+from ..spreadsheet import spreadsheet_cell
 from .audit import resolve_filters
 
 
@@ -28,19 +33,21 @@ def count(app: App, **filters: Any) -> int:
         return store.count_matching(conn, **f)
 
 
-def csv_rows(app: App, *, gate_cell: Callable[[list[dict[str, Any]]], str], **filters: Any) -> Iterator[list[Any]]:
-    """One list of QUERY_CSV values per event, oldest first. Filters are checked before the first row."""
-    for batch in _batches(app, gate_cell, 10_000, filters):
+def csv_rows(app: App, *, gate_cell: Callable[[list[dict[str, Any]]], str], raw: bool = False,
+             **filters: Any) -> Iterator[list[Any]]:
+    """One list of QUERY_CSV values per event, oldest first. Filters are checked before the first row.
+    Text cells are made safe for a spreadsheet unless `raw`."""
+    for batch in _batches(app, gate_cell, 10_000, raw, filters):
         yield from batch
 
 
 def csv_chunks(app: App, *, gate_cell: Callable[[list[dict[str, Any]]], str], batch: int = 10_000,
-               **filters: Any) -> Iterator[tuple[int, str]]:
+               raw: bool = False, **filters: Any) -> Iterator[tuple[int, str]]:
     """(events, text): the CSV body in large pieces, as csv.writer(lineterminator="\\n") writes csv_rows.
     Filters are checked before the first piece."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    for rows in _batches(app, gate_cell, batch, filters):
+    for rows in _batches(app, gate_cell, batch, raw, filters):
         writer.writerows(rows)
         text = out.getvalue()
         out.seek(0)
@@ -48,22 +55,26 @@ def csv_chunks(app: App, *, gate_cell: Callable[[list[dict[str, Any]]], str], ba
         yield len(rows), text
 
 
-def _batches(app: App, gate_cell: Callable[[list[dict[str, Any]]], str], batch: int,
+def _batches(app: App, gate_cell: Callable[[list[dict[str, Any]]], str], batch: int, raw: bool,
              filters: dict[str, Any]) -> Iterator[list[list[Any]]]:
     with app.db.read() as conn:
         f, people, _ = resolve_filters(conn, app, **filters)
-        row = _Row(app.tz, people, gate_cell)
+        row = _Row(app.tz, people, gate_cell, raw=raw)
         for values in store.export_batches(conn, batch, **f):
             yield list(map(row, values))
 
 
 class _Row:
-    """One event (store.EXPORT_COLUMNS) as its list of QUERY_CSV values."""
+    """One event (store.EXPORT_COLUMNS) as its list of QUERY_CSV values: every text cell through
+    spreadsheet_cell unless `raw` (the id, the actor's number, the local time and yes/no cannot
+    start a formula)."""
 
-    def __init__(self, tz: Any, people: Any, gate_cell: Callable[[list[dict[str, Any]]], str]) -> None:
+    def __init__(self, tz: Any, people: Any, gate_cell: Callable[[list[dict[str, Any]]], str], *,
+                 raw: bool = False) -> None:
         self.tz = tz
         self.people = people
         self.gate_cell = gate_cell
+        self.raw = raw
         self.actors: dict[Any, tuple[Any, Any]] = {}
         self.local = _LocalTime(tz)
 
@@ -74,7 +85,10 @@ class _Row:
         actor = self.actors.get(actor_id)
         if actor is None:
             ref = people[actor_id]
-            actor = self.actors[actor_id] = (ref["name"], ref["email"]) if ref else (None, None)
+            actor = (ref["name"], ref["email"]) if ref else (None, None)
+            if not self.raw:
+                actor = (spreadsheet_cell(actor[0]), spreadsheet_cell(actor[1]))
+            self.actors[actor_id] = actor
         override, gate = "no", ""
         if payload and ('"gate"' in payload or '"override"' in payload):
             data = json.loads(payload)
@@ -82,8 +96,13 @@ class _Row:
             if data.get("gate"):
                 gate = self.gate_cell([{"key": c.get("key"), "met": c.get("met"), "by": people[c.get("person_id")],
                                         "evidence": c.get("evidence")} for c in data["gate"]])
-        return [id_, self.local(at), slug, wijk, gemeente, type_, actor_id, actor[0], actor[1], from_phase, to_phase,
-                reason, evidence, override, gate, payload or "{}", prev_hash, hash_]
+        if self.raw:
+            return [id_, self.local(at), slug, wijk, gemeente, type_, actor_id, actor[0], actor[1], from_phase,
+                    to_phase, reason, evidence, override, gate, payload or "{}", prev_hash, hash_]
+        c = spreadsheet_cell
+        return [id_, self.local(at), c(slug), c(wijk), c(gemeente), c(type_), actor_id, actor[0], actor[1],
+                c(from_phase), c(to_phase), c(reason), c(evidence), override, c(gate), c(payload or "{}"),
+                c(prev_hash), c(hash_)]
 
 
 class _LocalTime:

@@ -28,6 +28,28 @@ SG2 = "jennifer@hengelo.example"
 ADMIN = "admin@hengelo.example"
 AUDITOR = "auditor@hengelo.example"
 
+# The smallest valid workflow definition: two phases, one deliverable (tests vary it with replace()).
+MINIMAL = """\
+name: mini
+version: 1
+label: Mini
+phases:
+  - key: start
+    label: Start
+  - key: done
+    label: Klaar
+    final: true
+criteria:
+  plan:
+    kind: deliverable
+    label: Plan
+transitions:
+  - source: start
+    dest: done
+    label: Afronden
+    gate: [plan]
+"""
+
 
 class Clock:
     """The test's clock: time only moves when the test says so."""

@@ -3,31 +3,11 @@
 from pathlib import Path
 
 import pytest
+from conftest import MINIMAL
 
 from wijkflow import services
 from wijkflow.definitions import load_file, load_text, shipped_dir
 from wijkflow.errors import DefinitionError
-
-MINIMAL = """\
-name: mini
-version: 1
-label: Mini
-phases:
-  - key: start
-    label: Start
-  - key: done
-    label: Klaar
-    final: true
-criteria:
-  plan:
-    kind: deliverable
-    label: Plan
-transitions:
-  - source: start
-    dest: done
-    label: Afronden
-    gate: [plan]
-"""
 
 
 @pytest.mark.parametrize("path", sorted(shipped_dir().glob("*.yaml")), ids=lambda p: p.name)

@@ -4,28 +4,7 @@ exit 2, instead of failing later with an OverflowError (exit 1). Run on the inst
 from __future__ import annotations
 
 import pytest
-from conftest import PL
-
-MINIMAL = """\
-name: mini
-version: 1
-label: Mini
-phases:
-  - key: start
-    label: Start
-  - key: done
-    label: Klaar
-    final: true
-criteria:
-  plan:
-    kind: deliverable
-    label: Plan
-transitions:
-  - source: start
-    dest: done
-    label: Afronden
-    gate: [plan]
-"""
+from conftest import MINIMAL, PL
 
 HUGE = str(10**40)
 

@@ -44,6 +44,14 @@ def _refuse(message: str) -> PydanticCustomError:
     return PydanticCustomError("wijkflow_setting", "{message}", {"message": message})
 
 
+def _seconds(value: Any, setting: str) -> float:
+    """A number of seconds as a setting gives it (text from the environment or the file, or a number)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise _refuse(f"{setting} '{value}' is not a number of seconds.") from None
+
+
 class Settings(BaseSettings):
     """Every setting, typed. Build it with `load_settings` (or `App.open`), which fills `sources`."""
 
@@ -134,10 +142,7 @@ class Settings(BaseSettings):
     @field_validator("smtp_timeout", mode="before")
     @classmethod
     def _timeout(cls, value: Any) -> float:
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise _refuse(f"WIJKFLOW_SMTP_TIMEOUT '{value}' is not a number of seconds.") from None
+        return _seconds(value, "WIJKFLOW_SMTP_TIMEOUT")
 
     @field_validator("closing_days", mode="before")
     @classmethod
@@ -186,10 +191,7 @@ class Settings(BaseSettings):
     @field_validator("lease_seconds", mode="before")
     @classmethod
     def _lease(cls, value: Any) -> float:
-        try:
-            seconds = float(value)
-        except (TypeError, ValueError):
-            raise _refuse(f"WIJKFLOW_LEASE_SECONDS '{value}' is not a number of seconds.") from None
+        seconds = _seconds(value, "WIJKFLOW_LEASE_SECONDS")
         # Not nan, inf, 0 or negative; and at most a day (a live sweep renews its claims long before).
         if not 0 < seconds <= MAX_LEASE_SECONDS:
             raise _refuse(f"WIJKFLOW_LEASE_SECONDS must be a number of seconds more than 0 and at most "

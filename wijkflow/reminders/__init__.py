@@ -2,7 +2,6 @@
 
     calendar.py  working days (weekends, Dutch public holidays, closing days) and durations
     schedule.py  reminder occurrences kept in step with the aanpak, inside the caller's transaction
-    aanpak.py    what the reminders read about one aanpak (row, definition, roles, gate facts)
     fanout.py    due occurrences -> outbox messages, one per recipient, after a send-time re-check
     compose.py   what a message says (template context, digest, phrases from the catalogue)
     render.py    Jinja2 templates -> one MIME message per recipient (text + HTML, .ics for deadlines)

@@ -18,7 +18,6 @@ from .common import Context, actor, clean_name, load
 
 # status key -> Dutch label; the Dutch words are accepted as input too.
 STATUSES = {"planned": "gepland", "running": "lopend", "done": "gereed", "dropped": "vervallen"}
-POINT_KINDS = {"strength": "sterk punt", "bottleneck": "knelpunt"}
 
 
 def _editor(conn: sa.Connection, app: App, ref: str, acting: str | None, doing: str) -> tuple[Any, Context]:

@@ -6,6 +6,7 @@ is the test's database: another SQLite file, and PostgreSQL when --postgres is g
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,38 @@ def test_and_back_again(source, db_url, tmp_path, clock, run):
     r = run("db", "copy", "--to", back)
     assert r.exit_code == 0, r.stderr
     assert snapshot(back, clock) == snapshot(source, clock)
+
+
+def tamper(path: str) -> None:
+    """Edit event #3 in the SQLite source past its append-only trigger, as someone with the file could."""
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TRIGGER audit_event_append_only_update")
+    conn.execute("UPDATE audit_event SET reason = 'herschreven' WHERE id = 3")
+    conn.commit()
+    conn.close()
+
+
+def test_a_copy_that_does_not_verify_leaves_the_target_as_it_was_and_a_retry_works(source, db_url, db_state,
+                                                                                   clock, run):
+    """Before: the copy committed first and verified after, so a failed copy left the target full and
+    the retry was refused with exit 6 ("already holds wijkflow data")."""
+    target = App.open(db_url, clock=clock)
+    target.db.init()
+    target.close()
+    before = db_state()
+    tamper(source)
+    r = run("db", "copy", "--to", db_url, env={"WIJKFLOW_DATABASE_URL": source})
+    assert r.exit_code == 7
+    assert r.stderr.startswith("Error: The copied history does not verify: Event #3 ")
+    assert r.stderr.endswith("; nothing was written to the target.\n")
+    assert db_state() == before
+    r = run("db", "copy", "--to", db_url, env={"WIJKFLOW_DATABASE_URL": source})
+    assert r.exit_code == 7, "the same refusal again, not exit 6"
+
+
+def test_a_failed_copy_to_a_new_sqlite_file_leaves_no_file(source, tmp_path, run):
+    tamper(source)
+    target = tmp_path / "kopie.db"
+    r = run("db", "copy", "--to", str(target), env={"WIJKFLOW_DATABASE_URL": source})
+    assert r.exit_code == 7
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("kopie")) == []

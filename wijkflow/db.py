@@ -9,6 +9,7 @@ taking the write lock up front makes writers queue instead.
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -192,6 +193,8 @@ class Database:
                                 "(read-only file or directory?).")
         if "disk" in text and "full" in text or "disk i/o" in text:
             return StorageError(f"The disk holding {self.where} is full or failing; nothing was written.")
+        if "malformed" in text:
+            return damaged(self.where, _first_line(err))
         if "file is not a database" in text:
             return StorageError(f"The file at {self.where} is not a wijkflow database (not an SQLite file).")
         if "no such table" in text or "does not exist" in text and "relation" in text:
@@ -200,6 +203,50 @@ class Database:
         if "connection" in text or "could not connect" in text:
             return StorageError(f"Cannot reach the database at {self.where}: {_first_line(err)}.")
         return WijkflowError(f"The database reported an error: {_first_line(err)}.")
+
+    # --- the file itself (SQLite) -----------------------------------------------------
+
+    def check_integrity(self) -> None:
+        """SQLite's own check of every page and index (PRAGMA integrity_check); StorageError (exit 2)
+        when the file is damaged. Nothing to do on PostgreSQL, or when there is no file yet.
+
+        `audit verify` only reads the events in chain order: a file copied while it was being written
+        (a plain `cp` of a live database) can pass that and still be damaged elsewhere.
+        """
+        if not self.is_sqlite or self.path is None or not self.path.exists():
+            return
+        try:
+            with self.read() as conn:
+                first = conn.exec_driver_sql("PRAGMA integrity_check").scalars().first()
+        except StorageError:
+            raise
+        except WijkflowError as err:  # e.g. the check itself stopped at a page it could not read
+            raise damaged(self.where, err.message) from err
+        if first != "ok":
+            raise damaged(self.where, str(first))
+
+    def backup(self, target: Path) -> None:
+        """A consistent copy of this (live) SQLite database written to the new file `target`.
+
+        The sqlite3 backup API in one step: the pages are copied inside one read transaction, so
+        the copy is one snapshot of the database however many processes write to it meanwhile
+        (in WAL mode they do not wait for it).
+        """
+        with self._errors():
+            raw = self.engine.raw_connection()
+        try:
+            try:
+                dst = sqlite3.connect(target)
+            except sqlite3.Error as err:
+                raise StorageError(f"Cannot write the backup at {target}: {err}.") from None
+            try:
+                raw.driver_connection.backup(dst)  # type: ignore[union-attr]
+            except sqlite3.Error as err:
+                raise StorageError(f"The backup to {target} failed: {err}; nothing was kept.") from None
+            finally:
+                dst.close()
+        finally:
+            raw.close()
 
     # --- schema ---------------------------------------------------------------------
 
@@ -222,6 +269,7 @@ class Database:
         migrations.load()  # before the lock, not while holding it
         if self.path is not None and self.path.exists() and not os.access(self.path, os.W_OK):
             raise StorageError(f"The database at {self.where} is read-only.")
+        self.check_integrity()  # never build on a damaged file
         with self._errors(), self.engine.connect() as conn:
             conn.info["write"] = True
             with conn.begin():
@@ -253,6 +301,23 @@ class Database:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+
+def single_file(path: Path) -> None:
+    """Switch the (closed) SQLite database at `path` to a rollback journal: the whole database in one
+    file, with no -wal or -shm beside it, as a backup should be."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("PRAGMA journal_mode=DELETE")
+    except sqlite3.Error as err:
+        raise StorageError(f"Cannot finish the file at {path}: {err}.") from None
+    finally:
+        conn.close()
+
+
+def damaged(where: str, finding: str) -> StorageError:
+    return StorageError(f"The database file at {where} is damaged (SQLite's integrity check: {shorten(finding)}); "
+                        "nothing was written: restore it from a backup (`wijkflow db backup`).")
 
 
 def _first_line(err: BaseException) -> str:

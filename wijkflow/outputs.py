@@ -86,7 +86,10 @@ def check_output(path: str | Path, *, database: Path | None, ours: Callable[[Pat
         if not stat.S_ISREG(st.st_mode):
             raise InvalidInput(f"{shown(target)} is not a regular file (a device, pipe or socket); "
                                f"wijkflow writes a {kind} only to a new file or over an earlier one.")
-        if not force and not (ours is not None and ours(target)):
+        if not force and ours is None:
+            raise InvalidInput(f"{shown(target)} already exists; give --force to replace it, or choose another "
+                               "name.")
+        if not force and ours is not None and not ours(target):
             raise InvalidInput(f"{shown(target)} already exists and is not a wijkflow {kind}; give --force to "
                                "replace it, or choose another name.")
     elif not target.parent.is_dir():

@@ -611,3 +611,57 @@ def smtp_faults(url: str, server: Any, *, rounds: int = 1, seed_: int = 3) -> di
             "failed_but_delivered": sorted(m for m, s in states.items() if s == "failed" and m in at_server),
             "duplicates": sorted(m for m, n in at_server.items() if n > 1),
             "accepted_not_recorded": sorted(in_flight | gave_up_on)}
+
+
+# --- another process writing (backups and copies of a live database) ------------------------------------
+
+
+def write_until(url: str, stop: Path) -> int:
+    """Add one person per transaction (one audit event each) until the file `stop` exists; prints
+    "ready" after the first write so the caller knows writing has begun."""
+    app = App.open(url, clock=lambda: BASE)
+    n = 0
+    try:
+        while not stop.exists():
+            services.add_person(app, f"schrijver-{os.getpid()}-{n}@hengelo.example", name=f"Schrijver {n}",
+                                acting=ADMIN)
+            n += 1
+            if n == 1:
+                print("ready", flush=True)
+            time.sleep(0.005)  # a busy office, not a benchmark: leave the CPU to the process under test
+    finally:
+        app.close()
+    return n
+
+
+class Writer:
+    """`with Writer(url, tmp) as w:` another process writes to `url` the whole time; `w.written` after."""
+
+    def __init__(self, url: str, folder: Path) -> None:
+        self.url, self.stop, self.written = url, folder / f"stop-{time.monotonic_ns()}", 0
+
+    def __enter__(self) -> Writer:
+        self.proc = subprocess.Popen([sys.executable, __file__, "write", self.url, str(self.stop)],
+                                     stdout=subprocess.PIPE, text=True, env=cli_env(self.url))
+        assert self.proc.stdout is not None and self.proc.stdout.readline().strip() == "ready"
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop.touch()
+        out, _ = self.proc.communicate(timeout=60)
+        assert self.proc.returncode == 0, f"the writer failed (exit {self.proc.returncode})"
+        self.written = int(out.split()[-1])
+
+
+def chain(url: str) -> list[tuple[int, str]]:
+    """(id, hash) of every event, in chain order."""
+    engine = sa.create_engine(sa_url(url))
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(sa.text("SELECT id, hash FROM audit_event ORDER BY id"))]
+    finally:
+        engine.dispose()
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["write"]:
+    print(write_until(sys.argv[2], Path(sys.argv[3])), flush=True)

@@ -32,6 +32,7 @@ def verify(app: App, *, expect_head: str | None = None) -> dict[str, Any]:
         expect_head = expect_head.strip().lower()
         if not HEX64.match(expect_head):
             raise InvalidInput("--expect-head takes the 64 hexadecimal characters `wijkflow audit head` printed.")
+    app.db.check_integrity()  # a damaged file can hold a chain that verifies: refuse it first
     with app.db.read() as conn:
         verdict = audit.walk(store.stream_chain(conn), expect_head=expect_head,
                              find_by_hash=lambda h: store.event_id_by_hash(conn, h))

@@ -2,24 +2,26 @@
 
 `copy_database` moves everything (SQLite -> PostgreSQL is the usual move) into an empty
 database: the target's schema is made at the newest revision, then every table is copied
-in foreign-key order, in batches, ids kept, all in one transaction on the target (a failed
-copy leaves the target as it was). The audit chain is copied as is and verified on the
-target afterwards, and its head compared with the source's.
+in foreign-key order, in batches, ids kept, all in one transaction on the target. The audit
+chain is copied as is, read back and verified on the target inside that transaction, and its
+head compared with the source's head read in the same snapshot as the rows: a copy that fails
+either is rolled back, so a failed copy leaves the target as it was (a SQLite file it made is
+removed) and running it again works.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-from .. import migrations, models
+from .. import audit, migrations, models, store
 from ..app import App
 from ..db import Database, normalise_url
-from ..errors import Conflict, InvalidInput, StorageError
-from ..outputs import check_output
-from . import audit as audit_service
+from ..errors import AuditFailed, Conflict, InvalidInput, StorageError
+from ..outputs import DATABASE_COMPANIONS, check_output
 
 COPY_BATCH = 2000
 
@@ -82,11 +84,15 @@ def copy_database(app: App, to_url: str, *, batch: int = COPY_BATCH,
         check_output(target.path, database=source.path, ours=lambda _: True, kind="copy")
     tables = _tables()
     counts: dict[str, int] = {}
+    made_file = target.path is not None and not target.path.exists()
     with source.read() as src:
         if src.dialect.name == "postgresql":
             src.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         for table in tables:
             counts[table.name] = src.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        # The source's head in the same snapshot as the rows: what the copy must end in, however many
+        # events other processes append to the source meanwhile.
+        head = store.chain_head(src)
         if start is not None:
             start(sum(counts.values()))
         try:
@@ -104,10 +110,18 @@ def copy_database(app: App, to_url: str, *, batch: int = COPY_BATCH,
                         _copy_table(src, dst, table, batch, progress)
                     if not target.is_sqlite:
                         _reset_sequences(dst, tables)
+                    # Verified before the commit: a copy that does not verify is rolled back, so the
+                    # target stays as it was and the copy can simply be run again.
+                    verified = _verify_copy(dst, head.hash if head is not None else None)
+        except BaseException:
+            target.dispose()
+            if made_file and target.path is not None:  # the file this copy made: gone again
+                for suffix in DATABASE_COMPANIONS:
+                    Path(f"{target.path}{suffix}").unlink(missing_ok=True)
+            raise
         finally:
             target.dispose()
-    return {"from": source.where, "to": target.where, "tables": counts, "rows": sum(counts.values()),
-            **_verify_copy(app, to_url)}
+    return {"from": source.where, "to": target.where, "tables": counts, "rows": sum(counts.values()), **verified}
 
 
 def _copy_table(src: sa.Connection, dst: sa.Connection, table: sa.Table, batch: int,
@@ -132,14 +146,15 @@ def _reset_sequences(dst: sa.Connection, tables: list[sa.Table]) -> None:
                                 " false)")
 
 
-def _verify_copy(app: App, to_url: str) -> dict[str, Any]:
-    source_head = audit_service.head(app)
-    copy = App.open(to_url, clock=app.now)
-    try:
-        verdict = audit_service.verify(copy)
-    finally:
-        copy.close()
-    if verdict["head_hash"] != (source_head["hash"] if source_head["events"] else None):
+def _verify_copy(dst: sa.Connection, source_head: str | None) -> dict[str, Any]:
+    """The copied chain, read back from the target inside the copy's transaction: it verifies and ends
+    in the source's head (read in the copy's snapshot), or the copy is refused."""
+    verdict = audit.walk(store.stream_chain(dst), find_by_hash=lambda h: store.event_id_by_hash(dst, h))
+    if not verdict.ok:
+        raise AuditFailed(f"The copied history does not verify: {(verdict.problem or '').rstrip('.')}; "
+                          "nothing was written to the target.")
+    copied = verdict.head_hash if verdict.checked else None
+    if copied != source_head:
         raise StorageError("The copy's history verifies but its head differs from the source's; "
-                           "do not use the copy.")
-    return {"events": verdict["checked"], "head_hash": verdict["head_hash"], "verified": True}
+                           "nothing was written to the target.")
+    return {"events": verdict.checked, "head_hash": copied, "verified": True}

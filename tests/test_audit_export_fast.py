@@ -16,6 +16,7 @@ from wijkflow import services
 from wijkflow.app import App
 from wijkflow.cli.audit_commands import QUERY_CSV, _gate_cell
 from wijkflow.services.audit_export import csv_chunks, csv_rows
+from wijkflow.spreadsheet import CsvWriter
 
 INITIATE = ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering")
 
@@ -25,8 +26,9 @@ def gate_cell(gate):
 
 
 def by_csv_writer(app: App, **filters) -> str:
+    """The plain way: every row through the one CSV writer (csv.writer, a cell with a CR quoted)."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(csv_rows(app, gate_cell=gate_cell, **filters))
+    CsvWriter(out).writerows(csv_rows(app, gate_cell=gate_cell, **filters))
     return out.getvalue()
 
 

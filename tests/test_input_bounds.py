@@ -67,3 +67,34 @@ def test_a_report_name_over_255_bytes_is_refused(aanpak, sh, tmp_path):
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith("Error: The file name ") and r.stderr.endswith(
         " is longer than 255 bytes; choose a shorter name.\n")
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e999", "-5", "0", "3601"])
+def test_the_smtp_timeout_must_be_finite_positive_and_at_most_an_hour(run, value):
+    """Before: WIJKFLOW_SMTP_TIMEOUT=inf was taken, and a server that never answered held the sweep forever."""
+    r = run("config", env={"WIJKFLOW_SMTP_TIMEOUT": value})
+    assert (r.exit_code, r.stderr) == (2, "Error: WIJKFLOW_SMTP_TIMEOUT must be a number of seconds more than 0 "
+                                          f"and at most 3,600 (one hour), not {value}.\n")
+
+
+def test_the_smtp_timeout_is_refused_by_the_installed_command_before_sending(sh):
+    r = sh("reminders", "send", env={"WIJKFLOW_SMTP_TIMEOUT": "inf"})
+    _one_sentence(r, "WIJKFLOW_SMTP_TIMEOUT must be a number of seconds more than 0 and at most 3,600 (one hour), "
+                     "not inf.")
+
+
+def test_a_non_utf8_byte_in_an_argument_is_one_sentence_and_exit_2(aanpak, sh, db_state):
+    """Before: exit 1, "unexpected UnicodeEncodeError". The argument reaches Python as a lone surrogate
+    (os.fsdecode of b"Noord\\xff"), which is what the subprocess is given here."""
+    before = db_state()
+    r = sh("people", "add", "nieuw@hengelo.example", "--name", "Jan\udcffJansen", user=PL)
+    _one_sentence(r, "Argument 5 is not UTF-8 text (byte 0xff); give names, keys and paths as UTF-8 (check the "
+                     "terminal's or the script's encoding).")
+    assert db_state() == before
+
+
+@pytest.mark.parametrize(("argv", "n"), [(["show", "\udce9t\udce9"], 2), (["--as", "\udcc3", "list"], 2),
+                                        (["audit", "query", "--wijk", "No\udc80rd"], 4)])
+def test_every_place_an_argument_can_be_is_checked(aanpak, run, argv, n):
+    r = run(*argv)
+    assert r.exit_code == 2 and r.stderr.startswith(f"Error: Argument {n} is not UTF-8 text (byte 0x")

@@ -35,6 +35,7 @@ APP_NAME = "wijkflow"
 MASK = "********"
 _TRUE = ("1", "true", "yes", "on")
 MAX_LEASE_SECONDS = 86_400
+MAX_SMTP_TIMEOUT = 3600
 # scheme://user:PASSWORD@host... as SQLAlchemy's URL parser reads it
 _URL_PASSWORD = re.compile(r"^(?P<head>[\w+.-]+://[^:/@]*:)(?P<password>[^@]*)@")
 
@@ -142,7 +143,12 @@ class Settings(BaseSettings):
     @field_validator("smtp_timeout", mode="before")
     @classmethod
     def _timeout(cls, value: Any) -> float:
-        return _seconds(value, "WIJKFLOW_SMTP_TIMEOUT")
+        seconds = _seconds(value, "WIJKFLOW_SMTP_TIMEOUT")
+        # Not nan, inf, 0 or negative: a server that never answers must not hold the sweep forever.
+        if not 0 < seconds <= MAX_SMTP_TIMEOUT:
+            raise _refuse(f"WIJKFLOW_SMTP_TIMEOUT must be a number of seconds more than 0 and at most "
+                          f"{MAX_SMTP_TIMEOUT:,} (one hour), not {shorten(value)}.")
+        return seconds
 
     @field_validator("closing_days", mode="before")
     @classmethod

@@ -57,6 +57,16 @@ class WijkflowGroup(click.Group):
     sees the same behaviour as a user.
     """
 
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        # A byte that is not UTF-8 reaches Python as a lone surrogate and fails much later, wherever the
+        # text is printed or stored (exit 1, UnicodeEncodeError): refuse it before anything runs.
+        argv = sys.argv[1:] if args is None else list(args)
+        problem = not_utf8(argv)
+        if problem is not None:
+            click.echo(f"Error: {problem}", err=True)
+            sys.exit(2)
+        return super().main(args, *rest, **kwargs)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -65,6 +75,18 @@ class WijkflowGroup(click.Group):
                 raise
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+
+
+def not_utf8(argv: list[str]) -> str | None:
+    """The sentence refusing the first argument that is not UTF-8 text, or None when all are."""
+    for n, arg in enumerate(argv, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError as err:
+            byte = arg.encode("utf-8", "surrogateescape")[len(arg[:err.start].encode("utf-8", "surrogateescape"))]
+            return (f"Argument {n} is not UTF-8 text (byte 0x{byte:02x}); give names, keys and paths as UTF-8 "
+                    "(check the terminal's or the script's encoding).")
+    return None
 
 
 def _debug(ctx: click.Context) -> bool:

@@ -6,7 +6,6 @@ a file or a pipe): never into a pipe, a log or the rows themselves.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -14,6 +13,7 @@ from typing import Any
 
 import click
 
+from ..spreadsheet import CsvWriter
 from .render import csv_cell
 
 LIST_CSV = ["id", "slug", "name", "wijk", "gemeente", "workflow", "phase", "phase_label", "days_in_phase",
@@ -48,7 +48,7 @@ def stream_list(rows: Iterator[dict[str, Any]], fmt: str, *, total: Callable[[],
         return
     rest = with_progress(rows, lambda: total() - 1, "Listing")
     if fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
+        writer = CsvWriter(out)
         writer.writerow(LIST_CSV)
         writer.writerows([csv_cell(r.get(c)) for c in LIST_CSV] for r in _chain(first, rest))
     else:

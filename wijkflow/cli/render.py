@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
@@ -11,7 +10,7 @@ from typing import Any
 import click
 
 from ..events import describe
-from ..spreadsheet import spreadsheet_cell
+from ..spreadsheet import CsvWriter, spreadsheet_cell
 
 
 def as_json(data: Any) -> str:
@@ -37,7 +36,7 @@ def as_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = None)
     rows = list(rows)
     columns = list(columns or (rows[0].keys() if rows else []))
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = CsvWriter(buf)
     writer.writerow(columns)
     for row in rows:
         writer.writerow([csv_cell(row.get(c)) for c in columns])

@@ -22,7 +22,7 @@ from typing import Any
 from .. import store
 from ..app import App
 from ..models import UTCDateTime
-from ..spreadsheet import spreadsheet_cell
+from ..spreadsheet import csv_text, spreadsheet_cell
 from .audit import resolve_filters
 
 
@@ -50,6 +50,8 @@ def csv_chunks(app: App, *, gate_cell: Callable[[list[dict[str, Any]]], str], ba
     for rows in _batches(app, gate_cell, batch, raw, filters):
         writer.writerows(rows)
         text = out.getvalue()
+        if "\r" in text:  # rare: a cell with a carriage return, which the plain writer leaves unquoted
+            text = csv_text(rows)
         out.seek(0)
         out.truncate()
         yield len(rows), text

@@ -22,9 +22,17 @@ class Handler:
         self.messages: list[Any] = []  # parsed EmailMessage objects, as received
         self.envelopes: list[tuple[str, list[str]]] = []
         self.refuse: dict[str, str] = {}  # address -> answer (e.g. "550 5.1.1 ...")
-        self.mode: str | None = None  # None | "421" | "drop" | "slow" | "hang"
+        self.mode: str | None = None  # None | "421" | "mail421" | "554" | "drop" | "slow" | "hang"
+        self.reject_after_data: str | None = None  # with mode "554": the address whose messages are refused
         self.delay = 0.0
         self.hanging = 0  # DATA commands held by "hang" mode (never recorded as received)
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if self.mode == "mail421":
+            return "421 4.7.0 Try again later, closing connection"
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if self.mode == "421":
@@ -43,6 +51,8 @@ class Handler:
             return "451 4.3.0 try again"
         if self.mode == "slow":
             await asyncio.sleep(self.delay)
+        if self.mode == "554" and self.reject_after_data in envelope.rcpt_tos:
+            return "554 5.6.0 Message content rejected"
         if self.mode == "drop":
             server.transport.close()  # the connection goes away before the server answers
             return "451 gone"

@@ -7,13 +7,16 @@ the database exactly as it was.
 from __future__ import annotations
 
 import copy
+import json
 import os
+from collections import Counter
 from typing import Any
 
 import pytest
+import scenarios
 import yaml
 from click.testing import CliRunner
-from conftest import PL, SG1
+from conftest import ADMIN, PL, SG1
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,9 +27,22 @@ from wijkflow.errors import DefinitionError
 EXAMPLES = int(os.environ.get("RELIABILITY_FUZZ_EXAMPLES", "150"))
 DOCUMENTED = {0, 2, 3, 4, 5, 6, 7}
 BASE = yaml.safe_load((shipped_dir() / "wijkaanpak.yaml").read_text(encoding="utf-8"))
+# Failures print hypothesis's reproduce blob; RELIABILITY_FUZZ_RANDOM=1 draws new cases each run (then run
+# with --hypothesis-seed=N, as pytest prints it, to repeat one).
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="RELIABILITY_FUZZ_RANDOM" not in os.environ,
+                print_blob=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                        HealthCheck.data_too_large])
+
+SEEN: Counter[str] = Counter()  # what the generated cases were, for README's figures
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _figures(request):
+    yield
+    url = "sqlite" if not request.config.getoption("--postgres") else "postgresql://"
+    scenarios.record("fuzz", url, **SEEN)
+
 
 # --- values that make programs fall over -----------------------------------------------------------
 
@@ -60,13 +76,30 @@ PATHS = _paths(BASE)[1:]
 @st.composite
 def definitions(draw: Any) -> str | bytes:
     """The shipped definition with a few parts replaced, dropped or duplicated; or plain garbage."""
-    kind = draw(st.sampled_from(["mutated", "mutated", "mutated", "valid-renamed", "text", "bytes"]))
+    kind = draw(st.sampled_from(["mutated", "mutated", "mutated", "valid-renamed", "text", "bytes", "aliases",
+                                 "deep", "huge"]))
+    if kind == "aliases":  # anchors and aliases, up to a billion laughs: refused before they expand
+        width, depth = draw(st.integers(1, 10)), draw(st.integers(1, 9))
+        lines = ["a0: &a0 [x]"] + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * width)}]" for i in range(1, depth)]
+        return "\n".join(lines) + f"\nname: bom\nversion: 1\nlabel: *a{depth - 1}\n"
+    if kind == "deep":  # nesting far past any real definition
+        depth = draw(st.integers(20, 3000))
+        return "name: diep\nversion: 1\nlabel: " + "[" * depth + "]" * depth + "\n"
     if kind == "text":
         return draw(st.text(max_size=300))
     if kind == "bytes":
         return draw(st.binary(max_size=300))
     doc = copy.deepcopy(BASE)
     doc["name"] = draw(st.from_regex(r"[a-z][a-z0-9_-]{0,20}", fullmatch=True))
+    if kind == "huge":  # a number too big for any column or clock, where numbers go
+        big = draw(st.integers(19, 5000).map(lambda digits: 10 ** digits))
+        target = draw(st.sampled_from(["version", "days", "every"]))
+        if target == "version":
+            doc["version"] = big
+        else:
+            crit = next(c for c in doc["criteria"].values() if isinstance(c, dict))
+            crit[target] = big
+        return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
     if kind == "mutated":
         for _ in range(draw(st.integers(1, 4))):
             path = draw(st.sampled_from(PATHS))
@@ -88,16 +121,18 @@ def definitions(draw: Any) -> str | bytes:
 
 @given(source=definitions())
 @FUZZ
-def test_generated_definitions_validate_or_are_refused_with_a_located_error(source, tmp_path_factory):
+def test_generated_definitions_validate_or_are_refused_with_a_located_error(source, tmp_path_factory, fuzz_db):
     folder = tmp_path_factory.mktemp("defs")
     path = folder / "fuzzed.yaml"
     if isinstance(source, bytes):
         path.write_bytes(source)
     else:
         path.write_text(source, encoding="utf-8")
+    SEEN["definitions"] += 1
     try:
         load_file(path)
         loaded = True
+        SEEN["definitions valid"] += 1
     except DefinitionError as exc:
         loaded = False
         assert str(path) in str(exc) and "\n" not in str(exc).strip() or exc.problem
@@ -107,6 +142,25 @@ def test_generated_definitions_validate_or_are_refused_with_a_located_error(sour
     assert result.exit_code == (0 if loaded else 2), _explain(result)
     if not loaded:
         assert result.stderr.startswith("Error: ") and "Traceback" not in result.stderr
+        return
+    # A definition that validates is used: an aanpak started on it and moved as far as its gates allow.
+    env, db_state = fuzz_db
+    runner = CliRunner()
+    before = db_state()
+    name = f"Fuzz {abs(hash(source)) % 10**9}"
+    new = runner.invoke(cli, ["--as", PL, "new", name, "--wijk", "Fuzz", "--leader", PL, "--workflow", str(path),
+                              "--format", "json"], env=env, catch_exceptions=True)
+    assert not _crashed(new) and new.exit_code in DOCUMENTED, _explain(new, ["new", str(path)])
+    if new.exit_code != 0:
+        assert db_state() == before
+        return
+    SEEN["aanpakken started on a generated definition"] += 1
+    ref = str(json.loads(new.stdout)["slug"])
+    for _ in range(3):
+        moved = runner.invoke(cli, ["--as", ADMIN, "advance", ref, "--override", "--reason", "fuzz"], env=env,
+                              catch_exceptions=True)
+        assert not _crashed(moved) and moved.exit_code in DOCUMENTED, _explain(moved, ["advance", ref])
+        SEEN["advances on a generated definition"] += moved.exit_code == 0
 
 
 # --- CLI argument lists against a real database ------------------------------------------------------
@@ -128,7 +182,10 @@ OPTIONS = ["--to", "--reason", "--dry-run", "--override", "--format", "--evidenc
 KNOWN = ["wijkaanpak-noord", "1", "0", "coalitie", "lokaal_contract", "lokaal_contract_akkoord", "design",
          "closed", "veiligheid", "json", "csv", "table", "mermaid", PL, SG1, "nobody@example.org", "2026-03-01",
          "approver", "projectleider", "3,5", "0001-01-01", "9999-12-31", "1900-01-01", "2026-03-29", "1e309", "-0"]
-token = st.one_of(st.sampled_from(OPTIONS), st.sampled_from(KNOWN), nasty_text.filter(lambda s: "\x00" not in s))
+# A byte that is not UTF-8 reaches Python as a lone surrogate (os.fsdecode): "\udcff" is b"\xff".
+not_utf8 = st.binary(min_size=1, max_size=8).map(lambda b: (b"x" + b + b"\xff").decode("utf-8", "surrogateescape"))
+token = st.one_of(st.sampled_from(OPTIONS), st.sampled_from(KNOWN), nasty_text.filter(lambda s: "\x00" not in s),
+                  not_utf8)
 
 
 @pytest.fixture
@@ -145,6 +202,7 @@ def test_fuzzed_command_lines_end_with_a_documented_exit_code_and_write_nothing_
         fuzz_db, command, args, user):
     env, db_state = fuzz_db
     argv = ([] if user is None else ["--as", user]) + command + args
+    SEEN["command lines"] += 1
     if "--db" in argv:
         return  # another database entirely: not this test's business
     before = db_state()

@@ -95,6 +95,7 @@ def copy_database(app: App, to_url: str, *, batch: int = COPY_BATCH,
         head = store.chain_head(src)
         if start is not None:
             start(sum(counts.values()))
+        done = False
         try:
             with target._errors(), target.engine.connect() as dst:
                 dst.info["write"] = True
@@ -113,14 +114,12 @@ def copy_database(app: App, to_url: str, *, batch: int = COPY_BATCH,
                     # Verified before the commit: a copy that does not verify is rolled back, so the
                     # target stays as it was and the copy can simply be run again.
                     verified = _verify_copy(dst, head.hash if head is not None else None)
-        except BaseException:
-            target.dispose()
-            if made_file and target.path is not None:  # the file this copy made: gone again
-                for suffix in DATABASE_COMPANIONS:
-                    Path(f"{target.path}{suffix}").unlink(missing_ok=True)
-            raise
+            done = True
         finally:
             target.dispose()
+            if not done and made_file and target.path is not None:  # the file this failed copy made: gone
+                for suffix in DATABASE_COMPANIONS:
+                    Path(f"{target.path}{suffix}").unlink(missing_ok=True)
     return {"from": source.where, "to": target.where, "tables": counts, "rows": sum(counts.values()), **verified}
 
 

@@ -69,6 +69,7 @@ ARGS = {
     # The database itself (issue 6).
     "db upgrade": ["db", "upgrade"], "db current": ["db", "current"], "db history": ["db", "history"],
     "db copy": ["db", "copy", "--to", "{tmp}/copy.db"],
+    "db backup": ["db", "backup", "{tmp}/backup.db"],
     "migrate": ["migrate", REF, "--to-version", "2", "--workflow", "{data}/wijkaanpak-v2.yaml"],
 }
 

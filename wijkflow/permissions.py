@@ -34,6 +34,8 @@ READ = {
     "db upgrade": EVERYONE, "db current": EVERYONE, "db history": EVERYONE,
     # Reads this database (as any read does) and writes only into an empty one.
     "db copy": EVERYONE,
+    # Reads this database into a new file, as `db copy` does (PostgreSQL: pg_dump, with the database's rights).
+    "db backup": EVERYONE,
 }
 
 WRITE = {
@@ -86,6 +88,7 @@ NOTES = {
     "mail test": "sends a real message; writes no event",
     "migrate": "the aanpak's projectleider; `--all` administrators only",
     "db copy": "reads this database; writes only into an empty one, which it refuses otherwise",
+    "db backup": "reads this database; writes a new file (SQLite), whoever may read the file may copy it",
 }
 
 

@@ -230,3 +230,70 @@ def test_all_moves_every_running_aanpak_or_none(wapp, run, workflows, db_state, 
     assert r.stdout.rstrip().endswith("Moved 3 aanpakken to wijkaanpak v4.")
     assert {services.show_aanpak(wapp, a["slug"])["workflow"]["version"] for a in services.list_aanpakken(wapp)} == {4}
     assert audit_service.verify(wapp)["ok"]
+
+
+# --- a migration is never a way past a gate (issue 17) --------------------------------------------
+
+def phase_events(app, slug):
+    with app.db.read() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT type, from_phase, to_phase FROM audit_event WHERE aanpak_id = (SELECT id FROM aanpak "
+            "WHERE slug = ?) AND type IN ('phase_changed', 'gate_overridden', 'definition_migrated') ORDER BY id",
+            (slug,)).all()
+    return [tuple(r) for r in rows]
+
+
+@pytest.mark.parametrize("mapping", ["initiate=design", "initiate=closed", "initiate=execute"])
+def test_a_mapping_that_moves_an_aanpak_forward_is_refused(wapp, run, workflows, db_state, mapping):
+    """v3 is the shipped definition with only the version raised: every phase still exists, so each maps to itself."""
+    (workflows / "wijkaanpak-v3.yaml").write_text(version(3), encoding="utf-8")
+    before = db_state()
+    for user in (PL, ADMIN):
+        r = migrate(run, workflows, REF, "--to-version", "3", "--map", mapping, "--workflow",
+                    str(workflows / "wijkaanpak-v3.yaml"), user=user)
+        assert r.exit_code == 2, r.stdout
+        assert r.stderr.count("\n") == 1
+        if not mapping.endswith("closed"):
+            assert "a migration only renames phases (initiate is still a phase of wijkaanpak v3, so it stays " \
+                   "initiate): move it with `wijkflow advance`, or as an administrator add --override --reason." \
+                   in r.stderr
+    assert db_state() == before
+    shown = json.loads(run("show", REF, "--format", "json").stdout)
+    assert (shown["phase"], shown["workflow"]["version"]) == ("initiate", 2)
+
+
+def test_an_administrator_may_move_past_the_gate_only_as_a_recorded_override(wapp, run, workflows, db_state):
+    (workflows / "wijkaanpak-v3.yaml").write_text(version(3), encoding="utf-8")
+    v3 = str(workflows / "wijkaanpak-v3.yaml")
+    before = db_state()
+    r = migrate(run, workflows, REF, "--to-version", "3", "--map", "initiate=design", "--override", "--workflow", v3,
+                "--reason", "Besluit stuurgroep", user=PL)
+    assert (r.exit_code, r.stderr) == (5, "Error: Only an administrator may override a gate.\n")
+    r = migrate(run, workflows, REF, "--to-version", "3", "--map", "initiate=design", "--override", "--workflow", v3,
+                user=ADMIN)
+    assert (r.exit_code, r.stderr) == (2, "Error: An override needs a --reason: it is recorded in the history.\n")
+    assert db_state() == before
+    r = migrate(run, workflows, REF, "--to-version", "3", "--map", "initiate=design", "--override", "--workflow", v3,
+                "--reason", "Besluit stuurgroep", user=ADMIN)
+    assert r.exit_code == 0, r.stderr
+    assert "past an unmet gate: an administrator's override" in r.stdout
+    assert phase_events(wapp, REF)[-3:] == [("definition_migrated", "initiate", "initiate"),
+                                            ("phase_changed", "initiate", "design"),
+                                            ("gate_overridden", "initiate", "design")]
+    shown = json.loads(run("show", REF, "--format", "json").stdout)
+    assert (shown["phase"], shown["workflow"]["version"]) == ("design", 3)
+    r = run("audit", "phases", "--aanpak", REF, "--format", "json")
+    phases = json.loads(r.stdout)["aanpakken"][0]["phases"]
+    assert [(p["phase"], p["current"]) for p in phases] == [("initiate", False), ("design", True)]
+
+
+def test_a_removed_phase_maps_only_to_the_phase_in_its_place(wapp, run, workflows):
+    """v4 renames monitor to toetsen: monitor=toetsen renames, monitor=evaluate would move it on."""
+    (workflows / "wijkaanpak-v4.yaml").write_text(version(4, *V2, *RENAMED), encoding="utf-8")
+    services.create_aanpak(wapp, "Wijkaanpak Zuid", wijk="Zuid", gemeente="Hengelo", leader=PL, coordinators=(WR,),
+                           approvers=(SG1,), acting=PL, workflow=V1, phase="monitor", since="2026-01-05")
+    r = migrate(run, workflows, "wijkaanpak-zuid", "--to-version", "4", "--map", "monitor=evaluate")
+    assert r.exit_code == 2 and ("a migration only renames phases (monitor is gone from wijkaanpak v4: it may only "
+                                 "become the new phase in its place)") in r.stderr
+    r = migrate(run, workflows, "wijkaanpak-zuid", "--to-version", "4", "--map", "monitor=toetsen")
+    assert r.exit_code == 0, r.stderr

@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import gates, store
+from .. import engine, gates, store
 from ..app import App
 from ..definitions import MAX_VERSION, Definition, load_file
 from ..errors import InvalidInput, NotAllowed, NotFound
@@ -72,10 +72,16 @@ def find_version(app: App, name: str, version: int, workflow: str | None) -> Def
 
 def migrate(app: App, ref: str | None, *, to_version: int, workflow: str | None = None,
             mapping: dict[str, str] | None = None, dry_run: bool = False, reason: str | None = None,
-            acting: str | None) -> dict[str, Any]:
-    """Move one aanpak (`ref`) or every running aanpak of a workflow (`ref` None) to `to_version`."""
+            override: bool = False, acting: str | None) -> dict[str, Any]:
+    """Move one aanpak (`ref`) or every running aanpak of a workflow (`ref` None) to `to_version`.
+
+    `override`: an administrator's --map that moves an aanpak to another phase (not a rename)
+    is carried out as an override of the gate on the way, with its own events.
+    """
     mapping = mapping or {}
     reason = clean_text(reason, "reason", multiline=True)
+    if override and not reason:
+        raise InvalidInput("An override needs a --reason: it is recorded in the history.")
     if not 1 <= to_version <= MAX_VERSION:
         raise InvalidInput(f"--to-version is a definition version number: from 1 to {MAX_VERSION:,}.")
     now = app.now()
@@ -97,6 +103,8 @@ def migrate(app: App, ref: str | None, *, to_version: int, workflow: str | None 
     try:
         with app.db.write() as conn:
             who = actor(conn, acting)
+            if override and who.role != "admin":
+                raise NotAllowed("Only an administrator may override a gate.")
             if ref is None and who.role != "admin":
                 raise NotAllowed(f"Only an administrator may migrate every aanpak at once; {who.email} is not one.")
             new_id = store.pin_definition(conn, target, now)
@@ -118,7 +126,8 @@ def migrate(app: App, ref: str | None, *, to_version: int, workflow: str | None 
                     skipped.append({"aanpak": slug, "why": why_not})
                     continue
                 try:
-                    results.append(_migrate_one(conn, app, ctx, target, new_id, mapping, now, who, reason))
+                    results.append(_migrate_one(conn, app, ctx, target, new_id, mapping, now, who, reason,
+                                                override))
                 except InvalidInput as err:
                     if ref is not None:
                         raise
@@ -136,7 +145,7 @@ def migrate(app: App, ref: str | None, *, to_version: int, workflow: str | None 
 
 
 def _migrate_one(conn: Any, app: App, ctx: Context, new: Definition, new_id: int, mapping: dict[str, str],
-                 now: Any, who: Any, reason: str | None) -> dict[str, Any]:
+                 now: Any, who: Any, reason: str | None, override: bool = False) -> dict[str, Any]:
     row, old = ctx.row, ctx.definition
     for source, dest in mapping.items():
         if old.phase(source) is None:
@@ -152,6 +161,18 @@ def _migrate_one(conn: Any, app: App, ctx: Context, new: Definition, new_id: int
     if new.is_final(phase):
         raise InvalidInput(f"--map {row.phase}={phase}: {phase} is a final phase; close an aanpak with "
                            "`wijkflow advance`, not by migrating it.")
+    moving_to = None  # an administrator's override: the phase it goes to past the gate, after the re-pin
+    if not renames(old, new, row.phase, phase):
+        if not override:
+            raise InvalidInput(
+                f"--map {row.phase}={phase} would move {row.name} from {old.phase_label(row.phase)} to "
+                f"{new.phase_label(phase)}; a migration only renames phases ({_rename_rule(old, new, row.phase)}): "
+                "move it with `wijkflow advance`, or as an administrator add --override --reason.")
+        if new.phase(row.phase) is None:
+            raise InvalidInput(f"{new.ref} has no phase {row.phase}: map it to the phase that takes its place, "
+                               "then advance.")
+        moving_to, phase = phase, row.phase
+        engine.choose_transition(new, phase, moving_to)  # refused now when there is no such step
 
     before = _gate_state(conn, ctx, now)
     after_ctx = Context(row=row, definition=new, roles=ctx.roles)
@@ -193,9 +214,44 @@ def _migrate_one(conn: Any, app: App, ctx: Context, new: Definition, new_id: int
                "reminders_scheduled": len(diff["reminders"]["scheduled"])}
     store.append_event(conn, at=now, type="definition_migrated", aanpak_id=row.id, actor_id=who.id,
                        from_phase=row.phase, to_phase=phase, reason=reason, payload=payload)
+    overridden = False
+    if moving_to is not None:
+        # The same move, events and reminders as `advance --to PHASE --override` on the new version.
+        moved = load(conn, row.slug, app.definitions)
+        move = engine.Move(conn=conn, app=app, row=moved.row, definition=new,
+                           transition=engine.choose_transition(new, phase, moving_to), facts=facts(conn, moved),
+                           who=who, reason=reason, now=now, expected_version=moved.row.version, override=True)
+        engine.run(move)
+        overridden, phase = move.overridden, moving_to
     return {"aanpak": row.slug, "name": row.name, "from": old.ref, "to": new.ref, "from_phase": row.phase,
             "to_phase": phase, "from_label": old.phase_label(row.phase), "to_label": new.phase_label(phase),
-            "diff": diff}
+            "override": overridden, "diff": diff}
+
+
+def renames(old: Definition, new: Definition, source: str, dest: str) -> bool:
+    """Whether phase `source` of `old` becoming `dest` of `new` is a rename, not a move.
+
+    A phase the new version still has stays itself. A phase it lacks may become a phase the old
+    version did not have, at the same point of the lifecycle: the phases both versions share
+    come before it (and after it) in both.
+    """
+    if new.phase(source) is not None:
+        return dest == source
+    if old.phase(dest) is not None:
+        return False
+    old_order = [p.key for p in old.phases]
+    new_order = [p.key for p in new.phases]
+    shared = [k for k in old_order if k in new_order]
+    before_old = {k for k in shared if old_order.index(k) < old_order.index(source)}
+    before_new = {k for k in shared if new_order.index(k) < new_order.index(dest)}
+    return before_old == before_new
+
+
+def _rename_rule(old: Definition, new: Definition, source: str) -> str:
+    if new.phase(source) is not None:
+        return f"{source} is still a phase of {new.ref}, so it stays {source}"
+    return f"{source} is gone from {new.ref}: it may only become the new phase in its place"
+
 
 
 class _with:  # noqa: N801 - a row with one field replaced, read like the row

@@ -22,11 +22,13 @@ from click.testing import CliRunner
 
 from wijkflow import migrations
 from wijkflow.cli import cli
+from wijkflow.definitions import load_file, shipped_dir
 
 DATA = Path(__file__).resolve().parent / "data" / "upgrade"
 MANIFEST = json.loads((DATA / "manifest.json").read_text())
 PL, WR, ADMIN = "fleur@hengelo.example", "erna@hengelo.example", "admin@hengelo.example"
 REFS = ("wijkaanpak-noord", "wijkaanpak-zuid", "klarendal")
+WIJKAANPAK = shipped_dir() / "wijkaanpak.yaml"
 # Fields whose value is allowed to change with the version that prints them, and why:
 # - none so far; add a (command, dotted field) here with the reason when a version changes one on purpose.
 CHANGED_ON_PURPOSE: set[tuple[str, str]] = set()
@@ -127,6 +129,10 @@ def test_work_goes_on_after_the_upgrade(upgraded, tmp_path):
     assert json.loads(u.run("show", "wijkaanpak-zuid", "--format", "json").stdout)["phase"] == "execute"
     r = u.run("new", "Wijkaanpak West", "--wijk", "West", "--gemeente", "Hengelo", "--leader", PL, user=PL)
     assert r.exit_code == 0, r.stderr
+    # The aanpakken still on the version they started on move to the shipped one.
+    r = u.run("migrate", "klarendal", "--to-version", str(load_file(WIJKAANPAK).version), "--reason", "Nieuwe versie",
+              user=PL)
+    assert r.exit_code == 0, r.stderr
     r = u.run("reminders", "send", now="2026-07-01T09:00:00+02:00")
     assert r.exit_code == 0, r.stderr
     r = u.run("reminders", "list", "--format", "json")
@@ -135,3 +141,22 @@ def test_work_goes_on_after_the_upgrade(upgraded, tmp_path):
     assert r.exit_code == 0, r.stderr
     r = u.run("audit", "verify", "--expect-head", u.facts["audit_head"])
     assert r.exit_code == 0, r.stderr
+
+
+def test_the_installed_command_upgrades_the_first_core_database(tmp_path):
+    """As an administrator does it: the real `wijkflow init` on a copy of the oldest database."""
+    import os
+    import subprocess
+
+    from conftest import wijkflow_command
+
+    db = tmp_path / "first-core.db"
+    shutil.copyfile(DATA / "first-core.db", db)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKFLOW_")}
+    env.update({"WIJKFLOW_DATABASE_URL": str(db), "HOME": str(tmp_path)})
+    r = subprocess.run([*wijkflow_command(), "init"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.rstrip().endswith(f"(schema revision 0001 to {migrations.head()}).")
+    r = subprocess.run([*wijkflow_command(), "--as", PL, "reminders", "list"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode == 0, r.stderr

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from conftest import ADMIN, PL, SG1, WR
 
 from wijkflow import services
@@ -237,10 +238,10 @@ def test_all_moves_every_running_aanpak_or_none(wapp, run, workflows, db_state, 
 
 def phase_events(app, slug):
     with app.db.read() as conn:
-        rows = conn.exec_driver_sql(
+        rows = conn.execute(sa.text(
             "SELECT type, from_phase, to_phase FROM audit_event WHERE aanpak_id = (SELECT id FROM aanpak "
-            "WHERE slug = ?) AND type IN ('phase_changed', 'gate_overridden', 'definition_migrated') ORDER BY id",
-            (slug,)).all()
+            "WHERE slug = :slug) AND type IN ('phase_changed', 'gate_overridden', 'definition_migrated') ORDER BY id"),
+            {"slug": slug}).all()
     return [tuple(r) for r in rows]
 
 

@@ -43,12 +43,15 @@ class Story:
     def __init__(self, wijkflow: Path, work: Path) -> None:
         self.wijkflow = wijkflow
         self.db = work / "fixture.db"
+        # The outbox path is written into the sent events: one fixed path keeps a fixture reproducible.
+        outbox = Path(tempfile.gettempdir()) / "wijkflow-fixture-outbox"
+        shutil.rmtree(outbox, ignore_errors=True)
+        outbox.mkdir()
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("WIJKFLOW_")},
                     "HOME": str(work / "home"), "WIJKFLOW_DATABASE_URL": str(self.db),
-                    "WIJKFLOW_OUTBOX_DIR": str(work / "outbox"), "WIJKFLOW_TIMEZONE": "Europe/Amsterdam",
+                    "WIJKFLOW_OUTBOX_DIR": str(outbox), "WIJKFLOW_TIMEZONE": "Europe/Amsterdam",
                     "XDG_CONFIG_HOME": str(work / "home" / ".config")}
         (work / "home").mkdir(exist_ok=True)
-        (work / "outbox").mkdir(exist_ok=True)
         self.help = self.run("--help").stdout
 
     def at(self, when: str) -> None:

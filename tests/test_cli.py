@@ -40,13 +40,13 @@ def test_every_command_is_in_the_readme():
      "Error: No wijkaanpak 'bestaat-niet' (use its number or slug; `wijkflow list` shows them).\n"),
     (("show", "999"), 4, "Error: No wijkaanpak '999' (use its number or slug; `wijkflow list` shows them).\n"),
     (("complete", "wijkaanpak-noord", "onbekend", "--evidence", "x"), 4,
-     "Error: Workflow wijkaanpak v1 has no criterion 'onbekend'; `wijkflow gate wijkaanpak-noord` lists the ones "
+     "Error: Workflow wijkaanpak v2 has no criterion 'onbekend'; `wijkflow gate wijkaanpak-noord` lists the ones "
      "that count now.\n"),
     (("advance", "wijkaanpak-noord", "--to", "nergens"), 4,
-     "Error: Workflow wijkaanpak v1 has no phase 'nergens' (phases: initiate, design, execute, monitor, evaluate, "
+     "Error: Workflow wijkaanpak v2 has no phase 'nergens' (phases: initiate, design, execute, monitor, evaluate, "
      "closed).\n"),
     (("advance", "wijkaanpak-noord", "--to", "closed"), 2,
-     "Error: Workflow wijkaanpak v1 has no transition from 'initiate' to 'closed' (from 'initiate' you can go to: "
+     "Error: Workflow wijkaanpak v2 has no transition from 'initiate' to 'closed' (from 'initiate' you can go to: "
      "design).\n"),
     (("new", "", "--wijk", "Noord", "--leader", PL), 2, "Error: The name may not be empty.\n"),
     (("new", "x" * 10_000, "--wijk", "Noord", "--leader", PL), 2,

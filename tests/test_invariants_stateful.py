@@ -20,6 +20,21 @@ PHASES = [p.key for p in DEFINITION.phases]
 DELIVERABLES = [k for k, c in DEFINITION.criteria.items() if c.kind == "deliverable"]
 APPROVALS = [k for k, c in DEFINITION.criteria.items() if c.kind == "approval"]
 PEOPLE = ["pl@x.nl", "sg1@x.nl", "sg2@x.nl", "wr@x.nl", "admin@x.nl"]
+SHIPPED = (shipped_dir() / "wijkaanpak.yaml").read_text(encoding="utf-8")
+# Migration targets: the shipped definition one version up, and two up with monitor renamed to toetsen.
+NEXT = DEFINITION.version + 1
+RENAMED = DEFINITION.version + 2
+RENAME = (("key: monitor\n", "key: toetsen\n"), ("source: monitor", "source: toetsen"),
+          ("dest: monitor", "dest: toetsen"), ("phase: monitor", "phase: toetsen"))
+MAPPINGS = [{}, {"monitor": "toetsen"}, {"initiate": "design"}, {"design": "execute"}, {"monitor": "evaluate"},
+            {"execute": "monitor"}]
+
+
+def _version(n: int, *changes: tuple[str, str]) -> str:
+    text = SHIPPED.replace(f"\nversion: {DEFINITION.version}\n", f"\nversion: {n}\n", 1)
+    for old, new in changes:
+        text = text.replace(old, new)
+    return text
 
 
 class Lifecycle(RuleBasedStateMachine):
@@ -36,6 +51,9 @@ class Lifecycle(RuleBasedStateMachine):
             services.create_aanpak(self.app, name, wijk=name, leader="pl@x.nl", coordinators=("wr@x.nl",),
                                    approvers=("sg1@x.nl", "sg2@x.nl"), acting="pl@x.nl")
         self.changes = 0
+        self.files = {NEXT: self.dir / "next.yaml", RENAMED: self.dir / "renamed.yaml"}
+        self.files[NEXT].write_text(_version(NEXT), encoding="utf-8")
+        self.files[RENAMED].write_text(_version(RENAMED, *RENAME), encoding="utf-8")
 
     def teardown(self) -> None:
         self.app.close()
@@ -78,6 +96,14 @@ class Lifecycle(RuleBasedStateMachine):
     def measure(self, ref, key, value):
         self._try(lambda: services.measure(self.app, ref, key, value, acting="wr@x.nl"))
 
+    @rule(ref=st.sampled_from(["noord", "zuid"]), to=st.sampled_from([NEXT, RENAMED]),
+          mapping=st.sampled_from(MAPPINGS), who=st.sampled_from(PEOPLE), override=st.booleans())
+    def migrate(self, ref, to, mapping, who, override):
+        from wijkflow.services.migrate import migrate
+
+        self._try(lambda: migrate(self.app, ref, to_version=to, workflow=str(self.files[to]), mapping=mapping,
+                                  override=override, reason="hypothese" if override else None, acting=who))
+
     @rule(days=st.integers(0, 120))
     def time_passes(self, days):
         self.now += timedelta(days=days)
@@ -95,7 +121,17 @@ class Lifecycle(RuleBasedStateMachine):
                 changes = conn.execute(sa.text(
                     "SELECT payload FROM audit_event WHERE aanpak_id=:a AND type='phase_changed'"),
                     {"a": a.id}).scalars().all()
-                assert len(changes) == a.version - 1
+                migrations = conn.execute(sa.text(
+                    "SELECT from_phase, to_phase, payload FROM audit_event WHERE aanpak_id=:a "
+                    "AND type='definition_migrated'"), {"a": a.id}).all()
+                assert len(changes) + len(migrations) == a.version - 1
+                # A migration only renames: a phase it changes is gone from the new version, and the
+                # new phase was not in the old one (moving on is a phase_changed, checked below).
+                for m in migrations:
+                    if m.from_phase != m.to_phase:
+                        p = json.loads(m.payload)
+                        assert (p["from_version"], p["to_version"]) != (DEFINITION.version, NEXT)
+                        assert (m.from_phase, m.to_phase) == ("monitor", "toetsen")
                 # 2. No phase change unless every blocking criterion was met, or an admin overrode it.
                 for raw in changes:
                     p = json.loads(raw)

@@ -70,7 +70,7 @@ ARGS = {
     "db upgrade": ["db", "upgrade"], "db current": ["db", "current"], "db history": ["db", "history"],
     "db copy": ["db", "copy", "--to", "{tmp}/copy.db"],
     "db backup": ["db", "backup", "{tmp}/backup.db"],
-    "migrate": ["migrate", REF, "--to-version", "2", "--workflow", "{data}/wijkaanpak-v2.yaml"],
+    "migrate": ["migrate", REF, "--to-version", "3", "--workflow", "{data}/wijkaanpak-v2.yaml"],
 }
 
 # Allowed write commands that legitimately leave no audit event, and why.
@@ -114,7 +114,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     services.set_deadline(app, FRESH, "coalitie", "2026-06-03", acting=PL)  # deadline_nadert is due now
     app.close()
     (path.parent / "wijkaanpak-v2.yaml").write_text(  # `migrate`: the same definition, one version up
-        DEFINITION.read_text(encoding="utf-8").replace("\nversion: 1\n", "\nversion: 2\n", 1), encoding="utf-8")
+        DEFINITION.read_text(encoding="utf-8").replace("\nversion: 2\n", "\nversion: 3\n", 1), encoding="utf-8")
     (path.parent / "portfolio.csv").write_text(
         "name,wijk,gemeente,workflow,phase,since,leader,indicators\n"
         f"Wijkaanpak Berflo Es,Berflo Es,Hengelo,wijkaanpak,execute,2025-09-01,{PL},actieve_bewoners=12->20\n",

@@ -67,7 +67,7 @@ def test_import_with_bad_rows_in_the_middle_writes_nothing_and_reports_every_bad
         assert r.stdout == ""
         assert r.stderr == (
             f"Error: {path}: 4 bad rows; nothing was imported.\n"
-            "  line 3: Workflow wijkaanpak v1 has no phase 'nergens' (phases: initiate, design, execute, monitor, "
+            "  line 3: Workflow wijkaanpak v2 has no phase 'nergens' (phases: initiate, design, execute, monitor, "
             "evaluate, closed).\n"
             "  line 5: No projectleider with email onbekend@hengelo.example; add them first with "
             "`wijkflow people add EMAIL --name NAME`.\n"

@@ -37,7 +37,7 @@ def test_wijkprogramma_walks_through_themes_targets_and_a_bijsturen_loop(run, pe
     # Only the veranderopgaven of this definition can be linked.
     r = run("theme", "add", REF, "Duurzame wijk", user=WR)
     assert r.exit_code == 2
-    assert r.stderr == ("Error: 'Duurzame wijk' is not one of the themes of wijkprogramma v1: Circulair Arnhem, "
+    assert r.stderr == ("Error: 'Duurzame wijk' is not one of the themes of wijkprogramma v2: Circulair Arnhem, "
                         "Doorbraak naar werk, Inclusief Arnhem, Vitale economie Arnhem Nijmegen, Zorg dichterbij.\n")
     ok(run("theme", "add", REF, "Circulair Arnhem", user=WR))
     r = run("gate", REF)

@@ -39,7 +39,7 @@ def test_mail_preview_renders_every_rule_in_dutch_and_english(run, app, aanpak, 
 def test_mail_preview_unknown_rule_is_not_found(run, aanpak):
     r = run("mail", "preview", aanpak, "bestaat_niet")
     assert r.exit_code == 4
-    assert r.stderr == ("Error: Workflow wijkaanpak v1 has no reminder rule 'bestaat_niet' (rules: "
+    assert r.stderr == ("Error: Workflow wijkaanpak v2 has no reminder rule 'bestaat_niet' (rules: "
                         "voortgang_uitvoering, monitoringsrapportage, metingen_vastleggen, deadline_nadert, "
                         "fase_stagneert).\n")
 

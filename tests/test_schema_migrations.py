@@ -7,6 +7,11 @@ then upgraded; nothing may be lost and the history must still verify.
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -196,3 +201,71 @@ def test_what_init_made_before_migrations_upgrades_to_exactly_the_models(db_url)
     with app.db.read() as conn:
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
     app.close()
+
+
+# --- recognising a database by looking at it (issue 17) ---------------------------------------
+
+FIRST_CORE = Path(__file__).resolve().parent / "data" / "upgrade" / "first-core.db"
+
+
+def sqlite_tables(path) -> set[str]:
+    con = sqlite3.connect(path)
+    try:
+        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        con.close()
+
+
+def test_a_first_core_database_gets_the_tables_it_lacks_before_it_is_stamped(tmp_path, run):
+    """The first core had 7 tables; stamping it 0001 because audit_event exists stranded it (no reminder table)."""
+    db = tmp_path / "first-core.db"
+    shutil.copyfile(FIRST_CORE, db)
+    assert "reminder" not in sqlite_tables(db)
+    r = run("init", env={"WIJKFLOW_DATABASE_URL": str(db)})
+    assert r.exit_code == 0, r.stderr
+    assert {"reminder", "reminder_message", "interpretation", "plan_point", "plan_partner", "plan_activity",
+            "aanpak_theme", "intended_result", "party_approval"} <= sqlite_tables(db)
+    r = run("reminders", "list", env={"WIJKFLOW_DATABASE_URL": str(db)})
+    assert r.exit_code == 0, r.stderr
+
+
+def test_a_database_an_older_wijkflow_stamped_without_its_tables_is_repaired(tmp_path, run):
+    """What the old `init` left behind: stamped at the newest revision, nine tables missing."""
+    db = tmp_path / "stranded.db"
+    shutil.copyfile(FIRST_CORE, db)
+    con = sqlite3.connect(db)
+    con.executescript(f"CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);"
+                      f"INSERT INTO alembic_version VALUES ('{migrations.head()}');")
+    con.close()
+    r = run("init", env={"WIJKFLOW_DATABASE_URL": str(db)})
+    assert r.exit_code == 0, r.stderr
+    assert "reminder" in sqlite_tables(db)
+    r = run("deadline", "wijkaanpak-zuid", "organisatiestructuur", "2026-09-01", user=PL,
+            env={"WIJKFLOW_DATABASE_URL": str(db)})
+    assert r.exit_code == 0, r.stderr
+
+
+@pytest.mark.parametrize("ddl, named", [
+    ("CREATE TABLE boekhouding (id INTEGER PRIMARY KEY)", "table boekhouding is not one of wijkflow's"),
+    ("ALTER TABLE plan_point DROP COLUMN text", "table plan_point lacks column text"),
+    ("ALTER TABLE person ADD COLUMN telefoon VARCHAR", "table person has a column telefoon wijkflow does not know"),
+])
+@pytest.mark.parametrize("stamped", [True, False])
+def test_a_database_that_matches_no_revision_is_refused_and_left_alone(db_url, db_state, run, ddl, named, stamped):
+    app = App.open(db_url)
+    app.db.init()
+    app.close()
+    engine = engine_for(db_url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(ddl)
+        if not stamped:
+            conn.exec_driver_sql("DROP TABLE alembic_version")
+    engine.dispose()
+    before = db_state()
+    for command in (("init",), ("db", "upgrade")):
+        r = run(*command)
+        assert r.exit_code == 2
+        assert r.stderr.startswith("Error: The database's tables match no wijkflow schema revision (")
+        assert named in r.stderr
+        assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert db_state() == before

@@ -5,9 +5,11 @@ code, so an installed wheel needs no alembic.ini. Every upgrade runs in one tran
 on the caller's connection: it lands whole or not at all (SQLite and PostgreSQL both
 have transactional DDL).
 
-A database made before wijkflow had migrations (`create_all`, no `alembic_version`
-table) holds exactly the first revision's schema; it is stamped with that revision and
-then upgraded, never recreated.
+A database is recognised by looking (recognise.py): its tables and columns are compared with
+what each revision makes. One made before wijkflow had migrations (`create_all`, no
+`alembic_version` table) is stamped with the revision it matches and then upgraded, never
+recreated; the first core's, which lacks tables the first revision has, gets them made first.
+A database that matches nothing is refused and left as it was.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..errors import StorageError
+from .recognise import Unrecognised, expected_shapes, recognise
 
 HERE = Path(__file__).resolve().parent
 FIRST = "0001"
@@ -62,6 +65,7 @@ def load() -> None:
     from alembic.migration import MigrationContext  # noqa: F401
 
     _script()
+    expected_shapes()  # every revision run once in memory: what each one's tables look like
 
 
 def head() -> str:
@@ -109,14 +113,31 @@ def upgrade(conn: sa.Connection, target: str = "head",
 
         raise StorageError(f"The database is at schema revision {stamped}, which this wijkflow does not know "
                            f"(newest here: {head()}): a newer wijkflow upgraded it; use that version.")
-    before = stamped
-    if stamped is None:
-        if sa.inspect(conn).has_table(MARKER_TABLE):
-            command.stamp(cfg, FIRST)  # made by `create_all` before migrations: it is revision 1
-            before = FIRST
-        elif create is not None and target == "head":
+    try:
+        found = recognise(conn, stamped, FIRST)
+    except Unrecognised as err:
+        raise StorageError(f"The database's tables match no wijkflow schema revision ({err}); nothing was "
+                           "changed: give the right database, or restore a backup wijkflow made.") from None
+    if found.revision is None:
+        if create is not None and target == "head":
             create(conn)
             MigrationContext.configure(conn).stamp(_script(), "head")
             return None, head()
+        command.upgrade(cfg, target)
+        return None, MigrationContext.configure(conn).get_current_revision() or ""
+    if found.missing:
+        _baseline(conn)
+    if stamped is None:
+        command.stamp(cfg, found.revision)  # made before migrations: recognised by its tables
     command.upgrade(cfg, target)
-    return before, MigrationContext.configure(conn).get_current_revision() or ""
+    return found.revision, MigrationContext.configure(conn).get_current_revision() or ""
+
+
+def _baseline(conn: sa.Connection) -> None:
+    """Make the first revision's tables a database lacks (the first revision creates only what is missing)."""
+    from alembic.migration import MigrationContext
+    from alembic.operations import Operations
+
+    context = MigrationContext.configure(conn, opts={"render_as_batch": True})
+    with Operations.context(context):
+        _script().get_revision(FIRST).module.upgrade()

@@ -77,8 +77,11 @@ def on_phase_changed(conn: sa.Connection, app: Any, *, aanpak_id: int, definitio
 
 
 def on_deadline_set(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition, criterion: str,
-                    due: date, previous: date | None, now: datetime) -> int:
-    """Reschedule the deadline reminders of one criterion: before the deadline, and overdue after it."""
+                    due: date, previous: date | None, now: datetime, not_before: datetime | None = None) -> int:
+    """Reschedule the deadline reminders of one criterion: before the deadline, and overdue after it.
+
+    `not_before`: no "before" occurrence due earlier (a migration schedules nothing in the past as nadert).
+    """
     cal = app.calendar
     if previous is not None and previous != due:
         store.cancel_reminders(conn, aanpak_id, reason=f"deadline moved from {previous} to {due}", now=now,
@@ -89,7 +92,7 @@ def on_deadline_set(conn: sa.Connection, app: Any, *, aanpak_id: int, definition
         if rule.kind != "before" or (rule.criteria and criterion not in rule.criteria):
             continue
         before_at = cal.due_at(cal.add(due, _span(rule.before), sign=-1))
-        if before_at < overdue_at and not (overdue_at <= now):
+        if before_at < overdue_at and not (overdue_at <= now) and (not_before is None or before_at >= not_before):
             count += _insert(conn, aanpak_id, rule, "before", before_at, now, criterion=criterion, deadline=due,
                              dedupe=f"{criterion}:{due}")
         if rule.overdue:

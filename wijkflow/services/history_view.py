@@ -7,6 +7,7 @@ from typing import Any
 
 from .. import store
 from ..app import App
+from ..definitions import Definition
 from .common import load, local_iso, person_ref
 
 
@@ -21,9 +22,9 @@ def history(app: App, ref: str) -> list[dict[str, Any]]:
             if p.get("person_id"):
                 ids.add(p["person_id"])
         people = store.people_by_id(conn, ids)
-    d = ctx.definition
+        versions = _versions_in_force(conn, app, ctx.definition, rows, payloads)
     out = []
-    for r, payload in zip(rows, payloads, strict=True):
+    for r, payload, (before, d) in zip(rows, payloads, versions, strict=True):
         for c in payload.get("gate", []):
             c["by"] = person_ref(people, c.get("person_id"))
         if payload.get("person_id"):
@@ -32,8 +33,33 @@ def history(app: App, ref: str) -> list[dict[str, Any]]:
             "id": r.id, "at": local_iso(r.at, app.tz), "type": r.type,
             "actor": person_ref(people, r.actor_id),
             "from_phase": r.from_phase, "to_phase": r.to_phase,
-            "from_label": d.phase_label(r.from_phase) if r.from_phase else None,
+            "from_label": before.phase_label(r.from_phase) if r.from_phase else None,
             "to_label": d.phase_label(r.to_phase) if r.to_phase else None,
             "reason": r.reason, "evidence": r.evidence, "payload": payload, "hash": r.hash,
         })
+    return out
+
+
+def _versions_in_force(conn: Any, app: App, current: Definition, rows: list[Any],
+                       payloads: list[dict[str, Any]]) -> list[tuple[Definition, Definition]]:
+    """Per event, the definition versions its from and to phases are labelled by.
+
+    Before a `definition_migrated` event the aanpak followed the version it migrated from; a phase
+    renamed since is labelled as that version called it, not shown as its bare key.
+    """
+    moves = [p for r, p in zip(rows, payloads, strict=True) if r.type == "definition_migrated"]
+
+    def version(name: str, number: int) -> Definition:
+        found = store.definition_id_by_version(conn, name, number)
+        return current if found is None else store.definition(conn, app.definitions, found)
+
+    d = version(moves[0]["workflow"], moves[0]["from_version"]) if moves else current
+    out = []
+    for r, p in zip(rows, payloads, strict=True):
+        if r.type == "definition_migrated":
+            new = version(p["workflow"], p["to_version"])
+            out.append((d, new))
+            d = new
+        else:
+            out.append((d, d))
     return out

@@ -24,11 +24,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import gates, store
+from .. import engine, gates, store
 from ..app import App
 from ..definitions import MAX_VERSION, Definition, load_file
 from ..errors import InvalidInput, NotAllowed, NotFound
 from ..reminders import schedule as reminder_schedule
+from ..store import migration as migration_store
 from .common import Context, actor, clean_text, facts, load, local_iso
 
 
@@ -72,10 +73,16 @@ def find_version(app: App, name: str, version: int, workflow: str | None) -> Def
 
 def migrate(app: App, ref: str | None, *, to_version: int, workflow: str | None = None,
             mapping: dict[str, str] | None = None, dry_run: bool = False, reason: str | None = None,
-            acting: str | None) -> dict[str, Any]:
-    """Move one aanpak (`ref`) or every running aanpak of a workflow (`ref` None) to `to_version`."""
+            override: bool = False, acting: str | None) -> dict[str, Any]:
+    """Move one aanpak (`ref`) or every running aanpak of a workflow (`ref` None) to `to_version`.
+
+    `override`: an administrator's --map that moves an aanpak to another phase (not a rename)
+    is carried out as an override of the gate on the way, with its own events.
+    """
     mapping = mapping or {}
     reason = clean_text(reason, "reason", multiline=True)
+    if override and not reason:
+        raise InvalidInput("An override needs a --reason: it is recorded in the history.")
     if not 1 <= to_version <= MAX_VERSION:
         raise InvalidInput(f"--to-version is a definition version number: from 1 to {MAX_VERSION:,}.")
     now = app.now()
@@ -97,6 +104,8 @@ def migrate(app: App, ref: str | None, *, to_version: int, workflow: str | None 
     try:
         with app.db.write() as conn:
             who = actor(conn, acting)
+            if override and who.role != "admin":
+                raise NotAllowed("Only an administrator may override a gate.")
             if ref is None and who.role != "admin":
                 raise NotAllowed(f"Only an administrator may migrate every aanpak at once; {who.email} is not one.")
             new_id = store.pin_definition(conn, target, now)
@@ -118,7 +127,8 @@ def migrate(app: App, ref: str | None, *, to_version: int, workflow: str | None 
                     skipped.append({"aanpak": slug, "why": why_not})
                     continue
                 try:
-                    results.append(_migrate_one(conn, app, ctx, target, new_id, mapping, now, who, reason))
+                    results.append(_migrate_one(conn, app, ctx, target, new_id, mapping, now, who, reason,
+                                                override))
                 except InvalidInput as err:
                     if ref is not None:
                         raise
@@ -136,7 +146,7 @@ def migrate(app: App, ref: str | None, *, to_version: int, workflow: str | None 
 
 
 def _migrate_one(conn: Any, app: App, ctx: Context, new: Definition, new_id: int, mapping: dict[str, str],
-                 now: Any, who: Any, reason: str | None) -> dict[str, Any]:
+                 now: Any, who: Any, reason: str | None, override: bool = False) -> dict[str, Any]:
     row, old = ctx.row, ctx.definition
     for source, dest in mapping.items():
         if old.phase(source) is None:
@@ -152,6 +162,18 @@ def _migrate_one(conn: Any, app: App, ctx: Context, new: Definition, new_id: int
     if new.is_final(phase):
         raise InvalidInput(f"--map {row.phase}={phase}: {phase} is a final phase; close an aanpak with "
                            "`wijkflow advance`, not by migrating it.")
+    moving_to = None  # an administrator's override: the phase it goes to past the gate, after the re-pin
+    if not renames(old, new, row.phase, phase):
+        if not override:
+            raise InvalidInput(
+                f"--map {row.phase}={phase} would move {row.name} from {old.phase_label(row.phase)} to "
+                f"{new.phase_label(phase)}; a migration only renames phases ({_rename_rule(old, new, row.phase)}): "
+                "move it with `wijkflow advance`, or as an administrator add --override --reason.")
+        if new.phase(row.phase) is None:
+            raise InvalidInput(f"{new.ref} has no phase {row.phase}: map it to the phase that takes its place, "
+                               "then advance.")
+        moving_to, phase = phase, row.phase
+        engine.choose_transition(new, phase, moving_to)  # refused now when there is no such step
 
     before = _gate_state(conn, ctx, now)
     after_ctx = Context(row=row, definition=new, roles=ctx.roles)
@@ -165,24 +187,18 @@ def _migrate_one(conn: Any, app: App, ctx: Context, new: Definition, new_id: int
                            "for it are stricter. Meet them first, or keep the aanpak on its version.")
 
     reminders_before = _pending(conn, row.id)
-    store.cancel_reminders(conn, row.id, reason=f"definition migrated from {old.ref} to {new.ref}", now=now)
     store.move_to_definition(conn, row.id, definition_id=new_id, phase=phase, now=now)
-    if not new.is_final(phase):
-        reminder_schedule.on_phase_entered(conn, app, aanpak_id=row.id, definition=new, phase=phase,
-                                           visit=row.visit, since=row.phase_since, now=now)
-    for criterion, due in store.deadlines(conn, row.id).items():
-        if criterion in new.criteria:
-            reminder_schedule.on_deadline_set(conn, app, aanpak_id=row.id, definition=new, criterion=criterion,
-                                              due=due, previous=None, now=now)
+    _reschedule(conn, app, row, old, new, phase, after, reminders_before, now)
     reminders_after = _pending(conn, row.id)
     diff = definition_diff(old, new, row.phase, phase)
     gone_met = sorted(k for k, met in before.items() if met and k not in after)
     diff["criteria_no_longer_asked_but_met"] = gone_met
-    was, now_pending = set(map(_key, reminders_before)), set(map(_key, reminders_after))
+    # By row: what the reminder table shows (cancelled rows, new rows), not a net difference.
+    was, now_pending = {r.id for r in reminders_before}, {r.id for r in reminders_after}
     diff["reminders"] = {
-        "cancelled": [_reminder_view(r, app) for r in reminders_before if _key(r) not in now_pending],
-        "scheduled": [_reminder_view(r, app) for r in reminders_after if _key(r) not in was],
-        "kept": sum(1 for r in reminders_after if _key(r) in was),
+        "cancelled": [_reminder_view(r, app, old) for r in reminders_before if r.id not in now_pending],
+        "scheduled": [_reminder_view(r, app, new) for r in reminders_after if r.id not in was],
+        "kept": len(was & now_pending),
     }
     payload = {"from": old.ref, "to": new.ref, "from_version": old.version, "to_version": new.version,
                "from_definition_hash": old.content_hash(), "to_definition_hash": new.content_hash(),
@@ -193,9 +209,44 @@ def _migrate_one(conn: Any, app: App, ctx: Context, new: Definition, new_id: int
                "reminders_scheduled": len(diff["reminders"]["scheduled"])}
     store.append_event(conn, at=now, type="definition_migrated", aanpak_id=row.id, actor_id=who.id,
                        from_phase=row.phase, to_phase=phase, reason=reason, payload=payload)
+    overridden = False
+    if moving_to is not None:
+        # The same move, events and reminders as `advance --to PHASE --override` on the new version.
+        moved = load(conn, row.slug, app.definitions)
+        move = engine.Move(conn=conn, app=app, row=moved.row, definition=new,
+                           transition=engine.choose_transition(new, phase, moving_to), facts=facts(conn, moved),
+                           who=who, reason=reason, now=now, expected_version=moved.row.version, override=True)
+        engine.run(move)
+        overridden, phase = move.overridden, moving_to
     return {"aanpak": row.slug, "name": row.name, "from": old.ref, "to": new.ref, "from_phase": row.phase,
             "to_phase": phase, "from_label": old.phase_label(row.phase), "to_label": new.phase_label(phase),
-            "diff": diff}
+            "override": overridden, "diff": diff}
+
+
+def renames(old: Definition, new: Definition, source: str, dest: str) -> bool:
+    """Whether phase `source` of `old` becoming `dest` of `new` is a rename, not a move.
+
+    A phase the new version still has stays itself. A phase it lacks may become a phase the old
+    version did not have, at the same point of the lifecycle: the phases both versions share
+    come before it (and after it) in both.
+    """
+    if new.phase(source) is not None:
+        return dest == source
+    if old.phase(dest) is not None:
+        return False
+    old_order = [p.key for p in old.phases]
+    new_order = [p.key for p in new.phases]
+    shared = [k for k in old_order if k in new_order]
+    before_old = {k for k in shared if old_order.index(k) < old_order.index(source)}
+    before_new = {k for k in shared if new_order.index(k) < new_order.index(dest)}
+    return before_old == before_new
+
+
+def _rename_rule(old: Definition, new: Definition, source: str) -> str:
+    if new.phase(source) is not None:
+        return f"{source} is still a phase of {new.ref}, so it stays {source}"
+    return f"{source} is gone from {new.ref}: it may only become the new phase in its place"
+
 
 
 class _with:  # noqa: N801 - a row with one field replaced, read like the row
@@ -223,12 +274,69 @@ def _pending(conn: Any, aanpak_id: int) -> list[Any]:
     return store.pending_reminders(conn, aanpak_id)
 
 
-def _key(r: Any) -> tuple[Any, ...]:
-    return (r.rule, r.kind, r.criterion, r.due_at)
+def _reschedule(conn: Any, app: App, row: Any, old: Definition, new: Definition, phase: str,
+                gate_state: dict[str, bool], pending: list[Any], now: Any) -> None:
+    """The pending reminders after the move: what the new rules would make, with the rhythm kept.
+
+    A pending occurrence the new version would make the same (its rule unchanged, still for this
+    phase and visit, or for an open criterion on the current gate with that deadline) is kept
+    as it is, so a quarterly report stays on the day it was due; a renamed phase takes its
+    occurrences along. The rest are cancelled with the reason, and the new rules scheduled with
+    the reminders' own hooks: an every-rule continues after its last period (never from the
+    start again), deadline reminders only for open criteria on the current gate, and nothing
+    in the past as "nadert".
+    """
+    gate = new.gate_keys_out_of(phase)
+    deadlines = store.deadlines(conn, row.id)
+    drop = [r.id for r in pending if not _still_right(r, row, old, new, phase, gate, gate_state, deadlines)]
+    store.cancel_reminders(conn, row.id, reason=f"definition migrated from {old.ref} to {new.ref}", now=now,
+                           ids=drop)
+    if phase != row.phase:
+        migration_store.rename_reminder_phase(conn, row.id, visit=row.visit, old=row.phase, new=phase, now=now)
+    if new.is_final(phase):
+        return
+    reminder_schedule.on_phase_entered(conn, app, aanpak_id=row.id, definition=new, phase=phase, visit=row.visit,
+                                       since=row.phase_since, now=now)
+    waiting = {r.rule for r in _pending(conn, row.id) if r.kind == "every"}
+    for rule in new.reminders:
+        if rule.kind != "every" or rule.phase != phase or rule.key in waiting:
+            continue
+        last = migration_store.last_period(conn, row.id, rule=rule.key, visit=row.visit)
+        if last is not None:
+            reminder_schedule.schedule_every(conn, app.calendar, row.id, rule, phase=phase, visit=row.visit,
+                                             entry=app.calendar.local_date(row.phase_since), now=now,
+                                             after_seq=last)
+    for criterion, due in deadlines.items():
+        if criterion in gate and not gate_state.get(criterion, False):
+            reminder_schedule.on_deadline_set(conn, app, aanpak_id=row.id, definition=new, criterion=criterion,
+                                              due=due, previous=None, now=now, not_before=now)
 
 
-def _reminder_view(r: Any, app: App) -> dict[str, Any]:
-    return {"rule": r.rule, "kind": r.kind, "criterion": r.criterion, "due_at": local_iso(r.due_at, app.tz)}
+def _still_right(r: Any, row: Any, old: Definition, new: Definition, phase: str, gate: frozenset[str],
+                 gate_state: dict[str, bool], deadlines: dict[str, Any]) -> bool:
+    """Whether the new version would schedule pending occurrence `r` exactly as it stands."""
+    was, will = old.reminder(r.rule), new.reminder(r.rule)
+    if was is None or will is None:
+        return False
+    before = was.model_dump()
+    if before.get("phase") == row.phase:
+        before["phase"] = phase  # the rule follows a renamed phase
+    if before != will.model_dump():
+        return False
+    if r.kind in reminder_schedule.PHASE_KINDS:
+        if (r.phase, r.visit) != (row.phase, row.visit):
+            return False
+        if r.kind == "stalled":
+            p_old, p_new = old.phase(row.phase), new.phase(phase)
+            return (p_old.max_days if p_old else None) == (p_new.max_days if p_new else None)
+        return True
+    return r.criterion in gate and not gate_state.get(r.criterion, False) and deadlines.get(r.criterion) == r.deadline
+
+
+def _reminder_view(r: Any, app: App, d: Definition) -> dict[str, Any]:
+    criterion = d.criteria.get(r.criterion) if r.criterion else None
+    return {"rule": r.rule, "kind": r.kind, "criterion": r.criterion,
+            "criterion_label": criterion.label if criterion else None, "due_at": local_iso(r.due_at, app.tz)}
 
 
 def definition_diff(old: Definition, new: Definition, old_phase: str, new_phase: str) -> dict[str, Any]:

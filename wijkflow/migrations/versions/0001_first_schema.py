@@ -1,7 +1,10 @@
 """The first released schema: the tables and the append-only triggers on audit_event.
 
 Exactly what `SQLModel.metadata.create_all` plus the triggers made before wijkflow had
-migrations; a database made that way is recognised and stamped with this revision.
+migrations; a database made that way is recognised and stamped with this revision. It
+creates only the tables that are not there yet: a database from the first core (7 of these
+tables; programmes and reminders added the rest before migrations existed) is brought to
+this schema by running it (migrations/recognise.py decides when that is safe).
 The types are spelled out (not imported from wijkflow.models) so that this revision
 keeps creating the same schema whatever the models become.
 
@@ -37,7 +40,21 @@ POSTGRES_TRIGGERS = [
 
 
 def upgrade() -> None:
-    op.create_table('audit_event',
+    """Every table of the first schema that is not there yet (the baseline for the first core's databases)."""
+    inspector = sa.inspect(op.get_bind())
+    existing = set(inspector.get_table_names())
+    made: set[str] = set()
+
+    def create_table(name: str, *parts: sa.schema.SchemaItem) -> None:
+        if name not in existing:
+            op.create_table(name, *parts)
+            made.add(name)
+
+    def create_index(index: str, table: str, columns: list[str], unique: bool) -> None:
+        if table in made or index not in {ix["name"] for ix in inspector.get_indexes(table)}:
+            op.create_index(index, table, columns, unique=unique)
+
+    create_table('audit_event',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('aanpak_id', sa.Integer(), nullable=True),
@@ -52,9 +69,9 @@ def upgrade() -> None:
     sa.Column('hash', sa.String(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
-    op.create_index('ix_audit_event_aanpak', 'audit_event', ['aanpak_id', 'id'], unique=False)
-    op.create_index(op.f('ix_audit_event_type'), 'audit_event', ['type'], unique=False)
-    op.create_table('person',
+    create_index('ix_audit_event_aanpak', 'audit_event', ['aanpak_id', 'id'], unique=False)
+    create_index(op.f('ix_audit_event_type'), 'audit_event', ['type'], unique=False)
+    create_table('person',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(), nullable=True),
     sa.Column('name', sa.String(), nullable=True),
@@ -65,7 +82,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email')
     )
-    op.create_table('workflow_definition',
+    create_table('workflow_definition',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -75,7 +92,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name', 'version')
     )
-    op.create_table('aanpak',
+    create_table('aanpak',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('slug', sa.String(), nullable=False),
     sa.Column('name', sa.String(), nullable=False),
@@ -92,9 +109,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('slug')
     )
-    op.create_index(op.f('ix_aanpak_phase'), 'aanpak', ['phase'], unique=False)
-    op.create_index(op.f('ix_aanpak_wijk'), 'aanpak', ['wijk'], unique=False)
-    op.create_table('aanpak_role',
+    create_index(op.f('ix_aanpak_phase'), 'aanpak', ['phase'], unique=False)
+    create_index(op.f('ix_aanpak_wijk'), 'aanpak', ['wijk'], unique=False)
+    create_table('aanpak_role',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('aanpak_id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
@@ -104,9 +121,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('aanpak_id', 'person_id', 'role')
     )
-    op.create_index(op.f('ix_aanpak_role_aanpak_id'), 'aanpak_role', ['aanpak_id'], unique=False)
-    op.create_index(op.f('ix_aanpak_role_person_id'), 'aanpak_role', ['person_id'], unique=False)
-    op.create_table('aanpak_theme',
+    create_index(op.f('ix_aanpak_role_aanpak_id'), 'aanpak_role', ['aanpak_id'], unique=False)
+    create_index(op.f('ix_aanpak_role_person_id'), 'aanpak_role', ['person_id'], unique=False)
+    create_table('aanpak_theme',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('aanpak_id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(), nullable=False),
@@ -116,16 +133,16 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('aanpak_id', 'key')
     )
-    op.create_index(op.f('ix_aanpak_theme_aanpak_id'), 'aanpak_theme', ['aanpak_id'], unique=False)
-    op.create_index(op.f('ix_aanpak_theme_key'), 'aanpak_theme', ['key'], unique=False)
-    op.create_table('criterion_deadline',
+    create_index(op.f('ix_aanpak_theme_aanpak_id'), 'aanpak_theme', ['aanpak_id'], unique=False)
+    create_index(op.f('ix_aanpak_theme_key'), 'aanpak_theme', ['key'], unique=False)
+    create_table('criterion_deadline',
     sa.Column('aanpak_id', sa.Integer(), nullable=False),
     sa.Column('criterion', sa.String(), nullable=False),
     sa.Column('due', sa.Date(), nullable=False),
     sa.ForeignKeyConstraint(['aanpak_id'], ['aanpak.id'], ),
     sa.PrimaryKeyConstraint('aanpak_id', 'criterion')
     )
-    op.create_table('criterion_record',
+    create_table('criterion_record',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('aanpak_id', sa.Integer(), nullable=False),
     sa.Column('visit', sa.Integer(), nullable=False),
@@ -139,8 +156,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
-    op.create_index('ix_criterion_record_visit', 'criterion_record', ['aanpak_id', 'visit'], unique=False)
-    op.create_table('indicator',
+    create_index('ix_criterion_record_visit', 'criterion_record', ['aanpak_id', 'visit'], unique=False)
+    create_table('indicator',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('aanpak_id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(), nullable=False),
@@ -156,8 +173,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('aanpak_id', 'key')
     )
-    op.create_index(op.f('ix_indicator_aanpak_id'), 'indicator', ['aanpak_id'], unique=False)
-    op.create_table('interpretation',
+    create_index(op.f('ix_indicator_aanpak_id'), 'indicator', ['aanpak_id'], unique=False)
+    create_table('interpretation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('aanpak_id', sa.Integer(), nullable=False),
     sa.Column('visit', sa.Integer(), nullable=False),
@@ -170,8 +187,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
-    op.create_index('ix_interpretation_visit', 'interpretation', ['aanpak_id', 'visit'], unique=False)
-    op.create_table('party_approval',
+    create_index('ix_interpretation_visit', 'interpretation', ['aanpak_id', 'visit'], unique=False)
+    create_table('party_approval',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('aanpak_id', sa.Integer(), nullable=False),
     sa.Column('visit', sa.Integer(), nullable=False),
@@ -186,8 +203,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('aanpak_id', 'visit', 'criterion', 'party')
     )
-    op.create_index(op.f('ix_party_approval_aanpak_id'), 'party_approval', ['aanpak_id'], unique=False)
-    op.create_table('plan_activity',
+    create_index(op.f('ix_party_approval_aanpak_id'), 'party_approval', ['aanpak_id'], unique=False)
+    create_table('plan_activity',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('aanpak_id', sa.Integer(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
@@ -203,8 +220,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('aanpak_id', 'number')
     )
-    op.create_index(op.f('ix_plan_activity_aanpak_id'), 'plan_activity', ['aanpak_id'], unique=False)
-    op.create_table('plan_partner',
+    create_index(op.f('ix_plan_activity_aanpak_id'), 'plan_activity', ['aanpak_id'], unique=False)
+    create_table('plan_partner',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('aanpak_id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(), nullable=False),
@@ -214,8 +231,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('aanpak_id', 'key')
     )
-    op.create_index(op.f('ix_plan_partner_aanpak_id'), 'plan_partner', ['aanpak_id'], unique=False)
-    op.create_table('plan_point',
+    create_index(op.f('ix_plan_partner_aanpak_id'), 'plan_partner', ['aanpak_id'], unique=False)
+    create_table('plan_point',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('aanpak_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(), nullable=False),
@@ -226,8 +243,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
-    op.create_index(op.f('ix_plan_point_aanpak_id'), 'plan_point', ['aanpak_id'], unique=False)
-    op.create_table('reminder',
+    create_index(op.f('ix_plan_point_aanpak_id'), 'plan_point', ['aanpak_id'], unique=False)
+    create_table('reminder',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('aanpak_id', sa.Integer(), nullable=False),
     sa.Column('rule', sa.String(), nullable=False),
@@ -247,9 +264,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('dedupe')
     )
-    op.create_index(op.f('ix_reminder_aanpak_id'), 'reminder', ['aanpak_id'], unique=False)
-    op.create_index('ix_reminder_due', 'reminder', ['status', 'due_at'], unique=False)
-    op.create_table('intended_result',
+    create_index(op.f('ix_reminder_aanpak_id'), 'reminder', ['aanpak_id'], unique=False)
+    create_index('ix_reminder_due', 'reminder', ['status', 'due_at'], unique=False)
+    create_table('intended_result',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('theme_id', sa.Integer(), nullable=False),
     sa.Column('text', sa.String(), nullable=False),
@@ -259,8 +276,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['theme_id'], ['aanpak_theme.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
-    op.create_index(op.f('ix_intended_result_theme_id'), 'intended_result', ['theme_id'], unique=False)
-    op.create_table('measurement',
+    create_index(op.f('ix_intended_result_theme_id'), 'intended_result', ['theme_id'], unique=False)
+    create_table('measurement',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('indicator_id', sa.Integer(), nullable=False),
     sa.Column('value', sa.Float(), nullable=False),
@@ -272,8 +289,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
-    op.create_index(op.f('ix_measurement_indicator_id'), 'measurement', ['indicator_id'], unique=False)
-    op.create_table('reminder_message',
+    create_index(op.f('ix_measurement_indicator_id'), 'measurement', ['indicator_id'], unique=False)
+    create_table('reminder_message',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('reminder_id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=False),
@@ -292,13 +309,13 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('reminder_id', 'person_id')
     )
-    op.create_index('ix_reminder_message_due', 'reminder_message', ['status', 'next_attempt_at'], unique=False)
-    op.create_index(op.f('ix_reminder_message_reminder_id'), 'reminder_message', ['reminder_id'], unique=False)
+    create_index('ix_reminder_message_due', 'reminder_message', ['status', 'next_attempt_at'], unique=False)
+    create_index(op.f('ix_reminder_message_reminder_id'), 'reminder_message', ['reminder_id'], unique=False)
 
     sqlite = op.get_bind().dialect.name == "sqlite"
     for ddl in SQLITE_TRIGGERS if sqlite else POSTGRES_TRIGGERS:
         op.execute(ddl)
-    if sqlite:
+    if sqlite and not existing:
         op.execute("PRAGMA user_version=1")
 
 

@@ -127,6 +127,7 @@ from . import (  # noqa: E402,F401 - registers the commands
     aanpak_commands,
     admin,
     audit_commands,
+    correction_commands,
     db_commands,
     import_commands,
     migrate_commands,

@@ -98,6 +98,8 @@ def _show_text(a: dict[str, Any]) -> str:
              f"  Workflow: {a['workflow']['label']} ({a['workflow']['name']} v{a['workflow']['version']})",
              f"  Phase: {a['phase_label']} [{a['phase']}] since {a['phase_since'][:10]} "
              f"({a['days_in_phase']} days{', STALLED' if a['stalled'] else ''})"]
+    if a.get("status", "active") != "active":
+        lines.insert(4, f"  Status: {a['status_label']} [{a['status']}]")
     if a.get("as_of"):
         lines.insert(1, f"  As of: {a['as_of']}")
     for p in a["people"]:

@@ -13,12 +13,14 @@ from ..definitions import ROLES
 from ..errors import InvalidInput, NotFound
 from ..reminders import schedule as reminder_schedule
 from .common import (
+    STATUS_LABELS,
     Context,
     actor,
     clean_name,
     clean_text,
     facts,
     load,
+    load_open,
     local_iso,
     local_midnight_utc,
     parse_date,
@@ -117,7 +119,7 @@ def assign_role(app: App, ref: str, email: str, *, role: str, acting: str | None
     now = app.now()
     with app.db.write() as conn:
         who = actor(conn, acting)
-        ctx = load(conn, ref, app.definitions)
+        ctx = load_open(conn, ref, app.definitions)
         if who.role != "admin":
             ctx.require_role(who, "projectleider", "assign roles")
         target = person(conn, email)
@@ -202,6 +204,7 @@ def show_aanpak(app: App, ref: str, *, locale: str = "en") -> dict[str, Any]:
         "id": row.id, "slug": row.slug, "name": row.name, "wijk": row.wijk, "gemeente": row.gemeente,
         "workflow": {"name": d.name, "version": d.version, "label": d.label},
         "phase": row.phase, "phase_label": d.phase_label(row.phase),
+        "status": row.status, "status_label": STATUS_LABELS[row.status],
         "phase_since": local_iso(row.phase_since, app.tz), "days_in_phase": days,
         "stalled": bool(p and p.max_days and days > p.max_days),
         "people": [{"role": r.role, **(person_ref(people, r.person_id) or {})} for r in ctx.roles],

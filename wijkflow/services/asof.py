@@ -19,7 +19,7 @@ from ..app import App
 from ..errors import InvalidInput, NotFound
 from ..gates import Facts, IndicatorFact, Record
 from .aanpak import gate_view
-from .common import Context, local_iso, local_midnight_utc, parse_date, person_ref
+from .common import STATUS_LABELS, Context, local_iso, local_midnight_utc, parse_date, person_ref
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Replay:
     roles: list[tuple[str, int]] = field(default_factory=list)
     indicators: dict[str, dict[str, Any]] = field(default_factory=dict)
     deadlines: dict[str, str] = field(default_factory=dict)
+    status: str = "active"
     events: int = 0
 
     def apply(self, e: Any, tz: Any) -> None:
@@ -73,6 +74,12 @@ class Replay:
                 ind["measurements"] += 1
         elif e.type == "deadline_set":
             self.deadlines[p["criterion"]] = p["due"]
+        elif e.type in ("aanpak_suspended", "aanpak_resumed", "aanpak_stopped"):
+            self.status = p.get("status", self.status)
+        elif e.type == "aanpak_reopened":
+            self.status = "active"
+            if e.to_phase:  # a closed one: back in the phase it left, a new visit
+                self.phase, self.phase_since, self.visit, self.records = e.to_phase, e.at, int(p["visit"]), []
         elif e.type == "definition_migrated":  # `wijkflow migrate`: from here on the new version's rules
             if p.get("workflow") and p.get("to_version"):
                 self.workflow = (p["workflow"], int(p["to_version"]))
@@ -121,6 +128,7 @@ def show_as_of(app: App, ref: str, as_of: str) -> dict[str, Any]:
         "gemeente": state.gemeente, "as_of": day.isoformat(), "events_replayed": state.events,
         "workflow": {"name": definition.name, "version": definition.version, "label": definition.label},
         "phase": state.phase, "phase_label": definition.phase_label(state.phase),
+        "status": state.status, "status_label": STATUS_LABELS[state.status],
         "phase_since": local_iso(state.phase_since, app.tz), "days_in_phase": days,
         "stalled": bool(phase and phase.max_days and days > phase.max_days),
         "people": [{"role": r, **(person_ref(people, pid) or {})} for r, pid in state.roles],

@@ -12,7 +12,7 @@ from ..definitions import ApprovalCriterion, DeliverableCriterion, PartiesCriter
 from ..errors import Conflict, GateNotMet, InvalidInput, NotAllowed, NotFound
 from ..reminders import schedule as reminder_schedule
 from .aanpak import gate_view
-from .common import Context, actor, actor_and_load, clean_text, facts, load, parse_date
+from .common import Context, actor, actor_and_load, clean_text, facts, load_open, parse_date
 from .parties import approve_party_in
 
 
@@ -33,7 +33,7 @@ def _criterion(ctx: Context, key: str) -> Any:
 def _acting_on(conn: sa.Connection, app: App, acting: str | None, ref: str, key: str) -> tuple[Any, Context, Any]:
     """Who acts, on which aanpak, and the criterion `key` of its current gate (refusals in that order)."""
     who = actor(conn, acting)
-    ctx = load(conn, ref, app.definitions)
+    ctx = load_open(conn, ref, app.definitions)
     return who, ctx, _criterion(ctx, key)
 
 
@@ -104,7 +104,7 @@ def set_deadline(app: App, ref: str, key: str, due: str, *, acting: str | None) 
     now = app.now()
     with app.db.write() as conn:
         who = actor(conn, acting)
-        ctx = load(conn, ref, app.definitions)
+        ctx = load_open(conn, ref, app.definitions)
         if key not in ctx.definition.criteria:
             raise NotFound(f"Workflow {ctx.definition.ref} has no criterion '{key}'.")
         ctx.require_role(who, "projectleider", "set deadlines")
@@ -136,6 +136,7 @@ def advance(app: App, ref: str, *, acting: str | None, to: str | None = None, re
             expected_version = store.aanpak_version(peeked, ref)
         with (app.db.read() if dry_run else app.db.write(peeked)) as conn:
             who, ctx = actor_and_load(conn, acting, ref, app.definitions)
+            ctx.require_open()
             row, d = ctx.row, ctx.definition
             if override:
                 if who.role != "admin":

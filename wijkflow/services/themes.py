@@ -12,7 +12,7 @@ from .. import store
 from ..app import App
 from ..definitions import ThemesCriterion
 from ..errors import Conflict, InvalidInput
-from .common import actor, clean_name, load, slugify
+from .common import actor, clean_name, load, load_open, slugify
 
 
 def theme_key(text: str) -> str:
@@ -34,7 +34,7 @@ def link_theme(app: App, ref: str, theme: str, *, results: tuple[str, ...] = (),
     now = app.now()
     with app.db.write() as conn:
         who = actor(conn, acting)
-        ctx = load(conn, ref, app.definitions)
+        ctx = load_open(conn, ref, app.definitions)
         ctx.require_any(who, ("projectleider", "coordinator"), "link themes")
         key, label = theme_key(theme), theme
         choices = _choices(ctx.definition)

@@ -22,9 +22,12 @@ from .aanpak import (
     list_aanpakken,
     load_aanpak,
     move_to_definition,
+    phase_left,
     records,
+    reenter_phase,
     roles,
     set_deadline,
+    set_status,
     slug_taken,
     stream_aanpakken,
     touch_aanpak,
@@ -123,5 +126,7 @@ __all__ = [
     "plan_partners", "plan_points", "query_events", "records", "reminder_overview", "renew_claims", "roles",
     "secure_delete", "set_deadline", "settle_reminder", "slug_taken", "stored_definitions", "stream_aanpakken",
     "stream_chain", "theme", "themes", "themes_by_aanpak", "touch_aanpak", "update_activity", "update_indicator",
-    "wijk_exists"
+    "wijk_exists",
+    # issue 12: status, reopen
+    "phase_left", "reenter_phase", "set_status",
 ]

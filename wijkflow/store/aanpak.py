@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from ..definitions import Definition
 from ..errors import Conflict
-from ..models import AANPAK, DEADLINE, DEFINITION, RECORD, ROLE
+from ..models import AANPAK, DEADLINE, DEFINITION, EVENT, RECORD, ROLE
 from . import fastpath
 from .common import Row, insert_row, no_such_aanpak, place_filters, streamed
 from .definitions import definition
@@ -82,6 +82,26 @@ def move_to_definition(conn: sa.Connection, aanpak_id: int, *, definition_id: in
     """`wijkflow migrate`: the aanpak follows a new definition version (same visit, same phase_since)."""
     conn.execute(AANPAK.update().where(AANPAK.c.id == aanpak_id).values(
         definition_id=definition_id, phase=phase, version=AANPAK.c.version + 1, updated_at=now))
+
+
+def set_status(conn: sa.Connection, aanpak_id: int, status: str, now: datetime) -> None:
+    """active | suspended | stopped (models.Aanpak.status); the phase stays as it is."""
+    conn.execute(AANPAK.update().where(AANPAK.c.id == aanpak_id).values(status=status, updated_at=now))
+
+
+def reenter_phase(conn: sa.Connection, aanpak_id: int, phase: str, now: datetime) -> None:
+    """`reopen` of a closed aanpak: back in `phase`, a new visit of it from `now`, active again.
+
+    The version stays: it counts phase changes through gates (a closed aanpak has no gate out)."""
+    conn.execute(AANPAK.update().where(AANPAK.c.id == aanpak_id).values(
+        phase=phase, phase_since=now, visit=AANPAK.c.visit + 1, status="active", updated_at=now))
+
+
+def phase_left(conn: sa.Connection, aanpak_id: int) -> str | None:
+    """The phase the latest phase-setting event came from (for a closed aanpak: the phase it left)."""
+    return conn.execute(sa.select(EVENT.c.from_phase).where(
+        EVENT.c.aanpak_id == aanpak_id, EVENT.c.to_phase.is_not(None))
+        .order_by(EVENT.c.id.desc()).limit(1)).scalar()
 
 
 def touch_aanpak(conn: sa.Connection, aanpak_id: int, now: datetime) -> None:

@@ -80,3 +80,55 @@ def reopen(flags: Flags, ref: str, reason: str | None, fmt: str) -> None:
     app = open_app(flags)
     r = reopen_(app, ref, reason=reason, acting=app.settings.user)
     emit(r, fmt, table=lambda: f"{r['name']} is reopened ({r['was']} before), in phase {r['phase_label']}.")
+
+
+@cli.command()
+@click.argument("ref")
+@click.argument("criterion")
+@click.option("--reason", default=None, help="Why; required, recorded in the history.")
+@click.option("--party", default=None, help="For a criterion signed per party: whose sign-off is withdrawn.")
+@click.option("--format", "fmt", type=JSON_OR_TABLE, default="table")
+@pass_flags
+def withdraw(flags: Flags, ref: str, criterion: str, reason: str | None, party: str | None, fmt: str) -> None:
+    """Withdraw a completion, an approval or a party's sign-off of CRITERION; the gate re-opens.
+
+    By whoever may give it (the projectleider for a deliverable, the criterion's role for an
+    approval or sign-off), or an administrator. The history keeps both, and says why.
+    """
+    from ..services.corrections import withdraw as withdraw_
+
+    app = open_app(flags)
+    r = withdraw_(app, ref, criterion, reason=reason, party=party, acting=app.settings.user)
+    whose = f" for {r['party_label']}" if "party_label" in r else ""
+    emit(r, fmt, table=lambda: f"Withdrew '{r['label']}' [{r['criterion']}] ({r['withdrawn']}{whose}) "
+                               f"for {r['aanpak']}; the criterion is open again.")
+
+
+@cli.command()
+@click.argument("ref")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["projectleider", "coordinator", "approver"]), required=True,
+              help="The role that ends.")
+@click.option("--reason", default=None, help="Why; recorded in the history.")
+@pass_flags
+def unassign(flags: Flags, ref: str, email: str, role: str, reason: str | None) -> None:
+    """End EMAIL's ROLE on wijkaanpak REF (projectleider or administrator)."""
+    from ..services.corrections import unassign_role
+
+    app = open_app(flags)
+    r = unassign_role(app, ref, email, role=role, reason=reason, acting=app.settings.user)
+    click.echo(f"{r['email']} is no longer {r['role']} of {r['aanpak']}.")
+
+
+@cli.command()
+@click.argument("ref")
+@click.argument("name")
+@click.option("--reason", default=None, help="Why; recorded in the history.")
+@pass_flags
+def rename(flags: Flags, ref: str, name: str, reason: str | None) -> None:
+    """Give wijkaanpak REF a new NAME (its slug, and so REF, stays the same)."""
+    from ..services.corrections import rename as rename_
+
+    app = open_app(flags)
+    r = rename_(app, ref, name, reason=reason, acting=app.settings.user)
+    click.echo(f"Renamed {r['aanpak']}: {r['old_name']} -> {r['name']}.")

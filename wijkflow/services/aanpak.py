@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from .. import engine, gates, store
@@ -131,7 +131,8 @@ def assign_role(app: App, ref: str, email: str, *, role: str, acting: str | None
 
 
 def _days(since: datetime, now: datetime) -> int:
-    return int((now - since) / timedelta(days=1))
+    """Days in phase: calendar days (Europe/Amsterdam), the same count `min_days` uses."""
+    return gates.calendar_days(since, now)
 
 
 def list_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = None,
@@ -198,6 +199,7 @@ def show_aanpak(app: App, ref: str, *, locale: str = "en") -> dict[str, Any]:
         people = store.people_by_id(conn, ids)
         deadlines = store.deadlines(conn, row.id)
         inds = store.indicators(conn, row.id)
+        vacated = store.ended_roles(conn, row.id)
     p = d.phase(row.phase)
     days = _days(row.phase_since, now)
     return {
@@ -207,7 +209,9 @@ def show_aanpak(app: App, ref: str, *, locale: str = "en") -> dict[str, Any]:
         "status": row.status, "status_label": STATUS_LABELS[row.status],
         "phase_since": local_iso(row.phase_since, app.tz), "days_in_phase": days,
         "stalled": bool(p and p.max_days and days > p.max_days),
-        "people": [{"role": r.role, **(person_ref(people, r.person_id) or {})} for r in ctx.roles],
+        "people": [{"role": r.role, **(person_ref(people, r.person_id) or {})} for r in ctx.roles]
+        + [{"role": role, "id": None, "email": None, "name": None, "vacant": True}
+           for role in ("projectleider", "coordinator") if role in vacated and not ctx.holders(role)],
         "gates": [gate_view(ctx, g, people, app, locale) for g in results],
         "deadlines": {k: v.isoformat() for k, v in sorted(deadlines.items())},
         "indicators": [i.key for i in inds],

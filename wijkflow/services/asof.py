@@ -60,10 +60,21 @@ class Replay:
                 self.records.append(Record(criterion=p["criterion"], action=action, person_id=e.actor_id,
                                            at=e.at, evidence=e.evidence,
                                            comment=e.reason if action == "approved" else None))
+        elif e.type == "criterion_withdrawn":  # the latest such record of this visit no longer counts
+            if int(p.get("visit", self.visit)) in (0, self.visit):
+                same = [r for r in self.records if r.criterion == p["criterion"] and r.action == p.get("action")]
+                if same:
+                    self.records.remove(same[-1])
+        elif e.type == "aanpak_renamed":
+            self.name = p.get("new_name", self.name)
+        elif e.type == "measurement_withdrawn":
+            ind = self.indicators.get(p.get("indicator", ""))
+            if ind is not None:
+                ind["measurements"] -= 1
         elif e.type == "role_assigned":
             if (p["role"], p["person_id"]) not in self.roles:
                 self.roles.append((p["role"], p["person_id"]))
-        elif e.type in ("role_removed", "role_unassigned"):  # not written yet; read if a module adds it
+        elif e.type in ("role_removed", "role_unassigned"):  # `unassign`, and `people forget`
             self.roles = [r for r in self.roles if r != (p.get("role"), p.get("person_id"))]
         elif e.type == "indicator_added":
             self.indicators[p["key"]] = {"label": p.get("label", p["key"]), "baseline": p.get("baseline"),
@@ -97,7 +108,7 @@ def show_as_of(app: App, ref: str, as_of: str) -> dict[str, Any]:
     now = app.now()
     if local_midnight_utc(day, app.tz) > now:
         raise InvalidInput(f"--as-of {day} lies in the future; the history only knows the past.")
-    moment = min(end, now)
+    moment = min(end - timedelta(microseconds=1), now)  # the last instant of that day: its calendar date
     with app.db.read() as conn:
         row = store.find_aanpak(conn, ref)
         state = Replay()
@@ -122,7 +133,7 @@ def show_as_of(app: App, ref: str, as_of: str) -> dict[str, Any]:
         people = store.people_by_id(conn, {i for i in ids if i is not None})
     ctx = Context(row=row, definition=definition, roles=[])  # gate_view needs the definition only
     phase = definition.phase(state.phase)
-    days = int((moment - (state.phase_since or moment)) / timedelta(days=1))
+    days = gates.calendar_days(state.phase_since or moment, moment)
     return {
         "id": row.id, "slug": row.slug, "name": state.name or row.name, "wijk": state.wijk or row.wijk,
         "gemeente": state.gemeente, "as_of": day.isoformat(), "events_replayed": state.events,

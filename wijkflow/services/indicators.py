@@ -111,12 +111,16 @@ def measure(app: App, ref: str, key: str, value: Any, *, on: str | None = None, 
         if ind.baseline_date is not None and day < ind.baseline_date:
             raise InvalidInput(f"The measurement date {day} lies before the baseline of '{key}' "
                                f"({ind.baseline_date}).")
-        store.insert_measurement(conn, indicator_id=ind.id, value=number, measured_on=day, source=source,
-                                 person_id=who.id, at=now)
+        if any(m.key == key and m.measured_on == day and m.value == number
+               for m in store.measurements(conn, ctx.row.id)):
+            raise Conflict(f"{ctx.row.name} already has {key} = {number:g} measured on {day}; nothing was "
+                           "recorded (a wrong figure is corrected with `wijkflow measure --correct ID`).")
+        mid = store.insert_measurement(conn, indicator_id=ind.id, value=number, measured_on=day, source=source,
+                                       person_id=who.id, at=now)
         store.append_event(conn, at=now, type="measurement_recorded", aanpak_id=ctx.row.id, actor_id=who.id,
                            payload={"indicator": key, "value": number, "date": day.isoformat(),
-                                    "source": source})
-    return {"aanpak": ctx.row.slug, "indicator": key, "value": number, "date": day.isoformat()}
+                                    "source": source, "measurement_id": mid})
+    return {"aanpak": ctx.row.slug, "indicator": key, "value": number, "date": day.isoformat(), "id": mid}
 
 
 def progress(app: App, ref: str) -> list[dict[str, Any]]:

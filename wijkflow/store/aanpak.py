@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -104,6 +105,14 @@ def phase_left(conn: sa.Connection, aanpak_id: int) -> str | None:
         .order_by(EVENT.c.id.desc()).limit(1)).scalar()
 
 
+def event_of(conn: sa.Connection, aanpak_id: int, type_: str, at: datetime) -> int | None:
+    """The id of the event that recorded a change made at `at` (what a correction points at)."""
+    found: int | None = conn.execute(sa.select(EVENT.c.id).where(
+        EVENT.c.aanpak_id == aanpak_id, EVENT.c.type == type_, EVENT.c.at == at)
+        .order_by(EVENT.c.id.desc()).limit(1)).scalar()
+    return found
+
+
 def touch_aanpak(conn: sa.Connection, aanpak_id: int, now: datetime) -> None:
     conn.execute(AANPAK.update().where(AANPAK.c.id == aanpak_id).values(updated_at=now))
 
@@ -162,6 +171,33 @@ def add_role(conn: sa.Connection, aanpak_id: int, person_id: int, role: str) -> 
 
 def insert_record(conn: sa.Connection, **values: Any) -> int:
     return insert_row(conn, RECORD, values)
+
+
+def withdraw_record(conn: sa.Connection, record_id: int, now: datetime) -> None:
+    conn.execute(RECORD.update().where(RECORD.c.id == record_id).values(withdrawn_at=now))
+
+
+def remove_role(conn: sa.Connection, aanpak_id: int, person_id: int, role: str) -> bool:
+    """The role ends (the history keeps that it was held: `role_unassigned`)."""
+    return conn.execute(ROLE.delete().where(ROLE.c.aanpak_id == aanpak_id, ROLE.c.person_id == person_id,
+                                            ROLE.c.role == role)).rowcount > 0
+
+
+def roles_of_person(conn: sa.Connection, person_id: int) -> list[Row]:
+    """Every role the person holds, on every aanpak (aanpak_id, role)."""
+    return list(conn.execute(sa.select(ROLE.c.aanpak_id, ROLE.c.role).where(ROLE.c.person_id == person_id)
+                             .order_by(ROLE.c.id)))
+
+
+def ended_roles(conn: sa.Connection, aanpak_id: int) -> set[str]:
+    """Roles someone held on the aanpak and no longer does (`role_unassigned` events): maybe vacant now."""
+    payloads = conn.execute(sa.select(EVENT.c.payload).where(
+        EVENT.c.aanpak_id == aanpak_id, EVENT.c.type == "role_unassigned")).scalars()
+    return {str(json.loads(p or "{}").get("role")) for p in payloads}
+
+
+def rename_aanpak(conn: sa.Connection, aanpak_id: int, name: str, now: datetime) -> None:
+    conn.execute(AANPAK.update().where(AANPAK.c.id == aanpak_id).values(name=name, updated_at=now))
 
 
 def set_deadline(conn: sa.Connection, aanpak_id: int, criterion: str, due: date) -> date | None:

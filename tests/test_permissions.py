@@ -19,9 +19,9 @@ from click.testing import CliRunner
 from conftest import ADMIN, AUDITOR, PL, SG1, SG2, WR
 
 from wijkflow import permissions, services
-from wijkflow.services import status
 from wijkflow.app import App
 from wijkflow.cli import cli
+from wijkflow.services import status
 
 OTHER = "other@hengelo.example"
 TARGET = "target@hengelo.example"

@@ -43,11 +43,12 @@ def create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str | 
 def create_aanpak_in(conn: Any, app: App, name: str, *, wijk: str, leader: str, acting: str | None,
                      gemeente: str | None = None, workflow: str = "wijkaanpak",
                      coordinators: tuple[str, ...] = (), approvers: tuple[str, ...] = (),
-                     phase: str | None = None, since: str | None = None) -> dict[str, Any]:
+                     phase: str | None = None, since: str | None = None,
+                     external_ref: str | None = None) -> dict[str, Any]:
     """create_aanpak inside the caller's transaction (`wijkflow import` creates many in one)."""
     return _create_aanpak(app, name, wijk=wijk, leader=leader, acting=acting, gemeente=gemeente,
                           workflow=workflow, coordinators=coordinators, approvers=approvers, phase=phase,
-                          since=since, conn=conn)
+                          since=since, conn=conn, external_ref=external_ref)
 
 
 @contextmanager
@@ -62,7 +63,8 @@ def _within(app: App, conn: Any) -> Iterator[Any]:
 
 def _create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str | None, gemeente: str | None,
                    workflow: str, coordinators: tuple[str, ...], approvers: tuple[str, ...],
-                   phase: str | None, since: str | None, conn: Any) -> dict[str, Any]:
+                   phase: str | None, since: str | None, conn: Any,
+                   external_ref: str | None = None) -> dict[str, Any]:
     name = clean_name(name)
     wijk = clean_name(wijk, "wijk")
     gemeente = clean_text(gemeente, "gemeente", max_len=200) or ""
@@ -94,12 +96,15 @@ def _create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str |
             slug, n = f"{base}-{n}", n + 1
         aanpak_id = store.insert_aanpak(
             conn, slug=slug, name=name, wijk=wijk, gemeente=gemeente, definition_id=def_id,
-            phase=start_phase, phase_since=phase_since, visit=1, version=1, created_at=now, updated_at=now)
+            phase=start_phase, phase_since=phase_since, visit=1, version=1, created_at=now, updated_at=now,
+            external_ref=external_ref)
         payload: dict[str, Any] = {"name": name, "wijk": wijk, "gemeente": gemeente, "slug": slug,
                                    "workflow": definition.name, "workflow_version": definition.version,
                                    "workflow_hash": definition.content_hash()}
         if since is not None:
             payload["imported_since"] = since
+        if external_ref is not None:
+            payload["ref"] = external_ref
         store.append_event(conn, at=now, type="aanpak_created", aanpak_id=aanpak_id, actor_id=who.id,
                            to_phase=start_phase, payload=payload)
         reminder_schedule.on_phase_entered(conn, app, aanpak_id=aanpak_id, definition=definition,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .aanpak import (
     LoadedAanpak,
+    aanpak_keys,
     aanpak_version,
     add_role,
     change_phase,
@@ -36,6 +37,7 @@ from .aanpak import (
     slug_taken,
     stream_aanpakken,
     touch_aanpak,
+    update_aanpak,
     wijk_exists,
     withdraw_record,
 )
@@ -141,5 +143,5 @@ __all__ = [
     # issue 12: status, reopen
     "phase_left", "reenter_phase", "set_status", "measurement", "correct_measurement", "withdraw_measurement",
     "remove_role", "rename_aanpak", "roles_of_person", "withdraw_record", "remove_party_approval", "event_of",
-    "update_person", "ended_roles",
+    "update_person", "ended_roles", "aanpak_keys", "update_aanpak",
 ]

@@ -189,6 +189,17 @@ def roles_of_person(conn: sa.Connection, person_id: int) -> list[Row]:
                              .order_by(ROLE.c.id)))
 
 
+def aanpak_keys(conn: sa.Connection) -> list[Row]:
+    """What `import` matches rows on: every aanpak's name, wijk, gemeente and external ref."""
+    return list(conn.execute(sa.select(AANPAK.c.id, AANPAK.c.slug, AANPAK.c.name, AANPAK.c.wijk, AANPAK.c.gemeente,
+                                       AANPAK.c.external_ref).order_by(AANPAK.c.id)))
+
+
+def update_aanpak(conn: sa.Connection, aanpak_id: int, now: datetime, **values: Any) -> None:
+    """Name, wijk, gemeente or external ref (`import --update`); never the phase."""
+    conn.execute(AANPAK.update().where(AANPAK.c.id == aanpak_id).values(updated_at=now, **values))
+
+
 def ended_roles(conn: sa.Connection, aanpak_id: int) -> set[str]:
     """Roles someone held on the aanpak and no longer does (`role_unassigned` events): maybe vacant now."""
     payloads = conn.execute(sa.select(EVENT.c.payload).where(

@@ -94,6 +94,8 @@ def workflows_validate(path: str) -> None:
     d = load_file(path)
     click.echo(f"{path}: valid ({d.ref}: {len(d.phases)} phases, {len(d.transitions)} transitions, "
                f"{len(d.criteria)} criteria).")
+    for warning in d.warnings():
+        click.echo(f"Warning: {path}: {warning}", err=True)
 
 
 @cli.group()

@@ -78,3 +78,91 @@ def test_min_days_counts_calendar_days_across_daylight_saving(app, people, run):
     r = run("gate", "wijkaanpak-noord", "--format", "json", env={"WIJKFLOW_NOW": "2026-04-14T23:30"})
     days = next(c for c in json.loads(r.stdout)["criteria"] if c["kind"] == "min_days")
     assert not days["met"] and days["why"] == "89 of 90 days in phase; met from 2026-04-15"
+
+
+# --- 4. filters accept the key or the Dutch label, and refuse what matches nothing ------------------
+
+
+def test_list_filters_take_key_or_label_and_refuse_unknown_values(app, aanpak, run):
+    services.advance(app, aanpak, acting=ADMIN, override=True, reason="test")
+    for phase in ("design", "Ontwerpen", "ontwerpen", "ONTWERPEN"):
+        r = run("list", "--phase", phase)
+        assert r.exit_code == 0 and "wijkaanpak-noord" in r.stdout, phase
+    r = run("list", "--phase", "uitvoeren")  # the short Dutch label: valid, nothing in it
+    assert (r.exit_code, r.stdout.strip()) == (0, "No wijkaanpakken match.")
+    r = run("list", "--phase", "nergens")
+    assert r.exit_code == 4 and r.stderr.startswith("Error: No workflow in this database has a phase 'nergens' "
+                                                    "(phases: closed (Afgesloten), design (Ontwerpen)")
+    r = run("list", "--wijk", "Onbekend")
+    assert (r.exit_code, r.stderr) == (4, "Error: No wijkaanpak is in wijk 'Onbekend' (`wijkflow list` shows the "
+                                          "wijken).\n")
+    assert run("list", "--wijk", "noord").exit_code == 0
+    r = run("list", "--gemeente", "Enschede", "--format", "csv")
+    assert r.exit_code == 4 and r.stdout == ""
+    r = run("audit", "query", "--phase", "Ontwerpen")
+    assert r.exit_code == 0 and "Ontwerpen" in r.stdout
+
+
+# --- 5. every documented event type is a valid --type ------------------------------------------------
+
+
+def test_audit_query_accepts_every_event_type_before_it_happened(app, run):
+    from wijkflow.events import EVENT_TYPES
+
+    for kind in EVENT_TYPES:
+        r = run("audit", "query", "--type", kind)
+        assert r.exit_code == 0, (kind, r.stderr)
+
+
+# --- 7. --debug adds a traceback, never another exit code ----------------------------------------------
+
+
+def test_debug_keeps_the_exit_code(app, run, sh):
+    plain = sh("show", "99")
+    debug = sh("--debug", "show", "99")
+    assert plain.returncode == debug.returncode == 4
+    assert "Traceback" in debug.stderr and debug.stderr.rstrip().endswith(plain.stderr.rstrip())
+    r = run("--debug", "show", "99")
+    assert r.exit_code == 4
+
+
+# --- 12. with --format json, errors are JSON on stderr ----------------------------------------------------
+
+
+def test_json_errors_on_stderr(app, aanpak, run, tmp_path):
+    r = run("show", "99", "--format", "json")
+    assert r.exit_code == 4 and r.stdout == ""
+    assert json.loads(r.stderr) == {"error": "No wijkaanpak '99' (use its number or slug; `wijkflow list` shows "
+                                             "them).", "exit_code": 4, "type": "NotFound", "details": []}
+    r = run("advance", aanpak, "--format", "json", user=PL)
+    err = json.loads(r.stderr)
+    assert r.exit_code == err["exit_code"] == 3 and err["type"] == "GateNotMet" and len(err["details"]) >= 4
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,wijk\nZonder leider,Noord\n", encoding="utf-8")
+    r = run("import", str(bad), "--format", "json", user=PL)
+    err = json.loads(r.stderr)
+    assert r.exit_code == 2 and err["type"] == "ImportRejected" and err["details"] == ["line 2: 'leader' is missing"]
+
+
+# --- 10, 11, 12: reminders for cron and scripts -------------------------------------------------------
+
+
+def test_reminders_send_exits_1_when_a_message_failed_and_list_until_shows_it(app, people, run, clock):
+    from smtp_server import Server
+
+    services.create_aanpak(app, "Wijkaanpak Berflo Es", wijk="Berflo Es", leader=PL, coordinators=(WR,),
+                           acting=PL, phase="monitor", since="2025-07-01")
+    with Server() as server:
+        server.handler.refuse[WR] = "550 5.1.1 <erna@hengelo.example>: Recipient address rejected"
+        env = {"WIJKFLOW_SMTP_HOST": "127.0.0.1", "WIJKFLOW_SMTP_PORT": str(server.port),
+               "WIJKFLOW_SMTP_SECURITY": "none", "WIJKFLOW_MAIL_FROM": "wijkflow@hengelo.example"}
+        r = run("reminders", "send", env=env)
+    assert r.exit_code == 1, (r.stdout, r.stderr)
+    assert r.stdout.startswith("Sent ") and "failed" in r.stdout and "550" in r.stdout
+    today = clock.now.date().isoformat()
+    listed = json.loads(run("reminders", "list", "--until", today, "--format", "json").stdout)
+    statuses = {x["status"] for x in listed}
+    assert {"sent", "failed"} <= statuses, statuses
+    assert all(x["due"][10] == "T" and x["due"][-6] in "+-" for x in listed)  # ISO 8601 with the offset
+    table = run("reminders", "list", "--until", today).stdout
+    assert "failed" in table and "sent" in table

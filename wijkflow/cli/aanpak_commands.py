@@ -63,7 +63,8 @@ def assign(flags: Flags, ref: str, email: str, role: str) -> None:
 
 
 @cli.command("list")
-@click.option("--phase", default=None, help="Only aanpakken in this phase (key, e.g. execute).")
+@click.option("--phase", default=None, help="Only aanpakken in this phase: its key or Dutch label, any case "
+              "(execute, Uitvoeren).")
 @click.option("--wijk", default=None, help="Only this wijk.")
 @click.option("--gemeente", default=None, help="Only this municipality.")
 @click.option("--stalled", is_flag=True, help="Only aanpakken in a phase longer than it should last.")

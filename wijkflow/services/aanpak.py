@@ -12,6 +12,7 @@ from ..app import App
 from ..definitions import ROLES
 from ..errors import InvalidInput, NotFound
 from ..reminders import schedule as reminder_schedule
+from . import filters
 from .common import (
     STATUS_LABELS,
     Context,
@@ -150,6 +151,7 @@ def count_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = No
                     gemeente: str | None = None) -> int:
     """How many rows `list` reads (before --stalled / --theme): the length of its progress bar."""
     with app.db.read() as conn:
+        phase = filters.resolve(conn, app.definitions, phase=phase, wijk=wijk, gemeente=gemeente)
         return store.count_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente)
 
 
@@ -160,6 +162,8 @@ def iter_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = Non
     theme_key = check_theme_filter(theme)
     now = app.now()
     with app.db.read() as conn:
+        # A phase by key or Dutch label; an unknown phase, wijk or gemeente is refused with the choices.
+        phase = filters.resolve(conn, app.definitions, phase=phase, wijk=wijk, gemeente=gemeente)
         with_theme = store.aanpak_ids_with_theme(conn, theme_key) if theme_key else None
         for row in store.stream_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente):
             if with_theme is not None and row.id not in with_theme:

@@ -166,3 +166,29 @@ def test_reminders_send_exits_1_when_a_message_failed_and_list_until_shows_it(ap
     assert all(x["due"][10] == "T" and x["due"][-6] in "+-" for x in listed)  # ISO 8601 with the offset
     table = run("reminders", "list", "--until", today).stdout
     assert "failed" in table and "sent" in table
+
+
+# --- 13. README's walkthrough works as written -------------------------------------------------------
+
+
+def test_the_readme_walkthrough_runs_as_written(app, run):
+    import shlex
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## A first wijkaanpak, step by step", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    user = None
+    for line in block.replace("\\\n", " ").splitlines():
+        line = line.split("  #", 1)[0].strip()
+        if line.startswith("export WIJKFLOW_USER="):
+            user = line.split("=", 1)[1]
+        if not line.startswith("wijkflow ") or line.startswith("wijkflow init"):
+            continue
+        if "--to execute" in line:  # from monitor, later on: not at this point of the walk
+            break
+        args = shlex.split(line)[1:]
+        r = run(*args, user=user)
+        expected = 3 if args == ["advance", "wijkaanpak-noord"] else 0
+        assert r.exit_code == expected, (line, r.stderr)
+    assert services.show_aanpak(app, "wijkaanpak-noord")["phase"] == "design"
+    assert "until the reminders module is merged" not in readme

@@ -71,6 +71,7 @@ class Replay:
             ind = self.indicators.get(p.get("indicator", ""))
             if ind is not None:
                 ind["measurements"] -= 1
+                ind["taken"] = [m for m in ind.get("taken", []) if m[2] != p.get("measurement_id")]
         elif e.type == "role_assigned":
             if (p["role"], p["person_id"]) not in self.roles:
                 self.roles.append((p["role"], p["person_id"]))
@@ -78,11 +79,16 @@ class Replay:
             self.roles = [r for r in self.roles if r != (p.get("role"), p.get("person_id"))]
         elif e.type == "indicator_added":
             self.indicators[p["key"]] = {"label": p.get("label", p["key"]), "baseline": p.get("baseline"),
-                                         "measurements": 0}
+                                         "measurements": 0, "taken": []}
+        elif e.type == "indicator_updated":
+            ind = self.indicators.get(p.get("key", ""))
+            if ind is not None and "baseline" in (p.get("after") or {}):
+                ind["baseline"] = p["after"]["baseline"]
         elif e.type == "measurement_recorded":
             ind = self.indicators.get(p.get("indicator", ""))
             if ind is not None:
                 ind["measurements"] += 1
+                ind.setdefault("taken", []).append((e.at, p.get("date"), p.get("measurement_id")))
         elif e.type == "deadline_set":
             self.deadlines[p["criterion"]] = p["due"]
         elif e.type in ("aanpak_suspended", "aanpak_resumed", "aanpak_stopped"):
@@ -95,6 +101,15 @@ class Replay:
             if p.get("workflow") and p.get("to_version"):
                 self.workflow = (p["workflow"], int(p["to_version"]))
             self.phase = e.to_phase or self.phase
+
+
+    def recent(self, indicator: dict[str, Any], tz: Any) -> int:
+        """Measurements new in this visit (as gates.load_facts counts them): recorded since the phase
+        was entered, and taken on or after that day."""
+        if self.phase_since is None:
+            return 0
+        entered = self.phase_since.astimezone(tz).date().isoformat()
+        return sum(1 for at, day, _ in indicator.get("taken", []) if at >= self.phase_since and (day or "") >= entered)
 
 
 def parse_as_of(value: str, tz: Any) -> tuple[date, datetime]:
@@ -126,7 +141,8 @@ def show_as_of(app: App, ref: str, as_of: str) -> dict[str, Any]:
         definition = store.definition(conn, app.definitions, def_id)
         facts = Facts(phase=state.phase, phase_since=state.phase_since or moment, records=tuple(state.records),
                       indicators=tuple(IndicatorFact(key=k, label=v["label"], has_baseline=v["baseline"] is not None,
-                                                     measurements=v["measurements"])
+                                                     measurements=v["measurements"],
+                                                     recent=state.recent(v, app.tz))
                                        for k, v in state.indicators.items()))
         results = [gates.evaluate(definition, t, facts, moment) for t in definition.outgoing(state.phase)]
         ids = {pid for _, pid in state.roles} | {c.person_id for g in results for c in g.criteria}

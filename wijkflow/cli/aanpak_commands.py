@@ -89,7 +89,7 @@ def list_cmd(flags: Flags, phase: str | None, wijk: str | None, gemeente: str | 
     rows = list_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme)
     emit(rows, fmt, table=lambda: as_table(rows, [
         ("id", "#"), ("slug", "Slug"), ("name", "Name"), ("wijk", "Wijk"), ("gemeente", "Gemeente"),
-        ("phase_label", "Phase"), ("days_in_phase", "Days"), ("stalled", "Stalled")])
+        ("phase_label", "Phase"), ("days_in_phase", "Days"), ("stalled", "Stalled"), ("status", "Status")])
         if rows else "No wijkaanpakken match.")
 
 

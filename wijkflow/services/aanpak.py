@@ -177,7 +177,7 @@ def iter_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = Non
             yield {"id": row.id, "slug": row.slug, "name": row.name, "wijk": row.wijk,
                    "gemeente": row.gemeente, "workflow": d.ref, "phase": row.phase,
                    "phase_label": d.phase_label(row.phase), "days_in_phase": days,
-                   "stalled": is_stalled}
+                   "stalled": is_stalled, "status": row.status}
 
 
 def gate_view(ctx: Context, result: gates.GateResult, people: dict[int, Any], app: App,

@@ -220,7 +220,7 @@ def show_aanpak(app: App, ref: str, *, locale: str = "en") -> dict[str, Any]:
         "stalled": bool(p and p.max_days and days > p.max_days),
         "people": [{"role": r.role, **(person_ref(people, r.person_id) or {})} for r in ctx.roles]
         + [{"role": role, "id": None, "email": None, "name": None, "vacant": True}
-           for role in ("projectleider", "coordinator") if role in vacated and not ctx.holders(role)],
+           for role in ROLES if role in vacated and not ctx.holders(role)],
         "gates": [gate_view(ctx, g, people, app, locale) for g in results],
         "deadlines": {k: v.isoformat() for k, v in sorted(deadlines.items())},
         "indicators": [i.key for i in inds],

@@ -56,7 +56,7 @@ def forget_person(app: App, email: str, *, acting: str | None) -> dict[str, Any]
         for r in ended:
             store.remove_role(conn, r.aanpak_id, target.id, r.role)
             store.append_event(conn, at=now, type="role_unassigned", aanpak_id=r.aanpak_id, actor_id=who.id,
-                               reason="person forgotten", payload={"person_id": target.id, "role": r.role})
+                               payload={"person_id": target.id, "role": r.role, "forgotten": True})
         store.erase_person(conn, target.id, now)
         store.append_event(conn, at=now, type="person_forgotten", actor_id=who.id,
                            payload={"person_id": target.id, "roles_ended": len(ended)})

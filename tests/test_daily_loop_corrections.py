@@ -150,7 +150,9 @@ def test_correct_and_withdraw_a_measurement(app, aanpak, run, clock):
     corrected = events(app, "measurement_corrected")[0]
     assert corrected["payload"]["corrects"] == events(app, "measurement_recorded")[0]["id"]
     assert (corrected["payload"]["old"], corrected["payload"]["value"]) == (410, 41)
-    assert "measurement corrected: bewoners 410 -> 41 (2026-03-02)" in run("history", REF).stdout
+    history = run("history", REF).stdout
+    assert "[#1] measurement corrected: bewoners 410 -> 41 (2026-03-02)" in history
+    assert "[#1] measurement recorded: bewoners = 410 (2026-03-02)" in history
     r = run("measure", REF, "--withdraw", "1", "--reason", "Dubbel", user=WR)
     assert r.exit_code == 0, r.stderr
     assert services.progress(app, REF)[0]["measurements"] == 0

@@ -96,8 +96,9 @@ def test_filters_by_actor_type_and_dates(run, to_execute):
                                          "`wijkflow list` shows them)."),
     (["--wijk", "West"], 4, "No wijkaanpak is in wijk 'West' (`wijkflow list` shows the wijken)."),
     (["--gemeente", "Enschede"], 4, "No wijkaanpak is in gemeente 'Enschede' (`wijkflow list` shows them)."),
-    (["--phase", "uitvoeren"], 4, "No workflow in this database has a phase 'uitvoeren' (phases: closed, design, "
-                                  "evaluate, execute, initiate, monitor)."),
+    # A Dutch label is accepted (`--phase uitvoeren`); what is neither key nor label is refused with both.
+    (["--phase", "bijsturen"], 4, "No workflow in this database has a phase 'bijsturen' (phases: closed (Afgesloten), "
+                                  "design (Ontwerpen), evaluate (Evalueren"),
     (["--actor", "nobody@hengelo.example"], 4, "No person with email nobody@hengelo.example (a forgotten person "
                                               "is found by number: --actor 12)."),
     (["--actor", "Fleur"], 2, "--actor 'Fleur' is neither an email address nor a person number."),

@@ -32,7 +32,8 @@ def test_forgotten_person_leaves_no_byte_behind_and_the_chain_still_verifies(run
 
     r = run("people", "forget", SG1, user=ADMIN)
     assert r.exit_code == 0, r.stderr
-    assert r.stdout == "Erased person #5: their name and email are gone; the history still verifies.\n"
+    assert r.stdout == ("Erased person #5: their name and email are gone; their 1 role on wijkaanpakken ended; "
+                        "the history still verifies.\n")
 
     app.close()
     with sqlite3.connect(db_path) as conn:  # checkpoint once more, as an auditor would before grepping

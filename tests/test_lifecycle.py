@@ -74,7 +74,7 @@ def test_whole_lifecycle_with_bijsturen_loop_ends_closed(app, aanpak, clock):
     assert phases == [(None, "initiate"), ("initiate", "design"), ("design", "execute"), ("execute", "monitor"),
                       ("monitor", "execute"), ("execute", "monitor"), ("monitor", "evaluate"),
                       ("evaluate", "closed")]
-    with pytest.raises(InvalidInput, match="is final"):
+    with pytest.raises(InvalidInput, match="is closed \\(Afgesloten\\) and accepts no changes"):
         services.advance(app, aanpak, acting=PL)
 
 

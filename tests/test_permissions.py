@@ -21,6 +21,7 @@ from conftest import ADMIN, AUDITOR, PL, SG1, SG2, WR
 from wijkflow import permissions, services
 from wijkflow.app import App
 from wijkflow.cli import cli
+from wijkflow.services import status
 
 OTHER = "other@hengelo.example"
 TARGET = "target@hengelo.example"
@@ -29,6 +30,7 @@ AS = {"admin": ADMIN, "auditor": AUDITOR, "projectleider": PL, "coordinator": WR
       "other": OTHER, "anonymous": None}
 DEFINITION = Path(__file__).resolve().parents[1] / "workflows" / "wijkaanpak.yaml"
 REF, FRESH = "wijkaanpak-noord", "wijkaanpak-zuid"
+WEST, MIDDEN = "wijkaanpak-west", "wijkaanpak-midden"
 
 ARGS = {
     "list": ["list"], "show": ["show", REF], "gate": ["gate", REF], "history": ["history", REF],
@@ -41,7 +43,8 @@ ARGS = {
     "new": ["new", "Wijkaanpak Oost", "--wijk", "Oost", "--leader", PL],
     "assign": ["assign", REF, OTHER, "--role", "coordinator"],
     "complete": ["complete", REF, "coalitie", "--evidence", "Convenant v2"],
-    "approve": ["approve", REF, "lokaal_contract_akkoord", "--comment", "akkoord"],
+    # The contract is approved already in the template (once means once): a party signs it.
+    "approve": ["approve", REF, "lokaal_contract_ondertekend", "--party", "gemeente", "--evidence", "getekend.pdf"],
     "deadline": ["deadline", REF, "coalitie", "2026-09-01"],
     "advance": ["advance", REF, "--reason", "gate gehaald"],
     "advance --override": ["advance", FRESH, "--override", "--reason", "besluit stuurgroep 28-05"],
@@ -71,6 +74,15 @@ ARGS = {
     "db copy": ["db", "copy", "--to", "{tmp}/copy.db"],
     "db backup": ["db", "backup", "{tmp}/backup.db"],
     "migrate": ["migrate", REF, "--to-version", "3", "--workflow", "{data}/wijkaanpak-v2.yaml"],
+    # The daily loop (issue 12): West is stopped and Midden suspended in the template.
+    "suspend": ["suspend", REF, "--reason", "wachten op de begroting"],
+    "resume": ["resume", MIDDEN],
+    "stop": ["stop", FRESH, "--reason", "besluit gemeenteraad"],
+    "reopen": ["reopen", WEST, "--reason", "besluit herzien"],
+    "withdraw": ["withdraw", REF, "coalitie", "--reason", "verkeerde versie"],
+    "unassign": ["unassign", REF, WR, "--role", "coordinator"],
+    "rename": ["rename", REF, "Wijkaanpak Noord-Oost"],
+    "people edit": ["people", "edit", TARGET, "--name", "Tim Target-Jansen"],
 }
 
 # Allowed write commands that legitimately leave no audit event, and why.
@@ -102,7 +114,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
                               (SG2, "Jennifer Havinga", None), (OTHER, "Olga Overig", None),
                               (TARGET, "Tim Target", None)]:
         services.add_person(app, email, name=name, role=role, acting=ADMIN)
-    for name, wijk in (("Wijkaanpak Noord", "Noord"), ("Wijkaanpak Zuid", "Zuid")):
+    for name, wijk in (("Wijkaanpak Noord", "Noord"), ("Wijkaanpak Zuid", "Zuid"), ("Wijkaanpak West", "West"),
+                       ("Wijkaanpak Midden", "Midden")):
         services.create_aanpak(app, name, wijk=wijk, gemeente="Hengelo", leader=PL, coordinators=(WR,),
                                approvers=(SG1, SG2), acting=PL)
     for key in ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering"):
@@ -112,6 +125,8 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     services.add_partner(app, REF, "Welbions", acting=PL)
     services.add_activity(app, REF, "Schoonmaakactie", partner="Welbions", year=2026, acting=PL)
     services.set_deadline(app, FRESH, "coalitie", "2026-06-03", acting=PL)  # deadline_nadert is due now
+    status.stop(app, WEST, reason="besluit gemeenteraad", acting=PL)
+    status.suspend(app, MIDDEN, reason="pauze", acting=PL)
     app.close()
     (path.parent / "wijkaanpak-v2.yaml").write_text(  # `migrate`: the same definition, one version up
         DEFINITION.read_text(encoding="utf-8").replace("\nversion: 2\n", "\nversion: 3\n", 1), encoding="utf-8")

@@ -65,7 +65,8 @@ def test_wijkontwikkelingsplan_walks_from_initiative_to_closed(run, people, cloc
     # Jaarlijkse voortgang: evaluation is refused while the agenda is open and nobody judged the figures.
     r = run("advance", REF, "--to", "evaluate", user=PL)
     assert r.exit_code == 3
-    assert "[metingen]: fewer than 1 measurements for ontmoetingsplekken, tevredenheid_woonomgeving" in r.stderr
+    assert ("[metingen]: fewer than 1 measurements since entering this phase for ontmoetingsplekken, "
+            "tevredenheid_woonomgeving") in r.stderr
     assert "[duiding]: nobody has interpreted the figures in this phase yet" in r.stderr
     assert "[agenda_afgerond]: activities still open: #1, #2, #3" in r.stderr
 

@@ -257,6 +257,15 @@ class Definition(_Frozen):
     def phase(self, key: str) -> Phase | None:
         return self._phase_by_key.get(key)
 
+    def warnings(self) -> list[str]:
+        """What validates but is probably not meant (`workflows validate` prints these)."""
+        out = []
+        for key, c in self.criteria.items():
+            if isinstance(c, IndicatorsCriterion) and c.min_measurements and not c.since_phase_entry:
+                out.append(f"criteria.{key}: counts measurements taken before the phase was entered, so old "
+                           "figures satisfy it; add `since_phase_entry: true` to count only new ones.")
+        return out
+
     def reminder(self, key: str) -> ReminderRule | None:
         """The reminder rule `key`; None when this version has no such rule (any more)."""
         return next((r for r in self.reminders if r.key == key), None)

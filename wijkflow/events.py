@@ -58,7 +58,9 @@ EVENT_TYPES: dict[str, EventType] = {
     "gate_overridden": EventType(EventText(N_("gate overridden"),
                                            N_("Gate overridden by an administrator; not met: {unmet}"))),
     "indicator_added": EventType(EventText(N_("indicator added: {indicator}"), N_("Indicator added: {indicator}"))),
-    "indicator_updated": EventType(EventText(N_("indicator updated"), N_("Indicator changed: {indicator}"))),
+    # A correction of the nulmeting or streefwaarde: the old and the new value (`indicator set`).
+    "indicator_updated": EventType(EventText(N_("indicator corrected: {indicator} ({change})"),
+                                             N_("Indicator {indicator} corrected: {change}"))),
     "measurement_recorded": EventType(EventText(N_("measurement recorded: {indicator} = {value} ({date})"),
                                                 N_("Measurement {indicator}: {value} ({date})"))),
     "indicators_interpreted": EventType(EventText(N_("indicators interpreted"), N_("Figures interpreted"))),
@@ -79,6 +81,23 @@ EVENT_TYPES: dict[str, EventType] = {
         varies=_moved),
     "person_added": EventType(EventText(N_("person added"), N_("Person added: {who}"))),
     "person_forgotten": EventType(EventText(N_("person forgotten"), N_("Person forgotten: {who}"))),
+    # Corrections (issue 12): each points at what it corrects (`corrects`: that event's id).
+    "criterion_withdrawn": EventType(EventText(N_("withdrawn: {criterion}"), N_("Withdrawn: {criterion}"))),
+    "party_approval_withdrawn": EventType(EventText(N_("party sign-off withdrawn: {criterion}"),
+                                                    N_("Signature for {party} withdrawn: {criterion}"))),
+    "measurement_corrected": EventType(EventText(N_("measurement corrected: {indicator} {old} -> {value} ({date})"),
+                                                 N_("Measurement {indicator} corrected: {old} → {value} ({date})"))),
+    "measurement_withdrawn": EventType(EventText(N_("measurement withdrawn: {indicator} = {value} ({date})"),
+                                                 N_("Measurement {indicator} withdrawn: {value} ({date})"))),
+    "role_unassigned": EventType(EventText(N_("role ended: {who} as {role}"), N_("{who} is no longer {role}"))),
+    "person_edited": EventType(EventText(N_("person edited"), N_("Person changed: {who}"))),
+    "aanpak_renamed": EventType(EventText(N_("renamed: {old_name} -> {new_name}"),
+                                          N_("Renamed from {old_name} to {new_name}"))),
+    "aanpak_updated": EventType(EventText(N_("updated by import: {fields}"), N_("Changed by an import: {fields}"))),
+    "aanpak_suspended": EventType(EventText(N_("suspended"), N_("Suspended: {reason}"))),
+    "aanpak_resumed": EventType(EventText(N_("resumed"), N_("Resumed"))),
+    "aanpak_stopped": EventType(EventText(N_("stopped"), N_("Stopped: {reason}"))),
+    "aanpak_reopened": EventType(EventText(N_("reopened"), N_("Reopened: {reason}"))),
     "reminder_sent": EventType(EventText(N_("reminder sent"), N_("Reminder sent ({rule})"))),
     "reminder_retry_scheduled": EventType(EventText(N_("reminder retry scheduled"),
                                                     N_("Reminder not delivered yet, tried again later ({rule})"))),
@@ -111,6 +130,7 @@ def _params(e: dict[str, Any], locale: str | None, form: Form) -> dict[str, Any]
     ref = f"#{p['person_id']}" if p.get("person_id") else ""
     line = form == "line"
     value = p.get("value")
+    old = p.get("old")
     return {
         "from_": e.get("from_label"), "to": e.get("to_label") if e["type"] != "definition_migrated" else p.get("to"),
         "to_label": e.get("to_label"), "from_phase": e.get("from_phase"), "to_phase": e.get("to_phase"),
@@ -127,4 +147,21 @@ def _params(e: dict[str, Any], locale: str | None, form: Form) -> dict[str, Any]
         "text": p.get("text"), "partner": p.get("partner"), "number": p.get("number"), "title": p.get("title"),
         "year": p.get("year"), "party": p.get("party_label") or p.get("party"),
         "theme": p.get("label") or p.get("theme"), "result": p.get("result"), "rule": p.get("rule"),
+        "old": (f"{old:g}" if line else number(old, locale)) if isinstance(old, int | float) else old,
+        "change": _change(p, locale, line), "reason": e.get("reason") or "",
+        "old_name": p.get("old_name"), "new_name": p.get("new_name"), "fields": ", ".join(p.get("fields", [])),
     }
+
+
+def _change(p: dict[str, Any], locale: str | None, line: bool) -> str:
+    """`indicator set`: what changed, old -> new, field by field (the payload's before and after)."""
+    before, after = p.get("before") or {}, p.get("after") or {}
+    parts = []
+    for key in after:
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        shown = [(f"{v:g}" if line else number(v, locale)) if isinstance(v, int | float) else (v or "-")
+                 for v in (old, new)]
+        parts.append(f"{key} {shown[0]} -> {shown[1]}" if line else f"{key} {shown[0]} → {shown[1]}")
+    return ", ".join(parts)

@@ -84,6 +84,13 @@ class Aanpak(SQLModel, table=True):
     visit: int = 1
     # Optimistic lock: a phase change only lands if nobody changed the phase first.
     version: int = 1
+    # active | suspended (opgeschort: reminders paused) | stopped (stopgezet: final, phase kept as it was).
+    # A completed programme is not a status: it is in its definition's final phase (migration 0003).
+    # The default is the database's own, so an insert never names the column (inserts on a database
+    # still at 0002 keep working until it is upgraded).
+    status: str = Field(default="active", sa_column=sa.Column(sa.String, nullable=False, server_default="active"))
+    # An external id (zaak-id, the municipality's own number): when given, `import` matches on it.
+    external_ref: str | None = Field(default=None, index=True)
     created_at: datetime = _utc()
     updated_at: datetime = _utc()
 
@@ -111,6 +118,8 @@ class CriterionRecord(SQLModel, table=True):
     evidence: str | None = None
     comment: str | None = None
     at: datetime = _utc()
+    # Set by `withdraw` (its own audited event); a withdrawn record no longer counts (migration 0003).
+    withdrawn_at: datetime | None = _utc(default=None)
 
 
 class CriterionDeadline(SQLModel, table=True):
@@ -145,6 +154,8 @@ class Measurement(SQLModel, table=True):
     source: str = ""
     person_id: int | None = Field(default=None, foreign_key="person.id")
     at: datetime = _utc()
+    # Set by `measure --withdraw` (its own audited event); a withdrawn figure no longer counts (0003).
+    withdrawn_at: datetime | None = _utc(default=None)
 
 
 class AuditEvent(SQLModel, table=True):

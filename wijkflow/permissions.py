@@ -71,6 +71,16 @@ WRITE = {
     "mail test": frozenset({"admin"}),
     # Re-pins an aanpak to a new definition version: who may advance it, or an administrator.
     "migrate": frozenset({"admin", "projectleider"}),
+    # The daily loop (issue 12): pausing, stopping and correcting. The projectleider runs the
+    # programme; an administrator may always step in. Reopening is the administrator's alone.
+    "suspend": frozenset({"admin", "projectleider"}),
+    "resume": frozenset({"admin", "projectleider"}),
+    "stop": frozenset({"admin", "projectleider"}),
+    "reopen": frozenset({"admin"}),
+    "withdraw": frozenset({"admin", "projectleider"}),
+    "unassign": frozenset({"admin", "projectleider"}),
+    "rename": frozenset({"admin", "projectleider"}),
+    "people edit": frozenset({"admin"}),
 }
 
 MATRIX: dict[str, frozenset[str]] = {**{k: frozenset(v) for k, v in READ.items()}, **WRITE}
@@ -89,6 +99,10 @@ NOTES = {
     "migrate": "the aanpak's projectleider; `--all` administrators only",
     "db copy": "reads this database; writes only into an empty one, which it refuses otherwise",
     "db backup": "reads this database; writes a new file (SQLite), whoever may read the file may copy it",
+    "withdraw": "whoever may give it: the projectleider for a completion, the criterion's role for an approval "
+                "or sign-off",
+    "people edit": "anyone but an auditor may correct their own name and language",
+    "stop": "always with --reason; final until an administrator reopens it",
 }
 
 

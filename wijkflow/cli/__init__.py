@@ -6,8 +6,10 @@ services it needs and builds the App (`open_app`), so `wijkflow --help` stays fa
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -68,12 +70,20 @@ class WijkflowGroup(click.Group):
         return super().main(args, *rest, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
+        wants_json = _wants_json(list(ctx.args))  # the words after the command name
         try:
             return super().invoke(ctx)
         except WijkflowError as exc:
             if _debug(ctx):
-                raise
-            click.echo(f"Error: {exc}", err=True)
+                # --debug adds the traceback; the exit code stays the documented one.
+                click.echo(traceback.format_exc().rstrip(), err=True)
+            if wants_json:
+                # A script that asked for JSON gets its errors as JSON on stderr too (README: JSON errors).
+                click.echo(json.dumps({"error": exc.message, "exit_code": exc.exit_code,
+                                       "type": type(exc).__name__, "details": list(exc.details)},
+                                      ensure_ascii=False), err=True)
+            else:
+                click.echo(f"Error: {exc}", err=True)
             ctx.exit(exc.exit_code)
 
 
@@ -87,6 +97,16 @@ def not_utf8(argv: list[str]) -> str | None:
             return (f"Argument {n} is not UTF-8 text (byte 0x{byte:02x}); give names, keys and paths as UTF-8 "
                     "(check the terminal's or the script's encoding).")
     return None
+
+
+def _wants_json(args: list[str]) -> bool:
+    """Whether the command line asks for `--format json` (or jsonl): then errors are JSON too."""
+    for i, arg in enumerate(args):
+        if arg == "--format" and i + 1 < len(args) and args[i + 1] in ("json", "jsonl"):
+            return True
+        if arg in ("--format=json", "--format=jsonl"):
+            return True
+    return False
 
 
 def _debug(ctx: click.Context) -> bool:
@@ -149,6 +169,7 @@ from . import (  # noqa: E402,F401 - registers the commands
     aanpak_commands,
     admin,
     audit_commands,
+    correction_commands,
     db_commands,
     import_commands,
     migrate_commands,

@@ -63,7 +63,8 @@ def assign(flags: Flags, ref: str, email: str, role: str) -> None:
 
 
 @cli.command("list")
-@click.option("--phase", default=None, help="Only aanpakken in this phase (key, e.g. execute).")
+@click.option("--phase", default=None, help="Only aanpakken in this phase: its key or Dutch label, any case "
+              "(execute, Uitvoeren).")
 @click.option("--wijk", default=None, help="Only this wijk.")
 @click.option("--gemeente", default=None, help="Only this municipality.")
 @click.option("--stalled", is_flag=True, help="Only aanpakken in a phase longer than it should last.")
@@ -88,7 +89,7 @@ def list_cmd(flags: Flags, phase: str | None, wijk: str | None, gemeente: str | 
     rows = list_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme)
     emit(rows, fmt, table=lambda: as_table(rows, [
         ("id", "#"), ("slug", "Slug"), ("name", "Name"), ("wijk", "Wijk"), ("gemeente", "Gemeente"),
-        ("phase_label", "Phase"), ("days_in_phase", "Days"), ("stalled", "Stalled")])
+        ("phase_label", "Phase"), ("days_in_phase", "Days"), ("stalled", "Stalled"), ("status", "Status")])
         if rows else "No wijkaanpakken match.")
 
 
@@ -98,10 +99,13 @@ def _show_text(a: dict[str, Any]) -> str:
              f"  Workflow: {a['workflow']['label']} ({a['workflow']['name']} v{a['workflow']['version']})",
              f"  Phase: {a['phase_label']} [{a['phase']}] since {a['phase_since'][:10]} "
              f"({a['days_in_phase']} days{', STALLED' if a['stalled'] else ''})"]
+    if a.get("status", "active") != "active":
+        lines.insert(4, f"  Status: {a['status_label']} [{a['status']}]")
     if a.get("as_of"):
         lines.insert(1, f"  As of: {a['as_of']}")
     for p in a["people"]:
-        lines.append(f"  {p['role']}: {p['name']} <{p['email'] or '-'}>")
+        who = "(vacant)" if p.get("vacant") else f"{p['name']} <{p['email'] or '-'}>"
+        lines.append(f"  {p['role']}: {who}")
     for g in a["gates"]:
         met = sum(1 for c in g["criteria"] if c["met"])
         state = "open" if g["passed"] else "blocked"
@@ -273,18 +277,50 @@ def indicator_add(flags: Flags, ref: str, key: str, label: str | None, unit: str
 
 @cli.command()
 @click.argument("ref")
-@click.argument("key")
-@click.argument("value")
+@click.argument("key", required=False)
+@click.argument("value", required=False)
 @click.option("--date", "on", default=None, metavar="DATE", help="The day measured (default: today).")
 @click.option("--source", default=None, help="Where the figure comes from.")
+@click.option("--correct", nargs=2, default=None, metavar="ID VALUE",
+              help="Correct measurement number ID to VALUE (with --reason); the old figure stays in the history.")
+@click.option("--withdraw", "withdraw_id", default=None, metavar="ID",
+              help="Withdraw measurement number ID (with --reason): it no longer counts.")
+@click.option("--reason", default=None, help="With --correct or --withdraw: why; recorded in the history.")
 @pass_flags
-def measure(flags: Flags, ref: str, key: str, value: str, on: str | None, source: str | None) -> None:
-    """Record a measurement VALUE of indicator KEY of wijkaanpak REF."""
+def measure(flags: Flags, ref: str, key: str | None, value: str | None, on: str | None, source: str | None,
+            correct: tuple[str, str] | None, withdraw_id: str | None, reason: str | None) -> None:
+    """Record a measurement VALUE of indicator KEY of wijkaanpak REF, or correct / withdraw one.
+
+    \b
+    Examples:
+      wijkflow measure wijkaanpak-noord veiligheid 6.8 --date 2026-05-01
+      wijkflow measure wijkaanpak-noord --correct 12 6.9 --reason "Typfout"
+      wijkflow measure wijkaanpak-noord --withdraw 12 --reason "Dubbel ingevoerd"
+
+    A measurement's number is printed when it is recorded, and shown by `wijkflow history`.
+    """
+    if correct is not None or withdraw_id is not None:
+        if key is not None or (correct is not None and withdraw_id is not None):
+            raise click.UsageError("Give either KEY VALUE, or --correct ID VALUE, or --withdraw ID.")
+        from ..services.corrections import correct_measurement, withdraw_measurement
+
+        app = open_app(flags)
+        if correct is not None:
+            c = correct_measurement(app, ref, correct[0], correct[1], reason=reason, acting=app.settings.user)
+            click.echo(f"Corrected measurement #{c['measurement_id']} of {c['indicator']} ({c['date']}): "
+                       f"{c['old']:g} -> {c['value']:g}, for {c['aanpak']}.")
+        else:
+            w = withdraw_measurement(app, ref, withdraw_id, reason=reason, acting=app.settings.user)
+            click.echo(f"Withdrew measurement #{w['measurement_id']} of {w['indicator']} "
+                       f"({w['value']:g} on {w['date']}) for {w['aanpak']}.")
+        return
+    if key is None or value is None:
+        raise click.UsageError("Give the indicator KEY and the VALUE measured.")
     from ..services import measure as measure_
 
     app = open_app(flags)
     r = measure_(app, ref, key, value, on=on, source=source, acting=app.settings.user)
-    click.echo(f"Recorded {r['indicator']} = {r['value']:g} on {r['date']} for {r['aanpak']}.")
+    click.echo(f"Recorded {r['indicator']} = {r['value']:g} on {r['date']} for {r['aanpak']} (measurement #{r['id']}).")
 
 
 @cli.command()

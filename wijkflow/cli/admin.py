@@ -94,6 +94,8 @@ def workflows_validate(path: str) -> None:
     d = load_file(path)
     click.echo(f"{path}: valid ({d.ref}: {len(d.phases)} phases, {len(d.transitions)} transitions, "
                f"{len(d.criteria)} criteria).")
+    for warning in d.warnings():
+        click.echo(f"Warning: {path}: {warning}", err=True)
 
 
 @cli.group()
@@ -132,6 +134,20 @@ def people_list(flags: Flags, fmt: str) -> None:
                                                   ("locale", "Locale"), ("role", "Role")]))
 
 
+@people.command("edit")
+@click.argument("email")
+@click.option("--name", default=None, help="The corrected full name.")
+@click.option("--locale", type=click.Choice(["nl", "en"]), default=None, help="Language of their emails.")
+@pass_flags
+def people_edit(flags: Flags, email: str, name: str | None, locale: str | None) -> None:
+    """Correct the name or mail language of EMAIL (administrators, or the person themselves)."""
+    from ..services.people import edit_person
+
+    app = open_app(flags)
+    p = edit_person(app, email, name=name, locale=locale, acting=app.settings.user)
+    click.echo(f"Changed {', '.join(p['changed'])} of {p['email']}.")
+
+
 @people.command("forget")
 @click.argument("email")
 @pass_flags
@@ -141,7 +157,9 @@ def people_forget(flags: Flags, email: str) -> None:
 
     app = open_app(flags)
     p = forget_person(app, email, acting=app.settings.user)
-    click.echo(f"Erased person #{p['id']}: their name and email are gone; the history still verifies.")
+    n = p["roles_ended"]
+    ended = f"; their {n} role{'' if n == 1 else 's'} on wijkaanpakken ended" if n else ""
+    click.echo(f"Erased person #{p['id']}: their name and email are gone{ended}; the history still verifies.")
 
 
 @cli.command()

@@ -17,7 +17,7 @@ from ..spreadsheet import CsvWriter
 from .render import csv_cell
 
 LIST_CSV = ["id", "slug", "name", "wijk", "gemeente", "workflow", "phase", "phase_label", "days_in_phase",
-            "stalled"]
+            "stalled", "status"]
 
 
 def show_progress() -> bool:

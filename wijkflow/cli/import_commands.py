@@ -14,10 +14,13 @@ SHOWN = 50  # rows listed in the table output; a portfolio of hundreds is for --
 
 @cli.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+@click.option("--dry-run", is_flag=True, help="Check every row and say what it would be (new, unchanged, updated, "
+              "conflict); write nothing.")
+@click.option("--update", is_flag=True, help="Apply the differences of rows whose aanpak exists, each as an "
+              "audited change (name, wijk, gemeente, ref, people, indicators; never the phase).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @pass_flags
-def import_cmd(flags: Flags, file: str, dry_run: bool, fmt: str) -> None:
+def import_cmd(flags: Flags, file: str, dry_run: bool, update: bool, fmt: str) -> None:
     """Import running wijkaanpakken from FILE (.csv or .yaml) in one transaction.
 
     Each row gives name, wijk, gemeente, workflow, phase and since (the day it entered
@@ -26,6 +29,11 @@ def import_cmd(flags: Flags, file: str, dry_run: bool, fmt: str) -> None:
     may do that) and indicators with baseline and target.
     If any row is bad, nothing is imported and every bad row is listed with its line
     number (exit code 2). See README for the columns.
+
+    Importing the same file twice changes nothing: a row whose aanpak exists (by its `ref`
+    column when given, else by gemeente, wijk and name, compared without regard to case and
+    spaces) is unchanged when equal, and a conflict (exit 2, nothing written) when it differs,
+    unless --update is given. Two rows for one aanpak in one file are refused.
 
     \b
     Example:
@@ -49,19 +57,35 @@ def import_cmd(flags: Flags, file: str, dry_run: bool, fmt: str) -> None:
 
     app = open_app(flags)
     try:
-        r = import_portfolio(app, file, dry_run=dry_run, acting=app.settings.user, on_row=on_row)
+        r = import_portfolio(app, file, dry_run=dry_run, update=update, acting=app.settings.user, on_row=on_row)
     finally:
         if bar is not None:  # end the bar before anything else is written: the result, or bad rows (exit 2)
             bar.__exit__(None, None, None)
+    conflicts = r["counts"]["conflict"]
     if fmt == "json":
         click.echo(as_json(r))
-        return
+    else:
+        _text(r, dry_run)
+    if conflicts:  # only a dry run gets here with conflicts; a real import refused them (ImportRejected)
+        raise click.exceptions.Exit(2)
+
+
+def _text(r: dict, dry_run: bool) -> None:
     verb = "would import" if dry_run else "imported"
+    c = r["counts"]
+    others = ", ".join(f"{c[k]} {k}" for k in ("unchanged", "updated", "conflict") if c[k])
     click.echo(f"{'Dry run: ' if dry_run else ''}{r['file']}: {verb} {len(r['created'])} wijkaanpakken"
+               + (f" ({others})" if others else "")
                + (f" and {len(r['people_added'])} new people" if r["people_added"] else "")
                + ("; nothing was written." if dry_run else " in one transaction."))
-    if len(r["created"]) > SHOWN:
-        click.echo(f"(too many to list here; --format json lists all {len(r['created'])})")
-    elif r["created"]:
-        click.echo(as_table(r["created"], [("line", "Line"), ("slug", "Slug"), ("name", "Name"),
-                                           ("phase", "Phase"), ("workflow", "Workflow")]))
+    shown = r["results"] if dry_run or others else r["created"]
+    if len(shown) > SHOWN:
+        click.echo(f"(too many to list here; --format json lists all {len(shown)})")
+    elif shown:
+        click.echo(as_table(shown, [("line", "Line"), ("status", "Status"), ("slug", "Slug"), ("name", "Name"),
+                                    ("phase", "Phase"), ("workflow", "Workflow")]
+                            if "status" in shown[0] else [("line", "Line"), ("slug", "Slug"), ("name", "Name"),
+                                                           ("phase", "Phase"), ("workflow", "Workflow")]))
+        for row in shown:
+            if row.get("why"):
+                click.echo(f"  line {row['line']}: {row['why']}")

@@ -18,7 +18,8 @@ def reminders() -> None:
 
 @reminders.command("list")
 @click.option("--due", is_flag=True, help="Only what is due now (what `reminders send` would send).")
-@click.option("--until", metavar="DATE", default=None, help="Only what falls due up to and including DATE.")
+@click.option("--until", metavar="DATE", default=None, help="Only what falls due up to and including DATE "
+              "(pending, sent, failed or cancelled alike).")
 @click.option("--failed", is_flag=True, help="Only messages that failed, with the server's answer.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @pass_flags
@@ -28,9 +29,13 @@ def reminders_list(flags: Flags, due: bool, until: str | None, failed: bool, fmt
 
     app = open_app(flags)
     rows = list_reminders(app, due=due, until=until, failed=failed)
-    for r in rows:
-        r["due"] = (r["due"] or "")[:16].replace("T", " ")
-    emit(rows, fmt, table=lambda: as_table(rows, LIST_COLUMNS) if rows else "No reminders match.")
+
+    def table() -> str:
+        # Short local times for people; json and csv keep ISO 8601 with the offset.
+        shown = [{**r, "due": (r["due"] or "")[:16].replace("T", " ")} for r in rows]
+        return as_table(shown, LIST_COLUMNS) if shown else "No reminders match."
+
+    emit(rows, fmt, table=table)
 
 
 @reminders.command("send")
@@ -40,6 +45,9 @@ def reminders_list(flags: Flags, due: bool, until: str | None, failed: bool, fmt
 def reminders_send(flags: Flags, dry_run: bool, fmt: str) -> None:
     """Send every reminder that is due, once (for cron or a systemd timer).
 
+    Exits 1 when any message failed or errored (and will be retried); the counts are printed
+    either way.
+
     Safe to run while `wijkflow scheduler run` runs, or from two machines at once:
     each message is claimed by one sweep only. Cron runs it without --as; auditors may not.
     """
@@ -47,8 +55,12 @@ def reminders_send(flags: Flags, dry_run: bool, fmt: str) -> None:
 
     app = open_app(flags)
     r = send_reminders(app, dry_run=dry_run, acting=app.settings.user)
+    # Cron must see trouble: exit 1 when a message failed for good or errored and waits for a retry.
+    trouble = not dry_run and bool(r["failed"] or r["retrying"])
     if fmt == "json":
         emit(r, "json")
+        if trouble:
+            raise click.exceptions.Exit(1)
         return
     if dry_run:
         would = [m for m in r["messages"] if m["status"] == "would send"]
@@ -65,6 +77,8 @@ def reminders_send(flags: Flags, dry_run: bool, fmt: str) -> None:
         if m["status"] != "sent":
             click.echo(f"  {m['status']}: reminder #{m['reminder']} {m['rule']} to person #{m['person_id']}: "
                        f"{m['error']}")
+    if trouble:
+        raise click.exceptions.Exit(1)
 
 
 @cli.group()

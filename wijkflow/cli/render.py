@@ -91,8 +91,12 @@ def gate_lines(gate: dict[str, Any]) -> list[str]:
 
 
 def describe_event(e: dict[str, Any]) -> str:
-    """One line saying what an event was, for people (the event catalogue's `line` form)."""
-    return describe(e, "en", "line")
+    """One line saying what an event was, for people (the event catalogue's `line` form).
+
+    A measurement's events start with its number, which `measure --correct ID` / `--withdraw ID` take."""
+    line = describe(e, "en", "line")
+    number = (e.get("payload") or {}).get("measurement_id")
+    return f"[#{number}] {line}" if number else line  # first: a long line is clipped in a table
 
 
 def history_table(events: list[dict[str, Any]]) -> str:

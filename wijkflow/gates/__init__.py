@@ -20,6 +20,7 @@ from .facts import (
     PartyFact,
     ProgrammeFacts,
     Record,
+    calendar_days,
     reached,
 )
 from .load import definition_partners, known_partners, load_facts
@@ -28,6 +29,6 @@ from .result import CriterionResult, GateResult, Verdict, snapshot_why
 __all__ = [
     "EVALUATORS", "OPEN_STATUSES", "PROGRAMME_KINDS", "ActivityFact", "CriterionResult", "Evaluator", "Facts",
     "GateResult", "IndicatorFact", "InterpretationFact", "PartyFact", "ProgrammeFacts", "Record", "Verdict",
-    "definition_partners", "evaluate", "evaluate_criterion", "known_partners", "load_facts", "reached",
+    "calendar_days", "definition_partners", "evaluate", "evaluate_criterion", "known_partners", "load_facts", "reached",
     "required_partners", "snapshot_why",
 ]

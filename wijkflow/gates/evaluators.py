@@ -9,7 +9,7 @@ nothing here reads the clock or the database, and no sentence is built by hand.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ..definitions import (
@@ -25,7 +25,7 @@ from ..definitions import (
     Transition,
 )
 from ..i18n import N_
-from .facts import OPEN_STATUSES, Facts, ProgrammeFacts, reached
+from .facts import OPEN_STATUSES, Facts, ProgrammeFacts, calendar_day_after, calendar_days, reached
 from .result import CriterionResult, GateResult, Verdict
 
 Evaluator = Callable[[str, Any, Facts, datetime], Verdict]
@@ -99,13 +99,14 @@ def indicators(key: str, c: IndicatorsCriterion, facts: Facts, now: datetime) ->
 
 
 def min_days(key: str, c: MinDaysCriterion, facts: Facts, now: datetime) -> Verdict:
-    days = (now - facts.phase_since) / timedelta(days=1)
+    # Calendar days in Europe/Amsterdam, as "met from" says: a day is a day across daylight saving.
+    days = calendar_days(facts.phase_since, now)
     if days >= c.days:
         return Verdict(met=True, reason=N_("{days} days in phase (at least {needed})"),
-                       params={"days": int(days), "needed": c.days})
-    ready = facts.phase_since + timedelta(days=c.days)
+                       params={"days": days, "needed": c.days})
+    ready = calendar_day_after(facts.phase_since, c.days)
     return Verdict(met=False, reason=N_("{days} of {needed} days in phase; met from {date}"),
-                   params={"days": int(days), "needed": c.days, "date": ready.date().isoformat()})
+                   params={"days": days, "needed": c.days, "date": ready.isoformat()})
 
 
 # --- the source programmes' kinds: targets, interpretation, plan, themes, parties ----------

@@ -7,7 +7,21 @@ moment by the as-of view. Nothing here reads the clock or the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+# Days in phase (and `min_days`) are calendar days here, whatever the clocks do around daylight saving.
+CALENDAR_TZ = ZoneInfo("Europe/Amsterdam")
+
+
+def calendar_days(since: datetime, now: datetime, tz: ZoneInfo = CALENDAR_TZ) -> int:
+    """Whole calendar days from the day of `since` to the day of `now`, both as dates in `tz`."""
+    return (now.astimezone(tz).date() - since.astimezone(tz).date()).days
+
+
+def calendar_day_after(since: datetime, days: int, tz: ZoneInfo = CALENDAR_TZ) -> date:
+    """The day `days` calendar days after the day of `since` (in `tz`)."""
+    return since.astimezone(tz).date() + timedelta(days=days)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,16 @@ import sqlalchemy as sa
 from .. import store
 from ..definitions import AgendaCriterion, Definition
 from .evaluators import PROGRAMME_KINDS
-from .facts import ActivityFact, Facts, IndicatorFact, InterpretationFact, PartyFact, ProgrammeFacts, Record
+from .facts import (
+    CALENDAR_TZ,
+    ActivityFact,
+    Facts,
+    IndicatorFact,
+    InterpretationFact,
+    PartyFact,
+    ProgrammeFacts,
+    Record,
+)
 
 INDICATOR_KINDS = frozenset({"indicators", "targets", "interpretation"})
 
@@ -28,11 +37,14 @@ def load_facts(conn: sa.Connection, row: Any, definition: Definition) -> Facts:
     kinds = definition.kinds_out_of(row.phase)
     inds: tuple[IndicatorFact, ...] = ()
     if kinds & INDICATOR_KINDS:
+        # New in this visit: recorded since the phase was entered, and taken on or after that day.
+        entered = row.phase_since.astimezone(CALENDAR_TZ).date()
         inds = tuple(IndicatorFact(key=i.key, label=i.label, has_baseline=i.baseline is not None,
                                    measurements=len(ms), direction=i.direction, baseline=i.baseline,
                                    target=i.target, latest=ms[-1].value if ms else None,
                                    latest_recorded_at=max((m.at for m in ms), default=None),
-                                   recent=sum(1 for m in ms if m.at >= row.phase_since))
+                                   recent=sum(1 for m in ms if m.at >= row.phase_since
+                                              and m.measured_on >= entered))
                      for i, ms in store.indicator_facts(conn, row.id))
     programme = programme_facts(conn, row, definition) if kinds & PROGRAMME_KINDS else None
     return Facts(phase=row.phase, phase_since=row.phase_since, records=recs, indicators=inds,

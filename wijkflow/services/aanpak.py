@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from .. import engine, gates, store
@@ -12,13 +12,16 @@ from ..app import App
 from ..definitions import ROLES
 from ..errors import InvalidInput, NotFound
 from ..reminders import schedule as reminder_schedule
+from . import filters
 from .common import (
+    STATUS_LABELS,
     Context,
     actor,
     clean_name,
     clean_text,
     facts,
     load,
+    load_open,
     local_iso,
     local_midnight_utc,
     parse_date,
@@ -41,11 +44,12 @@ def create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str | 
 def create_aanpak_in(conn: Any, app: App, name: str, *, wijk: str, leader: str, acting: str | None,
                      gemeente: str | None = None, workflow: str = "wijkaanpak",
                      coordinators: tuple[str, ...] = (), approvers: tuple[str, ...] = (),
-                     phase: str | None = None, since: str | None = None) -> dict[str, Any]:
+                     phase: str | None = None, since: str | None = None,
+                     external_ref: str | None = None) -> dict[str, Any]:
     """create_aanpak inside the caller's transaction (`wijkflow import` creates many in one)."""
     return _create_aanpak(app, name, wijk=wijk, leader=leader, acting=acting, gemeente=gemeente,
                           workflow=workflow, coordinators=coordinators, approvers=approvers, phase=phase,
-                          since=since, conn=conn)
+                          since=since, conn=conn, external_ref=external_ref)
 
 
 @contextmanager
@@ -60,7 +64,8 @@ def _within(app: App, conn: Any) -> Iterator[Any]:
 
 def _create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str | None, gemeente: str | None,
                    workflow: str, coordinators: tuple[str, ...], approvers: tuple[str, ...],
-                   phase: str | None, since: str | None, conn: Any) -> dict[str, Any]:
+                   phase: str | None, since: str | None, conn: Any,
+                   external_ref: str | None = None) -> dict[str, Any]:
     name = clean_name(name)
     wijk = clean_name(wijk, "wijk")
     gemeente = clean_text(gemeente, "gemeente", max_len=200) or ""
@@ -92,12 +97,15 @@ def _create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str |
             slug, n = f"{base}-{n}", n + 1
         aanpak_id = store.insert_aanpak(
             conn, slug=slug, name=name, wijk=wijk, gemeente=gemeente, definition_id=def_id,
-            phase=start_phase, phase_since=phase_since, visit=1, version=1, created_at=now, updated_at=now)
+            phase=start_phase, phase_since=phase_since, visit=1, version=1, created_at=now, updated_at=now,
+            external_ref=external_ref)
         payload: dict[str, Any] = {"name": name, "wijk": wijk, "gemeente": gemeente, "slug": slug,
                                    "workflow": definition.name, "workflow_version": definition.version,
                                    "workflow_hash": definition.content_hash()}
         if since is not None:
             payload["imported_since"] = since
+        if external_ref is not None:
+            payload["ref"] = external_ref
         store.append_event(conn, at=now, type="aanpak_created", aanpak_id=aanpak_id, actor_id=who.id,
                            to_phase=start_phase, payload=payload)
         reminder_schedule.on_phase_entered(conn, app, aanpak_id=aanpak_id, definition=definition,
@@ -117,7 +125,7 @@ def assign_role(app: App, ref: str, email: str, *, role: str, acting: str | None
     now = app.now()
     with app.db.write() as conn:
         who = actor(conn, acting)
-        ctx = load(conn, ref, app.definitions)
+        ctx = load_open(conn, ref, app.definitions)
         if who.role != "admin":
             ctx.require_role(who, "projectleider", "assign roles")
         target = person(conn, email)
@@ -129,7 +137,8 @@ def assign_role(app: App, ref: str, email: str, *, role: str, acting: str | None
 
 
 def _days(since: datetime, now: datetime) -> int:
-    return int((now - since) / timedelta(days=1))
+    """Days in phase: calendar days (Europe/Amsterdam), the same count `min_days` uses."""
+    return gates.calendar_days(since, now)
 
 
 def list_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = None,
@@ -142,6 +151,7 @@ def count_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = No
                     gemeente: str | None = None) -> int:
     """How many rows `list` reads (before --stalled / --theme): the length of its progress bar."""
     with app.db.read() as conn:
+        phase = filters.resolve(conn, app.definitions, phase=phase, wijk=wijk, gemeente=gemeente)
         return store.count_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente)
 
 
@@ -152,6 +162,8 @@ def iter_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = Non
     theme_key = check_theme_filter(theme)
     now = app.now()
     with app.db.read() as conn:
+        # A phase by key or Dutch label; an unknown phase, wijk or gemeente is refused with the choices.
+        phase = filters.resolve(conn, app.definitions, phase=phase, wijk=wijk, gemeente=gemeente)
         with_theme = store.aanpak_ids_with_theme(conn, theme_key) if theme_key else None
         for row in store.stream_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente):
             if with_theme is not None and row.id not in with_theme:
@@ -165,7 +177,7 @@ def iter_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = Non
             yield {"id": row.id, "slug": row.slug, "name": row.name, "wijk": row.wijk,
                    "gemeente": row.gemeente, "workflow": d.ref, "phase": row.phase,
                    "phase_label": d.phase_label(row.phase), "days_in_phase": days,
-                   "stalled": is_stalled}
+                   "stalled": is_stalled, "status": row.status}
 
 
 def gate_view(ctx: Context, result: gates.GateResult, people: dict[int, Any], app: App,
@@ -196,15 +208,19 @@ def show_aanpak(app: App, ref: str, *, locale: str = "en") -> dict[str, Any]:
         people = store.people_by_id(conn, ids)
         deadlines = store.deadlines(conn, row.id)
         inds = store.indicators(conn, row.id)
+        vacated = store.ended_roles(conn, row.id)
     p = d.phase(row.phase)
     days = _days(row.phase_since, now)
     return {
         "id": row.id, "slug": row.slug, "name": row.name, "wijk": row.wijk, "gemeente": row.gemeente,
         "workflow": {"name": d.name, "version": d.version, "label": d.label},
         "phase": row.phase, "phase_label": d.phase_label(row.phase),
+        "status": row.status, "status_label": STATUS_LABELS[row.status],
         "phase_since": local_iso(row.phase_since, app.tz), "days_in_phase": days,
         "stalled": bool(p and p.max_days and days > p.max_days),
-        "people": [{"role": r.role, **(person_ref(people, r.person_id) or {})} for r in ctx.roles],
+        "people": [{"role": r.role, **(person_ref(people, r.person_id) or {})} for r in ctx.roles]
+        + [{"role": role, "id": None, "email": None, "name": None, "vacant": True}
+           for role in ROLES if role in vacated and not ctx.holders(role)],
         "gates": [gate_view(ctx, g, people, app, locale) for g in results],
         "deadlines": {k: v.isoformat() for k, v in sorted(deadlines.items())},
         "indicators": [i.key for i in inds],

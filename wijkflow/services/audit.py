@@ -19,6 +19,7 @@ from ..app import App
 from ..errors import AuditFailed, InvalidInput, NotFound
 from ..events import KNOWN_EVENT_TYPES  # a database may hold more (from newer modules): accepted too
 from .common import EMAIL_RE, local_iso, local_midnight_utc, parse_date, person_ref
+from .filters import resolve as resolve_filters_of
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -100,17 +101,11 @@ def resolve_filters(conn: Any, app: App, *, aanpak: str | None = None, wijk: str
     if start is not None and stop is not None and start >= stop:
         raise InvalidInput(f"--since {since} lies after --until {until}; nothing can match.")
     aanpak_id = store.find_aanpak(conn, aanpak).id if aanpak else None
-    if wijk and not store.wijk_exists(conn, wijk):
-        raise NotFound(f"No wijkaanpak is in wijk '{wijk}' (`wijkflow list` shows the wijken).")
-    if gemeente and not store.gemeente_exists(conn, gemeente):
-        raise NotFound(f"No wijkaanpak is in gemeente '{gemeente}' (`wijkflow list` shows them).")
-    if phase:
-        known_phases = _phase_keys(conn, app.definitions)
-        if phase not in known_phases:
-            raise NotFound(f"No workflow in this database has a phase '{phase}' "
-                           f"(phases: {', '.join(sorted(known_phases)) or 'none yet'}).")
+    # One check for list and audit query: a phase by key or Dutch label, any case (services/filters.py).
+    phase = resolve_filters_of(conn, app.definitions, phase=phase, wijk=wijk, gemeente=gemeente)
     actor_id = _actor_id(conn, actor) if actor else None
     if types:
+        # Every type wijkflow writes (events.py) is valid before any such event happened.
         known = set(KNOWN_EVENT_TYPES) | store.event_types(conn)
         unknown = [t for t in types if t not in known]
         if unknown:
@@ -145,10 +140,6 @@ def _actor_id(conn: Any, actor: str) -> int:
     if row is None:
         raise NotFound(f"No person with email {text} (a forgotten person is found by number: --actor 12).")
     return int(row.id)
-
-
-def _phase_keys(conn: Any, definitions: dict[str, Any]) -> set[str]:
-    return {p.key for r in store.stored_definitions(conn) for p in store.definition(conn, definitions, r.id).phases}
 
 
 def _phase_labels(conn: Any, definitions: dict[str, Any]) -> dict[str, str]:

@@ -12,14 +12,14 @@ import sqlalchemy as sa
 
 from .. import store
 from ..definitions import Definition
-from ..errors import NotAllowed, NotFound
+from ..errors import InvalidInput, NotAllowed, NotFound
 from ..gates import Facts, load_facts
 from ..roles import FORGOTTEN_PERSON
 from ..validation import EMAIL_RE, MAX_NAME, MAX_TEXT, clean_email, clean_name, clean_text, parse_date
 
-__all__ = ["EMAIL_RE", "MAX_NAME", "MAX_TEXT", "Context", "actor", "actor_and_load", "clean_email", "clean_name",
-           "clean_text", "facts", "load", "local_iso", "local_midnight_utc", "parse_date", "person", "person_ref",
-           "require_admin", "service_actor", "slugify"]
+__all__ = ["EMAIL_RE", "MAX_NAME", "MAX_TEXT", "STATUS_LABELS", "Context", "actor", "actor_and_load", "clean_email",
+           "clean_name", "clean_text", "ended", "facts", "load", "load_open", "local_iso", "local_midnight_utc",
+           "parse_date", "person", "person_ref", "require_admin", "service_actor", "slugify"]
 
 
 def local_midnight_utc(day: date, tz: ZoneInfo) -> datetime:
@@ -70,8 +70,28 @@ def require_admin(conn: sa.Connection, email: str | None, doing: str) -> Any:
     return who
 
 
+# An aanpak's status besides its phase (models.Aanpak.status), with the Dutch label people see.
+STATUS_LABELS = {"active": "Actief", "suspended": "Opgeschort", "stopped": "Stopgezet"}
+
+
+def ended(row: Any, definition: Definition) -> str | None:
+    """'stopped' (stopgezet), 'closed' (in the final phase) or None: may it still change?"""
+    if row.status == "stopped":
+        return "stopped"
+    return "closed" if definition.is_final(row.phase) else None
+
+
 class Context(store.LoadedAanpak):
     """One aanpak loaded for a use-case: the store's view of it plus who may do what."""
+
+    def require_open(self) -> None:
+        """Closed is closed: a stopped aanpak, or one in its final phase, accepts no change (exit 2)."""
+        state = ended(self.row, self.definition)
+        if state is None:
+            return
+        label = STATUS_LABELS["stopped"] if state == "stopped" else self.definition.phase_label(self.row.phase)
+        raise InvalidInput(f"{self.row.name} is {state} ({label}) and accepts no changes; "
+                           f"an administrator may reopen it with `wijkflow reopen {self.row.slug} --reason`.")
 
     def require_any(self, who: Any, roles: tuple[str, ...], doing: str) -> None:
         """Refused unless `who` holds one of `roles`; the refusal names the first (the usual one)."""
@@ -88,6 +108,13 @@ def load(conn: sa.Connection, ref: str, definitions: dict[str, Definition]) -> C
     """The aanpak, its definition (parsed once per App: `definitions` is app.definitions) and its roles."""
     a = store.load_aanpak(conn, ref, definitions)
     return Context(row=a.row, definition=a.definition, roles=a.roles)
+
+
+def load_open(conn: sa.Connection, ref: str, definitions: dict[str, Definition]) -> Context:
+    """load() for a change: refused when the aanpak is closed or stopped (Context.require_open)."""
+    ctx = load(conn, ref, definitions)
+    ctx.require_open()
+    return ctx
 
 
 def actor_and_load(conn: sa.Connection, email: str | None, ref: str,

@@ -9,7 +9,7 @@ from .. import store
 from ..app import App
 from ..errors import Conflict, InvalidInput, NotFound
 from ..gates import IndicatorFact, reached
-from .common import actor, clean_name, clean_text, load, parse_date
+from .common import actor, clean_name, clean_text, load, load_open, parse_date
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -33,7 +33,7 @@ def add_indicator(app: App, ref: str, key: str, *, label: str | None = None, uni
     now = app.now()
     with app.db.write() as conn:
         who = actor(conn, acting)
-        ctx = load(conn, ref, app.definitions)
+        ctx = load_open(conn, ref, app.definitions)
         ctx.require_any(who, ("projectleider", "coordinator"), "add indicators")
         return add_indicator_in(conn, app, ctx, key, label=label, unit=unit, baseline=baseline, target=target,
                                 direction=direction, baseline_date=baseline_date, target_date=target_date,
@@ -105,18 +105,22 @@ def measure(app: App, ref: str, key: str, value: Any, *, on: str | None = None, 
         raise InvalidInput(f"The measurement date {day} lies in the future.")
     with app.db.write() as conn:
         who = actor(conn, acting)
-        ctx = load(conn, ref, app.definitions)
+        ctx = load_open(conn, ref, app.definitions)
         ctx.require_any(who, ("projectleider", "coordinator"), "record measurements")
         ind = _indicator(conn, ctx, key)
         if ind.baseline_date is not None and day < ind.baseline_date:
             raise InvalidInput(f"The measurement date {day} lies before the baseline of '{key}' "
                                f"({ind.baseline_date}).")
-        store.insert_measurement(conn, indicator_id=ind.id, value=number, measured_on=day, source=source,
-                                 person_id=who.id, at=now)
+        if any(m.key == key and m.measured_on == day and m.value == number
+               for m in store.measurements(conn, ctx.row.id)):
+            raise Conflict(f"{ctx.row.name} already has {key} = {number:g} measured on {day}; nothing was "
+                           "recorded (a wrong figure is corrected with `wijkflow measure --correct ID`).")
+        mid = store.insert_measurement(conn, indicator_id=ind.id, value=number, measured_on=day, source=source,
+                                       person_id=who.id, at=now)
         store.append_event(conn, at=now, type="measurement_recorded", aanpak_id=ctx.row.id, actor_id=who.id,
                            payload={"indicator": key, "value": number, "date": day.isoformat(),
-                                    "source": source})
-    return {"aanpak": ctx.row.slug, "indicator": key, "value": number, "date": day.isoformat()}
+                                    "source": source, "measurement_id": mid})
+    return {"aanpak": ctx.row.slug, "indicator": key, "value": number, "date": day.isoformat(), "id": mid}
 
 
 def progress(app: App, ref: str) -> list[dict[str, Any]]:
@@ -164,7 +168,7 @@ def interpret(app: App, ref: str, *, conclusion: str, indicators: tuple[str, ...
     now = app.now()
     with app.db.write() as conn:
         who = actor(conn, acting)
-        ctx = load(conn, ref, app.definitions)
+        ctx = load_open(conn, ref, app.definitions)
         ctx.require_any(who, ("projectleider", "coordinator", "approver"), "interpret its figures")
         known = {i.key for i in store.indicators(conn, ctx.row.id)}
         if not known:
@@ -192,7 +196,7 @@ def update_indicator(app: App, ref: str, key: str, *, baseline: Any = None, base
     today = now.astimezone(app.tz).date()
     with app.db.write() as conn:
         who = actor(conn, acting)
-        ctx = load(conn, ref, app.definitions)
+        ctx = load_open(conn, ref, app.definitions)
         ctx.require_any(who, ("projectleider", "coordinator"), "change indicators")
         ind = _indicator(conn, ctx, key)
         base = _number(baseline, "baseline") if baseline is not None else ind.baseline

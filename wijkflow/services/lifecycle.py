@@ -12,7 +12,7 @@ from ..definitions import ApprovalCriterion, DeliverableCriterion, PartiesCriter
 from ..errors import Conflict, GateNotMet, InvalidInput, NotAllowed, NotFound
 from ..reminders import schedule as reminder_schedule
 from .aanpak import gate_view
-from .common import Context, actor, actor_and_load, clean_text, facts, load, parse_date
+from .common import Context, actor, actor_and_load, clean_text, facts, load_open, local_iso, parse_date, person_ref
 from .parties import approve_party_in
 
 
@@ -33,7 +33,7 @@ def _criterion(ctx: Context, key: str) -> Any:
 def _acting_on(conn: sa.Connection, app: App, acting: str | None, ref: str, key: str) -> tuple[Any, Context, Any]:
     """Who acts, on which aanpak, and the criterion `key` of its current gate (refusals in that order)."""
     who = actor(conn, acting)
-    ctx = load(conn, ref, app.definitions)
+    ctx = load_open(conn, ref, app.definitions)
     return who, ctx, _criterion(ctx, key)
 
 
@@ -80,8 +80,9 @@ def approve(app: App, ref: str, key: str, *, comment: str | None = None, party: 
                                + ("use `wijkflow complete`." if criterion.kind == "deliverable"
                                   else "wijkflow checks it by itself."))
         ctx.require_role(who, criterion.role, f"approve '{key}'")
+        f = facts(conn, ctx)
+        _refuse_second_approval(conn, app, ctx, key, criterion, f)
         if criterion.approves is not None:
-            f = facts(conn, ctx)
             target = f.latest(criterion.approves, "completed")
             if target is None:
                 raise InvalidInput(f"'{criterion.approves}' is not completed yet; there is nothing to approve.")
@@ -99,12 +100,30 @@ def approve(app: App, ref: str, key: str, *, comment: str | None = None, party: 
     return {"aanpak": ctx.row.slug, "criterion": key, "label": criterion.label, "approved": True}
 
 
+def _refuse_second_approval(conn: sa.Connection, app: App, ctx: Context, key: str, criterion: ApprovalCriterion,
+                             f: Any) -> None:
+    """Once means once: an approval that still stands is not given twice (exit 6).
+
+    It no longer stands once withdrawn, or when the deliverable it approves was completed again since."""
+    given = f.latest(key, "approved")
+    if given is None:
+        return
+    if criterion.approves is not None:
+        target = f.latest(criterion.approves, "completed")
+        if target is not None and target.at > given.at:
+            return
+    by = person_ref(store.people_by_id(conn, {given.person_id}), given.person_id) or {}
+    day = (local_iso(given.at, app.tz) or "")[:10]
+    raise Conflict(f"'{key}' is already approved by {by.get('name') or 'someone'} on {day}; nothing was changed "
+                   f"(to change the comment, `wijkflow withdraw {ctx.row.slug} {key} --reason` and approve again).")
+
+
 def set_deadline(app: App, ref: str, key: str, due: str, *, acting: str | None) -> dict[str, Any]:
     day = parse_date(due, "deadline")
     now = app.now()
     with app.db.write() as conn:
         who = actor(conn, acting)
-        ctx = load(conn, ref, app.definitions)
+        ctx = load_open(conn, ref, app.definitions)
         if key not in ctx.definition.criteria:
             raise NotFound(f"Workflow {ctx.definition.ref} has no criterion '{key}'.")
         ctx.require_role(who, "projectleider", "set deadlines")
@@ -136,6 +155,7 @@ def advance(app: App, ref: str, *, acting: str | None, to: str | None = None, re
             expected_version = store.aanpak_version(peeked, ref)
         with (app.db.read() if dry_run else app.db.write(peeked)) as conn:
             who, ctx = actor_and_load(conn, acting, ref, app.definitions)
+            ctx.require_open()
             row, d = ctx.row, ctx.definition
             if override:
                 if who.role != "admin":

@@ -51,9 +51,42 @@ def forget_person(app: App, email: str, *, acting: str | None) -> dict[str, Any]
         if who.role != "admin" and who.id != target.id:
             raise NotAllowed("Only an administrator (or the person themselves) may erase a person.")
         store.secure_delete(conn)
+        # Their roles end first (each in the history), so no aanpak keeps a role nobody can hold.
+        ended = store.roles_of_person(conn, target.id)
+        for r in ended:
+            store.remove_role(conn, r.aanpak_id, target.id, r.role)
+            store.append_event(conn, at=now, type="role_unassigned", aanpak_id=r.aanpak_id, actor_id=who.id,
+                               payload={"person_id": target.id, "role": r.role, "forgotten": True})
         store.erase_person(conn, target.id, now)
         store.append_event(conn, at=now, type="person_forgotten", actor_id=who.id,
-                           payload={"person_id": target.id})
+                           payload={"person_id": target.id, "roles_ended": len(ended)})
     # The old row versions still sit in the write-ahead log until it is checkpointed.
     scrubbed = store.checkpoint(app.db)
-    return {"id": target.id, "forgotten": True, "scrubbed": scrubbed}
+    return {"id": target.id, "forgotten": True, "scrubbed": scrubbed, "roles_ended": len(ended)}
+
+
+def edit_person(app: App, email: str, *, name: str | None = None, locale: str | None = None,
+                acting: str | None) -> dict[str, Any]:
+    """Correct a person's name or mail language (administrators, or the person themselves).
+
+    The history says which fields changed, never the values: names live only in `person`."""
+    if name is None and locale is None:
+        raise InvalidInput("Say what changes: --name and/or --locale.")
+    new_name = clean_name(name) if name is not None else None
+    if locale is not None and locale not in LOCALES:
+        raise InvalidInput(f"Locale '{locale}' is not supported; use nl or en.")
+    now = app.now()
+    with app.db.write() as conn:
+        who = actor(conn, acting)
+        target = person(conn, email)
+        if who.role != "admin" and who.id != target.id:
+            raise NotAllowed("Only an administrator (or the person themselves) may change a person.")
+        changes = {k: v for k, v in (("name", new_name), ("locale", locale))
+                   if v is not None and v != getattr(target, k)}
+        if not changes:
+            raise InvalidInput(f"{target.email} has that name and locale already; nothing to change.")
+        store.update_person(conn, target.id, **changes)
+        store.append_event(conn, at=now, type="person_edited", actor_id=who.id,
+                           payload={"person_id": target.id, "fields": sorted(changes)})
+    return {"id": target.id, "email": target.email, "name": new_name or target.name,
+            "locale": locale or target.locale, "changed": sorted(changes)}

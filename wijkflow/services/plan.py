@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from .. import gates, store
 from ..app import App
 from ..errors import Conflict, InvalidInput, NotFound
-from .common import Context, actor, clean_name, load
+from .common import Context, actor, clean_name, load, load_open
 
 # status key -> Dutch label; the Dutch words are accepted as input too.
 STATUSES = {"planned": "gepland", "running": "lopend", "done": "gereed", "dropped": "vervallen"}
@@ -22,7 +22,7 @@ STATUSES = {"planned": "gepland", "running": "lopend", "done": "gereed", "droppe
 
 def _editor(conn: sa.Connection, app: App, ref: str, acting: str | None, doing: str) -> tuple[Any, Context]:
     who = actor(conn, acting)
-    ctx = load(conn, ref, app.definitions)
+    ctx = load_open(conn, ref, app.definitions)
     ctx.require_any(who, ("projectleider", "coordinator"), doing)
     return who, ctx
 

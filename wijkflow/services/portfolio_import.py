@@ -9,7 +9,12 @@ good, and the person sees every bad row at once instead of one per attempt.
 CSV columns: name, wijk, gemeente, workflow, phase, since, leader, coordinators,
 approvers, indicators, baseline_date, target_date. Lists are separated by ';'. A person
 is an email address of someone known, or "Name <email>" to add them. Indicators are
-catalogue keys: `actieve_bewoners=12->20; veiligheidsbeleving=6.1->7`.
+catalogue keys: `actieve_bewoners=12->20; veiligheidsbeleving=6.1->7`. A baseline's date is
+`baseline_date`, else the row's `since`, else today (CSV and YAML alike).
+
+Importing is idempotent (import_keys.py): a row whose aanpak exists (by `ref`, else by gemeente,
+wijk and name) is `unchanged` when equal, a `conflict` when not (nothing written, exit 2) unless
+`update=True` applies the differences; two rows for one aanpak in one file are refused.
 YAML: a list of aanpakken (or `aanpakken:` plus optional `people:`), same field names;
 indicators there are mappings (key, label, unit, direction, baseline, baseline_date,
 target, target_date), with label/unit/direction taken from the catalogue when omitted.
@@ -21,6 +26,7 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -34,11 +40,12 @@ from ..catalogue import catalogue
 from ..definitions import _parse_yaml  # the same line-keeping, duplicate-, alias- and depth-refusing YAML reader
 from ..errors import ImportRejected, InvalidInput, NotAllowed, WijkflowError
 from .aanpak import create_aanpak_in
-from .common import actor, clean_email, clean_name, load
+from .common import Context, actor, clean_email, clean_name, load
+from .import_keys import Difference, KeyIndex, describe_key, differences, norm, row_key, summary
 from .indicators import add_indicator_in
 
 FIELDS = {"name", "wijk", "gemeente", "workflow", "phase", "since", "leader", "coordinators", "approvers",
-          "indicators", "baseline_date", "target_date"}
+          "indicators", "baseline_date", "target_date", "ref"}
 INDICATOR_FIELDS = {"key", "label", "unit", "direction", "baseline", "baseline_date", "target", "target_date"}
 PERSON_RE = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>]+)>\s*$")
 CSV_INDICATOR_RE = re.compile(r"^(?P<key>[a-z][a-z0-9_]*)\s*(=\s*(?P<base>[^-]*?)\s*(->\s*(?P<target>.*?))?)?\s*$")
@@ -122,8 +129,8 @@ def _yaml_rows(text: str, file: str) -> list[tuple[int, dict[str, Any]]]:
     return rows
 
 
-def import_portfolio(app: App, path: str | Path, *, dry_run: bool = False, acting: str | None,
-                     on_row: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def import_portfolio(app: App, path: str | Path, *, dry_run: bool = False, update: bool = False,
+                     acting: str | None, on_row: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     file = str(path)
     rows = read_rows(path)
     aanpakken = [r for r in rows if "__person__" not in r[1]]
@@ -131,11 +138,14 @@ def import_portfolio(app: App, path: str | Path, *, dry_run: bool = False, actin
         raise InvalidInput(f"{file} has no aanpakken to import.")
     problems: list[tuple[int, str]] = []
     created: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
     people_added: list[str] = []
     report: dict[str, Any] = {}
+    seen: dict[tuple[str, ...], int] = {}
     try:
         with app.db.write() as conn:
             who = actor(conn, acting)
+            index = KeyIndex.read(conn)
             for n, (line, row) in enumerate(rows, start=1):
                 savepoint = conn.begin_nested()
                 try:
@@ -143,7 +153,13 @@ def import_portfolio(app: App, path: str | Path, *, dry_run: bool = False, actin
                         added = _person_entry(conn, app, row["__person__"], who)
                         people_added += [added] if added else []
                     else:
-                        created.append({"line": line, **_aanpak_row(conn, app, row, who, acting, people_added)})
+                        result = _keyed_row(conn, app, row, line, who, acting, people_added, index, seen,
+                                            update=update, dry_run=dry_run)
+                        results.append(result)
+                        if result["status"] == "new":
+                            created.append({k: v for k, v in result.items() if k != "status"})
+                        if result["status"] == "conflict" and not dry_run:
+                            problems.append((line, result["why"]))
                     savepoint.commit()
                 except NotAllowed:
                     raise  # not a bad row but a refusal: the whole import stops, nothing is written
@@ -157,8 +173,10 @@ def import_portfolio(app: App, path: str | Path, *, dry_run: bool = False, actin
                     on_row(n, len(rows))
             if problems:
                 raise ImportRejected(file=file, problems=problems, rows=len(aanpakken))
+            counts = {status: sum(1 for r in results if r["status"] == status)
+                      for status in ("new", "unchanged", "updated", "conflict")}
             report = {"file": file, "dry_run": dry_run, "rows": len(aanpakken), "created": created,
-                      "people_added": people_added}
+                      "people_added": people_added, "results": results, "counts": counts}
             if dry_run:
                 raise _DryRunDone
     except _DryRunDone:
@@ -215,8 +233,7 @@ def _text(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
-def _aanpak_row(conn: sa.Connection, app: App, row: dict[str, Any], who: Any, acting: str | None,
-                people_added: list[str]) -> dict[str, Any]:
+def _check_row(row: dict[str, Any]) -> None:
     if "__error__" in row:
         raise InvalidInput(row["__error__"])
     unknown = sorted(str(k) for k in row if k not in FIELDS and k != "__csv__")
@@ -227,13 +244,110 @@ def _aanpak_row(conn: sa.Connection, app: App, row: dict[str, Any], who: Any, ac
             raise InvalidInput(f"'{needed}' is missing")
     if row.get("phase") and not row.get("since"):
         raise InvalidInput("a phase needs its since date (the day the programme entered it)")
+
+
+def _keyed_row(conn: sa.Connection, app: App, row: dict[str, Any], line: int, who: Any, acting: str | None,
+               people_added: list[str], index: KeyIndex, seen: dict[tuple[str, ...], int], *,
+               update: bool, dry_run: bool) -> dict[str, Any]:
+    """One aanpak row: new, unchanged, updated (with `update`) or a conflict, by its key."""
+    _check_row(row)
+    key = row_key(row)
+    if key in seen:
+        raise InvalidInput(f"the same aanpak as line {seen[key]} ({describe_key(key)}); "
+                           "each aanpak may appear once in a file")
+    seen[key] = line
+    existing = index.find(row)
+    if existing is None:
+        made = _aanpak_row(conn, app, row, who, acting, people_added)
+        index.add(_Key(made["id"], made["slug"], made["name"], str(row["wijk"]), str(row.get("gemeente") or ""),
+                       str(row["ref"]).strip() if row.get("ref") else None))
+        return {"line": line, "status": "new", **{k: v for k, v in made.items() if k != "id"}}
+    ctx = load(conn, existing.slug, app.definitions)
+    diffs = differences(conn, app, ctx, row, _indicators(row), _many)
+    base = {"line": line, "slug": ctx.row.slug, "name": ctx.row.name, "phase": ctx.row.phase,
+            "workflow": ctx.definition.ref}
+    if not diffs:
+        return {**base, "status": "unchanged"}
+    fixed = [d for d in diffs if not d.applicable]
+    if not update or fixed:
+        hint = ("; an import never changes these" if fixed and update
+                else "; `--update` applies them" if not fixed else "")
+        why = f"conflict with {ctx.row.slug}: {summary(fixed if update else diffs)}{hint}"
+        return {**base, "status": "conflict", "why": why, "differences": [d.field for d in diffs]}
+    ctx.require_open()
+    _apply(conn, app, ctx, row, diffs, who, people_added)
+    return {**base, "status": "updated", "differences": [d.field for d in diffs]}
+
+
+@dataclass(frozen=True)
+class _Key:
+    id: int
+    slug: str
+    name: str
+    wijk: str
+    gemeente: str
+    external_ref: str | None
+
+
+def _apply(conn: sa.Connection, app: App, ctx: Context, row: dict[str, Any], diffs: list[Difference], who: Any,
+           people_added: list[str]) -> None:
+    """`--update`: the differences as audited changes, each its own event."""
+    now = app.now()
+    a = ctx.row
+    columns = {"name": "name", "wijk": "wijk", "gemeente": "gemeente", "ref": "external_ref"}
+    fields = {d.field: d for d in diffs if d.field in columns}
+    if fields:
+        values = {columns[f]: (clean_name(str(d.given), f) if f in ("name", "wijk") else str(d.given))
+                  for f, d in fields.items()}
+        store.update_aanpak(conn, a.id, now, **values)
+        store.append_event(conn, at=now, type="aanpak_updated", aanpak_id=a.id, actor_id=who.id,
+                           payload={"fields": sorted(fields), "imported": True,
+                                    "before": {f: d.stored for f, d in fields.items()},
+                                    "after": {f: values[columns[f]] for f, d in fields.items()}})
+    for d in diffs:
+        if d.field in ("projectleider", "coordinator", "approver"):
+            spec = next(s for s in _many(row.get({"projectleider": "leader", "coordinator": "coordinators",
+                                                   "approver": "approvers"}[d.field]))
+                        if norm(d.given) in norm(s))
+            target = store.person_by_email(conn, _person(conn, app, spec, who, people_added))
+            assert target is not None  # _person added them if they were new
+            if store.add_role(conn, a.id, target.id, d.field):
+                store.append_event(conn, at=now, type="role_assigned", aanpak_id=a.id, actor_id=who.id,
+                                   payload={"person_id": target.id, "role": d.field, "imported": True})
+    specs = {str(s.get("key")): s for s in _indicators(row)}
+    for key, spec in specs.items():
+        parts = [d for d in diffs if d.field.startswith(f"indicator {key}")]
+        if not parts:
+            continue
+        if parts[0].field == f"indicator {key}":
+            add_indicator_in(conn, app, ctx, key, label=spec.get("label"), unit=spec.get("unit"),
+                             baseline=spec.get("baseline"), target=spec.get("target"),
+                             direction=spec.get("direction"), baseline_date=_text(spec.get("baseline_date")),
+                             target_date=_text(spec.get("target_date")),
+                             from_catalogue=key in catalogue() and not spec.get("label"), who=who, now=now)
+            continue
+        ind = store.indicator(conn, a.id, key)
+        assert ind is not None  # differences() found it
+        before = {"baseline": ind.baseline, "target": ind.target}
+        after = dict(before)
+        for d in parts:
+            after[d.field.rsplit(" ", 1)[1]] = d.given
+        store.update_indicator(conn, ind.id, **after)
+        store.append_event(conn, at=now, type="indicator_updated", aanpak_id=a.id, actor_id=who.id,
+                           payload={"key": key, "before": before, "after": after, "imported": True})
+    store.touch_aanpak(conn, a.id, now)
+
+
+def _aanpak_row(conn: sa.Connection, app: App, row: dict[str, Any], who: Any, acting: str | None,
+                people_added: list[str]) -> dict[str, Any]:
     leader = _person(conn, app, row["leader"], who, people_added)
     coordinators = tuple(_person(conn, app, p, who, people_added) for p in _many(row.get("coordinators")))
     approvers = tuple(_person(conn, app, p, who, people_added) for p in _many(row.get("approvers")))
     a = create_aanpak_in(conn, app, str(row["name"]), wijk=str(row["wijk"]), leader=leader, acting=acting,
                          gemeente=_text(row.get("gemeente")), workflow=str(row.get("workflow") or "wijkaanpak"),
                          coordinators=coordinators, approvers=approvers, phase=_text(row.get("phase")),
-                         since=_text(row.get("since")))
+                         since=_text(row.get("since")),
+                         external_ref=str(row["ref"]).strip() if row.get("ref") else None)
     ctx = load(conn, a["slug"], app.definitions)
     for spec in _indicators(row):
         extra = set(spec) - INDICATOR_FIELDS
@@ -244,7 +358,7 @@ def _aanpak_row(conn: sa.Connection, app: App, row: dict[str, Any], who: Any, ac
                          baseline=spec.get("baseline"), target=spec.get("target"), direction=spec.get("direction"),
                          baseline_date=_text(spec.get("baseline_date")), target_date=_text(spec.get("target_date")),
                          from_catalogue=key in catalogue() and not spec.get("label"), who=who, now=app.now())
-    return {"slug": a["slug"], "name": a["name"], "phase": a["phase"], "workflow": a["workflow"]}
+    return {"id": a["id"], "slug": a["slug"], "name": a["name"], "phase": a["phase"], "workflow": a["workflow"]}
 
 
 def _indicators(row: dict[str, Any]) -> list[dict[str, Any]]:
@@ -253,7 +367,10 @@ def _indicators(row: dict[str, Any]) -> list[dict[str, Any]]:
         specs = value or []
         if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
             raise InvalidInput("indicators must be a list of mappings with at least a key")
-        return specs
+        # As in a CSV row: a baseline without its own date was taken on the row's baseline_date or since.
+        day = row.get("baseline_date") or row.get("since")
+        return [{**s, "baseline_date": day} if s.get("baseline") is not None and not s.get("baseline_date") and day
+                else s for s in specs]
     out = []
     for item in _many(value):
         m = CSV_INDICATOR_RE.match(item)

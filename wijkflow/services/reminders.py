@@ -27,7 +27,7 @@ def list_reminders(app: App, *, due: bool = False, until: str | None = None,
     if until is not None:
         day = parse_date(until, "--until date")
         limit = datetime.combine(day + timedelta(days=1), time(0), tzinfo=app.tz).astimezone(UTC)
-        status = ("pending",)
+        # Whatever falls due up to DATE, whatever became of it: sent and failed ones too.
     elif due:
         limit, status = now, ("pending",)
     elif failed:

@@ -12,7 +12,7 @@ from .. import store
 from ..app import App
 from ..definitions import ThemesCriterion
 from ..errors import Conflict, InvalidInput
-from .common import actor, clean_name, load, slugify
+from .common import actor, clean_name, load, load_open, slugify
 
 
 def theme_key(text: str) -> str:
@@ -27,6 +27,11 @@ def _choices(definition: Any) -> dict[str, str]:
     return out
 
 
+def _same(text: str) -> str:
+    """How two intended results are compared: spaces collapsed, case folded."""
+    return " ".join(text.split()).casefold()
+
+
 def link_theme(app: App, ref: str, theme: str, *, results: tuple[str, ...] = (),
                acting: str | None) -> dict[str, Any]:
     theme = clean_name(theme, "theme")
@@ -34,7 +39,7 @@ def link_theme(app: App, ref: str, theme: str, *, results: tuple[str, ...] = (),
     now = app.now()
     with app.db.write() as conn:
         who = actor(conn, acting)
-        ctx = load(conn, ref, app.definitions)
+        ctx = load_open(conn, ref, app.definitions)
         ctx.require_any(who, ("projectleider", "coordinator"), "link themes")
         key, label = theme_key(theme), theme
         choices = _choices(ctx.definition)
@@ -53,6 +58,12 @@ def link_theme(app: App, ref: str, theme: str, *, results: tuple[str, ...] = (),
             raise Conflict(f"{ctx.row.name} is already linked to {row.label}; add intended results with --result.")
         else:
             theme_id = row.id
+        have = {_same(r.text) for t, results in store.themes(conn, ctx.row.id) if t.id == theme_id for r in results}
+        for text in texts:
+            if _same(text) in have:
+                raise Conflict(f"{ctx.row.name} already has the intended result '{text}' under {label}; "
+                               "nothing was added.")
+            have.add(_same(text))
         for text in texts:
             store.insert_intended_result(conn, theme_id=theme_id, text=text, person_id=who.id, at=now)
             store.append_event(conn, at=now, type="intended_result_added", aanpak_id=ctx.row.id, actor_id=who.id,

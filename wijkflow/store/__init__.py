@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from .aanpak import (
     LoadedAanpak,
+    aanpak_keys,
     aanpak_version,
     add_role,
     change_phase,
     count_aanpakken,
     deadlines,
+    ended_roles,
+    event_of,
     find_aanpak,
     find_aanpak_with_person,
     gemeente_exists,
@@ -22,13 +25,21 @@ from .aanpak import (
     list_aanpakken,
     load_aanpak,
     move_to_definition,
+    phase_left,
     records,
+    reenter_phase,
+    remove_role,
+    rename_aanpak,
     roles,
+    roles_of_person,
     set_deadline,
+    set_status,
     slug_taken,
     stream_aanpakken,
     touch_aanpak,
+    update_aanpak,
     wijk_exists,
+    withdraw_record,
 )
 from .audit import (
     EXPORT_COLUMNS,
@@ -48,13 +59,16 @@ from .audit import (
 from .common import STREAM_BATCH, Row
 from .definitions import definition, definition_id_by_version, pin_definition, stored_definitions
 from .indicators import (
+    correct_measurement,
     indicator,
     indicator_facts,
     indicators,
     insert_indicator,
     insert_measurement,
+    measurement,
     measurements,
     update_indicator,
+    withdraw_measurement,
 )
 from .outbox import (
     cancel_reminders,
@@ -85,6 +99,7 @@ from .people import (
     people_by_id,
     person_by_email,
     secure_delete,
+    update_person,
 )
 from .programme import (
     aanpak_ids_with_theme,
@@ -101,6 +116,7 @@ from .programme import (
     party_approvals,
     plan_partners,
     plan_points,
+    remove_party_approval,
     theme,
     themes,
     themes_by_aanpak,
@@ -123,5 +139,9 @@ __all__ = [
     "plan_partners", "plan_points", "query_events", "records", "reminder_overview", "renew_claims", "roles",
     "secure_delete", "set_deadline", "settle_reminder", "slug_taken", "stored_definitions", "stream_aanpakken",
     "stream_chain", "theme", "themes", "themes_by_aanpak", "touch_aanpak", "update_activity", "update_indicator",
-    "wijk_exists"
+    "wijk_exists",
+    # issue 12: status, reopen
+    "phase_left", "reenter_phase", "set_status", "measurement", "correct_measurement", "withdraw_measurement",
+    "remove_role", "rename_aanpak", "roles_of_person", "withdraw_record", "remove_party_approval", "event_of",
+    "update_person", "ended_roles", "aanpak_keys", "update_aanpak",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -11,7 +12,7 @@ import sqlalchemy as sa
 
 from ..definitions import Definition
 from ..errors import Conflict
-from ..models import AANPAK, DEADLINE, DEFINITION, RECORD, ROLE
+from ..models import AANPAK, DEADLINE, DEFINITION, EVENT, RECORD, ROLE
 from . import fastpath
 from .common import Row, insert_row, no_such_aanpak, place_filters, streamed
 from .definitions import definition
@@ -84,6 +85,34 @@ def move_to_definition(conn: sa.Connection, aanpak_id: int, *, definition_id: in
         definition_id=definition_id, phase=phase, version=AANPAK.c.version + 1, updated_at=now))
 
 
+def set_status(conn: sa.Connection, aanpak_id: int, status: str, now: datetime) -> None:
+    """active | suspended | stopped (models.Aanpak.status); the phase stays as it is."""
+    conn.execute(AANPAK.update().where(AANPAK.c.id == aanpak_id).values(status=status, updated_at=now))
+
+
+def reenter_phase(conn: sa.Connection, aanpak_id: int, phase: str, now: datetime) -> None:
+    """`reopen` of a closed aanpak: back in `phase`, a new visit of it from `now`, active again.
+
+    The version stays: it counts phase changes through gates (a closed aanpak has no gate out)."""
+    conn.execute(AANPAK.update().where(AANPAK.c.id == aanpak_id).values(
+        phase=phase, phase_since=now, visit=AANPAK.c.visit + 1, status="active", updated_at=now))
+
+
+def phase_left(conn: sa.Connection, aanpak_id: int) -> str | None:
+    """The phase the latest phase-setting event came from (for a closed aanpak: the phase it left)."""
+    return conn.execute(sa.select(EVENT.c.from_phase).where(
+        EVENT.c.aanpak_id == aanpak_id, EVENT.c.to_phase.is_not(None))
+        .order_by(EVENT.c.id.desc()).limit(1)).scalar()
+
+
+def event_of(conn: sa.Connection, aanpak_id: int, type_: str, at: datetime) -> int | None:
+    """The id of the event that recorded a change made at `at` (what a correction points at)."""
+    found: int | None = conn.execute(sa.select(EVENT.c.id).where(
+        EVENT.c.aanpak_id == aanpak_id, EVENT.c.type == type_, EVENT.c.at == at)
+        .order_by(EVENT.c.id.desc()).limit(1)).scalar()
+    return found
+
+
 def touch_aanpak(conn: sa.Connection, aanpak_id: int, now: datetime) -> None:
     conn.execute(AANPAK.update().where(AANPAK.c.id == aanpak_id).values(updated_at=now))
 
@@ -142,6 +171,44 @@ def add_role(conn: sa.Connection, aanpak_id: int, person_id: int, role: str) -> 
 
 def insert_record(conn: sa.Connection, **values: Any) -> int:
     return insert_row(conn, RECORD, values)
+
+
+def withdraw_record(conn: sa.Connection, record_id: int, now: datetime) -> None:
+    conn.execute(RECORD.update().where(RECORD.c.id == record_id).values(withdrawn_at=now))
+
+
+def remove_role(conn: sa.Connection, aanpak_id: int, person_id: int, role: str) -> bool:
+    """The role ends (the history keeps that it was held: `role_unassigned`)."""
+    return conn.execute(ROLE.delete().where(ROLE.c.aanpak_id == aanpak_id, ROLE.c.person_id == person_id,
+                                            ROLE.c.role == role)).rowcount > 0
+
+
+def roles_of_person(conn: sa.Connection, person_id: int) -> list[Row]:
+    """Every role the person holds, on every aanpak (aanpak_id, role)."""
+    return list(conn.execute(sa.select(ROLE.c.aanpak_id, ROLE.c.role).where(ROLE.c.person_id == person_id)
+                             .order_by(ROLE.c.id)))
+
+
+def aanpak_keys(conn: sa.Connection) -> list[Row]:
+    """What `import` matches rows on: every aanpak's name, wijk, gemeente and external ref."""
+    return list(conn.execute(sa.select(AANPAK.c.id, AANPAK.c.slug, AANPAK.c.name, AANPAK.c.wijk, AANPAK.c.gemeente,
+                                       AANPAK.c.external_ref).order_by(AANPAK.c.id)))
+
+
+def update_aanpak(conn: sa.Connection, aanpak_id: int, now: datetime, **values: Any) -> None:
+    """Name, wijk, gemeente or external ref (`import --update`); never the phase."""
+    conn.execute(AANPAK.update().where(AANPAK.c.id == aanpak_id).values(updated_at=now, **values))
+
+
+def ended_roles(conn: sa.Connection, aanpak_id: int) -> set[str]:
+    """Roles someone held on the aanpak and no longer does (`role_unassigned` events): maybe vacant now."""
+    payloads = conn.execute(sa.select(EVENT.c.payload).where(
+        EVENT.c.aanpak_id == aanpak_id, EVENT.c.type == "role_unassigned")).scalars()
+    return {str(json.loads(p or "{}").get("role")) for p in payloads}
+
+
+def rename_aanpak(conn: sa.Connection, aanpak_id: int, name: str, now: datetime) -> None:
+    conn.execute(AANPAK.update().where(AANPAK.c.id == aanpak_id).values(name=name, updated_at=now))
 
 
 def set_deadline(conn: sa.Connection, aanpak_id: int, criterion: str, due: date) -> date | None:

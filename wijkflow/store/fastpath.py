@@ -167,9 +167,9 @@ def roles(conn: sa.Connection, aanpak_id: int) -> list[Any]:
 
 
 def records(conn: sa.Connection, aanpak_id: int, visit: int) -> list[Any]:
-    """Records of this visit, plus the aanpak-wide ones (stored as visit 0)."""
+    """Records of this visit, plus the aanpak-wide ones (stored as visit 0); withdrawn ones no longer count."""
     rows = _fetch(conn, f"SELECT {_columns(RECORD, 'r')} FROM criterion_record r "
-                        "WHERE r.aanpak_id = :id AND r.visit IN (0, :visit) ORDER BY r.id",
+                        "WHERE r.aanpak_id = :id AND r.visit IN (0, :visit) AND r.withdrawn_at IS NULL ORDER BY r.id",
                   {"id": aanpak_id, "visit": visit})
     return [_RECORD(r, conn.dialect) for r in rows]
 

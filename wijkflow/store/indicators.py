@@ -28,10 +28,28 @@ def update_indicator(conn: sa.Connection, indicator_id: int, **values: Any) -> N
 
 
 def measurements(conn: sa.Connection, aanpak_id: int) -> list[Row]:
-    """Every measurement of the aanpak's indicators, oldest first, with the indicator's key."""
+    """Every measurement of the aanpak's indicators that counts (not withdrawn), oldest first, with its key."""
     return list(conn.execute(
         sa.select(MEASUREMENT, INDICATOR.c.key).join(INDICATOR, INDICATOR.c.id == MEASUREMENT.c.indicator_id)
-        .where(INDICATOR.c.aanpak_id == aanpak_id).order_by(MEASUREMENT.c.measured_on, MEASUREMENT.c.id)))
+        .where(INDICATOR.c.aanpak_id == aanpak_id, MEASUREMENT.c.withdrawn_at.is_(None))
+        .order_by(MEASUREMENT.c.measured_on, MEASUREMENT.c.id)))
+
+
+def measurement(conn: sa.Connection, measurement_id: int) -> Row | None:
+    """One measurement by id (withdrawn or not), with its indicator's key and aanpak."""
+    return conn.execute(
+        sa.select(MEASUREMENT, INDICATOR.c.key, INDICATOR.c.aanpak_id, INDICATOR.c.label)
+        .join(INDICATOR, INDICATOR.c.id == MEASUREMENT.c.indicator_id)
+        .where(MEASUREMENT.c.id == measurement_id)).first()
+
+
+def correct_measurement(conn: sa.Connection, measurement_id: int, value: float) -> None:
+    """The corrected figure; the old one stays in the history (the `measurement_corrected` event)."""
+    conn.execute(MEASUREMENT.update().where(MEASUREMENT.c.id == measurement_id).values(value=value))
+
+
+def withdraw_measurement(conn: sa.Connection, measurement_id: int, now: Any) -> None:
+    conn.execute(MEASUREMENT.update().where(MEASUREMENT.c.id == measurement_id).values(withdrawn_at=now))
 
 
 def insert_measurement(conn: sa.Connection, **values: Any) -> int:

@@ -38,7 +38,10 @@ def pending_reminders(conn: sa.Connection, aanpak_id: int) -> list[Row]:
 
 
 def _due(now: datetime, limit: int) -> sa.Select[Any]:
-    return (sa.select(REMINDER).where(REMINDER.c.status == "pending", REMINDER.c.due_at <= now)
+    # A suspended aanpak's reminders wait (pending) until it resumes (services/status.py).
+    paused = sa.select(AANPAK.c.id).where(AANPAK.c.status == "suspended")
+    return (sa.select(REMINDER).where(REMINDER.c.status == "pending", REMINDER.c.due_at <= now,
+                                      REMINDER.c.aanpak_id.not_in(paused))
             .order_by(REMINDER.c.due_at, REMINDER.c.id).limit(limit))
 
 

@@ -51,6 +51,10 @@ def erase_person(conn: sa.Connection, person_id: int, now: datetime) -> None:
                  .values(email=None, name=None, role=None, forgotten_at=now))
 
 
+def update_person(conn: sa.Connection, person_id: int, **values: str) -> None:
+    conn.execute(PERSON.update().where(PERSON.c.id == person_id).values(**values))
+
+
 def secure_delete(conn: sa.Connection) -> None:
     """SQLite: overwrite freed row space with zeros from now on, so an erased name leaves no bytes behind."""
     if conn.dialect.name == "sqlite":

@@ -108,3 +108,9 @@ def party_approvals(conn: sa.Connection, aanpak_id: int, visit: int) -> list[Row
 
 def insert_party_approval(conn: sa.Connection, **values: Any) -> int:
     return insert_row(conn, PARTY, values)
+
+
+def remove_party_approval(conn: sa.Connection, approval_id: int) -> None:
+    """A sign-off withdrawn: the row goes so the party may sign again (one row per party and visit);
+    the history keeps both the signature and its withdrawal (`party_approval_withdrawn`)."""
+    conn.execute(PARTY.delete().where(PARTY.c.id == approval_id))

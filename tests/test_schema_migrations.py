@@ -28,9 +28,10 @@ def old_database(db_url: str, clock, *, stamped: bool = True) -> None:
     """A database at revision 0001 with a history in it, made through the services.
 
     stamped=False: as today's `init` made it before migrations (no alembic_version table).
+    Made at the newest revision (today's services write today's columns), then cut back to 0001.
     """
     app = App.open(db_url, clock=clock)
-    assert app.db.upgrade("0001") == (None, "0001")
+    app.db.init()
     services.add_person(app, ADMIN, name="Ada Admin", role="admin")
     for email, name in ((PL, "Fleur Mensink"), (WR, "Erna Biezenaar"), (SG1, "Robert Olde Heuvel"),
                         (SG2, "Jennifer Havinga")):
@@ -45,11 +46,27 @@ def old_database(db_url: str, clock, *, stamped: bool = True) -> None:
     services.advance(app, "wijkaanpak-noord", acting=PL, reason="Lokaal contract getekend")
     services.add_indicator(app, "wijkaanpak-noord", "bewoners", label="Actieve bewoners", baseline=40, acting=WR)
     app.close()
-    if not stamped:
-        engine = engine_for(db_url)
-        with engine.begin() as conn:
+    engine = engine_for(db_url)
+    with engine.begin() as conn:
+        back_to_0001(conn)
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
+        if not stamped:
             conn.exec_driver_sql("DROP TABLE alembic_version")
-        engine.dispose()
+    engine.dispose()
+
+
+def back_to_0001(conn: sa.Connection) -> None:
+    """What the revisions after 0001 added, removed again (their data with it)."""
+    conn.exec_driver_sql("DROP INDEX ix_audit_event_actor")  # 0002
+    conn.exec_driver_sql("ALTER TABLE audit_event DROP COLUMN leaf")  # 0005
+    conn.exec_driver_sql("DROP TABLE audit_log")
+    conn.exec_driver_sql("DROP TABLE audit_checkpoint")
+
+
+def as_of_0001(state):
+    """A db_state without what the revisions after 0001 add (the version, 0005's tables and leaf column)."""
+    return [(t, [r[:12] for r in rows] if t == "audit_event" else rows) for t, rows in state
+            if t not in ("alembic_version", "audit_log", "audit_checkpoint")]
 
 
 def indexes(db_url: str, table: str) -> set[str]:
@@ -71,12 +88,12 @@ def test_an_old_database_with_data_is_upgraded_and_nothing_is_lost(db_url, db_st
     assert "ix_audit_event_actor" not in indexes(db_url, "audit_event")
     r = sh("db", "current")
     assert r.returncode == 0 and r.stdout.rstrip().endswith(
-        "schema revision 0001; newest is 0002: run `wijkflow db upgrade`.")
+        "schema revision 0001; newest is 0005: run `wijkflow db upgrade`.")
 
     r = sh("db", "upgrade")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.rstrip().endswith("from schema revision 0001 to 0002.")
-    assert without_version(db_state()) == without_version(before)  # every row of every table, as it was
+    assert r.stdout.rstrip().endswith("from schema revision 0001 to 0005.")
+    assert as_of_0001(db_state()) == as_of_0001(before)  # every row of every table, as it was
     assert "ix_audit_event_actor" in indexes(db_url, "audit_event")
     app = App.open(db_url, clock=clock)
     assert audit_service.verify(app)["checked"] == len(dict(before)["audit_event"]) > 10
@@ -85,7 +102,7 @@ def test_an_old_database_with_data_is_upgraded_and_nothing_is_lost(db_url, db_st
     assert audit_service.verify(app)["checked"] == len(dict(before)["audit_event"]) + 1
     app.close()
     r = sh("db", "upgrade")
-    assert r.stdout.rstrip().endswith("is up to date (schema revision 0002).")
+    assert r.stdout.rstrip().endswith("is up to date (schema revision 0005).")
 
 
 def test_init_recognises_a_database_made_before_migrations_and_stamps_it(db_url, db_state, clock, run):
@@ -93,22 +110,22 @@ def test_init_recognises_a_database_made_before_migrations_and_stamps_it(db_url,
     before = db_state()
     assert "alembic_version" not in dict(before)
     r = run("db", "current")
-    assert r.stdout.rstrip().endswith("schema revision 0001; newest is 0002: run `wijkflow db upgrade`.")
+    assert r.stdout.rstrip().endswith("schema revision 0001; newest is 0005: run `wijkflow db upgrade`.")
     r = run("init")
     assert r.exit_code == 0, r.stderr
-    assert r.stdout.rstrip().endswith("(schema revision 0001 to 0002).")
+    assert r.stdout.splitlines()[0].endswith("(schema revision 0001 to 0005).")
     after = db_state()
-    assert dict(after)["alembic_version"] == [("0002",)]
-    assert without_version(after) == before
+    assert dict(after)["alembic_version"] == [("0005",)]
+    assert as_of_0001(after) == as_of_0001(before)
     r = run("init")
-    assert r.stdout.startswith("Checked the wijkflow database") and without_version(db_state()) == before
+    assert r.stdout.startswith("Checked the wijkflow database") and as_of_0001(db_state()) == as_of_0001(before)
 
 
 def test_a_new_database_equals_every_migration_run_from_the_first(db_url, tmp_path):
     """`init` makes a new database with create_all and stamps it; the migrations must make the same."""
     migrated = App.open(db_url)
     assert migrated.db.upgrade("0001") == (None, "0001")
-    assert migrated.db.upgrade() == ("0001", "0002")
+    assert migrated.db.upgrade() == ("0001", "0005")
     with migrated.db.read() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
         sqlite = conn.dialect.name == "sqlite"
@@ -120,7 +137,7 @@ def test_a_new_database_equals_every_migration_run_from_the_first(db_url, tmp_pa
     assert triggers == (["audit_event_append_only_delete", "audit_event_append_only_update"] if sqlite
                         else ["audit_event_append_only"])
     fresh = App.open(str(tmp_path / "fresh.db"))
-    assert fresh.db.upgrade() == (None, "0002")
+    assert fresh.db.upgrade() == (None, "0005")
     with fresh.db.read() as conn:
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
     fresh.close()
@@ -146,19 +163,20 @@ def test_the_history_survives_an_upgrade_and_stays_append_only(db_url, clock):
 
 def test_db_current_and_history_for_scripts(run, app):
     r = run("db", "current", "--format", "json")
-    assert r.exit_code == 0 and '"revision": "0002"' in r.stdout and '"up_to_date": true' in r.stdout
+    assert r.exit_code == 0 and '"revision": "0005"' in r.stdout and '"up_to_date": true' in r.stdout
     r = run("db", "history", "--format", "csv")
     lines = r.stdout.splitlines()
     assert lines[0] == "revision,down_revision,description,current"
     assert lines[1].startswith("0001,,The first released schema") and lines[1].endswith(",no")
-    assert lines[2].startswith('0002,0001,"Index audit events by actor') and lines[2].endswith(",yes")
-    assert [r.revision for r in migrations.history()] == ["0001", "0002"] and migrations.head() == "0002"
+    assert lines[2].startswith('0002,0001,"Index audit events by actor') and lines[2].endswith(",no")
+    assert lines[3].startswith('0005,0002,"The verifiable audit log') and lines[3].endswith(",yes")
+    assert [r.revision for r in migrations.history()] == ["0001", "0002", "0005"] and migrations.head() == "0005"
 
 
 def test_db_current_on_a_database_not_made_yet(tmp_path, run):
     r = run("db", "current", env={"WIJKFLOW_DATABASE_URL": str(tmp_path / "nog-niet.db")})
     assert r.exit_code == 0
-    assert r.stdout.rstrip().endswith("no wijkflow tables yet (newest revision 0002); run `wijkflow init`.")
+    assert r.stdout.rstrip().endswith("no wijkflow tables yet (newest revision 0005); run `wijkflow init`.")
     assert not (tmp_path / "nog-niet.db").exists()
 
 
@@ -170,11 +188,11 @@ def test_a_database_from_a_newer_wijkflow_is_left_alone(db_url, db_state, run, a
     before = db_state()
     r = run("db", "current")
     assert r.exit_code == 0 and r.stdout.rstrip().endswith(
-        "schema revision 0099, newer than this wijkflow knows (newest here 0002); use the wijkflow that upgraded it.")
+        "schema revision 0099, newer than this wijkflow knows (newest here 0005); use the wijkflow that upgraded it.")
     for command in (("init",), ("db", "upgrade")):
         r = run(*command)
         assert (r.exit_code, r.stderr) == (2, "Error: The database is at schema revision 0099, which this wijkflow "
-                                              "does not know (newest here: 0002): a newer wijkflow upgraded it; use "
+                                              "does not know (newest here: 0005): a newer wijkflow upgraded it; use "
                                               "that version.\n")
     assert db_state() == before
 
@@ -188,11 +206,11 @@ def test_what_init_made_before_migrations_upgrades_to_exactly_the_models(db_url)
         SQLModel.metadata.create_all(conn)
         for ddl in _SQLITE_TRIGGERS if conn.dialect.name == "sqlite" else _POSTGRES_TRIGGERS:
             conn.exec_driver_sql(ddl)
-        conn.exec_driver_sql("DROP INDEX ix_audit_event_actor")
+        back_to_0001(conn)
     engine.dispose()
     app = App.open(db_url)
     assert app.db.revision() == "0001"
-    assert app.db.upgrade() == ("0001", "0002")
+    assert app.db.upgrade() == ("0001", "0005")
     with app.db.read() as conn:
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
     app.close()

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .audit_format import STORED_AT
+
 GENESIS = "0" * 64
 
 
@@ -129,3 +131,67 @@ def _explain(event: dict[str, Any], row: Any, content_ok: bool, link_ok: bool,
                              "ones renumbered.")
     return rid, (f"Event #{rid} does not belong to the chain: neither its content nor its link verify "
                  "(inserted or edited).")
+
+
+# --- what is stored: types and canonical forms ----------------------------------------------------------
+
+_TEXT = ("type", "from_phase", "to_phase", "reason", "evidence", "payload", "prev_hash", "hash", "leaf")
+_NULLABLE = ("aanpak_id", "actor_id", "from_phase", "to_phase", "reason", "evidence")
+
+
+def stored_event(row: Any) -> dict[str, Any]:
+    """One row of store.VERIFY_COLUMNS as the event it must be, or StoredWrong naming what is off.
+
+    Types are checked as stored (SQLite keeps whatever was written); the time must be in the one
+    form wijkflow writes (SQLite: 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC), so that two spellings of one
+    instant cannot both pass; the payload must be canonical compact JSON.
+    """
+    values = row._asdict() if hasattr(row, "_asdict") else dict(row)
+    rid = values["id"]
+    if not isinstance(rid, int) or isinstance(rid, bool):
+        raise StoredWrong(None, f"an event's id is stored as {_kind(rid)} {str(rid)[:40]!r}, not a number")
+    for name, value in values.items():
+        if value is None:
+            if name in _NULLABLE:
+                continue
+            raise StoredWrong(rid, f"its {name} is empty")
+        if isinstance(value, bytes | bytearray | memoryview):
+            raise StoredWrong(rid, f"its {name} holds binary data, not {'a time' if name == 'at' else 'text'}")
+        if name in ("aanpak_id", "actor_id") and (not isinstance(value, int) or isinstance(value, bool)):
+            raise StoredWrong(rid, f"its {name} is stored as {_kind(value)} {str(value)[:40]!r}, not a number")
+        if name in _TEXT and not isinstance(value, str):
+            raise StoredWrong(rid, f"its {name} is stored as {_kind(value)}, not text")
+    at = values["at"]
+    if isinstance(at, str):
+        if not STORED_AT.match(at):
+            raise StoredWrong(rid, f"its time is stored as {at[:40]!r}, not in the one form wijkflow writes "
+                                   "(YYYY-MM-DD HH:MM:SS.ffffff, UTC): it was rewritten outside wijkflow")
+        try:
+            moment = datetime.fromisoformat(at).replace(tzinfo=UTC)
+        except ValueError:
+            raise StoredWrong(rid, f"its time {at!r} is not a real moment") from None
+    elif isinstance(at, datetime) and at.tzinfo is not None:
+        moment = at.astimezone(UTC)
+    else:
+        raise StoredWrong(rid, f"its time is stored as {_kind(at)}, not a moment")
+    payload = values["payload"]
+    try:
+        same = json.dumps(json.loads(payload), sort_keys=True, separators=(",", ":"), ensure_ascii=False) == payload
+    except ValueError:
+        same = False
+    if not same:
+        raise StoredWrong(rid, "its payload is not the canonical JSON wijkflow writes")
+    values["at"] = moment
+    return values
+
+
+class StoredWrong(Exception):
+    """A stored event whose columns are not what wijkflow writes (wrong type or form)."""
+
+    def __init__(self, event_id: int | None, problem: str) -> None:
+        self.event_id = event_id
+        super().__init__(f"Event #{event_id}: {problem}." if event_id is not None else f"An event: {problem}.")
+
+
+def _kind(value: Any) -> str:
+    return {int: "a number", float: "a decimal number", str: "text"}.get(type(value), type(value).__name__)

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # How long a sweep's claim on a message holds before another scheduler may take it over
     # (the claiming node died); a live sweep renews its claims well before that.
     lease_seconds: float = 300.0
+    # The installation's Ed25519 key that signs audit checkpoints (made by `init`, mode 0600, never in
+    # the database); and the address the scheduler mails each periodic checkpoint to (empty: none).
+    audit_key_file: str = ""
     config_file: str | None = None
     sources: dict[str, str] = {}
     # What each setting that was given looked like (text from the environment or the file, a
@@ -261,7 +264,8 @@ def load_settings(*, flags: Mapping[str, Any] | None = None, env: Mapping[str, s
                 break
     defaults: dict[str, Any] = {}
     data = Path(user_data_dir(APP_NAME, appauthor=False))
-    for name, default in (("database_url", f"sqlite:///{data / 'wijkflow.db'}"), ("outbox_dir", str(data / "outbox"))):
+    for name, default in (("database_url", f"sqlite:///{data / 'wijkflow.db'}"), ("outbox_dir", str(data / "outbox")),
+                          ("audit_key_file", str(data / "audit-signing-key.pem"))):
         if name not in given:
             defaults[name] = default
             sources[name] = "default (user data directory)"

@@ -24,6 +24,10 @@ def init(flags: Flags) -> None:
         click.echo(f"Upgraded the wijkflow database at {db.where} (schema revision {before} to {after}).")
     else:
         click.echo(f"Checked the wijkflow database at {db.where}.")
+    from ..services.audit_log import ensure_key  # the one audit seam init needs
+
+    key = ensure_key(app)
+    click.echo(f"Audit checkpoints are signed with the key in {key['key_file']} (public half: wijkflow audit key).")
 
 
 @cli.command("config")

@@ -25,31 +25,104 @@ def audit() -> None:
 @click.option("--expect-head", "expect_head", default=None, metavar="HASH",
               help="A head printed earlier by `wijkflow audit head` and kept outside the database; "
                    "it must still be in the chain.")
+@click.option("--checkpoint", "checkpoint_file", default=None, metavar="FILE",
+              help="A signed checkpoint kept earlier (`wijkflow audit checkpoint > FILE`): it must be genuine, "
+                   "this database's, and the events it covers unchanged.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @pass_flags
-def audit_verify(flags: Flags, expect_head: str | None, fmt: str) -> None:
-    """Recompute the hash chain over every event.
+def audit_verify(flags: Flags, expect_head: str | None, checkpoint_file: str | None, fmt: str) -> None:
+    """Check every event, recompute the hash chain and the Merkle tree.
 
-    Exit code 7 names the first event that was edited, deleted, swapped or inserted.
-    Events deleted from the very end can only be noticed with --expect-head.
+    Exit code 7 names the first event that was edited, deleted, swapped, inserted or stored
+    in a form wijkflow does not write (a re-written time, binary data). Events deleted from
+    the very end can only be noticed against a checkpoint (or head) kept outside the database.
+
+    \b
+      wijkflow audit checkpoint > checkpoint-2026-05.txt     (keep it elsewhere)
+      wijkflow audit verify --checkpoint checkpoint-2026-05.txt
     """
     from ..services.audit import verify
+    from ..services.audit_log import read_note
 
     app = open_app(flags)
-    v = verify(app, expect_head=expect_head)
+    note = read_note(checkpoint_file) if checkpoint_file is not None else None
+    v = verify(app, expect_head=expect_head, checkpoint=note)
 
     def text() -> str:
         if not v["checked"]:
             return "The history is empty: 0 events checked."
         out = [f"Verified {v['checked']} events: the history is intact.",
-               f"Head: event #{v['head_id']} {v['head_hash']}"]
+               f"Head: event #{v['head_id']} {v['head_hash']}",
+               f"Merkle root: {v['root']} ({v['tree_size']} events)"]
         if v["expected_head_at"] is not None:
             n = v["appended_since_expected"]
             out.append(f"The head you kept is event #{v['expected_head_at']}; "
                        f"{n} event{'' if n == 1 else 's'} {'was' if n == 1 else 'were'} added after it.")
+        if v["checkpoint_size"] is not None:
+            n = v["appended_since_checkpoint"]
+            out.append(f"The checkpoint you kept covers {v['checkpoint_size']} events, unchanged; "
+                       f"{n} event{'' if n == 1 else 's'} {'was' if n == 1 else 'were'} added after it.")
         return "\n".join(out)
 
     emit(v, fmt, table=text)
+
+
+@audit.command("key")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_flags
+def audit_key(flags: Flags, fmt: str) -> None:
+    """Print the public key that signs this database's checkpoints (give it to the auditor).
+
+    The private half is a file outside the database (WIJKFLOW_AUDIT_KEY_FILE, made by
+    `wijkflow init`, readable by its owner only). The line printed is a verifier key
+    (name+keyid+base64) as the shipped verifier takes it: python verify.py BUNDLE --key FILE.
+    """
+    from ..services.audit_log import public_key
+
+    app = open_app(flags)
+    k = public_key(app)
+    emit(k, fmt, table=lambda: k["key"])
+
+
+@audit.command("checkpoint")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_flags
+def audit_checkpoint(flags: Flags, fmt: str) -> None:
+    """Sign a checkpoint of the history as it is now (tree size, Merkle root, time), store it and print it.
+
+    Keep the printed note outside the database (minutes, a mail to the accountant);
+    `audit verify --checkpoint FILE` and `audit prove --from FILE` check against it later.
+    """
+    from ..services.audit_log import make_checkpoint
+
+    app = open_app(flags)
+    c = make_checkpoint(app)
+    if fmt == "json":
+        emit(c, fmt)
+    else:
+        sys.stdout.write(c["note"])
+
+
+@audit.command("prove")
+@click.argument("event", required=False, type=int)
+@click.option("--from", "old_file", default=None, metavar="OLD-CHECKPOINT",
+              help="A checkpoint kept earlier: prove that today's log extends it (consistency proof).")
+@pass_flags
+def audit_prove(flags: Flags, event: int | None, old_file: str | None) -> None:
+    """Prove that event EVENT is in the latest checkpoint (inclusion), or with --from that the log
+    extends an older checkpoint (consistency). Prints JSON that the shipped verifier checks.
+
+    \b
+      wijkflow audit prove 25 > proof-25.json
+      wijkflow audit prove --from checkpoint-2026-05.txt > consistency.json
+    """
+    from ..services.audit_log import prove_consistency, prove_inclusion, read_note
+
+    if (event is None) == (old_file is None):
+        raise click.UsageError("Give either EVENT or --from OLD-CHECKPOINT.")
+    app = open_app(flags)
+    proof = prove_inclusion(app, event) if event is not None else prove_consistency(app, read_note(old_file or ""))
+    click.echo(json.dumps(proof, indent=2, ensure_ascii=False))
 
 
 @audit.command("head")

@@ -38,7 +38,7 @@ def verifier_key(name: str, public: bytes) -> str:
 def parse_verifier_key(text: str) -> tuple[str, bytes]:
     """(name, 32-byte public key) from `name+keyid+base64`."""
     try:
-        name, kid, b64 = text.strip().rsplit("+", 2)
+        name, kid, b64 = text.strip().split("+", 2)  # the name has no "+"; base64 may
         raw = base64.b64decode(b64, validate=True)
     except (ValueError, binascii.Error):
         raise BadCheckpoint("not a verifier key (name+keyid+base64)") from None
@@ -61,7 +61,11 @@ def body(origin: str, size: int, root: bytes, time: str) -> str:
 
 
 def sign(private: Ed25519PrivateKey, name: str, origin: str, size: int, root: bytes, time: str) -> str:
-    text = body(origin, size, root, time)
+    return sign_text(private, name, body(origin, size, root, time))
+
+
+def sign_text(private: Ed25519PrivateKey, name: str, text: str) -> str:
+    """A signed note of `text` (lines, each ending in a newline)."""
     public = private.public_key().public_bytes_raw()
     sig = base64.b64encode(key_id(name, public) + private.sign(text.encode())).decode()
     return f"{text}\n{DASH} {name} {sig}\n"

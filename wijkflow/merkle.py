@@ -98,24 +98,45 @@ def consistency_ranges(old: int, new: int) -> list[tuple[int, int]]:
     return out[::-1]
 
 
-def range_hashes(leaves: Iterable[bytes], ranges: Sequence[tuple[int, int]]) -> list[bytes]:
-    """The root of each (disjoint) range of leaves, in one pass over the leaves from index 0."""
-    order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
-    result: list[bytes] = [b""] * len(ranges)
-    pos, tree = 0, TreeHasher()
-    end = max((b for _, b in ranges), default=0)
+def subtree_hashes(leaves: Iterable[bytes], size: int, needed: set[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """The roots of the `needed` subtrees [a, b) of the tree over the first `size` leaves, in one pass.
+
+    Every subtree a proof names is a node of the tree: a perfect one (seen when the stack merges it)
+    or one on the right edge, [a, size) (folded from the stack at the end). Memory: log2(size) + needed.
+    """
+    found: dict[tuple[int, int], bytes] = {}
+    stack: list[tuple[int, int, bytes]] = []  # (first leaf, leaves, hash) of perfect subtrees
+    count = 0
     for index, leaf in enumerate(leaves):
-        if index >= end or pos >= len(order):
+        if index >= size:
             break
-        a, b = ranges[order[pos]]
-        if a <= index < b:
-            tree.add(leaf)
-            if index == b - 1:
-                result[order[pos]] = tree.root()
-                pos, tree = pos + 1, TreeHasher()
-    if pos < len(order):
-        raise ValueError("fewer leaves than the proof needs")
-    return result
+        count += 1
+        start, width, h = index, 1, leaf
+        if (index, index + 1) in needed:
+            found[(index, index + 1)] = leaf
+        while stack and stack[-1][1] == width:
+            start, left_width, left = stack.pop()
+            width, h = width + left_width, node_hash(left, h)
+            if (start, start + width) in needed:
+                found[(start, start + width)] = h
+        stack.append((start, width, h))
+    if count < size:
+        raise ValueError("fewer leaves than the tree size")
+    acc: bytes | None = None
+    for start, _, h in reversed(stack):
+        acc = h if acc is None else node_hash(h, acc)
+        if (start, size) in needed:
+            found[(start, size)] = acc
+    missing = needed - found.keys()
+    if missing:
+        raise ValueError(f"not subtrees of this tree: {sorted(missing)[:3]}")
+    return found
+
+
+def range_hashes(leaves: Iterable[bytes], ranges: Sequence[tuple[int, int]], size: int) -> list[bytes]:
+    """The roots of `ranges` (subtrees of the tree over the first `size` leaves), in their order."""
+    found = subtree_hashes(leaves, size, set(ranges))
+    return [found[r] for r in ranges]
 
 
 def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes) -> bool:

@@ -295,6 +295,48 @@ def _csv_export(chunks: Iterator[tuple[int, str]], *, total: Callable[[], int]) 
     out.flush()
 
 
+@audit.command("export")
+@click.option("--bundle", "bundle", required=True, metavar="DIR",
+              help="A new (or empty) directory for the auditor's bundle.")
+@click.option("--aanpak", default=None, metavar="REF", help="Only this wijkaanpak (number or slug).")
+@click.option("--wijk", default=None, help="Only aanpakken in this wijk.")
+@click.option("--gemeente", default=None, help="Only aanpakken in this municipality.")
+@click.option("--phase", default=None, help="Only events in, into or out of this phase.")
+@click.option("--actor", default=None, metavar="EMAIL|N", help="Only what this person did.")
+@click.option("--type", "types", multiple=True, metavar="TYPE", help="Only events of this type (repeatable).")
+@click.option("--since", default=None, metavar="DATE", help="From this day (YYYY-MM-DD, local) or date-time.")
+@click.option("--until", default=None, metavar="DATE", help="Up to and including this day or date-time.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_flags
+def audit_export(flags: Flags, bundle: str, aanpak: str | None, wijk: str | None, gemeente: str | None,
+                 phase: str | None, actor: str | None, types: tuple[str, ...], since: str | None, until: str | None,
+                 fmt: str) -> None:
+    """Write an auditor's bundle: the selected events in their canonical form, an inclusion proof per
+    event, a signed checkpoint, a signed list of what was selected, the public key and the verifier.
+
+    The auditor checks it without wijkflow, with the key received separately:
+
+    \b
+      wijkflow audit export --bundle noord-2026 --aanpak wijkaanpak-noord --since 2026-01-01
+      python3 noord-2026/verify.py noord-2026 --key key-from-the-programme-office.txt
+    """
+    from ..services.audit_bundle import export_bundle
+
+    app = open_app(flags)
+    r = export_bundle(app, bundle, aanpak=aanpak, wijk=wijk, gemeente=gemeente, phase=phase, actor=actor,
+                      types=types, since=since, until=until)
+    emit(r, fmt, table=lambda: f"Wrote {r['events']} events with their proofs to {r['directory']} "
+                               f"(checkpoint of {r['tree_size']} events; key {r['key']}).")
+
+
+@audit.command("verifier")
+def audit_verifier() -> None:
+    """Print the standalone bundle verifier (Python standard library only): wijkflow audit verifier > verify.py"""
+    from ..services.audit_bundle import verifier_source
+
+    sys.stdout.write(verifier_source())
+
+
 @audit.command("phases")
 @click.option("--aanpak", default=None, metavar="REF", help="Only this wijkaanpak.")
 @click.option("--wijk", default=None, help="Only aanpakken in this wijk.")

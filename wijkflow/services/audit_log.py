@@ -85,6 +85,15 @@ def ensure_key(app: App) -> dict[str, Any]:
     return {"origin": origin, "key": vkey, "key_file": str(path)}
 
 
+def signing_key(app: App) -> Ed25519PrivateKey:
+    """The private key (after ensure_key has made it)."""
+    key = _load_key(_key_path(app))
+    if key is None:
+        raise StorageError(f"The audit signing key {shorten(str(_key_path(app)))} is missing; `wijkflow init` makes "
+                           "a new one (checkpoints signed with the old key then no longer match it).")
+    return key
+
+
 def public_key(app: App) -> dict[str, Any]:
     """This log's verifier key as recorded in the database (made, with the key, if there is none yet)."""
     with app.db.read() as conn:
@@ -118,8 +127,7 @@ def tree_root(conn: Any, size: int) -> bytes:
 def make_checkpoint(app: App) -> dict[str, Any]:
     """Sign and store a checkpoint of the whole log as it is now."""
     key_info = ensure_key(app)
-    key = _load_key(_key_path(app))
-    assert key is not None
+    key = signing_key(app)
     with app.db.write() as conn:
         size = store.count_events(conn)
         root = tree_root(conn, size)
@@ -176,7 +184,7 @@ def prove_inclusion(app: App, event_id: int) -> dict[str, Any]:
             raise NotFound(f"No audit event #{event_id}.")
         cp = _covering_checkpoint(conn, event_id)
         ranges = merkle.inclusion_ranges(event_id - 1, cp.size)
-        hashes = merkle.range_hashes(_leaves(conn, cp.size), ranges)
+        hashes = merkle.range_hashes(_leaves(conn, cp.size), ranges, cp.size)
     leaf = bytes.fromhex(row.leaf)
     if not merkle.verify_inclusion(event_id - 1, cp.size, leaf, hashes, bytes.fromhex(cp.root)):
         raise AuditFailed(f"Event #{event_id} is not in the latest checkpoint's tree: the stored leaves were "
@@ -192,7 +200,8 @@ def prove_consistency(app: App, old_note: str) -> dict[str, Any]:
         cp = _covering_checkpoint(conn, old.size)
         hashes: list[bytes] = []
         if 0 < old.size < cp.size:
-            hashes = merkle.range_hashes(_leaves(conn, cp.size), merkle.consistency_ranges(old.size, cp.size))
+            hashes = merkle.range_hashes(_leaves(conn, cp.size), merkle.consistency_ranges(old.size, cp.size),
+                                          cp.size)
     if old.size and not merkle.verify_consistency(old.size, cp.size, old.root, bytes.fromhex(cp.root), hashes):
         raise AuditFailed(f"This log does not extend the checkpoint you kept (tree size {old.size}): the history "
                           "up to it was rewritten after it was signed.")

@@ -158,9 +158,14 @@ def stored_event(row: Any) -> dict[str, Any]:
         if isinstance(value, bytes | bytearray | memoryview):
             raise StoredWrong(rid, f"its {name} holds binary data, not {'a time' if name == 'at' else 'text'}")
         if name in ("aanpak_id", "actor_id") and (not isinstance(value, int) or isinstance(value, bool)):
-            raise StoredWrong(rid, f"its {name} is stored as {_kind(value)} {str(value)[:40]!r}, not a number")
+            raise StoredWrong(rid, f"its {name} is stored as {_kind(value)} {str(value)[:40]!r}, not a whole number")
         if name in _TEXT and not isinstance(value, str):
             raise StoredWrong(rid, f"its {name} is stored as {_kind(value)}, not text")
+        if isinstance(value, str) and not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise StoredWrong(rid, f"its {name} holds bytes that are not UTF-8 text") from None
     at = values["at"]
     if isinstance(at, str):
         if not STORED_AT.match(at):

@@ -66,7 +66,21 @@ def stream_stored(conn: sa.Connection, *, upto: int | None = None, after: int = 
     query = sa.select(*VERIFY_COLUMNS).where(EVENT.c.id > after).order_by(EVENT.c.id)
     if upto is not None:
         query = query.where(EVENT.c.id <= upto)
-    yield from streamed(conn, query)
+    raw = conn.connection.dbapi_connection if conn.dialect.name == "sqlite" else None
+    before = getattr(raw, "text_factory", str)
+    if raw is not None:
+        # Text that is not UTF-8 (written by hand) arrives with its bad bytes as surrogates, for verify to name
+        # the event, instead of failing the fetch.
+        raw.text_factory = _lenient_text  # type: ignore[attr-defined]
+    try:
+        yield from streamed(conn, query)
+    finally:
+        if raw is not None:
+            raw.text_factory = before  # type: ignore[attr-defined]
+
+
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
 
 
 def stream_leaves(conn: sa.Connection, size: int) -> Iterator[str]:

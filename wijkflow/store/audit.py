@@ -71,12 +71,12 @@ def stream_stored(conn: sa.Connection, *, upto: int | None = None, after: int = 
     if raw is not None:
         # Text that is not UTF-8 (written by hand) arrives with its bad bytes as surrogates, for verify to name
         # the event, instead of failing the fetch.
-        raw.text_factory = _lenient_text  # type: ignore[attr-defined]
+        raw.text_factory = _lenient_text
     try:
         yield from streamed(conn, query)
     finally:
         if raw is not None:
-            raw.text_factory = before  # type: ignore[attr-defined]
+            raw.text_factory = before
 
 
 def _lenient_text(data: bytes) -> str:

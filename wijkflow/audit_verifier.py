@@ -86,6 +86,8 @@ def consistent(m, n, old, new, proof):
 def note_lines(note, name, pub, what):
     """The body lines of a signed note, if it carries a good signature by (name, pub)."""
     text, _, sigs = note.partition("\n\n")
+    if text.split("\n")[0] != name:
+        fail(f"{what} is from another log ({text.split(chr(10))[0][:60]}), not {name}")
     kid = hashlib.sha256(name.encode() + b"\n\x01" + pub).digest()[:4]
     for line in sigs.splitlines():
         parts = line.split(" ")
@@ -100,9 +102,8 @@ def fail(message):
 
 def main():
     ap = argparse.ArgumentParser(description="Check a wijkflow audit bundle.")
-    ap.add_argument("bundle", type=Path)
-    ap.add_argument("--key", type=Path)
-    ap.add_argument("--consistency", type=Path)
+    for option in ("bundle", "--key", "--consistency"):
+        ap.add_argument(option, type=Path)
     args = ap.parse_args()
     name, kid, b64 = (args.key or args.bundle / "key.txt").read_text().strip().split("+", 2)
     pub = base64.b64decode(b64)[1:]  # after the key type byte 0x01 (Ed25519)

@@ -187,3 +187,21 @@ def test_a_stored_value_of_the_wrong_type_exits_7_naming_the_event(run, history,
     assert r.exit_code == 7, r.stderr
     assert r.stderr.startswith(f"Error: The history does not verify: Event #4: {says}"), r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_the_raw_csv_export_carries_what_each_leaf_covers(run, history):
+    """The issue's auditor matched 0 of 63 hashes from the CSV: it now has aanpak_id, the UTC moment to the
+    microsecond and the leaf, enough to recompute every leaf (a CSV cannot tell empty text from none: the
+    bundle's JSON Lines can, and is the form to recompute from)."""
+    import csv
+    import io
+
+    r = run("audit", "query", "--format", "csv", "--raw-csv")
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert len(rows) == history
+    for row in rows:
+        e = {k: (row[k] or None) for k in ("from_phase", "to_phase", "reason", "evidence")}
+        e.update(id=int(row["id"]), at=row["at_utc"], type=row["type"], payload=row["payload"],
+                 aanpak_id=int(row["aanpak_id"]) if row["aanpak_id"] else None,
+                 actor_id=int(row["actor_id"]) if row["actor_id"] else None)
+        assert leaf_of(committed_of(e)).hex() == row["leaf"], row["id"]

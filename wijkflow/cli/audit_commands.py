@@ -144,7 +144,10 @@ def audit_head(flags: Flags, fmt: str) -> None:
 
 
 QUERY_CSV = ["id", "at", "aanpak", "wijk", "gemeente", "type", "actor_id", "actor", "actor_email", "from_phase",
-             "to_phase", "reason", "evidence", "override", "gate", "payload", "prev_hash", "hash"]
+             "to_phase", "reason", "evidence", "override", "gate", "payload", "prev_hash", "hash",
+             # What the leaf hash covers that the columns above leave out (docs/audit-format.md): the aanpak's
+             # number and the moment in UTC to the microsecond; and the leaf hash itself.
+             "aanpak_id", "at_utc", "leaf"]
 WIDTHS = [("id", "#", 6), ("at", "When", 16), ("aanpak", "Aanpak", 22), ("type", "Type", 20),
           ("actor", "Who", 20), ("what", "What", 60)]
 

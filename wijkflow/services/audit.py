@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from .. import audit, merkle, store
 from ..app import App
-from ..audit_format import event_leaf
+from ..audit_format import event_leaf, utc_text
 from ..errors import AuditFailed, InvalidInput, NotFound
 from ..events import KNOWN_EVENT_TYPES  # a database may hold more (from newer modules): accepted too
 from . import audit_log
@@ -233,6 +233,7 @@ def event_view(row: Any, refs: dict[Any, Any], labels: dict[str, str], tz: ZoneI
         "to_label": labels.get(row.to_phase) if row.to_phase else None,
         "reason": row.reason, "evidence": row.evidence, "override": bool(payload.get("override")),
         "gate": gate, "person": subject, "payload": payload, "prev_hash": row.prev_hash, "hash": row.hash,
+        "aanpak_id": row.aanpak_id, "at_utc": utc_text(row.at), "leaf": row.leaf,
     }
 
 

@@ -165,7 +165,8 @@ def query_events(conn: sa.Connection, **filters: Any) -> Iterator[Row]:
 # text), for services/audit_export.py to turn into local time without a datetime per event.
 EXPORT_COLUMNS = (EVENT.c.id, sa.type_coerce(EVENT.c.at, sa.String).label("at"), EVENT.c.type, EVENT.c.actor_id,
                   EVENT.c.from_phase, EVENT.c.to_phase, EVENT.c.reason, EVENT.c.evidence, EVENT.c.payload,
-                  EVENT.c.prev_hash, EVENT.c.hash, AANPAK.c.slug, AANPAK.c.wijk, AANPAK.c.gemeente)
+                  EVENT.c.prev_hash, EVENT.c.hash, AANPAK.c.slug, AANPAK.c.wijk, AANPAK.c.gemeente, EVENT.c.aanpak_id,
+                  EVENT.c.leaf)
 
 
 def export_batches(conn: sa.Connection, batch: int = 10_000, **filters: Any) -> Iterator[Sequence[Row]]:

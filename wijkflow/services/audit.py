@@ -12,13 +12,13 @@ import statistics
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from .. import audit, merkle, store
+from ..merkle import leaf_hash
 from ..app import App
-from ..audit_format import event_leaf, utc_text
+from ..audit_format import canonical_bytes, committed, utc_text
 from ..errors import AuditFailed, InvalidInput, NotFound
 from ..events import KNOWN_EVENT_TYPES  # a database may hold more (from newer modules): accepted too
 from . import audit_log
@@ -82,8 +82,8 @@ def _checked(rows: Iterator[Any], tree: merkle.TreeHasher, roots: dict[int, byte
     recomputed (the first mismatch noted in `forged`) and added to `tree`; the roots at the `wanted` sizes."""
     for raw in rows:
         event = audit.stored_event(raw)
-        yield SimpleNamespace(**event)
-        if not forged and event["leaf"] != event_leaf(event).hex():
+        yield event
+        if not forged and event["leaf"] != leaf_hash(canonical_bytes(committed(event, at=event["at_z"]))).hex():
             forged.append(event["id"])
         tree.add(bytes.fromhex(event["leaf"]))
         if tree.size in wanted:

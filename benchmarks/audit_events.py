@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from wijkflow import audit, services
-from wijkflow.audit_format import event_leaf
 from wijkflow.app import App
+from wijkflow.audit_format import event_leaf
 
 KEYS = ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering")
 

@@ -16,11 +16,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from .. import audit, merkle, store
-from ..merkle import leaf_hash
 from ..app import App
 from ..audit_format import canonical_bytes, committed, utc_text
 from ..errors import AuditFailed, InvalidInput, NotFound
 from ..events import KNOWN_EVENT_TYPES  # a database may hold more (from newer modules): accepted too
+from ..merkle import leaf_hash
 from . import audit_log
 from .common import EMAIL_RE, local_iso, local_midnight_utc, parse_date, person_ref
 

@@ -53,9 +53,9 @@ def main(path: str, n: int) -> None:
                       event_leaf(event).hex()))
         prev = h
         if len(batch) == 50_000:
-            conn.executemany("INSERT INTO audit_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+            conn.executemany("INSERT INTO audit_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)", batch)
             batch.clear()
-    conn.executemany("INSERT INTO audit_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+    conn.executemany("INSERT INTO audit_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)", batch)
     conn.execute("COMMIT")
     conn.close()
     print(f"{db}: {n} events, head {prev}")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from conftest import PL, SG1
 
 from wijkflow import services
@@ -281,3 +282,71 @@ def test_a_database_from_before_revision_0005_gets_leaves_and_its_old_head_still
     assert v["expected_head_at"] == v["head_id"] and v["tree_size"] == v["checked"] > 10
     assert make_checkpoint(app)["root"] == v["root"]
     app.close()
+
+
+# --- retention and erasure keep every proof valid -------------------------------------------------------
+
+
+def test_purge_erases_old_content_and_every_proof_still_verifies(run, history, tmp_path, app, clock):
+    kept = tmp_path / "kept.txt"
+    kept.write_text(run("audit", "checkpoint").stdout)
+    before_bundle = tmp_path / "voor"
+    assert run("audit", "export", "--bundle", str(before_bundle)).exit_code == 0
+    proof = run("audit", "prove", "8").stdout
+    clock.forward(400)
+    r = run("audit", "purge", "--before", "2026-03-05", "--reason", "Selectielijst 2020, 1.1.2", user=PL)
+    assert (r.exit_code, r.stderr) == (5, "Error: Only an administrator may purge the history (a retention "
+                                          "decision).\n")
+    r = run("audit", "purge", "--before", "2026-03-05", "--reason", "Selectielijst 2020, 1.1.2",
+            user="admin@hengelo.example")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout.startswith("Erased the content of ") and "event #18 records the purge" in r.stdout
+    with app.db.read() as conn:
+        rows = conn.execute(sa.text("SELECT reason, evidence, payload, erased FROM audit_event WHERE id <= 8")).all()
+    assert all(tuple(r[:3]) == (None, None, "{}") and r[3] for r in rows)
+    v = run("audit", "verify", "--checkpoint", str(kept))
+    assert v.exit_code == 0, v.stderr
+    assert json.loads(run("audit", "prove", "8").stdout)["hashes"] == json.loads(proof)["hashes"]
+    after = tmp_path / "na"
+    assert run("audit", "export", "--bundle", str(after)).exit_code == 0
+    assert verifier(after).returncode == 0
+    lines = (after / "events.jsonl").read_text().splitlines()
+    erased = [json.loads(x) for x in lines if "evidence_sha256" in x and '"evidence":' not in x
+              and json.loads(x)["evidence_sha256"]]
+    assert erased and all("payload" not in e and "reason" not in e for e in erased)
+    old_lines = (before_bundle / "events.jsonl").read_text().splitlines()
+    committed = ("id", "at", "aanpak_id", "type", "actor_id", "from_phase", "to_phase", "reason_sha256",
+                 "evidence_sha256", "payload_sha256")
+    assert [{k: json.loads(x)[k] for k in committed} for x in old_lines] == \
+        [{k: json.loads(x)[k] for k in committed} for x in lines[:len(old_lines)]]
+    r = run("audit", "query", "--type", "audit_purged", "--format", "json")
+    assert '"reason": "Selectielijst 2020, 1.1.2"' in r.stdout
+
+
+@pytest.mark.parametrize(("before", "reason", "says"), [
+    ("2027-01-01", "x", "lies in the future"), ("gisteren", "x", "gisteren"), ("2026-03-05", "  ", "--reason"),
+])
+def test_purge_bad_input_changes_nothing(run, history, db_state, before, reason, says):
+    state = db_state()
+    r = run("audit", "purge", "--before", before, "--reason", reason, user="admin@hengelo.example")
+    assert r.exit_code == 2 and says in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    assert db_state() == state
+
+
+@pytest.mark.sqlite_only
+def test_the_database_allows_only_erasure_and_verify_wants_a_recorded_purge(history, db_path, run, app):
+    app.close()
+    with sqlite3.connect(db_path) as conn:
+        for sql in ("UPDATE audit_event SET reason = NULL, evidence = NULL, payload = '{}', erased = '{}', "
+                    "type = 'x' WHERE id = 8",
+                    "UPDATE audit_event SET reason = 'anders' WHERE id = 8"):
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                conn.execute(sql)
+        row = conn.execute("SELECT reason, evidence, payload FROM audit_event WHERE id = 8").fetchone()
+        digests = {f"{k}_sha256": None if v is None else __import__("hashlib").sha256(v.encode()).hexdigest()
+                   for k, v in zip(("reason", "evidence", "payload"), row, strict=True)}
+        conn.execute("UPDATE audit_event SET reason = NULL, evidence = NULL, payload = '{}', erased = ? WHERE id = 8",
+                     (json.dumps(digests, sort_keys=True, separators=(",", ":")),))
+    r = run("audit", "verify")
+    assert (r.exit_code, r.stderr) == (7, "Error: The history does not verify: Event #8's content was erased, but no "
+                                          "`audit purge` recorded after it covers that.\n")

@@ -58,7 +58,15 @@ def old_database(db_url: str, clock, *, stamped: bool = True) -> None:
 def back_to_0001(conn: sa.Connection) -> None:
     """What the revisions after 0001 added, removed again (their data with it)."""
     conn.exec_driver_sql("DROP INDEX ix_audit_event_actor")  # 0002
-    conn.exec_driver_sql("ALTER TABLE audit_event DROP COLUMN leaf")  # 0005
+    if conn.dialect.name == "sqlite":  # 0005: the update trigger that names `erased`, then its columns
+        conn.exec_driver_sql("DROP TRIGGER audit_event_append_only_update")
+        conn.exec_driver_sql("CREATE TRIGGER audit_event_append_only_update BEFORE UPDATE ON audit_event "
+                             "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END")
+    else:
+        conn.exec_driver_sql("CREATE OR REPLACE FUNCTION wijkflow_append_only() RETURNS trigger LANGUAGE plpgsql "
+                             "AS $$ BEGIN RAISE EXCEPTION 'audit events are append-only'; END $$")
+    conn.exec_driver_sql("ALTER TABLE audit_event DROP COLUMN erased")
+    conn.exec_driver_sql("ALTER TABLE audit_event DROP COLUMN leaf")
     conn.exec_driver_sql("DROP TABLE audit_log")
     conn.exec_driver_sql("DROP TABLE audit_checkpoint")
 

@@ -87,7 +87,9 @@ def walk(rows: Iterable[Mapping[str, Any]], *, find_by_hash: Callable[[str], int
             after = f"#{first - 1}" if first > 1 else "the start of the chain"
             return Verdict(checked, head_id, expected_prev, broken_at=first,
                            problem=f"{gone} missing: deleted from the history (event #{rid} follows {after}).")
-        content_ok = chain_hash(row["prev_hash"], event) == row["hash"]
+        # Content erased by `audit purge` cannot be re-hashed into the chain: its link still verifies, and
+        # its leaf (checked by the caller) commits to the digests of what was erased.
+        content_ok = row.get("erased") is not None or chain_hash(row["prev_hash"], event) == row["hash"]
         link_ok = row["prev_hash"] == expected_prev
         if not (content_ok and link_ok):
             at, problem = _explain(event, row, content_ok, link_ok, find_by_hash)
@@ -137,13 +139,13 @@ def _explain(event: dict[str, Any], row: Any, content_ok: bool, link_ok: bool,
 # --- what is stored: types and canonical forms ----------------------------------------------------------
 
 COLUMNS = ("id", "at", "aanpak_id", "type", "actor_id", "from_phase", "to_phase", "reason", "evidence", "payload",
-           "prev_hash", "hash", "leaf")  # store.VERIFY_COLUMNS, in its order
-_TEXT = ("type", "from_phase", "to_phase", "reason", "evidence", "payload", "prev_hash", "hash", "leaf")
-_NULLABLE = ("aanpak_id", "actor_id", "from_phase", "to_phase", "reason", "evidence")
+           "prev_hash", "hash", "leaf", "erased")  # store.VERIFY_COLUMNS, in its order
+_TEXT = ("type", "from_phase", "to_phase", "reason", "evidence", "payload", "prev_hash", "hash", "leaf", "erased")
+_NULLABLE = ("aanpak_id", "actor_id", "from_phase", "to_phase", "reason", "evidence", "erased")
 _NONE = type(None)
 _TYPES = {"aanpak_id": (int, _NONE), "actor_id": (int, _NONE), "type": (str,), "from_phase": (str, _NONE),
           "to_phase": (str, _NONE), "reason": (str, _NONE), "evidence": (str, _NONE), "payload": (str,),
-          "prev_hash": (str,), "hash": (str,), "leaf": (str,)}
+          "prev_hash": (str,), "hash": (str,), "leaf": (str,), "erased": (str, _NONE)}
 _TYPED = tuple(_TYPES.items())
 
 

@@ -78,15 +78,36 @@ def canonical_bytes(obj: Mapping[str, Any]) -> bytes:
     return ("{" + ",".join(f'"{key}":{_value(obj[key])}' for key in sorted(obj)) + "}").encode("utf-8")
 
 
+def erased_digests(event: Mapping[str, Any]) -> dict[str, Any]:
+    """What audit_event.erased holds once `audit purge` removed the content: the content's digests."""
+    return {f"{name}_sha256": digest(event[name]) for name in CONTENT}
+
+
+def stored_committed(event: Mapping[str, Any], at: str | None = None) -> dict[str, Any]:
+    """The committed object of a stored event: from its content, or from the digests kept when it was erased."""
+    obj = committed(event, at)
+    if event.get("erased"):
+        digests = json.loads(event["erased"])
+        if not isinstance(digests, dict) or set(digests) != set(DIGESTS):
+            raise ValueError("not the digests of erased content")
+        obj.update(digests)
+    return obj
+
+
+DIGESTS = ("evidence_sha256", "payload_sha256", "reason_sha256")
+
+
 def event_leaf(event: Mapping[str, Any]) -> bytes:
-    """The Merkle leaf hash of an event given with its content."""
-    return leaf_hash(canonical_bytes(committed(event)))
+    """The Merkle leaf hash of an event given with its content (or the digests of its erased content)."""
+    return leaf_hash(canonical_bytes(stored_committed(event)))
 
 
 def bundle_line(event: Mapping[str, Any]) -> str:
-    """One line of an export bundle's events.jsonl: the committed object plus the content it commits to."""
-    obj = committed(event)
-    for name in CONTENT:
-        if event[name] is not None:
-            obj[name] = event[name]
+    """One line of an export bundle's events.jsonl: the committed object plus the content it commits to
+    (none for an event whose content was erased)."""
+    obj = stored_committed(event)
+    if not event.get("erased"):
+        for name in CONTENT:
+            if event[name] is not None:
+                obj[name] = event[name]
     return canonical_bytes(obj).decode("utf-8")

@@ -84,6 +84,8 @@ EVENT_TYPES: dict[str, EventType] = {
                                                     N_("Reminder not delivered yet, tried again later ({rule})"))),
     "reminder_failed": EventType(EventText(N_("reminder failed"), N_("Reminder could not be delivered ({rule})"))),
     "reminder_cancelled": EventType(EventText(N_("reminder cancelled"), N_("Reminder cancelled ({rule})"))),
+    "audit_purged": EventType(EventText(N_("history purged before {before}: {events} events"),
+                                        N_("Content of {events} events before {before} erased (retention)"))),
 }
 KNOWN_EVENT_TYPES = tuple(EVENT_TYPES)
 
@@ -127,4 +129,5 @@ def _params(e: dict[str, Any], locale: str | None, form: Form) -> dict[str, Any]
         "text": p.get("text"), "partner": p.get("partner"), "number": p.get("number"), "title": p.get("title"),
         "year": p.get("year"), "party": p.get("party_label") or p.get("party"),
         "theme": p.get("label") or p.get("theme"), "result": p.get("result"), "rule": p.get("rule"),
+        "before": p.get("before") if line else iso_text(p.get("before"), locale), "events": p.get("events"),
     }

@@ -168,6 +168,8 @@ class AuditEvent(SQLModel, table=True):
     hash: str = ""
     # The event's Merkle leaf hash (hex; docs/audit-format.md), written with the event (migration 0005).
     leaf: str = ""
+    # Set when `audit purge` erased the content: {"evidence_sha256", "payload_sha256", "reason_sha256"} (JSON).
+    erased: str | None = None
 
 
 class AuditLog(SQLModel, table=True):

@@ -340,6 +340,30 @@ def audit_verifier() -> None:
     sys.stdout.write(verifier_source())
 
 
+@audit.command("purge")
+@click.option("--before", required=True, metavar="DATE",
+              help="Erase the content of events before this day (YYYY-MM-DD, local).")
+@click.option("--reason", required=True, help="The retention rule applied, e.g. 'Selectielijst 2020, cat. 1.1'.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_flags
+def audit_purge(flags: Flags, before: str, reason: str, fmt: str) -> None:
+    """Erase the content (reason, evidence, payload) of old events under a retention schedule.
+
+    What happened, in what order, when and by whom stays; so does every checkpoint and proof,
+    because each event's leaf commits to digests of its content, which are kept. Administrators
+    only; the purge itself is an audit event.
+
+    \b
+      wijkflow audit purge --before 2021-01-01 --reason "Selectielijst gemeenten 2020, 1.1.2" --as ADMIN
+    """
+    from ..services.audit_retention import purge
+
+    app = open_app(flags)
+    r = purge(app, before=before, reason=reason, acting=app.settings.user)
+    emit(r, fmt, table=lambda: f"Erased the content of {r['erased']} events before {r['before']}; every proof still "
+                               f"verifies (event #{r['event']} records the purge).")
+
+
 @audit.command("phases")
 @click.option("--aanpak", default=None, metavar="REF", help="Only this wijkaanpak.")
 @click.option("--wijk", default=None, help="Only aanpakken in this wijk.")

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from .. import audit, merkle, store
 from ..app import App
-from ..audit_format import canonical_bytes, committed, utc_text
+from ..audit_format import canonical_bytes, stored_committed, utc_text
 from ..errors import AuditFailed, InvalidInput, NotFound
 from ..events import KNOWN_EVENT_TYPES  # a database may hold more (from newer modules): accepted too
 from ..merkle import leaf_hash
@@ -49,9 +49,10 @@ def verify(app: App, *, expect_head: str | None = None, checkpoint: str | None =
         roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
         wanted = set(stored) | ({kept.size} if kept else set())
         forged: list[int] = []  # events whose leaf does not match: reported once the chain has had its say
+        erasure = _Erasure()
         with closing(store.stream_stored(conn)) as rows:
             try:
-                verdict = audit.walk(_checked(rows, tree, roots, wanted, forged), expect_head=expect_head,
+                verdict = audit.walk(_checked(rows, tree, roots, wanted, forged, erasure), expect_head=expect_head,
                                      find_by_hash=lambda h: store.event_id_by_hash(conn, h))
             except audit.StoredWrong as exc:
                 raise AuditFailed(f"The history does not verify: {str(exc).rstrip('.')}.") from None
@@ -61,6 +62,10 @@ def verify(app: App, *, expect_head: str | None = None, checkpoint: str | None =
         if forged:
             raise AuditFailed(f"The history does not verify: Event #{forged[0]} was edited or forged: its content "
                               f"does not match its leaf hash ({forged[0] - 1} events before it verify).")
+        unpurged = erasure.unrecorded()
+        if unpurged is not None:
+            raise AuditFailed(f"The history does not verify: Event #{unpurged}'s content was erased, but no "
+                              "`audit purge` recorded after it covers that.")
         for size, row in sorted(stored.items()):
             _check_root(f"The checkpoint stored as #{row.id}", size, bytes.fromhex(row.root), roots, tree.size)
             audit_log.check_note(conn, row.note, f"checkpoint stored as #{row.id}")
@@ -76,15 +81,44 @@ def verify(app: App, *, expect_head: str | None = None, checkpoint: str | None =
             "appended_since_checkpoint": tree.size - kept.size if kept else None}
 
 
+class _Erasure:
+    """Erased content must be covered by a purge recorded after it: the latest erased event, the latest cutoff."""
+
+    def __init__(self) -> None:
+        self.last: tuple[str, int] | None = None  # (at_z, id) of the latest erased event
+        self.cutoff = ""  # the latest purge's `before` moment (UTC, canonical text)
+
+    def see(self, event: dict[str, Any]) -> None:
+        if event["erased"] is not None and (self.last is None or event["at_z"] >= self.last[0]):
+            self.last = (event["at_z"], event["id"])
+        if event["type"] == "audit_purged" and event["erased"] is None:
+            try:
+                before = json.loads(event["payload"]).get("before_utc")
+            except (ValueError, AttributeError):  # not what wijkflow writes: its leaf says so
+                before = None
+            if isinstance(before, str):
+                self.cutoff = max(self.cutoff, before)
+
+    def unrecorded(self) -> int | None:
+        return self.last[1] if self.last is not None and not self.last[0] < self.cutoff else None
+
+
 def _checked(rows: Iterator[Any], tree: merkle.TreeHasher, roots: dict[int, bytes], wanted: set[int],
-             forged: list[int]) -> Iterator[Any]:
+             forged: list[int], erasure: _Erasure) -> Iterator[Any]:
     """The stored rows as the chain walk reads them, each checked for types and canonical forms; each leaf
     recomputed (the first mismatch noted in `forged`) and added to `tree`; the roots at the `wanted` sizes."""
     for raw in rows:
         event = audit.stored_event(raw)
         yield event
-        if not forged and event["leaf"] != leaf_hash(canonical_bytes(committed(event, at=event["at_z"]))).hex():
+        try:
+            obj = stored_committed(event, at=event["at_z"])
+        except ValueError:
+            raise audit.StoredWrong(event["id"], "its record of erased content is not what `audit purge` writes") \
+                from None
+        if not forged and event["leaf"] != leaf_hash(canonical_bytes(obj)).hex():
             forged.append(event["id"])
+        if event["erased"] is not None or event["type"] == "audit_purged":
+            erasure.see(event)
         tree.add(bytes.fromhex(event["leaf"]))
         if tree.size in wanted:
             roots[tree.size] = tree.root()

@@ -207,3 +207,4 @@ def prove_consistency(app: App, old_note: str) -> dict[str, Any]:
                           "up to it was rewritten after it was signed.")
     return {"old_size": old.size, "tree_size": cp.size, "hashes": [h.hex() for h in hashes],
             "old_checkpoint": old_note, "checkpoint": cp.note}
+

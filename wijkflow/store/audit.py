@@ -39,7 +39,7 @@ def append_event(conn: sa.Connection, *, at: datetime, type: str, aanpak_id: int
     }
     prev = last[1] if last else GENESIS
     fastpath.insert_event(conn, {**event, "prev_hash": prev, "hash": chain_hash(prev, event),
-                                 "leaf": event_leaf(event).hex()})
+                                 "leaf": event_leaf(event).hex(), "erased": None})
     return int(event["id"])
 
 
@@ -58,7 +58,7 @@ def stream_chain(conn: sa.Connection) -> Iterator[Row]:
 # that a value of the wrong type or a re-written time is seen rather than converted.
 VERIFY_COLUMNS = (EVENT.c.id, sa.type_coerce(EVENT.c.at, sa.String).label("at"), EVENT.c.aanpak_id, EVENT.c.type,
                   EVENT.c.actor_id, EVENT.c.from_phase, EVENT.c.to_phase, EVENT.c.reason, EVENT.c.evidence,
-                  EVENT.c.payload, EVENT.c.prev_hash, EVENT.c.hash, EVENT.c.leaf)
+                  EVENT.c.payload, EVENT.c.prev_hash, EVENT.c.hash, EVENT.c.leaf, EVENT.c.erased)
 
 
 def stream_stored(conn: sa.Connection, *, upto: int | None = None, after: int = 0) -> Generator[Row, None, None]:
@@ -206,3 +206,21 @@ def latest_checkpoint(conn: sa.Connection) -> Row | None:
 
 def checkpoints(conn: sa.Connection) -> list[Row]:
     return list(conn.execute(sa.select(CHECKPOINT).order_by(CHECKPOINT.c.id)))
+
+
+# --- retention: erasing content, keeping what the leaves commit to -----------------------------------------
+
+def events_with_content_before(conn: sa.Connection, before: datetime) -> list[Row]:
+    """Events before `before` that still hold content (reason, evidence or a payload)."""
+    return list(conn.execute(sa.select(EVENT.c.id, EVENT.c.reason, EVENT.c.evidence, EVENT.c.payload).where(
+        EVENT.c.at < before, EVENT.c.erased.is_(None),
+        sa.or_(EVENT.c.reason.is_not(None), EVENT.c.evidence.is_not(None), EVENT.c.payload != "{}"))
+        .order_by(EVENT.c.id)))
+
+
+def erase_content(conn: sa.Connection, erased: list[dict[str, Any]]) -> None:
+    """Empty reason, evidence and payload of these events ({"id", "erased"}), keeping their digests."""
+    if erased:
+        conn.execute(EVENT.update().where(EVENT.c.id == sa.bindparam("event_id"))
+                     .values(reason=None, evidence=None, payload="{}", erased=sa.bindparam("digests")),
+                     [{"event_id": e["id"], "digests": e["erased"]} for e in erased])

@@ -1,7 +1,9 @@
 """The verifiable audit log: a Merkle leaf per event, the log's identity and signed checkpoints.
 
 `audit_event.leaf` holds each event's leaf hash (docs/audit-format.md), filled here for the
-events already written (the hash chain stays as it was, so heads kept before still verify).
+events already written (the hash chain stays as it was, so heads kept before still verify);
+`audit_event.erased` the digests of content `audit purge` erased, the one update the
+append-only trigger now allows.
 `audit_log` holds the origin line of this database's checkpoints and the key that signs them;
 `audit_checkpoint` the checkpoints themselves. Touches only the audit tables.
 
@@ -25,12 +27,28 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-_SQLITE_UPDATE_TRIGGER = """CREATE TRIGGER IF NOT EXISTS audit_event_append_only_update BEFORE UPDATE ON audit_event
+_OLD_SQLITE_UPDATE_TRIGGER = """CREATE TRIGGER IF NOT EXISTS audit_event_append_only_update BEFORE UPDATE ON audit_event
        BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END"""
+_OLD_POSTGRES_FUNCTION = """CREATE OR REPLACE FUNCTION wijkflow_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN RAISE EXCEPTION 'audit events are append-only'; END $$"""
+# Append-only, except erasing content (`audit purge`): written out as the models' db.py has them.
+_KEPT = ("id", "at", "aanpak_id", "type", "actor_id", "from_phase", "to_phase", "prev_hash", "hash", "leaf")
+_ERASE_ONLY = ("OLD.erased IS NULL AND NEW.erased IS NOT NULL AND NEW.reason IS NULL AND NEW.evidence IS NULL "
+               "AND NEW.payload = '{}' AND ")
+_SQLITE_UPDATE_TRIGGER = (
+    "CREATE TRIGGER IF NOT EXISTS audit_event_append_only_update BEFORE UPDATE ON audit_event WHEN NOT ("
+    + _ERASE_ONLY + " AND ".join(f"NEW.{c} IS OLD.{c}" for c in _KEPT) + ")"
+    " BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END")
+_POSTGRES_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION wijkflow_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "IF TG_OP = 'UPDATE' AND " + _ERASE_ONLY
+    + " AND ".join(f"NEW.{c} IS NOT DISTINCT FROM OLD.{c}" for c in _KEPT)
+    + " THEN RETURN NEW; END IF; RAISE EXCEPTION 'audit events are append-only'; END $$")
 
 
 def upgrade() -> None:
     op.add_column("audit_event", sa.Column("leaf", sa.String(), nullable=False, server_default=""))
+    op.add_column("audit_event", sa.Column("erased", sa.String(), nullable=True))
     op.create_table("audit_log",
                     sa.Column("id", sa.Integer(), nullable=False),
                     sa.Column("origin", sa.String(), nullable=False),
@@ -58,13 +76,23 @@ def upgrade() -> None:
         updates = [{"i": r.id, "leaf": event_leaf({**r._asdict(), "at": UTCDateTime.read(r.at)}).hex()} for r in rows]
         conn.execute(sa.text("UPDATE audit_event SET leaf = :leaf WHERE id = :i"), updates)
         last = rows[-1].id
-    conn.exec_driver_sql(_SQLITE_UPDATE_TRIGGER if sqlite
-                         else "ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only")
+    if sqlite:
+        conn.exec_driver_sql(_SQLITE_UPDATE_TRIGGER)
+    else:
+        conn.exec_driver_sql(_POSTGRES_FUNCTION)
+        conn.exec_driver_sql("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only")
 
 
 def downgrade() -> None:
     op.drop_index(op.f("ix_audit_checkpoint_size"), table_name="audit_checkpoint")
     op.drop_table("audit_checkpoint")
     op.drop_table("audit_log")
+    conn = op.get_bind()
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_event_append_only_update")
+        conn.exec_driver_sql(_OLD_SQLITE_UPDATE_TRIGGER)
+    else:
+        conn.exec_driver_sql(_OLD_POSTGRES_FUNCTION)
     # Plain ALTER (SQLite 3.35+): a batch copy of the table would lose its append-only triggers.
-    op.get_bind().exec_driver_sql("ALTER TABLE audit_event DROP COLUMN leaf")
+    conn.exec_driver_sql("ALTER TABLE audit_event DROP COLUMN erased")
+    conn.exec_driver_sql("ALTER TABLE audit_event DROP COLUMN leaf")

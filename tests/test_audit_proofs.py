@@ -80,7 +80,7 @@ def test_checkpoint_prove_and_verify_against_a_kept_checkpoint(run, history, tmp
     assert run("audit", "checkpoint").exit_code == 0
     consistency = json.loads(run("audit", "prove", "--from", str(kept)).stdout)
     assert (consistency["old_size"], consistency["tree_size"]) == (17, 18) and consistency["hashes"]
-    assert run("audit", "prove", "99").exit_code == 4
+    assert run("audit", "prove", "99").exit_code == 4  # no such event
     r = run("audit", "prove")
     assert r.exit_code == 2 and "Give either EVENT or --from" in r.stderr
 
@@ -350,3 +350,29 @@ def test_the_database_allows_only_erasure_and_verify_wants_a_recorded_purge(hist
     r = run("audit", "verify")
     assert (r.exit_code, r.stderr) == (7, "Error: The history does not verify: Event #8's content was erased, but no "
                                           "`audit purge` recorded after it covers that.\n")
+
+
+# --- periodic checkpoints from the scheduler ------------------------------------------------------------
+
+
+def test_the_scheduler_signs_a_checkpoint_daily_and_mails_it(run, history, tmp_path, clock):
+    env = {"WIJKFLOW_CHECKPOINT_MAIL_TO": "accountant@example.nl"}
+    r = run("scheduler", "run", "--once", env=env)
+    assert r.exit_code == 0, r.stderr
+    assert "audit checkpoint: 17 events signed, mailed to accountant@example.nl" in r.stderr
+    mails = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(mails) == 1
+    text = mails[0].read_text()
+    assert "accountant@example.nl" in text and "wijkflow audit checkpoint: 17 events" in text
+    clock.forward(hours=23)
+    assert "audit checkpoint" not in run("scheduler", "run", "--once", env=env).stderr  # not due yet
+    clock.forward(hours=2)
+    r = run("scheduler", "run", "--once", env={"WIJKFLOW_CHECKPOINT_EVERY_HOURS": "24"})
+    assert "audit checkpoint: 17 events signed" in r.stderr and "mailed" not in r.stderr
+    clock.forward(hours=100)
+    assert "audit checkpoint" not in run("scheduler", "run", "--once",
+                                         env={"WIJKFLOW_CHECKPOINT_EVERY_HOURS": "0"}).stderr
+    r = run("scheduler", "run", "--once", env={"WIJKFLOW_CHECKPOINT_EVERY_HOURS": "soms"})
+    assert r.exit_code == 2 and "WIJKFLOW_CHECKPOINT_EVERY_HOURS must be a number of hours" in r.stderr
+    stored = run("audit", "verify", "--format", "json")
+    assert stored.exit_code == 0  # the stored checkpoints are checked by every verify

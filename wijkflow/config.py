@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     # The installation's Ed25519 key that signs audit checkpoints (made by `init`, mode 0600, never in
     # the database); and the address the scheduler mails each periodic checkpoint to (empty: none).
     audit_key_file: str = ""
+    checkpoint_every_hours: float = 24.0  # the scheduler signs a checkpoint this often (0: never)
+    checkpoint_mail_to: str | None = None
     config_file: str | None = None
     sources: dict[str, str] = {}
     # What each setting that was given looked like (text from the environment or the file, a
@@ -200,6 +202,18 @@ class Settings(BaseSettings):
             raise _refuse(f"WIJKFLOW_LEASE_SECONDS must be a number of seconds more than 0 and at most "
                           f"{MAX_LEASE_SECONDS:,} (one day), not {shorten(value)}.")
         return seconds
+
+    @field_validator("checkpoint_every_hours", mode="before")
+    @classmethod
+    def _checkpoint_hours(cls, value: Any) -> float:
+        try:
+            hours = float(str(value).strip())
+        except ValueError:
+            hours = -1.0
+        if not 0 <= hours <= 24 * 366:  # also refuses nan and inf
+            raise _refuse(f"WIJKFLOW_CHECKPOINT_EVERY_HOURS must be a number of hours from 0 (never) to 8784, "
+                          f"not {shorten(str(value))}.")
+        return hours
 
     def zone(self) -> ZoneInfo:
         """The time zone in effect (validated when the settings were loaded)."""

@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,8 @@ from .. import checkpoint as notes
 from .. import merkle, store
 from ..app import App
 from ..audit_format import utc_text
-from ..errors import AuditFailed, InvalidInput, NotFound, StorageError, shorten
+from ..errors import AuditFailed, DeliveryError, InvalidInput, NotFound, StorageError, shorten
+from ..reminders.mailers import mailer_for
 
 # --- the key -------------------------------------------------------------------------------------------
 
@@ -124,18 +128,62 @@ def tree_root(conn: Any, size: int) -> bytes:
     return merkle.root_of(_leaves(conn, size))
 
 
-def make_checkpoint(app: App) -> dict[str, Any]:
-    """Sign and store a checkpoint of the whole log as it is now."""
+def make_checkpoint(app: App, *, unless_since: datetime | None = None) -> dict[str, Any]:
+    """Sign and store a checkpoint of the whole log as it is now.
+
+    `unless_since`: only if no checkpoint was made at or after that moment (decided inside the write
+    transaction, so that several schedulers on one database make one); else {"made": False}.
+    """
     key_info = ensure_key(app)
     key = signing_key(app)
     with app.db.write() as conn:
+        if unless_since is not None:
+            store.lock_checkpoints(conn)
+            latest = store.latest_checkpoint(conn)
+            if latest is not None and latest.at >= unless_since:
+                return {"made": False, "id": latest.id, "size": latest.size, "note": latest.note}
         size = store.count_events(conn)
         root = tree_root(conn, size)
         now = app.now()
         note = notes.sign(key, key_info["origin"], key_info["origin"], size, root, utc_text(now))
         cid = store.insert_checkpoint(conn, size=size, root=root.hex(), at=now, note=note)
-    return {"id": cid, "size": size, "root": root.hex(), "at": utc_text(now), "origin": key_info["origin"],
-            "note": note}
+    return {"made": True, "id": cid, "size": size, "root": root.hex(), "at": utc_text(now),
+            "origin": key_info["origin"], "note": note}
+
+
+def periodic_checkpoint(app: App) -> dict[str, Any] | None:
+    """The scheduler's checkpoint: one every `checkpoint_every_hours` (0: none), mailed to `checkpoint_mail_to`
+    if set (through the configured mailer: SMTP, or .eml files in the outbox folder), so that a copy exists
+    outside the database without anyone remembering to make one. None when none was due."""
+    hours = app.settings.checkpoint_every_hours
+    if not hours:
+        return None
+    made = make_checkpoint(app, unless_since=app.now() - timedelta(hours=hours))
+    if not made["made"]:
+        return None
+    to = app.settings.checkpoint_mail_to
+    made["mailed_to"] = None
+    if to:
+        msg = EmailMessage()
+        msg["Subject"] = f"wijkflow audit checkpoint: {made['size']} events ({made['origin']})"
+        msg["From"] = app.settings.mail_from
+        msg["To"] = to
+        msg["Message-ID"] = make_msgid(domain="wijkflow.invalid")
+        msg.set_content("The signed checkpoint of the wijkflow audit log below. Keep this mail: an auditor can\n"
+                        "later check that the history up to it was not changed (wijkflow audit verify --checkpoint,\n"
+                        "or the verifier of an audit bundle).\n\n" + made["note"] + "\nPublic key: "
+                        + public_key(app)["key"] + "\n")
+        msg.add_attachment(made["note"].encode("utf-8"), maintype="text", subtype="plain",
+                           filename=f"checkpoint-{made['size']}.txt")
+        mailer = mailer_for(app.settings)
+        try:
+            mailer.send(msg, to)
+            made["mailed_to"] = to
+        except DeliveryError as exc:
+            made["mail_error"] = str(exc)
+        finally:
+            mailer.close()
+    return made
 
 
 def check_note(conn: Any, note: str, what: str = "checkpoint") -> notes.Checkpoint:
@@ -169,20 +217,30 @@ def read_note(path: str, what: str = "checkpoint") -> str:
 # --- proofs -----------------------------------------------------------------------------------------------
 
 
-def _covering_checkpoint(conn: Any, size: int) -> Any:
-    latest = store.latest_checkpoint(conn)
+def _covering_checkpoint(app: App, size: int) -> Any:
+    """The latest checkpoint, made now if none covers the first `size` events yet."""
+    with app.db.read() as conn:
+        latest = store.latest_checkpoint(conn)
     if latest is None or latest.size < size:
-        raise NotFound("No checkpoint covers that yet; make one first: wijkflow audit checkpoint.")
+        make_checkpoint(app)
+        with app.db.read() as conn:
+            latest = store.latest_checkpoint(conn)
+    assert latest is not None
+    if latest.size < size:
+        raise AuditFailed(f"The checkpoint you kept covers {size} events, but only {latest.size} are left: events "
+                          "were cut off the end.")
     return latest
 
 
 def prove_inclusion(app: App, event_id: int) -> dict[str, Any]:
     """An inclusion proof of event `event_id` in the latest checkpoint."""
     with app.db.read() as conn:
-        row = store.event_by_id(conn, event_id)
-        if row is None:
+        if store.event_by_id(conn, event_id) is None:
             raise NotFound(f"No audit event #{event_id}.")
-        cp = _covering_checkpoint(conn, event_id)
+    cp = _covering_checkpoint(app, event_id)
+    with app.db.read() as conn:
+        row = store.event_by_id(conn, event_id)
+        assert row is not None
         ranges = merkle.inclusion_ranges(event_id - 1, cp.size)
         hashes = merkle.range_hashes(_leaves(conn, cp.size), ranges, cp.size)
     leaf = bytes.fromhex(row.leaf)
@@ -197,7 +255,8 @@ def prove_consistency(app: App, old_note: str) -> dict[str, Any]:
     """A proof that the latest checkpoint's log extends the one in `old_note` (a checkpoint kept earlier)."""
     with app.db.read() as conn:
         old = check_note(conn, old_note, "old checkpoint")
-        cp = _covering_checkpoint(conn, old.size)
+    cp = _covering_checkpoint(app, old.size)
+    with app.db.read() as conn:
         hashes: list[bytes] = []
         if 0 < old.size < cp.size:
             hashes = merkle.range_hashes(_leaves(conn, cp.size), merkle.consistency_ranges(old.size, cp.size),

@@ -50,6 +50,7 @@ from .audit import (
     insert_audit_log,
     insert_checkpoint,
     latest_checkpoint,
+    lock_checkpoints,
     phase_events,
     query_events,
     set_log_key,
@@ -121,7 +122,8 @@ from .programme import (
 
 __all__ = [
     "VERIFY_COLUMNS", "audit_log", "checkpoints", "erase_content", "events_with_content_before", "event_by_id",
-    "insert_audit_log", "insert_checkpoint", "latest_checkpoint", "set_log_key", "stream_leaves", "stream_stored",
+    "insert_audit_log", "insert_checkpoint", "latest_checkpoint", "lock_checkpoints", "set_log_key", "stream_leaves",
+    "stream_stored",
     "EXPORT_COLUMNS", "LoadedAanpak", "Row", "STREAM_BATCH", "aanpak_ids_with_theme", "aanpak_version",
     "activities", "activity", "add_role", "all_people", "any_admin", "append_event", "cancel_reminders",
     "chain_head", "change_phase", "checkpoint", "claim_messages", "claim_reminders", "claimable_messages",

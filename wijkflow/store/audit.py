@@ -200,6 +200,12 @@ def insert_checkpoint(conn: sa.Connection, *, size: int, root: str, at: datetime
                .inserted_primary_key[0])  # type: ignore[index]
 
 
+def lock_checkpoints(conn: sa.Connection) -> None:
+    """Serialise 'is a checkpoint due?' between schedulers (SQLite's write transaction does so already)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4244)")
+
+
 def latest_checkpoint(conn: sa.Connection) -> Row | None:
     return conn.execute(sa.select(CHECKPOINT).order_by(CHECKPOINT.c.id.desc()).limit(1)).first()
 

@@ -247,11 +247,13 @@ def test_the_verifier_checks_consistency_and_refuses_another_databases_checkpoin
     assert r.returncode == 1 and "does not extend the older checkpoint of 17" in r.stdout
 
 
-def test_bundle_output_paths_follow_the_rules(run, history, tmp_path, db_path, db_state):
+def test_bundle_output_paths_follow_the_rules(run, history, tmp_path, db_state):
     before = db_state()
     (tmp_path / "vol").mkdir()
     (tmp_path / "vol" / "notities.txt").write_text("x")
-    cases = [(str(tmp_path / "vol"), "holds other files"), (str(db_path), "exists and is not a directory"),
+    (tmp_path / "een-bestand.txt").write_text("x")
+    cases = [(str(tmp_path / "vol"), "holds other files"), (str(tmp_path / "een-bestand.txt"),
+                                                             "exists and is not a directory"),
              (str(tmp_path / "nergens" / "b"), "does not exist")]
     os.symlink(tmp_path / "vol", tmp_path / "link")
     cases.append((str(tmp_path / "link"), "is a symbolic link"))

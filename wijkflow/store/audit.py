@@ -85,8 +85,10 @@ def _lenient_text(data: bytes) -> str:
 
 def stream_leaves(conn: sa.Connection, size: int) -> Iterator[str]:
     """The stored leaf hashes (hex) of the first `size` events, in order."""
-    query = sa.select(EVENT.c.leaf).where(EVENT.c.id <= size).order_by(EVENT.c.id)
-    with conn.execution_options(yield_per=20_000).execute(query) as result:
+    # yield_per on the statement, not the connection (that would stay set and make a later INSERT in the same
+    # transaction run on a server-side cursor on PostgreSQL).
+    query = sa.select(EVENT.c.leaf).where(EVENT.c.id <= size).order_by(EVENT.c.id).execution_options(yield_per=20_000)
+    with conn.execute(query) as result:
         for partition in result.partitions():
             for (leaf,) in partition:
                 yield leaf

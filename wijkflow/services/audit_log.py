@@ -71,6 +71,10 @@ def ensure_key(app: App) -> dict[str, Any]:
     """The signing key (made if missing) and this database's log identity (made if missing)."""
     path = _key_path(app)
     key = _load_key(path) or _make_key(path)
+    with app.db.read() as conn:  # usually all is in place: nothing to write (a read-only database stays fine)
+        log = store.audit_log(conn)
+    if log is not None and log.public_key == notes.verifier_key(log.origin, key.public_key().public_bytes_raw()):
+        return {"origin": log.origin, "key": log.public_key, "key_file": str(path)}
     with app.db.write() as conn:
         log = store.audit_log(conn)
         if log is None:

@@ -18,7 +18,8 @@ from .render import as_csv, as_table, emit
 
 @cli.group()
 def audit() -> None:
-    """The tamper-evident history: verify it, pin its head, query it, time spent per phase."""
+    """The tamper-evident history: verify it, sign checkpoints, prove events, export bundles an outsider can
+    check, query it, time spent per phase."""
 
 
 @audit.command("verify")

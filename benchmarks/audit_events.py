@@ -4,8 +4,8 @@
     /usr/bin/time -v wijkflow --db /tmp/big.db audit verify
     /usr/bin/time -v wijkflow --db /tmp/big.db audit query --format csv > /dev/null
 
-The events are real ones (criterion completions spread over 20 aanpakken), chained with
-wijkflow's own hash function, so `audit verify` has exactly the work it has in production.
+The events are real ones (criterion completions spread over 20 aanpakken), chained and given
+their Merkle leaf with wijkflow's own functions, so `audit verify` has exactly the work it has in production.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from wijkflow import audit, services
 from wijkflow.app import App
+from wijkflow.audit_format import event_leaf
 
 KEYS = ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering")
 
@@ -48,12 +49,13 @@ def main(path: str, n: int) -> None:
                                        separators=(",", ":"))}
         h = audit.chain_hash(prev, event)
         batch.append((i, at.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"), event["aanpak_id"],
-                      event["type"], 2, "initiate", None, None, event["evidence"], event["payload"], prev, h))
+                      event["type"], 2, "initiate", None, None, event["evidence"], event["payload"], prev, h,
+                      event_leaf(event).hex()))
         prev = h
         if len(batch) == 50_000:
-            conn.executemany("INSERT INTO audit_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+            conn.executemany("INSERT INTO audit_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)", batch)
             batch.clear()
-    conn.executemany("INSERT INTO audit_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", batch)
+    conn.executemany("INSERT INTO audit_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)", batch)
     conn.execute("COMMIT")
     conn.close()
     print(f"{db}: {n} events, head {prev}")

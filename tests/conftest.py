@@ -68,6 +68,12 @@ class Clock:
         return self.now.isoformat()
 
 
+@pytest.fixture(autouse=True)
+def _own_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's own user data directory: `init` makes the audit signing key there, never in $HOME."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock(datetime(2026, 3, 2, 9, 0, tzinfo=AMS).astimezone(UTC))

@@ -12,6 +12,7 @@ import pytest
 from conftest import PL, SG1
 
 from wijkflow import audit, services
+from wijkflow.audit_format import event_leaf
 
 # These tests read and alter the SQLite file itself (tampering, bytes on disk): SQLite only.
 pytestmark = pytest.mark.sqlite_only
@@ -134,9 +135,9 @@ def test_an_event_inserted_in_the_middle_is_pinpointed(run, history, db_path):
     tamper(db_path, ("UPDATE audit_event SET id = id + 1000 WHERE id >= 10", ()),
            ("UPDATE audit_event SET id = id - 999 WHERE id >= 1000", ()),
            ("INSERT INTO audit_event (id, at, aanpak_id, type, actor_id, from_phase, to_phase, reason, evidence, "
-            "payload, prev_hash, hash) VALUES (10, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "payload, prev_hash, hash, leaf) VALUES (10, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (e9["at"], forged["aanpak_id"], forged["type"], forged["actor_id"], forged["from_phase"], None,
-             forged["reason"], None, "{}", e9["hash"], forged_hash)))
+             forged["reason"], None, "{}", e9["hash"], forged_hash, event_leaf(forged).hex())))
     r = run("audit", "verify")
     assert r.exit_code == 7
     assert "Event #11 holds what was written as event #10: events were swapped, reordered or inserted before it" \

@@ -40,7 +40,8 @@ def raw_event(conn: sa.Connection, at: str, **cols) -> None:
     """An event written straight into the table, with whatever a tamperer or an old version left."""
     next_id = conn.execute(sa.text("SELECT coalesce(max(id), 0) + 1 FROM audit_event")).scalar()
     values = {"id": next_id, "type": "note", "actor_id": None, "aanpak_id": None, "from_phase": None, "to_phase": None,
-              "reason": None, "evidence": None, "payload": "{}", "prev_hash": "0" * 64, "hash": "f" * 64, **cols}
+              "reason": None, "evidence": None, "payload": "{}", "prev_hash": "0" * 64, "hash": "f" * 64, "leaf": "",
+              **cols}
     if conn.dialect.name == "sqlite":
         values["at"] = at
     else:

@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 
 from wijkflow import audit
+from wijkflow.audit_format import event_leaf
 from wijkflow.services.audit import query, verify
 
 # These tests read and alter the SQLite file itself (tampering, bytes on disk): SQLite only.
@@ -30,11 +31,11 @@ def add_events(db_path, n: int, start) -> None:
              "from_phase": "initiate", "to_phase": None, "reason": None, "evidence": f"bijlage-{i}.pdf",
              "payload": json.dumps({"criterion": "coalitie", "visit": 1}, separators=(",", ":"))}
         h = audit.chain_hash(prev, e)
-        rows.append((i, at.replace(tzinfo=None).isoformat(sep=" "), 1, e["type"], 3, "initiate", None, None,
-                     e["evidence"], e["payload"], prev, h))
+        rows.append((i, at.strftime("%Y-%m-%d %H:%M:%S.%f"), 1, e["type"], 3, "initiate", None, None,
+                     e["evidence"], e["payload"], prev, h, event_leaf(e).hex()))
         prev = h
     with conn:
-        conn.executemany("INSERT INTO audit_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        conn.executemany("INSERT INTO audit_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)", rows)
     conn.close()
 
 

@@ -139,8 +139,10 @@ def test_reading_before_init_says_how_to_start(run, tmp_path):
 def test_init_is_idempotent(run, db_path, tmp_path):
     fresh = tmp_path / "nieuw.db"
     env = {"WIJKFLOW_DATABASE_URL": str(fresh)}
-    assert run("init", env=env).stdout == f"Created the wijkflow database at {fresh}.\n"
-    assert run("init", env=env).stdout == f"Checked the wijkflow database at {fresh}.\n"
+    first, key = run("init", env=env).stdout.splitlines()
+    assert first == f"Created the wijkflow database at {fresh}."
+    assert key.startswith("Audit checkpoints are signed with the key in ") and key.endswith("wijkflow audit key).")
+    assert run("init", env=env).stdout == f"Checked the wijkflow database at {fresh}.\n{key}\n"
 
 
 def test_gate_and_dry_run_show_what_blocks(run, aanpak):

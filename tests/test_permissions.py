@@ -40,6 +40,9 @@ ARGS = {
     "config": ["config"], "info": ["info"], "init": ["init"], "demo": ["demo"],
     "audit verify": ["audit", "verify"], "audit head": ["audit", "head"], "audit query": ["audit", "query"],
     "audit phases": ["audit", "phases"], "report": ["report", REF, "--html", "{tmp}/r.html"],
+    "audit key": ["audit", "key"], "audit prove": ["audit", "prove", "3"], "audit verifier": ["audit", "verifier"],
+    "audit checkpoint": ["audit", "checkpoint"], "audit export": ["audit", "export", "--bundle", "{tmp}/bundel"],
+    "audit purge": ["audit", "purge", "--before", "2026-01-01", "--reason", "Selectielijst 2020, 1.1.2"],
     "new": ["new", "Wijkaanpak Oost", "--wijk", "Oost", "--leader", PL],
     "assign": ["assign", REF, OTHER, "--role", "coordinator"],
     "complete": ["complete", REF, "coalitie", "--evidence", "Convenant v2"],
@@ -261,7 +264,7 @@ def test_the_services_own_jobs_run_without_as_but_not_as_an_auditor(template, tm
     assert event_count(db) == before and not (tmp_path / "outbox").exists()
     r = _invoke(db, tmp_path, None, "scheduler", "run", "--once")
     assert r.exit_code == 0, r.stderr
-    assert r.stderr.rstrip().endswith("sweep: 2 sent, 0 to retry, 0 failed, 0 cancelled")
+    assert "sweep: 2 sent, 0 to retry, 0 failed, 0 cancelled\n" in r.stderr
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2  # deadline_nadert to the pl and the coordinator
     r = _invoke(db, tmp_path, None, "reminders", "send")
     assert r.exit_code == 0 and r.stdout.startswith("Sent 0 message(s)")  # each one went out once

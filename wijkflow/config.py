@@ -84,6 +84,11 @@ class Settings(BaseSettings):
     # How long a sweep's claim on a message holds before another scheduler may take it over
     # (the claiming node died); a live sweep renews its claims well before that.
     lease_seconds: float = 300.0
+    # The installation's Ed25519 key that signs audit checkpoints (made by `init`, mode 0600, never in
+    # the database); and the address the scheduler mails each periodic checkpoint to (empty: none).
+    audit_key_file: str = ""
+    checkpoint_every_hours: float = 24.0  # the scheduler signs a checkpoint this often (0: never)
+    checkpoint_mail_to: str | None = None
     config_file: str | None = None
     sources: dict[str, str] = {}
     # What each setting that was given looked like (text from the environment or the file, a
@@ -204,6 +209,18 @@ class Settings(BaseSettings):
                           f"{MAX_LEASE_SECONDS:,} (one day), not {shorten(value)}.")
         return seconds
 
+    @field_validator("checkpoint_every_hours", mode="before")
+    @classmethod
+    def _checkpoint_hours(cls, value: Any) -> float:
+        try:
+            hours = float(str(value).strip())
+        except ValueError:
+            hours = -1.0
+        if not 0 <= hours <= 24 * 366:  # also refuses nan and inf
+            raise _refuse(f"WIJKFLOW_CHECKPOINT_EVERY_HOURS must be a number of hours from 0 (never) to 8784, "
+                          f"not {shorten(str(value))}.")
+        return hours
+
     def zone(self) -> ZoneInfo:
         """The time zone in effect (validated when the settings were loaded)."""
         return _zone(self.timezone)
@@ -267,7 +284,8 @@ def load_settings(*, flags: Mapping[str, Any] | None = None, env: Mapping[str, s
                 break
     defaults: dict[str, Any] = {}
     data = Path(user_data_dir(APP_NAME, appauthor=False))
-    for name, default in (("database_url", f"sqlite:///{data / 'wijkflow.db'}"), ("outbox_dir", str(data / "outbox"))):
+    for name, default in (("database_url", f"sqlite:///{data / 'wijkflow.db'}"), ("outbox_dir", str(data / "outbox")),
+                          ("audit_key_file", str(data / "audit-signing-key.pem"))):
         if name not in given:
             defaults[name] = default
             sources[name] = "default (user data directory)"

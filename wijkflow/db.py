@@ -24,16 +24,25 @@ from .errors import Conflict, StorageError, WijkflowError, shorten
 BUSY_TIMEOUT_MS = 5000
 CACHE_KIB = 32_000  # per connection; see _on_connect
 
+# Audit events are append-only. The one change allowed is erasing an event's content for retention or
+# privacy (`audit purge`): reason and evidence emptied, payload '{}', their digests kept in `erased`, every
+# other column as it was; the event's leaf hash commits to those digests, so every proof stays valid.
+_KEPT = ("id", "at", "aanpak_id", "type", "actor_id", "from_phase", "to_phase", "prev_hash", "hash", "leaf")
+_ERASE_ONLY = ("OLD.erased IS NULL AND NEW.erased IS NOT NULL AND NEW.reason IS NULL AND NEW.evidence IS NULL "
+               "AND NEW.payload = '{}' AND ")
 _SQLITE_TRIGGERS = [
-    """CREATE TRIGGER IF NOT EXISTS audit_event_append_only_update BEFORE UPDATE ON audit_event
-       BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END""",
+    "CREATE TRIGGER IF NOT EXISTS audit_event_append_only_update BEFORE UPDATE ON audit_event WHEN NOT ("
+    + _ERASE_ONLY + " AND ".join(f"NEW.{c} IS OLD.{c}" for c in _KEPT) + ")"
+    " BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
     """CREATE TRIGGER IF NOT EXISTS audit_event_append_only_delete BEFORE DELETE ON audit_event
        BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END""",
 ]
 
 _POSTGRES_TRIGGERS = [
-    """CREATE OR REPLACE FUNCTION wijkflow_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-       BEGIN RAISE EXCEPTION 'audit events are append-only'; END $$""",
+    "CREATE OR REPLACE FUNCTION wijkflow_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "IF TG_OP = 'UPDATE' AND " + _ERASE_ONLY
+    + " AND ".join(f"NEW.{c} IS NOT DISTINCT FROM OLD.{c}" for c in _KEPT)
+    + " THEN RETURN NEW; END IF; RAISE EXCEPTION 'audit events are append-only'; END $$",
     "DROP TRIGGER IF EXISTS audit_event_append_only ON audit_event",
     """CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_event
        FOR EACH ROW EXECUTE FUNCTION wijkflow_append_only()""",

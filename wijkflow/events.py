@@ -103,6 +103,8 @@ EVENT_TYPES: dict[str, EventType] = {
                                                     N_("Reminder not delivered yet, tried again later ({rule})"))),
     "reminder_failed": EventType(EventText(N_("reminder failed"), N_("Reminder could not be delivered ({rule})"))),
     "reminder_cancelled": EventType(EventText(N_("reminder cancelled"), N_("Reminder cancelled ({rule})"))),
+    "audit_purged": EventType(EventText(N_("history purged before {before}: {events} events"),
+                                        N_("Content of {events} events before {before} erased (retention)"))),
 }
 KNOWN_EVENT_TYPES = tuple(EVENT_TYPES)
 
@@ -150,6 +152,7 @@ def _params(e: dict[str, Any], locale: str | None, form: Form) -> dict[str, Any]
         "old": (f"{old:g}" if line else number(old, locale)) if isinstance(old, int | float) else old,
         "change": _change(p, locale, line), "reason": e.get("reason") or "",
         "old_name": p.get("old_name"), "new_name": p.get("new_name"), "fields": ", ".join(p.get("fields", [])),
+        "before": p.get("before") if line or not isinstance(p.get("before"), str) else iso_text(p.get("before"), locale), "events": p.get("events"),
     }
 
 

@@ -177,6 +177,31 @@ class AuditEvent(SQLModel, table=True):
     payload: str = "{}"
     prev_hash: str = ""
     hash: str = ""
+    # The event's Merkle leaf hash (hex; docs/audit-format.md), written with the event (migration 0005).
+    leaf: str = ""
+    # Set when `audit purge` erased the content: {"evidence_sha256", "payload_sha256", "reason_sha256"} (JSON).
+    erased: str | None = None
+
+
+class AuditLog(SQLModel, table=True):
+    """This database's log: the origin line its checkpoints carry and the public key that signs them."""
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    origin: str
+    public_key: str | None = None  # the verifier key (name+keyid+base64) of the first checkpoint's signer
+    created_at: datetime = _utc()
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed checkpoint `audit checkpoint` (or the scheduler) wrote: tree size, root, the note itself."""
+
+    __tablename__ = "audit_checkpoint"
+    id: int | None = Field(default=None, primary_key=True)
+    size: int = Field(index=True)
+    root: str
+    at: datetime = _utc()
+    note: str
 
 
 # --- reminders ---
@@ -354,6 +379,8 @@ DEADLINE = _table(CriterionDeadline)
 INDICATOR = _table(Indicator)
 MEASUREMENT = _table(Measurement)
 EVENT = _table(AuditEvent)
+AUDIT_LOG = _table(AuditLog)
+CHECKPOINT = _table(AuditCheckpoint)
 REMINDER = _table(Reminder)
 MESSAGE = _table(ReminderMessage)
 INTERPRETATION = _table(Interpretation)

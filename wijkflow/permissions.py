@@ -21,6 +21,10 @@ READ = {
     "people list": EVERYONE, "workflows list": EVERYONE, "workflows show": EVERYONE,
     "workflows validate": EVERYONE, "config": EVERYONE, "info": EVERYONE,
     "audit verify": EVERYONE, "audit head": EVERYONE, "audit query": EVERYONE, "audit phases": EVERYONE,
+    "audit key": EVERYONE, "audit prove": EVERYONE, "audit verifier": EVERYONE,
+    # Sign with the installation's key: whoever can read the key file (the service account) can; no event, since
+    # a checkpoint or bundle records the history and changes none of it.
+    "audit checkpoint": EVERYONE, "audit export": EVERYONE,
     "report": EVERYONE,
     # Creates missing tables only; the database account decides whether that is possible.
     "init": EVERYONE,
@@ -52,6 +56,8 @@ WRITE = {
     "people add": frozenset({"admin"}),
     # Others may erase themselves only (auditors not even that: they change nothing).
     "people forget": frozenset({"admin"}),
+    # Retention (selectielijst): erasing old content is a decision for an administrator, and recorded.
+    "audit purge": frozenset({"admin"}),
     # The aanpak's content: who may add indicators and measurements may also set their
     # baseline and target and keep the plan and themes.
     "indicator set": frozenset({"projectleider", "coordinator"}),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import WijkflowError
+from ..errors import StorageError, WijkflowError
 from . import FORMATS, Flags, cli, open_app, pass_flags
 from .render import as_table, emit, gate_lines, history_table
 
@@ -24,6 +24,15 @@ def init(flags: Flags) -> None:
         click.echo(f"Upgraded the wijkflow database at {db.where} (schema revision {before} to {after}).")
     else:
         click.echo(f"Checked the wijkflow database at {db.where}.")
+    from ..services.audit_log import ensure_key  # the one audit seam init needs
+
+    try:
+        key = ensure_key(app)
+    except StorageError as exc:  # e.g. a database opened read-only: checking it must still succeed
+        click.echo(f"The audit signing key is not set up yet ({exc}); the first `wijkflow audit checkpoint` "
+                   "sets it up.", err=True)
+        return
+    click.echo(f"Audit checkpoints are signed with the key in {key['key_file']} (public half: wijkflow audit key).")
 
 
 @cli.command("config")

@@ -18,38 +18,112 @@ from .render import as_csv, as_table, emit
 
 @cli.group()
 def audit() -> None:
-    """The tamper-evident history: verify it, pin its head, query it, time spent per phase."""
+    """The tamper-evident history: verify it, sign checkpoints, prove events, export bundles an outsider can
+    check, query it, time spent per phase."""
 
 
 @audit.command("verify")
 @click.option("--expect-head", "expect_head", default=None, metavar="HASH",
               help="A head printed earlier by `wijkflow audit head` and kept outside the database; "
                    "it must still be in the chain.")
+@click.option("--checkpoint", "checkpoint_file", default=None, metavar="FILE",
+              help="A signed checkpoint kept earlier (`wijkflow audit checkpoint > FILE`): it must be genuine, "
+                   "this database's, and the events it covers unchanged.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @pass_flags
-def audit_verify(flags: Flags, expect_head: str | None, fmt: str) -> None:
-    """Recompute the hash chain over every event.
+def audit_verify(flags: Flags, expect_head: str | None, checkpoint_file: str | None, fmt: str) -> None:
+    """Check every event, recompute the hash chain and the Merkle tree.
 
-    Exit code 7 names the first event that was edited, deleted, swapped or inserted.
-    Events deleted from the very end can only be noticed with --expect-head.
+    Exit code 7 names the first event that was edited, deleted, swapped, inserted or stored
+    in a form wijkflow does not write (a re-written time, binary data). Events deleted from
+    the very end can only be noticed against a checkpoint (or head) kept outside the database.
+
+    \b
+      wijkflow audit checkpoint > checkpoint-2026-05.txt     (keep it elsewhere)
+      wijkflow audit verify --checkpoint checkpoint-2026-05.txt
     """
     from ..services.audit import verify
+    from ..services.audit_log import read_note
 
     app = open_app(flags)
-    v = verify(app, expect_head=expect_head)
+    note = read_note(checkpoint_file) if checkpoint_file is not None else None
+    v = verify(app, expect_head=expect_head, checkpoint=note)
 
     def text() -> str:
         if not v["checked"]:
             return "The history is empty: 0 events checked."
         out = [f"Verified {v['checked']} events: the history is intact.",
-               f"Head: event #{v['head_id']} {v['head_hash']}"]
+               f"Head: event #{v['head_id']} {v['head_hash']}",
+               f"Merkle root: {v['root']} ({v['tree_size']} events)"]
         if v["expected_head_at"] is not None:
             n = v["appended_since_expected"]
             out.append(f"The head you kept is event #{v['expected_head_at']}; "
                        f"{n} event{'' if n == 1 else 's'} {'was' if n == 1 else 'were'} added after it.")
+        if v["checkpoint_size"] is not None:
+            n = v["appended_since_checkpoint"]
+            out.append(f"The checkpoint you kept covers {v['checkpoint_size']} events, unchanged; "
+                       f"{n} event{'' if n == 1 else 's'} {'was' if n == 1 else 'were'} added after it.")
         return "\n".join(out)
 
     emit(v, fmt, table=text)
+
+
+@audit.command("key")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_flags
+def audit_key(flags: Flags, fmt: str) -> None:
+    """Print the public key that signs this database's checkpoints (give it to the auditor).
+
+    The private half is a file outside the database (WIJKFLOW_AUDIT_KEY_FILE, made by
+    `wijkflow init`, readable by its owner only). The line printed is a verifier key
+    (name+keyid+base64) as the shipped verifier takes it: python verify.py BUNDLE --key FILE.
+    """
+    from ..services.audit_log import public_key
+
+    app = open_app(flags)
+    k = public_key(app)
+    emit(k, fmt, table=lambda: k["key"])
+
+
+@audit.command("checkpoint")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_flags
+def audit_checkpoint(flags: Flags, fmt: str) -> None:
+    """Sign a checkpoint of the history as it is now (tree size, Merkle root, time), store it and print it.
+
+    Keep the printed note outside the database (minutes, a mail to the accountant);
+    `audit verify --checkpoint FILE` and `audit prove --from FILE` check against it later.
+    """
+    from ..services.audit_log import make_checkpoint
+
+    app = open_app(flags)
+    c = make_checkpoint(app)
+    if fmt == "json":
+        emit(c, fmt)
+    else:
+        sys.stdout.write(c["note"])
+
+
+@audit.command("prove")
+@click.argument("event", required=False, type=int)
+@click.option("--from", "old_file", default=None, metavar="OLD-CHECKPOINT",
+              help="A checkpoint kept earlier: prove that today's log extends it (consistency proof).")
+@pass_flags
+def audit_prove(flags: Flags, event: int | None, old_file: str | None) -> None:
+    """Prove that event EVENT is in the latest checkpoint (inclusion), or with --from that the log
+    extends an older checkpoint (consistency). Prints JSON that the shipped verifier checks.
+
+    \b
+      wijkflow audit prove 25 > proof-25.json
+      wijkflow audit prove --from checkpoint-2026-05.txt > consistency.json
+    """
+    from ..services.audit_log import prove_consistency, prove_inclusion, read_note
+
+    if (event is None) == (old_file is None):
+        raise click.UsageError("Give either EVENT or --from OLD-CHECKPOINT.")
+    app = open_app(flags)
+    proof = prove_inclusion(app, event) if event is not None else prove_consistency(app, read_note(old_file or ""))
+    click.echo(json.dumps(proof, indent=2, ensure_ascii=False))
 
 
 @audit.command("head")
@@ -71,7 +145,10 @@ def audit_head(flags: Flags, fmt: str) -> None:
 
 
 QUERY_CSV = ["id", "at", "aanpak", "wijk", "gemeente", "type", "actor_id", "actor", "actor_email", "from_phase",
-             "to_phase", "reason", "evidence", "override", "gate", "payload", "prev_hash", "hash"]
+             "to_phase", "reason", "evidence", "override", "gate", "payload", "prev_hash", "hash",
+             # What the leaf hash covers that the columns above leave out (docs/audit-format.md): the aanpak's
+             # number and the moment in UTC to the microsecond; and the leaf hash itself.
+             "aanpak_id", "at_utc", "leaf"]
 WIDTHS = [("id", "#", 6), ("at", "When", 16), ("aanpak", "Aanpak", 22), ("type", "Type", 20),
           ("actor", "Who", 20), ("what", "What", 60)]
 
@@ -220,6 +297,72 @@ def _csv_export(chunks: Iterator[tuple[int, str]], *, total: Callable[[], int]) 
             for _, text in chunks:
                 out.write(text)
     out.flush()
+
+
+@audit.command("export")
+@click.option("--bundle", "bundle", required=True, metavar="DIR",
+              help="A new (or empty) directory for the auditor's bundle.")
+@click.option("--aanpak", default=None, metavar="REF", help="Only this wijkaanpak (number or slug).")
+@click.option("--wijk", default=None, help="Only aanpakken in this wijk.")
+@click.option("--gemeente", default=None, help="Only aanpakken in this municipality.")
+@click.option("--phase", default=None, help="Only events in, into or out of this phase.")
+@click.option("--actor", default=None, metavar="EMAIL|N", help="Only what this person did.")
+@click.option("--type", "types", multiple=True, metavar="TYPE", help="Only events of this type (repeatable).")
+@click.option("--since", default=None, metavar="DATE", help="From this day (YYYY-MM-DD, local) or date-time.")
+@click.option("--until", default=None, metavar="DATE", help="Up to and including this day or date-time.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_flags
+def audit_export(flags: Flags, bundle: str, aanpak: str | None, wijk: str | None, gemeente: str | None,
+                 phase: str | None, actor: str | None, types: tuple[str, ...], since: str | None, until: str | None,
+                 fmt: str) -> None:
+    """Write an auditor's bundle: the selected events in their canonical form, an inclusion proof per
+    event, a signed checkpoint, a signed list of what was selected, the public key and the verifier.
+
+    The auditor checks it without wijkflow, with the key received separately:
+
+    \b
+      wijkflow audit export --bundle noord-2026 --aanpak wijkaanpak-noord --since 2026-01-01
+      python3 noord-2026/verify.py noord-2026 --key key-from-the-programme-office.txt
+    """
+    from ..services.audit_bundle import export_bundle
+
+    app = open_app(flags)
+    r = export_bundle(app, bundle, aanpak=aanpak, wijk=wijk, gemeente=gemeente, phase=phase, actor=actor,
+                      types=types, since=since, until=until)
+    emit(r, fmt, table=lambda: f"Wrote {r['events']} events with their proofs to {r['directory']} "
+                               f"(checkpoint of {r['tree_size']} events; key {r['key']}).")
+
+
+@audit.command("verifier")
+def audit_verifier() -> None:
+    """Print the standalone bundle verifier (Python standard library only): wijkflow audit verifier > verify.py"""
+    from ..services.audit_bundle import verifier_source
+
+    sys.stdout.write(verifier_source())
+
+
+@audit.command("purge")
+@click.option("--before", required=True, metavar="DATE",
+              help="Erase the content of events before this day (YYYY-MM-DD, local).")
+@click.option("--reason", required=True, help="The retention rule applied, e.g. 'Selectielijst 2020, cat. 1.1'.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_flags
+def audit_purge(flags: Flags, before: str, reason: str, fmt: str) -> None:
+    """Erase the content (reason, evidence, payload) of old events under a retention schedule.
+
+    What happened, in what order, when and by whom stays; so does every checkpoint and proof,
+    because each event's leaf commits to digests of its content, which are kept. Administrators
+    only; the purge itself is an audit event.
+
+    \b
+      wijkflow audit purge --before 2021-01-01 --reason "Selectielijst gemeenten 2020, 1.1.2" --as ADMIN
+    """
+    from ..services.audit_retention import purge
+
+    app = open_app(flags)
+    r = purge(app, before=before, reason=reason, acting=app.settings.user)
+    emit(r, fmt, table=lambda: f"Erased the content of {r['erased']} events before {r['before']}; every proof still "
+                               f"verifies (event #{r['event']} records the purge).")
 
 
 @audit.command("phases")

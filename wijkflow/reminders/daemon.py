@@ -22,12 +22,16 @@ log = logging.getLogger(__name__)
 
 
 def run_scheduler(app: Any, *, interval: float = 300, echo: Callable[[str], None] = print,
-                  install_signals: bool = True, once: bool = False) -> Any:
+                  install_signals: bool = True, once: bool = False,
+                  after_sweep: Callable[[], None] | None = None) -> Any:
+    """`after_sweep`: other periodic work the caller hands in (the audit checkpoint), run after each sweep."""
     if once:
         # One sweep and out (a check after installing, or a test); errors reach the caller.
         result = sweep(app)
         echo(f"sweep: {result.sent} sent, {result.retrying} to retry, {result.failed} failed, "
              f"{result.cancelled} cancelled")
+        if after_sweep is not None:
+            after_sweep()
         return None
     from apscheduler.schedulers.blocking import BlockingScheduler  # the APScheduler seam: only the daemon needs it
 
@@ -43,6 +47,8 @@ def run_scheduler(app: Any, *, interval: float = 300, echo: Callable[[str], None
             if result.sent or result.failed or result.retrying or result.cancelled:
                 echo(f"sweep: {result.sent} sent, {result.retrying} to retry, {result.failed} failed, "
                      f"{result.cancelled} cancelled")
+            if after_sweep is not None:
+                after_sweep()
             with app.db.read() as conn:
                 nxt = store.next_wake(conn)
             real_now = datetime.now(UTC)

@@ -10,14 +10,18 @@ import json
 import re
 import statistics
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .. import audit, store
+from .. import audit, merkle, store
 from ..app import App
+from ..audit_format import canonical_bytes, stored_committed, utc_text
 from ..errors import AuditFailed, InvalidInput, NotFound
 from ..events import KNOWN_EVENT_TYPES  # a database may hold more (from newer modules): accepted too
+from ..merkle import leaf_hash
+from . import audit_log
 from .common import EMAIL_RE, local_iso, local_midnight_utc, parse_date, person_ref
 from .filters import resolve as resolve_filters_of
 
@@ -27,24 +31,108 @@ HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # --- verification -----------------------------------------------------------------------
 
 
-def verify(app: App, *, expect_head: str | None = None) -> dict[str, Any]:
-    """Recompute the whole chain; AuditFailed (exit 7) names the first event that does not verify."""
+def verify(app: App, *, expect_head: str | None = None, checkpoint: str | None = None) -> dict[str, Any]:
+    """Check every stored event and recompute the chain and the Merkle tree; AuditFailed (exit 7) names
+    the first event that does not verify.
+
+    `expect_head`: a chain head kept earlier must still be in the chain. `checkpoint`: the text of a
+    signed checkpoint kept earlier: genuine, this log's, and the tree of its first N events unchanged.
+    Checkpoints stored in the database are checked the same way. Constant memory.
+    """
     if expect_head is not None:
         expect_head = expect_head.strip().lower()
         if not HEX64.match(expect_head):
             raise InvalidInput("--expect-head takes the 64 hexadecimal characters `wijkflow audit head` printed.")
     app.db.check_integrity()  # a damaged file can hold a chain that verifies: refuse it first
     with app.db.read() as conn:
-        verdict = audit.walk(store.stream_chain(conn), expect_head=expect_head,
-                             find_by_hash=lambda h: store.event_id_by_hash(conn, h))
-    if not verdict.ok:
-        before = f" ({verdict.broken_at - 1} events before it verify)" if verdict.broken_at else ""
-        raise AuditFailed(f"The history does not verify: {verdict.problem.rstrip('.')}{before}.")  # type: ignore[union-attr]
+        kept = audit_log.check_note(conn, checkpoint) if checkpoint is not None else None
+        stored = {c.size: c for c in store.checkpoints(conn)}
+        tree = merkle.TreeHasher()
+        roots: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
+        wanted = set(stored) | ({kept.size} if kept else set())
+        forged: list[int] = []  # events whose leaf does not match: reported once the chain has had its say
+        erasure = _Erasure()
+        with closing(store.stream_stored(conn)) as rows:
+            try:
+                verdict = audit.walk(_checked(rows, tree, roots, wanted, forged, erasure), expect_head=expect_head,
+                                     find_by_hash=lambda h: store.event_id_by_hash(conn, h))
+            except audit.StoredWrong as exc:
+                raise AuditFailed(f"The history does not verify: {str(exc).rstrip('.')}.") from None
+        if not verdict.ok:
+            before = f" ({verdict.broken_at - 1} events before it verify)" if verdict.broken_at else ""
+            raise AuditFailed(f"The history does not verify: {verdict.problem.rstrip('.')}{before}.")  # type: ignore[union-attr]
+        if forged:
+            raise AuditFailed(f"The history does not verify: Event #{forged[0]} was edited or forged: its content "
+                              f"does not match its leaf hash ({forged[0] - 1} events before it verify).")
+        unpurged = erasure.unrecorded()
+        if unpurged is not None:
+            raise AuditFailed(f"The history does not verify: Event #{unpurged}'s content was erased, but no "
+                              "`audit purge` recorded after it covers that.")
+        for size, row in sorted(stored.items()):
+            _check_root(f"The checkpoint stored as #{row.id}", size, bytes.fromhex(row.root), roots, tree.size)
+            audit_log.check_note(conn, row.note, f"checkpoint stored as #{row.id}")
+    if kept is not None:
+        _check_root("The checkpoint you kept", kept.size, kept.root, roots, tree.size)
     return {"ok": True, "checked": verdict.checked, "head_id": verdict.head_id,
             "head_hash": verdict.head_hash if verdict.checked else None,
+            "root": tree.root().hex(), "tree_size": tree.size,
             "expected_head_at": verdict.expected_head_at,
             "appended_since_expected": (verdict.head_id - verdict.expected_head_at)
-            if verdict.expected_head_at is not None and verdict.head_id is not None else None}
+            if verdict.expected_head_at is not None and verdict.head_id is not None else None,
+            "checkpoint_size": kept.size if kept else None,
+            "appended_since_checkpoint": tree.size - kept.size if kept else None}
+
+
+class _Erasure:
+    """Erased content must be covered by a purge recorded after it: the latest erased event, the latest cutoff."""
+
+    def __init__(self) -> None:
+        self.last: tuple[str, int] | None = None  # (at_z, id) of the latest erased event
+        self.cutoff = ""  # the latest purge's `before` moment (UTC, canonical text)
+
+    def see(self, event: dict[str, Any]) -> None:
+        if event["erased"] is not None and (self.last is None or event["at_z"] >= self.last[0]):
+            self.last = (event["at_z"], event["id"])
+        if event["type"] == "audit_purged" and event["erased"] is None:
+            try:
+                before = json.loads(event["payload"]).get("before_utc")
+            except (ValueError, AttributeError):  # not what wijkflow writes: its leaf says so
+                before = None
+            if isinstance(before, str):
+                self.cutoff = max(self.cutoff, before)
+
+    def unrecorded(self) -> int | None:
+        return self.last[1] if self.last is not None and not self.last[0] < self.cutoff else None
+
+
+def _checked(rows: Iterator[Any], tree: merkle.TreeHasher, roots: dict[int, bytes], wanted: set[int],
+             forged: list[int], erasure: _Erasure) -> Iterator[Any]:
+    """The stored rows as the chain walk reads them, each checked for types and canonical forms; each leaf
+    recomputed (the first mismatch noted in `forged`) and added to `tree`; the roots at the `wanted` sizes."""
+    for raw in rows:
+        event = audit.stored_event(raw)
+        yield event
+        try:
+            obj = stored_committed(event, at=event["at_z"])
+        except ValueError:
+            raise audit.StoredWrong(event["id"], "its record of erased content is not what `audit purge` writes") \
+                from None
+        if not forged and event["leaf"] != leaf_hash(canonical_bytes(obj)).hex():
+            forged.append(event["id"])
+        if event["erased"] is not None or event["type"] == "audit_purged":
+            erasure.see(event)
+        tree.add(bytes.fromhex(event["leaf"]))
+        if tree.size in wanted:
+            roots[tree.size] = tree.root()
+
+
+def _check_root(what: str, size: int, root: bytes, roots: dict[int, bytes], events: int) -> None:
+    if size > events:
+        raise AuditFailed(f"The history does not verify: {what} covers {size} events, but only {events} are left: "
+                          "events were cut off the end.")
+    if roots.get(size) != root:
+        raise AuditFailed(f"The history does not verify: {what} does not match the first {size} events: they "
+                          "were rewritten after it was signed.")
 
 
 def head(app: App) -> dict[str, Any]:
@@ -171,6 +259,7 @@ def event_view(row: Any, refs: dict[Any, Any], labels: dict[str, str], tz: ZoneI
         "to_label": labels.get(row.to_phase) if row.to_phase else None,
         "reason": row.reason, "evidence": row.evidence, "override": bool(payload.get("override")),
         "gate": gate, "person": subject, "payload": payload, "prev_hash": row.prev_hash, "hash": row.hash,
+        "aanpak_id": row.aanpak_id, "at_utc": utc_text(row.at), "leaf": row.leaf,
     }
 
 

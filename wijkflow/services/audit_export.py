@@ -21,6 +21,7 @@ from typing import Any
 
 from .. import store
 from ..app import App
+from ..audit_format import STORED_AT, utc_text
 from ..models import UTCDateTime
 from ..spreadsheet import csv_text, spreadsheet_cell
 from .audit import resolve_filters
@@ -82,7 +83,7 @@ class _Row:
 
     def __call__(self, values: Any) -> list[Any]:
         (id_, at, type_, actor_id, from_phase, to_phase, reason, evidence, payload, prev_hash, hash_, slug, wijk,
-         gemeente) = values
+         gemeente, aanpak_id, leaf) = values
         people = self.people
         actor = self.actors.get(actor_id)
         if actor is None:
@@ -100,11 +101,20 @@ class _Row:
                                         "evidence": c.get("evidence")} for c in data["gate"]])
         if self.raw:
             return [id_, self.local(at), slug, wijk, gemeente, type_, actor_id, actor[0], actor[1], from_phase,
-                    to_phase, reason, evidence, override, gate, payload or "{}", prev_hash, hash_]
+                    to_phase, reason, evidence, override, gate, payload or "{}", prev_hash, hash_, aanpak_id, _utc(at),
+                    leaf]
         c = spreadsheet_cell
         return [id_, self.local(at), c(slug), c(wijk), c(gemeente), c(type_), actor_id, actor[0], actor[1],
                 c(from_phase), c(to_phase), c(reason), c(evidence), override, c(gate), c(payload or "{}"),
-                c(prev_hash), c(hash_)]
+                c(prev_hash), c(hash_), aanpak_id, _utc(at), c(leaf)]
+
+
+def _utc(at: Any) -> str | None:
+    """The stored moment as the leaf hash covers it: UTC, microseconds, Z (docs/audit-format.md)."""
+    if isinstance(at, str) and STORED_AT.match(at):
+        return at[:10] + "T" + at[11:] + "Z"
+    moment = UTCDateTime.read(at)
+    return utc_text(moment) if moment is not None else None
 
 
 class _LocalTime:

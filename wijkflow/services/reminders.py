@@ -14,6 +14,7 @@ from ..reminders.daemon import run_scheduler as daemon
 from ..reminders.mailers import mailer_for
 from ..reminders.render import Rendered, build_message, check_address, render
 from ..reminders.sweep import sweep
+from .audit_log import periodic_checkpoint
 from .common import clean_email, load, local_iso, parse_date, person_ref, require_admin, service_actor
 
 
@@ -68,7 +69,15 @@ def run_scheduler(app: App, *, interval: float = 300, once: bool = False, echo: 
                   acting: str | None = None) -> Any:
     """`wijkflow scheduler run`: the daemon (or one sweep with once=True), after the same check."""
     check_service_run(app, acting)
-    return daemon(app, interval=interval, once=once, echo=echo)
+
+    def checkpoint() -> None:
+        made = periodic_checkpoint(app)
+        if made is not None:
+            mailed = f", mailed to {made['mailed_to']}" if made.get("mailed_to") else ""
+            failed = f"; mailing it failed: {made['mail_error']}" if made.get("mail_error") else ""
+            echo(f"audit checkpoint: {made['size']} events signed{mailed}{failed}")
+
+    return daemon(app, interval=interval, once=once, echo=echo, after_sweep=checkpoint)
 
 
 def preview_mail(app: App, ref: str, rule_key: str, *, to: str | None = None) -> dict[str, Any]:

@@ -43,18 +43,31 @@ from .aanpak import (
 )
 from .audit import (
     EXPORT_COLUMNS,
+    VERIFY_COLUMNS,
     append_event,
+    audit_log,
     chain_head,
+    checkpoints,
     count_events,
     count_matching,
+    erase_content,
+    event_by_id,
     event_id_by_hash,
     event_types,
     events,
     events_until,
+    events_with_content_before,
     export_batches,
+    insert_audit_log,
+    insert_checkpoint,
+    latest_checkpoint,
+    lock_checkpoints,
     phase_events,
     query_events,
+    set_log_key,
     stream_chain,
+    stream_leaves,
+    stream_stored,
 )
 from .common import STREAM_BATCH, Row
 from .definitions import definition, definition_id_by_version, pin_definition, stored_definitions
@@ -124,6 +137,9 @@ from .programme import (
 )
 
 __all__ = [
+    "VERIFY_COLUMNS", "audit_log", "checkpoints", "erase_content", "events_with_content_before", "event_by_id",
+    "insert_audit_log", "insert_checkpoint", "latest_checkpoint", "lock_checkpoints", "set_log_key", "stream_leaves",
+    "stream_stored",
     "EXPORT_COLUMNS", "LoadedAanpak", "Row", "STREAM_BATCH", "aanpak_ids_with_theme", "aanpak_version",
     "activities", "activity", "add_role", "all_people", "any_admin", "append_event", "cancel_reminders",
     "chain_head", "change_phase", "checkpoint", "claim_messages", "claim_reminders", "claimable_messages",

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..audit import GENESIS, chain_hash
-from ..models import AANPAK, EVENT
+from ..audit_format import event_leaf
+from ..models import AANPAK, AUDIT_LOG, CHECKPOINT, EVENT
 from . import fastpath
 from .common import Row, place_filters, streamed
 
@@ -37,7 +38,8 @@ def append_event(conn: sa.Connection, *, at: datetime, type: str, aanpak_id: int
         "payload": json.dumps(payload or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
     }
     prev = last[1] if last else GENESIS
-    fastpath.insert_event(conn, {**event, "prev_hash": prev, "hash": chain_hash(prev, event)})
+    fastpath.insert_event(conn, {**event, "prev_hash": prev, "hash": chain_hash(prev, event),
+                                 "leaf": event_leaf(event).hex(), "erased": None})
     return int(event["id"])
 
 
@@ -50,6 +52,50 @@ def events(conn: sa.Connection, aanpak_id: int | None = None) -> Iterator[Row]:
 def stream_chain(conn: sa.Connection) -> Iterator[Row]:
     """Every event in chain order, fetched in batches (a server-side cursor on PostgreSQL)."""
     return events(conn)
+
+
+# What `audit verify` reads per event: every column as the database holds it (`at` as SQLite's text), so
+# that a value of the wrong type or a re-written time is seen rather than converted.
+VERIFY_COLUMNS = (EVENT.c.id, sa.type_coerce(EVENT.c.at, sa.String).label("at"), EVENT.c.aanpak_id, EVENT.c.type,
+                  EVENT.c.actor_id, EVENT.c.from_phase, EVENT.c.to_phase, EVENT.c.reason, EVENT.c.evidence,
+                  EVENT.c.payload, EVENT.c.prev_hash, EVENT.c.hash, EVENT.c.leaf, EVENT.c.erased)
+
+
+def stream_stored(conn: sa.Connection, *, upto: int | None = None, after: int = 0) -> Generator[Row, None, None]:
+    """VERIFY_COLUMNS of every event (ids after `after`, up to `upto`), in id order, in batches."""
+    query = sa.select(*VERIFY_COLUMNS).where(EVENT.c.id > after).order_by(EVENT.c.id)
+    if upto is not None:
+        query = query.where(EVENT.c.id <= upto)
+    raw = conn.connection.dbapi_connection if conn.dialect.name == "sqlite" else None
+    before = getattr(raw, "text_factory", str)
+    if raw is not None:
+        # Text that is not UTF-8 (written by hand) arrives with its bad bytes as surrogates, for verify to name
+        # the event, instead of failing the fetch.
+        raw.text_factory = _lenient_text
+    try:
+        yield from streamed(conn, query)
+    finally:
+        if raw is not None:
+            raw.text_factory = before
+
+
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
+def stream_leaves(conn: sa.Connection, size: int) -> Iterator[str]:
+    """The stored leaf hashes (hex) of the first `size` events, in order."""
+    # yield_per on the statement, not the connection (that would stay set and make a later INSERT in the same
+    # transaction run on a server-side cursor on PostgreSQL).
+    query = sa.select(EVENT.c.leaf).where(EVENT.c.id <= size).order_by(EVENT.c.id).execution_options(yield_per=20_000)
+    with conn.execute(query) as result:
+        for partition in result.partitions():
+            for (leaf,) in partition:
+                yield leaf
+
+
+def event_by_id(conn: sa.Connection, event_id: int) -> Row | None:
+    return conn.execute(sa.select(*VERIFY_COLUMNS).where(EVENT.c.id == event_id)).first()
 
 
 def events_until(conn: sa.Connection, aanpak_id: int, until: datetime) -> list[Row]:
@@ -121,7 +167,8 @@ def query_events(conn: sa.Connection, **filters: Any) -> Iterator[Row]:
 # text), for services/audit_export.py to turn into local time without a datetime per event.
 EXPORT_COLUMNS = (EVENT.c.id, sa.type_coerce(EVENT.c.at, sa.String).label("at"), EVENT.c.type, EVENT.c.actor_id,
                   EVENT.c.from_phase, EVENT.c.to_phase, EVENT.c.reason, EVENT.c.evidence, EVENT.c.payload,
-                  EVENT.c.prev_hash, EVENT.c.hash, AANPAK.c.slug, AANPAK.c.wijk, AANPAK.c.gemeente)
+                  EVENT.c.prev_hash, EVENT.c.hash, AANPAK.c.slug, AANPAK.c.wijk, AANPAK.c.gemeente, EVENT.c.aanpak_id,
+                  EVENT.c.leaf)
 
 
 def export_batches(conn: sa.Connection, batch: int = 10_000, **filters: Any) -> Iterator[Sequence[Row]]:
@@ -134,3 +181,54 @@ def export_batches(conn: sa.Connection, batch: int = 10_000, **filters: Any) -> 
 def count_matching(conn: sa.Connection, **filters: Any) -> int:
     """How many events query_events gives for these filters."""
     return int(conn.execute(_filtered(sa.select(sa.func.count()), **filters)).scalar_one())
+
+
+# --- the log's identity and its signed checkpoints -------------------------------------------------------
+
+def audit_log(conn: sa.Connection) -> Row | None:
+    return conn.execute(sa.select(AUDIT_LOG).order_by(AUDIT_LOG.c.id).limit(1)).first()
+
+
+def insert_audit_log(conn: sa.Connection, *, origin: str, public_key: str | None, at: datetime) -> None:
+    conn.execute(AUDIT_LOG.insert().values(id=1, origin=origin, public_key=public_key, created_at=at))
+
+
+def set_log_key(conn: sa.Connection, public_key: str) -> None:
+    conn.execute(AUDIT_LOG.update().where(AUDIT_LOG.c.id == 1).values(public_key=public_key))
+
+
+def insert_checkpoint(conn: sa.Connection, *, size: int, root: str, at: datetime, note: str) -> int:
+    return int(conn.execute(CHECKPOINT.insert().values(size=size, root=root, at=at, note=note))
+               .inserted_primary_key[0])  # type: ignore[index]
+
+
+def lock_checkpoints(conn: sa.Connection) -> None:
+    """Serialise 'is a checkpoint due?' between schedulers (SQLite's write transaction does so already)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4244)")
+
+
+def latest_checkpoint(conn: sa.Connection) -> Row | None:
+    return conn.execute(sa.select(CHECKPOINT).order_by(CHECKPOINT.c.id.desc()).limit(1)).first()
+
+
+def checkpoints(conn: sa.Connection) -> list[Row]:
+    return list(conn.execute(sa.select(CHECKPOINT).order_by(CHECKPOINT.c.id)))
+
+
+# --- retention: erasing content, keeping what the leaves commit to -----------------------------------------
+
+def events_with_content_before(conn: sa.Connection, before: datetime) -> list[Row]:
+    """Events before `before` that still hold content (reason, evidence or a payload)."""
+    return list(conn.execute(sa.select(EVENT.c.id, EVENT.c.reason, EVENT.c.evidence, EVENT.c.payload).where(
+        EVENT.c.at < before, EVENT.c.erased.is_(None),
+        sa.or_(EVENT.c.reason.is_not(None), EVENT.c.evidence.is_not(None), EVENT.c.payload != "{}"))
+        .order_by(EVENT.c.id)))
+
+
+def erase_content(conn: sa.Connection, erased: list[dict[str, Any]]) -> None:
+    """Empty reason, evidence and payload of these events ({"id", "erased"}), keeping their digests."""
+    if erased:
+        conn.execute(EVENT.update().where(EVENT.c.id == sa.bindparam("event_id"))
+                     .values(reason=None, evidence=None, payload="{}", erased=sa.bindparam("digests")),
+                     [{"event_id": e["id"], "digests": e["erased"]} for e in erased])

@@ -206,6 +206,8 @@ class ReminderRule(_Frozen):
     to: Annotated[tuple[Literal["projectleider", "coordinator", "approver"], ...], Field(min_length=1)]
     template: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
     subject: str | dict[Literal["nl", "en"], str]
+    # What the reader is asked to do, one or two sentences (shown at the top of the message).
+    ask: str | dict[Literal["nl", "en"], str] | None = None
     overdue: bool = True  # before-rules only: also remind on the day after the deadline
 
     @property
@@ -216,10 +218,18 @@ class ReminderRule(_Frozen):
         return ""
 
     def subject_for(self, locale: str) -> str:
-        if isinstance(self.subject, str):
-            return self.subject
-        chosen = self.subject.get("en" if locale == "en" else "nl")
-        return chosen or next(iter(self.subject.values()))
+        return _for_locale(self.subject, locale) or ""
+
+    def ask_for(self, locale: str) -> str | None:
+        return _for_locale(self.ask, locale)
+
+
+def _for_locale(text: str | dict[Literal["nl", "en"], str] | None, locale: str) -> str | None:
+    """A rule's text in the reader's language (Dutch unless `en`), or the one it has."""
+    if text is None or isinstance(text, str):
+        return text
+    chosen = text.get("en" if locale == "en" else "nl")
+    return chosen or next(iter(text.values()))
 
 
 # A definition's version is a small counter: bounded here, where it is read, so a huge number is
@@ -316,6 +326,9 @@ class Definition(_Frozen):
         data = self.model_dump(mode="json")
         if not data["reminders"]:
             del data["reminders"]  # a definition without reminders keeps the hash it had before they existed
+        for rule in data.get("reminders", ()):
+            if rule.get("ask") is None:
+                rule.pop("ask", None)  # likewise a rule without `ask` (added later)
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -595,6 +608,15 @@ def _check_reminders(d: Definition, fail: Any) -> None:
         for j, key in enumerate(r.criteria):
             if key not in d.criteria:
                 fail(at + ("criteria", j), f"unknown criterion '{key}' in a reminder")
+
+
+def warnings(d: Definition) -> list[str]:
+    """What is valid but probably not meant: said by `workflows validate`, never refused."""
+    out = []
+    if any(t.gate for t in d.transitions) and not any(r.kind == "before" for r in d.reminders):
+        out.append(f"{d.ref} has no reminder rule with 'before:': a deadline set with `wijkflow deadline` "
+                   "sends nobody a reminder (add one, e.g. before: {werkdagen: 5} with template: deadline)")
+    return out
 
 
 

@@ -69,7 +69,7 @@ def fan_out_batch(conn: sa.Connection, app: Any, now: datetime, limit: int,
         if aanpak is None:
             aanpak = loaded[r.aanpak_id] = store.load_aanpak(conn, str(r.aanpak_id), app.definitions)
         rule = aanpak.definition.reminder(r.rule)
-        fanned = Fanned(occurrence=r, aanpak=aanpak, reason=why_not(conn, aanpak, rule, r, now))
+        fanned = Fanned(occurrence=r, aanpak=aanpak, reason=why_not(conn, aanpak, rule, r, now, app.tz))
         if fanned.reason is None and rule is not None:
             for role in rule.to:
                 for holder in sorted(aanpak.holders(role)):
@@ -98,7 +98,7 @@ def fan_out_batch(conn: sa.Connection, app: Any, now: datetime, limit: int,
 
 
 def why_not(conn: sa.Connection, aanpak: store.LoadedAanpak, rule: ReminderRule | None, r: Any,
-            now: datetime) -> str | None:
+            now: datetime, tz: Any) -> str | None:
     """The reason an occurrence is no longer relevant, or None when it should go out (the send-time check)."""
     row, definition = aanpak.row, aanpak.definition
     if rule is None:
@@ -117,7 +117,12 @@ def why_not(conn: sa.Connection, aanpak: store.LoadedAanpak, rule: ReminderRule 
             return f"'{r.criterion}' is not on the gate of the current phase {row.phase}"
         if state:
             return f"'{r.criterion}' is already met"
+        if r.kind == "before" and rule.overdue and r.deadline is not None \
+                and now.astimezone(tz).date() > r.deadline:
+            # After downtime: "Deadline nadert" for a deadline already gone reads wrong; the overdue one goes.
+            return f"the deadline {r.deadline} has passed; the overdue reminder goes instead"
     return None
+
 
 
 def _criterion_state(aanpak: store.LoadedAanpak, facts: gates.Facts, key: str, now: datetime) -> bool | None:

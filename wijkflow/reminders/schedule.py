@@ -83,6 +83,9 @@ def on_deadline_set(conn: sa.Connection, app: Any, *, aanpak_id: int, definition
     if previous is not None and previous != due:
         store.cancel_reminders(conn, aanpak_id, reason=f"deadline moved from {previous} to {due}", now=now,
                                kinds=DEADLINE_KINDS, criterion=criterion)
+    # Moving a deadline back to a date it had before schedules anew: the key names the move.
+    moves = store.deadline_moves(conn, aanpak_id).get(criterion, 0) + (previous is not None and previous != due)
+    key = f"{criterion}:{due}" + (f":m{moves}" if moves else "")
     count = 0
     overdue_at = cal.due_at(cal.add(due, Span(days=1)))
     for rule in definition.reminders:
@@ -91,10 +94,10 @@ def on_deadline_set(conn: sa.Connection, app: Any, *, aanpak_id: int, definition
         before_at = cal.due_at(cal.add(due, _span(rule.before), sign=-1))
         if before_at < overdue_at and not (overdue_at <= now):
             count += _insert(conn, aanpak_id, rule, "before", before_at, now, criterion=criterion, deadline=due,
-                             dedupe=f"{criterion}:{due}")
+                             dedupe=key)
         if rule.overdue:
             count += _insert(conn, aanpak_id, rule, "overdue", overdue_at, now, criterion=criterion, deadline=due,
-                             dedupe=f"{criterion}:{due}")
+                             dedupe=key)
     return count
 
 

@@ -61,7 +61,9 @@ from .outbox import (
     claim_messages,
     claim_reminders,
     claimable_messages,
+    deadline_moves,
     due_reminders,
+    failed_messages,
     finish_message,
     held_claims,
     insert_message,
@@ -73,6 +75,8 @@ from .outbox import (
     pending_reminders,
     reminder_overview,
     renew_claims,
+    requeue_message,
+    set_message_ids,
     settle_reminder,
 )
 from .people import (
@@ -123,5 +127,7 @@ __all__ = [
     "plan_partners", "plan_points", "query_events", "records", "reminder_overview", "renew_claims", "roles",
     "secure_delete", "set_deadline", "settle_reminder", "slug_taken", "stored_definitions", "stream_aanpakken",
     "stream_chain", "theme", "themes", "themes_by_aanpak", "touch_aanpak", "update_activity", "update_indicator",
-    "wijk_exists"
+    "wijk_exists",
+    # issue 13: calendar sequences, digests, requeueing failed messages
+    "deadline_moves", "failed_messages", "requeue_message", "set_message_ids",
 ]

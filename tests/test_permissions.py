@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import ADMIN, AUDITOR, PL, SG1, SG2, WR
 
-from wijkflow import permissions, services
+from wijkflow import permissions, services, store
 from wijkflow.app import App
 from wijkflow.cli import cli
 
@@ -66,6 +66,7 @@ ARGS = {
     "scheduler run": ["scheduler", "run", "--once"],
     "mail preview": ["mail", "preview", FRESH, "deadline_nadert"],
     "mail test": ["mail", "test", "beheer@hengelo.example"],
+    "reminders retry": ["reminders", "retry", "--failed"],  # the template has one failed message
     # The database itself (issue 6).
     "db upgrade": ["db", "upgrade"], "db current": ["db", "current"], "db history": ["db", "history"],
     "db copy": ["db", "copy", "--to", "{tmp}/copy.db"],
@@ -111,6 +112,13 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     services.add_partner(app, REF, "Welbions", acting=PL)
     services.add_activity(app, REF, "Schoonmaakactie", partner="Welbions", year=2026, acting=PL)
     services.set_deadline(app, FRESH, "coalitie", "2026-06-03", acting=PL)  # deadline_nadert is due now
+    with app.db.write() as conn:  # a message that failed earlier, for `reminders retry`
+        rid = store.insert_reminder(conn, aanpak_id=1, rule="deadline_nadert", kind="before", criterion="coalitie",
+                                    dedupe="failed-earlier", due_at=NOW, status="queued", created_at=NOW,
+                                    updated_at=NOW)
+        store.insert_message(conn, reminder_id=rid, person_id=3, role="projectleider", status="failed", attempts=1,
+                             next_attempt_at=NOW, created_at=NOW, message_id="<reminder.x.3@hengelo.example>",
+                             error="550 5.1.1 no such mailbox")
     app.close()
     (path.parent / "wijkaanpak-v2.yaml").write_text(  # `migrate`: the same definition, one version up
         DEFINITION.read_text(encoding="utf-8").replace("\nversion: 1\n", "\nversion: 2\n", 1), encoding="utf-8")

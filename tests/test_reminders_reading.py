@@ -17,6 +17,7 @@ from wijkflow import services
 from wijkflow.app import App
 from wijkflow.definitions import load_file, shipped_dir, warnings
 from wijkflow.reminders.sweep import sweep
+from wijkflow.services.reminders import list_reminders
 
 _opened: list[App] = []
 
@@ -190,3 +191,39 @@ def test_a_digest_resent_after_a_crash_keeps_its_message_id_whatever_else_fell_d
     later = [m for m in server.messages if to(m) == PL and m["Message-ID"] != first["Message-ID"]]
     assert len(later) == 1 and "Deadline nadert: Van analyse naar visie (Noord)" in later[0]["Subject"]
     assert "Deadline nadert: Van analyse naar visie" not in text(first)
+
+
+# --- failed messages go out again once the cause is fixed -------------------------------------
+
+
+def test_failed_messages_are_put_back_by_an_administrator_and_keep_their_message_id(
+        server, app, aanpak, db_url, clock, run, db_state):
+    services.set_deadline(app, aanpak, "lokaal_contract", "2026-03-09", acting=PL)
+    server.handler.refuse[WR] = "550 5.1.1 mailbox unavailable"
+    smtp = smtp_app(db_url, clock, server.port)
+    assert sweep(smtp).failed == 1
+    listed = run("reminders", "list", "--failed")
+    assert "550 5.1.1 mailbox unavailable" in listed.stdout
+    assert "wijkflow --as ADMIN-EMAIL reminders retry --failed" in listed.stdout
+    msg = next(r["message"] for r in list_reminders(app, failed=True))
+    before = db_state()
+    # Bad input changes nothing: nothing named, an unknown or unfailed message, not an administrator.
+    assert run("reminders", "retry", user="admin@hengelo.example").exit_code == 2
+    unknown = run("reminders", "retry", str(msg), "999", user="admin@hengelo.example")
+    assert unknown.exit_code == 4 and unknown.stderr == (
+        "Error: Message 999 is not a failed message; `wijkflow reminders list --failed` shows those that are.\n")
+    assert run("reminders", "retry", "--failed", user=PL).exit_code == 5
+    assert db_state() == before
+    server.handler.refuse.clear()  # the mailbox exists again
+    r = run("reminders", "retry", str(msg), user="admin@hengelo.example")
+    assert r.exit_code == 0 and r.stdout.startswith("Put 1 failed message(s) back in the outbox")
+    assert sweep(smtp).sent == 1
+    (erna,) = [m for m in server.messages if to(m) == WR]
+    with app.db.read() as conn:
+        row = conn.execute(sa.text("SELECT message_id, status FROM reminder_message WHERE id = :i"), {"i": msg}).one()
+        event = conn.execute(sa.text("SELECT actor_id, payload FROM audit_event WHERE type = 'reminder_requeued'"))\
+            .one()
+    assert row.status == "sent" and erna["Message-ID"] == row.message_id
+    assert f'"message":{msg}' in event.payload and WR not in event.payload and event.actor_id == 1
+    history = run("history", aanpak).stdout
+    assert "failed reminder requeued: deadline_nadert" in history

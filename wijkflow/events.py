@@ -84,6 +84,8 @@ EVENT_TYPES: dict[str, EventType] = {
                                                     N_("Reminder not delivered yet, tried again later ({rule})"))),
     "reminder_failed": EventType(EventText(N_("reminder failed"), N_("Reminder could not be delivered ({rule})"))),
     "reminder_cancelled": EventType(EventText(N_("reminder cancelled"), N_("Reminder cancelled ({rule})"))),
+    "reminder_requeued": EventType(EventText(N_("failed reminder requeued: {rule}"),
+                                             N_("Undelivered reminder queued again ({rule})"))),
 }
 KNOWN_EVENT_TYPES = tuple(EVENT_TYPES)
 

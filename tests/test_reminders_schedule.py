@@ -74,7 +74,7 @@ def _with_reminder(block: str) -> str:
      "    subject: s\n", "(reminders[0].phase): unknown phase 'nergens' in a reminder"),
     ("  - key: x\n    phase: execute\n    after: P1D\n    every: P1M\n    to: [coordinator]\n"
      "    template: herinnering\n    subject: s\n",
-     "(reminders[0]): a reminder needs exactly one of after, every, before or stalled (it has after, every)"),
+     "(reminders[0]): a reminder needs exactly one of on, after, every, before or stalled (it has after, every)"),
     ("  - key: x\n    before: P1W\n    criteria: [geen_criterium]\n    to: [coordinator]\n"
      "    template: deadline\n    subject: s\n", "(reminders[0].criteria[0]): unknown criterion 'geen_criterium'"),
     ("  - key: x\n    every: P1M\n    to: [coordinator]\n    template: herinnering\n    subject: s\n",

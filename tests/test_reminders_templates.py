@@ -51,7 +51,7 @@ def test_every_rule_renders_in_both_languages_in_every_phase(app, people, clock,
             view = aanpak_view(conn, app, row.id, now)
             people_rows = {p.email: p for p in store.list_people(conn)}
         for rule in d.reminders:
-            kinds = [rule.kind] + (["overdue"] if rule.kind == "before" else [])
+            kinds = [rule.on or rule.kind] + (["overdue"] if rule.kind == "before" else [])
             for kind in kinds:
                 for deadline in ([today + timedelta(days=5), today - timedelta(days=3)] if rule.kind == "before"
                                  else [None]):
@@ -60,11 +60,21 @@ def test_every_rule_renders_in_both_languages_in_every_phase(app, people, clock,
                             person = people_rows[email]
                             context, locale = message_context(
                                 app, view, rule=rule, kind=kind, person=person, role=role, due_at=now,
-                                criterion=criterion if deadline else None, deadline=deadline, now=now)
+                                criterion=subject_of(d, rule, phase.key, criterion if deadline else None),
+                                deadline=deadline, now=now)
                             rendered = render(rule.template, locale, context, rule.subject_for(locale))
                             check(rendered, locale, role, where=f"{name}/{phase.key}/{rule.key}/{kind}/{role}/"
                                                                 f"{email}/{deadline}", deadline=deadline,
                                   today=today)
+
+
+def subject_of(d, rule, phase: str, criterion: str | None) -> str | None:
+    """What an occurrence names in its `criterion`: a deadline's criterion, a gate's destination, an approval."""
+    if rule.on in ("awaiting_approval", "gate_met"):
+        return d.outgoing(phase)[0].dest
+    if rule.on == "approval_withdrawn":
+        return next(k for k, c in d.criteria.items() if c.kind == "approval")
+    return criterion
 
 
 def check(rendered, locale: str, role: str, *, where: str, deadline: date | None, today: date) -> None:

@@ -8,6 +8,7 @@ Babel. The sentences around them live in the per-locale templates in notificatio
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.message import Message
@@ -21,6 +22,7 @@ from ..errors import TemplateProblem
 from ..i18n import normal_locale, t, tn
 from ..roles import role_label
 from ..templating import long_date
+from . import notify
 from .calendar import Span
 from .render import (
     CalendarEvent,
@@ -49,6 +51,7 @@ class AanpakView:
     gates: list[dict[str, Any]]
     commands: list[tuple[str, frozenset[str]]]  # (command, the aanpak roles that may run it)
     deadline_moves: dict[str, int]  # per criterion: how often its deadline moved (the .ics SEQUENCE)
+    last_move: dict[str, Any] | None  # the latest phase change: from, to, why, by whom (event notifications)
 
 
 # Who may run what (wijkflow.permissions.WRITE), per criterion kind: a reminder names only the
@@ -82,10 +85,16 @@ def aanpak_view(conn: sa.Connection, app: Any, aanpak_id: int, now: datetime) ->
     open_: dict[str, dict[str, Any]] = {}
     gate_views = []
     for tr in d.outgoing(row.phase):
+        results = gates.evaluate(d, tr, facts, now).criteria
         unmet: list[dict[str, Any]] = [{"key": c.key, "label": c.label, "kind": c.kind,
                                         "why": {"nl": c.why_in("nl"), "en": c.why_in("en")}}
-                                       for c in gates.evaluate(d, tr, facts, now).criteria if c.blocking]
-        gate_views.append({"label": tr.label, "to": tr.dest, "to_label": d.phase_label(tr.dest), "open": unmet})
+                                       for c in results if c.blocking]
+        # What was delivered (with its evidence): what an approver is asked to judge.
+        done = [{"key": c.key, "label": c.label, "kind": c.kind, "evidence": c.evidence, "at": c.at,
+                 "why": {"nl": c.why_in("nl"), "en": c.why_in("en")}}
+                for c in results if c.met and c.kind not in ("min_days",)]
+        gate_views.append({"label": tr.label, "to": tr.dest, "to_label": d.phase_label(tr.dest), "open": unmet,
+                           "done": done})
         for c in unmet:
             open_.setdefault(c["key"], c)
     commands = []
@@ -96,8 +105,16 @@ def aanpak_view(conn: sa.Connection, app: Any, aanpak_id: int, now: datetime) ->
     commands.append((f"wijkflow gate {row.slug}", frozenset({"projectleider", "coordinator", "approver"})))
     if not open_:
         commands.append((f"wijkflow advance {row.slug}", frozenset({"projectleider"})))
+    move = store.last_event(conn, row.id, "phase_changed")
+    last_move = None
+    if move is not None:
+        payload = json.loads(move.payload or "{}")
+        by = store.people_by_id(conn, {move.actor_id}).get(move.actor_id) if move.actor_id else None
+        last_move = {"from_label": d.phase_label(move.from_phase or ""), "to_label": d.phase_label(move.to_phase or ""),
+                     "transition": payload.get("label") or "", "reason": move.reason or "",
+                     "override": bool(payload.get("override")), "by": (by.name or "") if by else "", "at": move.at}
     return AanpakView(definition=d, row=row, open=open_, gates=gate_views, commands=commands,
-                      deadline_moves=store.deadline_moves(conn, row.id))
+                      deadline_moves=store.deadline_moves(conn, row.id), last_move=last_move)
 
 
 def _in_locale(item: dict[str, Any], locale: str) -> dict[str, Any]:
@@ -154,7 +171,27 @@ def message_context(app: Any, view: AanpakView, *, rule: ReminderRule, kind: str
         # A calendar entry only for a deadline still ahead: never one for a date that has passed.
         "calendar": kind == "before" and days_left is not None and days_left >= 0,
     }
+    if kind in notify.EVENT_KINDS:
+        context["event"] = _event_context(app, view, kind, criterion, locale)
     return context, locale
+
+
+def _event_context(app: Any, view: AanpakView, kind: str, criterion: str | None, locale: str) -> dict[str, Any]:
+    """What an event notification tells: the gate it is about, or the phase change (with why and by whom)."""
+    gate = next((g for g in view.gates if g["to"] == criterion), None) if kind in notify.GATE_EVENTS else None
+    move = view.last_move
+    withdrawn = view.definition.criteria.get(criterion or "") if kind == "approval_withdrawn" else None
+    return {
+        "kind": kind,
+        "gate": None if gate is None else {
+            "label": gate["label"], "heading": _gate_heading(gate, locale), "to": gate["to"],
+            "to_label": gate["to_label"],
+            "open": [_in_locale(c, locale) for c in gate["open"]],
+            "done": [{**_in_locale(c, locale), "at": long_date(c["at"].astimezone(app.tz).date(), locale)
+                      if c["at"] else None} for c in gate["done"]]},
+        "move": None if move is None else {**move, "at": long_date(move["at"].astimezone(app.tz).date(), locale)},
+        "criterion_label": withdrawn.label if withdrawn is not None else None,
+    }
 
 
 def _gate_heading(gate: dict[str, Any], locale: str) -> str:
@@ -244,9 +281,14 @@ def preview(conn: sa.Connection, app: Any, *, aanpak_id: int, rule: ReminderRule
             now: datetime) -> Rendered:
     """What a rule's message would say to one person right now (for `wijkflow mail preview`)."""
     deadlines = store.deadlines(conn, aanpak_id)
+    view = aanpak_view(conn, app, aanpak_id, now)
     criterion = next((c for c in (rule.criteria or sorted(deadlines)) if c in deadlines), None) \
         if rule.kind == "before" else None
-    context, locale = message_context(app, aanpak_view(conn, app, aanpak_id, now), rule=rule, kind=rule.kind,
+    if rule.on in notify.GATE_EVENTS:
+        criterion = view.gates[0]["to"] if view.gates else None  # the first gate out of the phase
+    elif rule.on == "approval_withdrawn":
+        criterion = next((k for k, c in view.definition.criteria.items() if c.kind == "approval"), None)
+    context, locale = message_context(app, view, rule=rule, kind=rule.on or rule.kind,
                                       person=person, role=role, due_at=now, criterion=criterion,
                                       deadline=deadlines.get(criterion) if criterion else None, now=now)
     return render(rule.template, locale, context, rule.subject_for(locale))

@@ -22,10 +22,12 @@ import sqlalchemy as sa
 
 from .. import gates, store
 from ..definitions import ReminderRule
+from . import notify
 from .render import message_id_for
 from .schedule import DEADLINE_KINDS, PHASE_KINDS, schedule_every
 
 BATCH = 200
+_EVENT_STATES = {"awaiting_approval": "waits only for approvals", "gate_met": "is met"}
 
 
 @dataclass
@@ -104,10 +106,13 @@ def why_not(conn: sa.Connection, aanpak: store.LoadedAanpak, rule: ReminderRule 
     if rule is None:
         return f"the rule '{r.rule}' is no longer in workflow {definition.ref}"
     phase = definition.phase(row.phase)
-    if phase is not None and phase.final:
+    if phase is not None and phase.final and r.kind not in notify.MOVE_EVENTS:  # "it was closed" is news
         return "the aanpak is closed"
-    if r.kind in PHASE_KINDS and (row.phase != r.phase or row.visit != r.visit):
+    if r.kind in PHASE_KINDS + notify.EVENT_KINDS and (row.phase != r.phase or row.visit != r.visit):
         return f"the aanpak is no longer in that visit of phase {r.phase}"
+    if r.kind in notify.GATE_EVENTS and not notify.holds(
+            definition, r.kind, r.criterion, gates.load_facts(conn, aanpak.row, definition), now):
+        return f"the gate to {r.criterion} no longer {_EVENT_STATES[r.kind]}"
     if r.kind in DEADLINE_KINDS:
         current = store.deadlines(conn, row.id).get(r.criterion)
         if current != r.deadline:

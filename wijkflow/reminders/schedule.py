@@ -43,7 +43,7 @@ def _entered(conn: sa.Connection, cal: WorkCalendar, *, aanpak_id: int, definiti
         if rule.kind == "stalled" and not _stalls(rule, definition, phase):
             continue
         if rule.kind == "after":
-            count += _insert(conn, aanpak_id, rule, "after", cal.due_at(cal.add(entry, _span(rule.after))),
+            count += insert_occurrence(conn, aanpak_id, rule, "after", cal.due_at(cal.add(entry, _span(rule.after))),
                              now, phase=phase, visit=visit, dedupe=f"v{visit}")
         elif rule.kind == "every":
             count += schedule_every(conn, cal, aanpak_id, rule, phase=phase, visit=visit, entry=entry,
@@ -52,7 +52,7 @@ def _entered(conn: sa.Connection, cal: WorkCalendar, *, aanpak_id: int, definiti
             entered = definition.phase(phase)
             limit = (Span.parse(rule.stalled) if isinstance(rule.stalled, str)
                      else Span(days=(entered.max_days if entered else 0) or 0))
-            count += _insert(conn, aanpak_id, rule, "stalled", cal.due_at(cal.add(entry, limit)), now,
+            count += insert_occurrence(conn, aanpak_id, rule, "stalled", cal.due_at(cal.add(entry, limit)), now,
                              phase=phase, visit=visit, dedupe=f"v{visit}")
     return count
 
@@ -93,11 +93,11 @@ def on_deadline_set(conn: sa.Connection, app: Any, *, aanpak_id: int, definition
             continue
         before_at = cal.due_at(cal.add(due, _span(rule.before), sign=-1))
         if before_at < overdue_at and not (overdue_at <= now):
-            count += _insert(conn, aanpak_id, rule, "before", before_at, now, criterion=criterion, deadline=due,
-                             dedupe=key)
+            count += insert_occurrence(conn, aanpak_id, rule, "before", before_at, now, criterion=criterion,
+                                       deadline=due, dedupe=key)
         if rule.overdue:
-            count += _insert(conn, aanpak_id, rule, "overdue", overdue_at, now, criterion=criterion, deadline=due,
-                             dedupe=key)
+            count += insert_occurrence(conn, aanpak_id, rule, "overdue", overdue_at, now, criterion=criterion,
+                                       deadline=due, dedupe=key)
     return count
 
 
@@ -119,7 +119,7 @@ def schedule_every(conn: sa.Connection, cal: WorkCalendar, aanpak_id: int, rule:
         if after_seq is not None and due > now:
             break
         k, due = k + 1, following
-    return _insert(conn, aanpak_id, rule, "every", due, now, phase=phase, visit=visit, seq=k,
+    return insert_occurrence(conn, aanpak_id, rule, "every", due, now, phase=phase, visit=visit, seq=k,
                    dedupe=f"v{visit}:{k}")
 
 
@@ -137,9 +137,10 @@ def _stalls(rule: ReminderRule, definition: Definition, phase: str) -> bool:
     return isinstance(rule.stalled, str) or bool(p.max_days)
 
 
-def _insert(conn: sa.Connection, aanpak_id: int, rule: ReminderRule, kind: str, due_at: datetime, now: datetime,
-            *, dedupe: str, phase: str | None = None, visit: int | None = None, criterion: str | None = None,
-            deadline: date | None = None, seq: int = 0) -> int:
+def insert_occurrence(conn: sa.Connection, aanpak_id: int, rule: ReminderRule, kind: str, due_at: datetime,
+                      now: datetime, *, dedupe: str, phase: str | None = None, visit: int | None = None,
+                      criterion: str | None = None, deadline: date | None = None, seq: int = 0) -> int:
+    """One occurrence (timed, or an event's: see notify.py); 0 when the same one is already there."""
     new = store.insert_reminder(
         conn, aanpak_id=aanpak_id, rule=rule.key, kind=kind, phase=phase, visit=visit, criterion=criterion,
         deadline=deadline, seq=seq, dedupe=f"{aanpak_id}:{rule.key}:{kind}:{dedupe}", due_at=due_at,

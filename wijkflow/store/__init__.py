@@ -68,6 +68,7 @@ from .outbox import (
     held_claims,
     insert_message,
     insert_reminder,
+    last_event,
     lock_due_reminders,
     message_rows,
     next_wake,
@@ -129,5 +130,5 @@ __all__ = [
     "stream_chain", "theme", "themes", "themes_by_aanpak", "touch_aanpak", "update_activity", "update_indicator",
     "wijk_exists",
     # issue 13: calendar sequences, digests, requeueing failed messages
-    "deadline_moves", "failed_messages", "requeue_message", "set_message_ids",
+    "deadline_moves", "failed_messages", "last_event", "requeue_message", "set_message_ids",
 ]

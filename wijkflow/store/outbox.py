@@ -192,6 +192,12 @@ def deadline_moves(conn: sa.Connection, aanpak_id: int) -> dict[str, int]:
     return moves
 
 
+def last_event(conn: sa.Connection, aanpak_id: int, type_: str) -> Row | None:
+    """The aanpak's latest audit event of one type (what an event notification tells about)."""
+    return conn.execute(sa.select(EVENT).where(EVENT.c.aanpak_id == aanpak_id, EVENT.c.type == type_)
+                        .order_by(EVENT.c.id.desc()).limit(1)).first()
+
+
 def set_message_ids(conn: sa.Connection, message_ids: dict[int, str]) -> None:
     """Stamp messages with the Message-ID they go out under (a digest's, fixed when first claimed)."""
     for mid, message_id in message_ids.items():

@@ -1,0 +1,101 @@
+"""Event notifications: reminder rules with `on:` instead of a time.
+
+    on: awaiting_approval   a gate out of the current phase waits only for approvals or sign-offs
+                            (and time): those who can give them hear it, once per visit of the phase
+    on: gate_met            a gate is fully met: the projectleider may advance, once per visit
+    on: phase_changed       the aanpak moved: where to, and why
+    on: gate_overridden     an administrator passed an unmet gate
+    on: approval_withdrawn  an approval was taken back (the hook `on_approval_withdrawn`)
+
+Each becomes an occurrence in the same `reminder` table as the timed reminders (its `kind` is
+the event, `criterion` the gate's destination phase or the withdrawn criterion), in the
+caller's transaction, so it goes through the same fan-out, outbox, Message-IDs, retries and
+audit events. A gate that is only waiting for time (min_days) is scheduled for the moment the
+time is up; the send-time check (fanout.why_not) looks at the gate again and cancels what no
+longer holds, which frees its key for a later change in the same visit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from .. import gates, store
+from ..definitions import Definition, Transition
+from .schedule import insert_occurrence
+
+GATE_EVENTS = ("awaiting_approval", "gate_met")
+MOVE_EVENTS = ("phase_changed", "gate_overridden")
+EVENT_KINDS = GATE_EVENTS + MOVE_EVENTS + ("approval_withdrawn",)
+APPROVAL_KINDS = frozenset({"approval", "parties"})
+
+
+def gate_changed(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition, now: datetime) -> int:
+    """After anything that can change a gate out of the current phase: schedule what it now warrants."""
+    rules = [r for r in definition.reminders if r.on in GATE_EVENTS]
+    if not rules:
+        return 0
+    row = store.find_aanpak(conn, str(aanpak_id))
+    facts = gates.load_facts(conn, row, definition)
+    count = 0
+    for t in definition.outgoing(row.phase):
+        moments = gate_moments(definition, t, facts, now)
+        for rule in rules:
+            at = moments.get(str(rule.on))
+            if at is not None:
+                count += insert_occurrence(conn, aanpak_id, rule, str(rule.on), max(at, now), now, phase=row.phase,
+                                           visit=row.visit, criterion=t.dest, dedupe=f"v{row.visit}:{t.dest}")
+    return count
+
+
+def gate_moments(definition: Definition, t: Transition, facts: Any, now: datetime) -> dict[str, datetime]:
+    """When each gate event holds for this gate if nothing else changes: now, when a minimum time
+    in the phase is up, or not at all (left out)."""
+    result = gates.evaluate(definition, t, facts, now)
+    blocking = [c for c in result.criteria if c.blocking]
+    waiting = [c for c in blocking if c.kind == "min_days"]
+    ready = max([facts.phase_since + timedelta(days=getattr(definition.criteria[c.key], "days", 0))
+                 for c in waiting], default=now)
+    others = [c for c in blocking if c.kind != "min_days"]
+    moments: dict[str, datetime] = {}
+    if not others:
+        moments["gate_met"] = ready
+    elif all(c.kind in APPROVAL_KINDS for c in others):
+        moments["awaiting_approval"] = ready
+    return moments
+
+
+def holds(definition: Definition, event: str, dest: str | None, facts: Any, now: datetime) -> bool:
+    """The send-time check of a gate event: does it still hold now?"""
+    for t in definition.outgoing(facts.phase):
+        if t.dest == dest:
+            at = gate_moments(definition, t, facts, now).get(event)
+            return at is not None and at <= now
+    return False
+
+
+def moved(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition, phase: str, visit: int,
+          overridden: bool, now: datetime) -> int:
+    """After a phase change (the engine's after-callback): tell the aanpak's people, and of an override."""
+    count = 0
+    for rule in definition.reminders:
+        if rule.on == "phase_changed" or (rule.on == "gate_overridden" and overridden):
+            count += insert_occurrence(conn, aanpak_id, rule, rule.on, now, now, phase=phase, visit=visit,
+                                       dedupe=f"v{visit}")
+    return count + gate_changed(conn, app, aanpak_id=aanpak_id, definition=definition, now=now)
+
+
+def on_approval_withdrawn(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition,
+                          criterion: str, phase: str, visit: int, now: datetime) -> int:
+    """The hook for withdrawing an approval (issue 12): the projectleider and approvers hear it.
+
+    Call it in the withdrawal's transaction, after the withdrawal is recorded."""
+    count = 0
+    for rule in definition.reminders:
+        if rule.on == "approval_withdrawn":
+            count += insert_occurrence(conn, aanpak_id, rule, "approval_withdrawn", now, now, phase=phase,
+                                       visit=visit, criterion=criterion,
+                                       dedupe=f"v{visit}:{criterion}:{int(now.timestamp())}")
+    return count + gate_changed(conn, app, aanpak_id=aanpak_id, definition=definition, now=now)

@@ -227,3 +227,11 @@ def test_failed_messages_are_put_back_by_an_administrator_and_keep_their_message
     assert f'"message":{msg}' in event.payload and WR not in event.payload and event.actor_id == 1
     history = run("history", aanpak).stdout
     assert "failed reminder requeued: deadline_nadert" in history
+
+
+def test_readme_lists_every_shipped_rule():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Shipped rules"):readme.index("### Sending")]
+    for name in ("wijkaanpak", "wijkprogramma", "wijkontwikkelingsplan", "gebiedsgericht"):
+        for rule in load_file(shipped_dir() / f"{name}.yaml").reminders:
+            assert f"`{rule.key}`" in section, f"README's reminders section does not list {name}'s {rule.key}"

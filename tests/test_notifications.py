@@ -75,9 +75,9 @@ def test_approvers_hear_once_per_visit_even_after_a_crash_then_the_leader_hears_
     assert {m["To"].addresses[0].addr_spec for m in asked} == {SG1, SG2}  # approvers only
     robert = next(m for m in asked if m["To"].addresses[0].addr_spec == SG1)
     text = robert.get_body(("plain",)).get_content()
-    assert "Wijkaanpak Noord (wijk Noord) wacht op goedkeuring" in text
-    assert "  - Lokaal contract opgesteld (bewijs: lokaal_contract.pdf), 2 maart 2026" in text
-    assert "  - Lokaal contract goedgekeurd door de stuurgroep: nog niet goedgekeurd" in text
+    assert "Wijkaanpak Noord (wijk Noord) wacht op goedkeuring: voor de poort hieronder" in text
+    assert "    - Lokaal contract opgesteld (bewijs: lokaal_contract.pdf), 2 maart 2026" in text
+    assert "    - Lokaal contract goedgekeurd door de stuurgroep: nog niet goedgekeurd" in text
     assert "  wijkflow approve wijkaanpak-noord lokaal_contract_akkoord" in text
     assert "wijkflow complete" not in text
     # More changes in the same visit ask nobody again.
@@ -91,8 +91,8 @@ def test_approvers_hear_once_per_visit_even_after_a_crash_then_the_leader_hears_
     start = len(server.messages)
     sweep(smtp)
     assert received(server, start) == [(PL, "Klaar voor de volgende fase: Wijkaanpak Noord (Noord)")]
-    ready = server.messages[-1].get_body(("plain",)).get_content()
-    assert "Alle criteria voor \"Naar ontwerpen\" zijn vervuld" in ready
+    ready = server.messages[-1].get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "kan door: alle criteria zijn vervuld voor\n  - Naar ontwerpen (naar de fase Ontwerpen)" in ready
     assert "wijkflow advance wijkaanpak-noord --to design" in ready
 
 

@@ -178,20 +178,29 @@ def message_context(app: Any, view: AanpakView, *, rule: ReminderRule, kind: str
 
 def _event_context(app: Any, view: AanpakView, kind: str, criterion: str | None, locale: str) -> dict[str, Any]:
     """What an event notification tells: the gate it is about, or the phase change (with why and by whom)."""
-    gate = next((g for g in view.gates if g["to"] == criterion), None) if kind in notify.GATE_EVENTS else None
+    about = [g for g in view.gates if _gate_is(g, kind)]
     move = view.last_move
     withdrawn = view.definition.criteria.get(criterion or "") if kind == "approval_withdrawn" else None
     return {
         "kind": kind,
-        "gate": None if gate is None else {
+        "gates": [{
             "label": gate["label"], "heading": _gate_heading(gate, locale), "to": gate["to"],
             "to_label": gate["to_label"],
             "open": [_in_locale(c, locale) for c in gate["open"]],
             "done": [{**_in_locale(c, locale), "at": long_date(c["at"].astimezone(app.tz).date(), locale)
-                      if c["at"] else None} for c in gate["done"]]},
+                      if c["at"] else None} for c in gate["done"]]} for gate in about],
         "move": None if move is None else {**move, "at": long_date(move["at"].astimezone(app.tz).date(), locale)},
         "criterion_label": withdrawn.label if withdrawn is not None else None,
     }
+
+
+def _gate_is(gate: dict[str, Any], kind: str) -> bool:
+    """Is this gate what the event is about: met, or waiting only for approvals and sign-offs?"""
+    if kind == "gate_met":
+        return not gate["open"]
+    if kind == "awaiting_approval":
+        return bool(gate["open"]) and all(c["kind"] in notify.APPROVAL_KINDS for c in gate["open"])
+    return False
 
 
 def _gate_heading(gate: dict[str, Any], locale: str) -> str:
@@ -284,9 +293,7 @@ def preview(conn: sa.Connection, app: Any, *, aanpak_id: int, rule: ReminderRule
     view = aanpak_view(conn, app, aanpak_id, now)
     criterion = next((c for c in (rule.criteria or sorted(deadlines)) if c in deadlines), None) \
         if rule.kind == "before" else None
-    if rule.on in notify.GATE_EVENTS:
-        criterion = view.gates[0]["to"] if view.gates else None  # the first gate out of the phase
-    elif rule.on == "approval_withdrawn":
+    if rule.on == "approval_withdrawn":
         criterion = next((k for k, c in view.definition.criteria.items() if c.kind == "approval"), None)
     context, locale = message_context(app, view, rule=rule, kind=rule.on or rule.kind,
                                       person=person, role=role, due_at=now, criterion=criterion,

@@ -27,7 +27,7 @@ from .render import message_id_for
 from .schedule import DEADLINE_KINDS, PHASE_KINDS, schedule_every
 
 BATCH = 200
-_EVENT_STATES = {"awaiting_approval": "waits only for approvals", "gate_met": "is met"}
+_EVENT_STATES = {"awaiting_approval": "waits only for approvals", "gate_met": "is met"}  # notify.GATE_EVENTS
 
 
 @dataclass
@@ -111,8 +111,8 @@ def why_not(conn: sa.Connection, aanpak: store.LoadedAanpak, rule: ReminderRule 
     if r.kind in PHASE_KINDS + notify.EVENT_KINDS and (row.phase != r.phase or row.visit != r.visit):
         return f"the aanpak is no longer in that visit of phase {r.phase}"
     if r.kind in notify.GATE_EVENTS and not notify.holds(
-            definition, r.kind, r.criterion, gates.load_facts(conn, aanpak.row, definition), now):
-        return f"the gate to {r.criterion} no longer {_EVENT_STATES[r.kind]}"
+            definition, r.kind, gates.load_facts(conn, aanpak.row, definition), now):
+        return f"no gate out of {r.phase} {_EVENT_STATES[r.kind]} any more"
     if r.kind in DEADLINE_KINDS:
         current = store.deadlines(conn, row.id).get(r.criterion)
         if current != r.deadline:

@@ -8,7 +8,7 @@
     on: approval_withdrawn  an approval was taken back (the hook `on_approval_withdrawn`)
 
 Each becomes an occurrence in the same `reminder` table as the timed reminders (its `kind` is
-the event, `criterion` the gate's destination phase or the withdrawn criterion), in the
+the event; `criterion` the withdrawn criterion), in the
 caller's transaction, so it goes through the same fan-out, outbox, Message-IDs, retries and
 audit events. A gate that is only waiting for time (min_days) is scheduled for the moment the
 time is up; the send-time check (fanout.why_not) looks at the gate again and cancels what no
@@ -40,13 +40,14 @@ def gate_changed(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: D
     row = store.find_aanpak(conn, str(aanpak_id))
     facts = gates.load_facts(conn, row, definition)
     count = 0
-    for t in definition.outgoing(row.phase):
-        moments = gate_moments(definition, t, facts, now)
-        for rule in rules:
-            at = moments.get(str(rule.on))
-            if at is not None:
-                count += insert_occurrence(conn, aanpak_id, rule, str(rule.on), max(at, now), now, phase=row.phase,
-                                           visit=row.visit, criterion=t.dest, dedupe=f"v{row.visit}:{t.dest}")
+    for rule in rules:
+        # The earliest moment any gate out of the phase warrants it: one message per visit, naming
+        # every gate it holds for then (a phase with three ways out asks its approvers once).
+        moments = [m for t in definition.outgoing(row.phase)
+                   if (m := gate_moments(definition, t, facts, now).get(str(rule.on))) is not None]
+        if moments:
+            count += insert_occurrence(conn, aanpak_id, rule, str(rule.on), max(min(moments), now), now,
+                                       phase=row.phase, visit=row.visit, dedupe=f"v{row.visit}")
     return count
 
 
@@ -67,12 +68,12 @@ def gate_moments(definition: Definition, t: Transition, facts: Any, now: datetim
     return moments
 
 
-def holds(definition: Definition, event: str, dest: str | None, facts: Any, now: datetime) -> bool:
-    """The send-time check of a gate event: does it still hold now?"""
+def holds(definition: Definition, event: str, facts: Any, now: datetime) -> bool:
+    """The send-time check of a gate event: does it still hold now, for some gate out of the phase?"""
     for t in definition.outgoing(facts.phase):
-        if t.dest == dest:
-            at = gate_moments(definition, t, facts, now).get(event)
-            return at is not None and at <= now
+        at = gate_moments(definition, t, facts, now).get(event)
+        if at is not None and at <= now:
+            return True
     return False
 
 

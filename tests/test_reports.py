@@ -83,7 +83,7 @@ def test_aanpak_report_has_timeline_gates_indicators_and_history(sh, lived, tmp_
     text = " ".join(page.text)
     for seen in ("Tijdlijn van de fasen", "Initiëren → Ontwerpen", "Lokaal contract goedgekeurd door de stuurgroep",
                  "Robert Olde Heuvel", "Akkoord stuurgroep", "https://hengelo.example/coalitie.pdf",
-                 "Actieve bewoners", "nulmeting", "streefwaarde", "Meting bewoners: 71", "Historie",
+                 "Actieve bewoners", "nulmeting", "streefwaarde", "Meting Actieve bewoners: 71", "Historie",
                  "Volgende poort: Ontwerpen → Uitvoeren"):
         assert seen in text, seen
     assert "@media print" in html and "@page" in html

@@ -14,6 +14,7 @@ from typing import Any
 from ..definitions import Transition
 from ..i18n import normal_locale, t
 from ..roles import role_label
+from ..templating import number
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,10 +64,13 @@ class CriterionResult(Verdict):
 
 
 def _labelled(params: dict[str, Any], locale: str | None) -> dict[str, Any]:
-    """A Dutch reader reads a role's label ("lid van de stuurgroep"), not its key ("approver")."""
-    if "role" not in params or normal_locale(locale) == "en":
+    """A Dutch reader reads a role's label ("lid van de stuurgroep"), not its key ("approver"), and 5,9."""
+    if normal_locale(locale) == "en":
         return params
-    return {**params, "role": role_label(str(params["role"]), locale)}
+    out = {k: number(v, locale) if isinstance(v, float) else v for k, v in params.items()}  # 5,9 not 5.9
+    if "role" in out:
+        out["role"] = role_label(str(out["role"]), locale)
+    return out
 
 
 def snapshot_why(snapshot: dict[str, Any], locale: str | None) -> str:

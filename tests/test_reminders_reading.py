@@ -235,3 +235,28 @@ def test_readme_lists_every_shipped_rule():
     for name in ("wijkaanpak", "wijkprogramma", "wijkontwikkelingsplan", "gebiedsgericht"):
         for rule in load_file(shipped_dir() / f"{name}.yaml").reminders:
             assert f"`{rule.key}`" in section, f"README's reminders section does not list {name}'s {rule.key}"
+
+
+def test_a_met_deadline_is_withdrawn_from_the_calendars_it_was_sent_to(server, app, aanpak, db_url, clock):
+    services.set_deadline(app, aanpak, "lokaal_contract", "2026-03-09", acting=PL)
+    smtp = smtp_app(db_url, clock, server.port)
+    sweep(smtp)  # "nadert", with the calendar entry
+    services.set_deadline(app, aanpak, "coalitie", "2026-04-30", acting=PL)  # no entry sent yet for this one
+    services.complete(app, aanpak, "coalitie", evidence="convenant.pdf", acting=PL)
+    services.complete(app, aanpak, "lokaal_contract", evidence="contract.pdf", acting=PL)
+    start = len(server.messages)
+    sweep(smtp)
+    withdrawn = [m for m in server.messages[start:] if "Deadline" in m["Subject"]]
+    assert sorted((to(m), m["Subject"]) for m in withdrawn) == [
+        (WR, "Deadline vervalt, vervuld: Lokaal contract opgesteld (Noord)"),
+        (PL, "Deadline vervalt, vervuld: Lokaal contract opgesteld (Noord)")]
+    (ics,) = [p for p in withdrawn[0].iter_attachments() if p.get_content_type() == "text/calendar"]
+    assert ics.get_param("method") == "CANCEL"
+    body = ics.get_content()
+    assert "METHOD:CANCEL" in body and "STATUS:CANCELLED" in body and "SEQUENCE:1" in body
+    assert "UID:deadline.1.lokaal_contract@hengelo.example" in body
+    assert "uit uw agenda gehaald" in text(withdrawn[0])
+    before = len(server.messages)
+    services.add_indicator(app, aanpak, "bewoners", label="Actieve bewoners", baseline=40, acting=WR)
+    sweep(smtp)
+    assert not [m for m in server.messages[before:] if "Deadline" in m["Subject"]]  # withdrawn once

@@ -51,7 +51,7 @@ def test_every_rule_renders_in_both_languages_in_every_phase(app, people, clock,
             view = aanpak_view(conn, app, row.id, now)
             people_rows = {p.email: p for p in store.list_people(conn)}
         for rule in d.reminders:
-            kinds = [rule.on or rule.kind] + (["overdue"] if rule.kind == "before" else [])
+            kinds = [rule.on or rule.kind] + (["overdue", "deadline_met"] if rule.kind == "before" else [])
             for kind in kinds:
                 for deadline in ([today + timedelta(days=5), today - timedelta(days=3)] if rule.kind == "before"
                                  else [None]):

@@ -9,7 +9,7 @@ Babel. The sentences around them live in the per-locale templates in notificatio
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from email.message import Message
 from typing import Any
@@ -164,7 +164,8 @@ def message_context(app: Any, view: AanpakView, *, rule: ReminderRule, kind: str
         "commands": [cmd for cmd, roles in view.commands if role in roles],
         "criterion": crit, "criterion_command": crit_cmd,
         # Overdue by kind, or because the deadline has passed by now (a preview, a late catch-up).
-        "overdue": kind == "overdue" or (days_left is not None and days_left < 0),
+        "overdue": kind != "deadline_met" and (kind == "overdue" or (days_left is not None and days_left < 0)),
+        "deadline_met": kind == "deadline_met",
         "deadline": long_date(deadline, locale) if deadline else None,
         "deadline_iso": deadline.isoformat() if deadline else None,
         "days_left": days_left, "days_late": -days_left if days_left is not None and days_left < 0 else 0,
@@ -243,6 +244,9 @@ def compose(conn: sa.Connection | None, app: Any, rows: list[Any], now: datetime
         rendered = render(rule.template, locale, context, rule.subject_for(locale))
         if context["calendar"]:
             events.append(_calendar_event(app, view, context, locale, m.aanpak_id))
+        elif m.kind == "deadline_met" and len(rows) == 1:
+            entry = _calendar_event(app, view, context, locale, m.aanpak_id)
+            rendered.ics = calendar_ics([replace(entry, sequence=entry.sequence + 1)], stamp=now, method="CANCEL")
         items.append((context, rendered, locale))
     if len(items) == 1:
         context, rendered, locale = items[0]

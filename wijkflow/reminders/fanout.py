@@ -120,8 +120,10 @@ def why_not(conn: sa.Connection, aanpak: store.LoadedAanpak, rule: ReminderRule 
         state = _criterion_state(aanpak, gates.load_facts(conn, aanpak.row, aanpak.definition), r.criterion, now)
         if state is None:
             return f"'{r.criterion}' is not on the gate of the current phase {row.phase}"
-        if state:
+        if state and r.kind != "deadline_met":
             return f"'{r.criterion}' is already met"
+        if not state and r.kind == "deadline_met":
+            return f"'{r.criterion}' is no longer met"
         if r.kind == "before" and rule.overdue and r.deadline is not None \
                 and now.astimezone(tz).date() > r.deadline:
             # After downtime: "Deadline nadert" for a deadline already gone reads wrong; the overdue one goes.

@@ -7,6 +7,9 @@
     on: gate_overridden     an administrator passed an unmet gate
     on: approval_withdrawn  an approval was taken back (the hook `on_approval_withdrawn`)
 
+and, without a rule of its own, the withdrawal of a deadline's calendar entry once its criterion
+is met (kind `deadline_met`, sent by the `before` rule that sent the entry, with METHOD:CANCEL).
+
 Each becomes an occurrence in the same `reminder` table as the timed reminders (its `kind` is
 the event; `criterion` the withdrawn criterion), in the
 caller's transaction, so it goes through the same fan-out, outbox, Message-IDs, retries and
@@ -17,14 +20,14 @@ longer holds, which frees its key for a later change in the same visit.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from .. import gates, store
 from ..definitions import Definition, Transition
-from .schedule import insert_occurrence
+from .schedule import deadline_key, insert_occurrence
 
 GATE_EVENTS = ("awaiting_approval", "gate_met")
 MOVE_EVENTS = ("phase_changed", "gate_overridden")
@@ -35,11 +38,12 @@ APPROVAL_KINDS = frozenset({"approval", "parties"})
 def gate_changed(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition, now: datetime) -> int:
     """After anything that can change a gate out of the current phase: schedule what it now warrants."""
     rules = [r for r in definition.reminders if r.on in GATE_EVENTS]
-    if not rules:
+    calendars = store.calendars_sent(conn, aanpak_id)
+    if not rules and not calendars:
         return 0
     row = store.find_aanpak(conn, str(aanpak_id))
     facts = gates.load_facts(conn, row, definition)
-    count = 0
+    count = deadlines_met(conn, definition, row, facts, calendars, now) if calendars else 0
     for rule in rules:
         # The earliest moment any gate out of the phase warrants it: one message per visit, naming
         # every gate it holds for then (a phase with three ways out asks its approvers once).
@@ -48,6 +52,24 @@ def gate_changed(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: D
         if moments:
             count += insert_occurrence(conn, aanpak_id, rule, str(rule.on), max(min(moments), now), now,
                                        phase=row.phase, visit=row.visit, dedupe=f"v{row.visit}")
+    return count
+
+
+def deadlines_met(conn: sa.Connection, definition: Definition, row: Any, facts: Any,
+                  calendars: list[tuple[str, str, date]], now: datetime) -> int:
+    """A deadline whose calendar entry went out and whose criterion is now met: withdraw the entry
+    (METHOD:CANCEL), so nobody keeps a deadline in their calendar that no longer is one."""
+    current = store.deadlines(conn, row.id)
+    moves = store.deadline_moves(conn, row.id)
+    met = {c.key for t in definition.outgoing(row.phase) for c in gates.evaluate(definition, t, facts, now).criteria
+           if c.met}
+    count = 0
+    for rule_key, criterion, due in calendars:
+        rule = definition.reminder(rule_key)
+        if rule is None or criterion not in met or current.get(criterion) != due:
+            continue
+        count += insert_occurrence(conn, row.id, rule, "deadline_met", now, now, criterion=criterion, deadline=due,
+                                   dedupe=deadline_key(criterion, due, moves.get(criterion, 0)))
     return count
 
 

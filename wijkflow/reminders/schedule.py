@@ -23,7 +23,7 @@ from .calendar import Span, WorkCalendar
 # How far ahead an every-rule is searched for its next period; a guard, never reached in practice.
 _MAX_PERIODS = 10_000
 PHASE_KINDS = ("after", "every", "stalled")
-DEADLINE_KINDS = ("before", "overdue")
+DEADLINE_KINDS = ("before", "overdue", "deadline_met")  # deadline_met: notify.py, the calendar entry withdrawn
 
 
 def on_phase_entered(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition, phase: str,
@@ -85,7 +85,7 @@ def on_deadline_set(conn: sa.Connection, app: Any, *, aanpak_id: int, definition
                                kinds=DEADLINE_KINDS, criterion=criterion)
     # Moving a deadline back to a date it had before schedules anew: the key names the move.
     moves = store.deadline_moves(conn, aanpak_id).get(criterion, 0) + (previous is not None and previous != due)
-    key = f"{criterion}:{due}" + (f":m{moves}" if moves else "")
+    key = deadline_key(criterion, due, moves)
     count = 0
     overdue_at = cal.due_at(cal.add(due, Span(days=1)))
     for rule in definition.reminders:
@@ -99,6 +99,11 @@ def on_deadline_set(conn: sa.Connection, app: Any, *, aanpak_id: int, definition
             count += insert_occurrence(conn, aanpak_id, rule, "overdue", overdue_at, now, criterion=criterion,
                                        deadline=due, dedupe=key)
     return count
+
+
+def deadline_key(criterion: str, due: date, moves: int) -> str:
+    """What the occurrences of one deadline share in their dedupe key (the n-th move of it, if moved)."""
+    return f"{criterion}:{due}" + (f":m{moves}" if moves else "")
 
 
 def schedule_every(conn: sa.Connection, cal: WorkCalendar, aanpak_id: int, rule: ReminderRule, *, phase: str,

@@ -57,6 +57,7 @@ from .indicators import (
     update_indicator,
 )
 from .outbox import (
+    calendars_sent,
     cancel_reminders,
     claim_messages,
     claim_reminders,
@@ -130,5 +131,5 @@ __all__ = [
     "stream_chain", "theme", "themes", "themes_by_aanpak", "touch_aanpak", "update_activity", "update_indicator",
     "wijk_exists",
     # issue 13: calendar sequences, digests, requeueing failed messages
-    "deadline_moves", "failed_messages", "last_event", "requeue_message", "set_message_ids",
+    "calendars_sent", "deadline_moves", "failed_messages", "last_event", "requeue_message", "set_message_ids",
 ]

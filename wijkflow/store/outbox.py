@@ -198,6 +198,13 @@ def last_event(conn: sa.Connection, aanpak_id: int, type_: str) -> Row | None:
                         .order_by(EVENT.c.id.desc()).limit(1)).first()
 
 
+def calendars_sent(conn: sa.Connection, aanpak_id: int) -> list[tuple[str, str, Any]]:
+    """(rule, criterion, deadline) of the deadline reminders that went out with a calendar entry."""
+    return [(r.rule, r.criterion, r.deadline) for r in conn.execute(
+        sa.select(REMINDER.c.rule, REMINDER.c.criterion, REMINDER.c.deadline).distinct().where(
+            REMINDER.c.aanpak_id == aanpak_id, REMINDER.c.kind == "before", REMINDER.c.status == "queued"))]
+
+
 def set_message_ids(conn: sa.Connection, message_ids: dict[int, str]) -> None:
     """Stamp messages with the Message-ID they go out under (a digest's, fixed when first claimed)."""
     for mid, message_id in message_ids.items():

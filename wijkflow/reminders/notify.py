@@ -38,7 +38,8 @@ APPROVAL_KINDS = frozenset({"approval", "parties"})
 def gate_changed(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition, now: datetime) -> int:
     """After anything that can change a gate out of the current phase: schedule what it now warrants."""
     rules = [r for r in definition.reminders if r.on in GATE_EVENTS]
-    calendars = store.calendars_sent(conn, aanpak_id)
+    # Calendar entries exist only where a `before` rule sent them: no query on a definition without one.
+    calendars = store.calendars_sent(conn, aanpak_id) if any(r.kind == "before" for r in definition.reminders) else []
     if not rules and not calendars:
         return 0
     row = store.find_aanpak(conn, str(aanpak_id))

@@ -67,7 +67,7 @@ def test_copy_moves_everything_and_the_history_verifies(source, db_url, clock, r
     r = run("db", "copy", "--to", db_url, env={"WIJKFLOW_DATABASE_URL": source})
     assert r.exit_code == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0] == f"Copied 56 rows in 10 tables from {source} to {App.open(db_url).db.where}."
+    assert lines[0] == f"Copied 59 rows in 10 tables from {source} to {App.open(db_url).db.where}."
     assert lines[1] == (f"The copied history verifies: {before['head']['events']} events, head "
                         f"{before['head']['hash']} (same as the source).")
     assert r.stderr == ""  # no progress bar when stderr is not a terminal

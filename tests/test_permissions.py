@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import ADMIN, AUDITOR, PL, SG1, SG2, WR
 
-from wijkflow import permissions, services
+from wijkflow import permissions, services, store
 from wijkflow.app import App
 from wijkflow.cli import cli
 from wijkflow.services import status
@@ -72,6 +72,7 @@ ARGS = {
     "scheduler run": ["scheduler", "run", "--once"],
     "mail preview": ["mail", "preview", FRESH, "deadline_nadert"],
     "mail test": ["mail", "test", "beheer@hengelo.example"],
+    "reminders retry": ["reminders", "retry", "--failed"],  # the template has one failed message
     # The database itself (issue 6).
     "db upgrade": ["db", "upgrade"], "db current": ["db", "current"], "db history": ["db", "history"],
     "db copy": ["db", "copy", "--to", "{tmp}/copy.db"],
@@ -130,6 +131,13 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     services.set_deadline(app, FRESH, "coalitie", "2026-06-03", acting=PL)  # deadline_nadert is due now
     status.stop(app, WEST, reason="besluit gemeenteraad", acting=PL)
     status.suspend(app, MIDDEN, reason="pauze", acting=PL)
+    with app.db.write() as conn:  # a message that failed earlier, for `reminders retry`
+        rid = store.insert_reminder(conn, aanpak_id=1, rule="deadline_nadert", kind="before", criterion="coalitie",
+                                    dedupe="failed-earlier", due_at=NOW, status="queued", created_at=NOW,
+                                    updated_at=NOW)
+        store.insert_message(conn, reminder_id=rid, person_id=3, role="projectleider", status="failed", attempts=1,
+                             next_attempt_at=NOW, created_at=NOW, message_id="<reminder.x.3@hengelo.example>",
+                             error="550 5.1.1 no such mailbox")
     app.close()
     (path.parent / "wijkaanpak-v2.yaml").write_text(  # `migrate`: the same definition, one version up
         DEFINITION.read_text(encoding="utf-8").replace("\nversion: 2\n", "\nversion: 3\n", 1), encoding="utf-8")
@@ -266,6 +274,10 @@ def test_the_services_own_jobs_run_without_as_but_not_as_an_auditor(template, tm
     assert r.exit_code == 0, r.stderr
     assert "sweep: 2 sent, 0 to retry, 0 failed, 0 cancelled\n" in r.stderr
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2  # deadline_nadert to the pl and the coordinator
+    # deadline_nadert to the pl and the coordinator, and "ready to advance" to the pl of the aanpak whose
+    # gate is met; "waiting for your approval", scheduled before the approval came, is cancelled.
+    assert r.stderr.rstrip().endswith("sweep: 3 sent, 0 to retry, 0 failed, 1 cancelled")
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
     r = _invoke(db, tmp_path, None, "reminders", "send")
     assert r.exit_code == 0 and r.stdout.startswith("Sent 0 message(s)")  # each one went out once
 

@@ -41,7 +41,8 @@ def test_mail_preview_unknown_rule_is_not_found(run, aanpak):
     assert r.exit_code == 4
     assert r.stderr == ("Error: Workflow wijkaanpak v2 has no reminder rule 'bestaat_niet' (rules: "
                         "voortgang_uitvoering, monitoringsrapportage, metingen_vastleggen, deadline_nadert, "
-                        "fase_stagneert).\n")
+                        "fase_stagneert, wacht_op_goedkeuring, klaar_voor_volgende_fase, fase_gewijzigd, "
+                        "poort_doorbroken, goedkeuring_ingetrokken).\n")
 
 
 def test_mail_test_through_a_real_smtp_server_and_to_the_outbox(run, people, tmp_path):

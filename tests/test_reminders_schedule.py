@@ -74,7 +74,7 @@ def _with_reminder(block: str) -> str:
      "    subject: s\n", "(reminders[0].phase): unknown phase 'nergens' in a reminder"),
     ("  - key: x\n    phase: execute\n    after: P1D\n    every: P1M\n    to: [coordinator]\n"
      "    template: herinnering\n    subject: s\n",
-     "(reminders[0]): a reminder needs exactly one of after, every, before or stalled (it has after, every)"),
+     "(reminders[0]): a reminder needs exactly one of on, after, every, before or stalled (it has after, every)"),
     ("  - key: x\n    before: P1W\n    criteria: [geen_criterium]\n    to: [coordinator]\n"
      "    template: deadline\n    subject: s\n", "(reminders[0].criteria[0]): unknown criterion 'geen_criterium'"),
     ("  - key: x\n    every: P1M\n    to: [coordinator]\n    template: herinnering\n    subject: s\n",
@@ -236,7 +236,9 @@ def test_imported_aanpak_coordinator_gets_each_due_reminder_once_in_dutch(run, i
     html = m.get_body(("html",)).get_content()
     assert text.startswith("Beste Erna Biezenaar,")
     assert "staat sinds 1 juli 2025 in de fase Monitoren / toetsen en bijsturen (244 dagen)" in text
-    assert "wijkflow complete wijkaanpak-berflo-es monitoringsrapportage" in text
+    # Only what a coordinator may run: measuring, not completing a deliverable (the projectleider's).
+    assert "wijkflow measure wijkaanpak-berflo-es INDICATOR WAARDE" in text
+    assert "wijkflow complete" not in text and "wijkflow approve" not in text
     assert "<p>Beste Erna Biezenaar,</p>" in html
     # The English-speaking approver gets English; nobody shares a To line.
     jennifer = next(m for m in msgs if m["To"].addresses[0].addr_spec == SG2)

@@ -83,7 +83,7 @@ def test_aanpak_report_has_timeline_gates_indicators_and_history(sh, lived, tmp_
     text = " ".join(page.text)
     for seen in ("Tijdlijn van de fasen", "Initiëren → Ontwerpen", "Lokaal contract goedgekeurd door de stuurgroep",
                  "Robert Olde Heuvel", "Akkoord stuurgroep", "https://hengelo.example/coalitie.pdf",
-                 "Actieve bewoners", "nulmeting", "streefwaarde", "Meting bewoners: 71", "Historie",
+                 "Actieve bewoners", "nulmeting", "streefwaarde", "Meting Actieve bewoners: 71", "Historie",
                  "Volgende poort: Ontwerpen → Uitvoeren"):
         assert seen in text, seen
     assert "@media print" in html and "@page" in html
@@ -200,7 +200,8 @@ T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     (DeliverableCriterion(kind="deliverable", label="D"), Facts(phase="p", phase_since=T0),
      "not completed yet", "nog niet opgeleverd"),
     (ApprovalCriterion(kind="approval", label="A"), Facts(phase="p", phase_since=T0),
-     "not approved yet (by someone with the approver role)", "nog niet goedgekeurd (door iemand met de rol approver)"),
+     "not approved yet (by someone with the approver role)",
+     "nog niet goedgekeurd (door iemand met de rol lid van de stuurgroep)"),
     (MinDaysCriterion(kind="min_days", label="M", days=90), Facts(phase="p", phase_since=T0 - timedelta(days=12)),
      "12 of 90 days in phase; met from 2026-05-19", "12 van 90 dagen in deze fase; voldaan vanaf 2026-05-19"),
     (IndicatorsCriterion(kind="indicators", label="I", min_measurements=1),

@@ -18,7 +18,7 @@ from functools import cache, cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from .errors import DefinitionError, NotFound, shorten
@@ -197,6 +197,8 @@ class ReminderRule(_Frozen):
     """
 
     key: Annotated[str, Field(pattern=KEY)]
+    # An event instead of a time (wijkflow.reminders.notify): who hears what when it happens.
+    on: Literal["awaiting_approval", "gate_met", "phase_changed", "gate_overridden", "approval_withdrawn"] | None = None
     after: Duration | None = None
     every: Duration | None = None
     before: Duration | None = None
@@ -206,20 +208,40 @@ class ReminderRule(_Frozen):
     to: Annotated[tuple[Literal["projectleider", "coordinator", "approver"], ...], Field(min_length=1)]
     template: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
     subject: str | dict[Literal["nl", "en"], str]
+    # What the reader is asked to do, one or two sentences (shown at the top of the message).
+    ask: str | dict[Literal["nl", "en"], str] | None = None
     overdue: bool = True  # before-rules only: also remind on the day after the deadline
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        """YAML 1.1 reads the key `on` as the boolean true; here it is the word it was written as."""
+        if isinstance(data, dict) and True in data and "on" not in data:
+            data = {("on" if k is True else k): v for k, v in data.items()}
+        return data
 
     @property
     def kind(self) -> str:
+        if self.on is not None:
+            return "on"
         for kind in ("after", "every", "before", "stalled"):
             if getattr(self, kind) not in (None, False):
                 return kind
         return ""
 
     def subject_for(self, locale: str) -> str:
-        if isinstance(self.subject, str):
-            return self.subject
-        chosen = self.subject.get("en" if locale == "en" else "nl")
-        return chosen or next(iter(self.subject.values()))
+        return _for_locale(self.subject, locale) or ""
+
+    def ask_for(self, locale: str) -> str | None:
+        return _for_locale(self.ask, locale)
+
+
+def _for_locale(text: str | dict[Literal["nl", "en"], str] | None, locale: str) -> str | None:
+    """A rule's text in the reader's language (Dutch unless `en`), or the one it has."""
+    if text is None or isinstance(text, str):
+        return text
+    chosen = text.get("en" if locale == "en" else "nl")
+    return chosen or next(iter(text.values()))
 
 
 # A definition's version is a small counter: bounded here, where it is read, so a huge number is
@@ -325,6 +347,10 @@ class Definition(_Frozen):
         data = self.model_dump(mode="json")
         if not data["reminders"]:
             del data["reminders"]  # a definition without reminders keeps the hash it had before they existed
+        for rule in data.get("reminders", ()):
+            for added_later in ("ask", "on"):
+                if rule.get(added_later) is None:
+                    rule.pop(added_later, None)  # likewise a rule without the keys added later
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -584,9 +610,9 @@ def _check_reminders(d: Definition, fail: Any) -> None:
         if r.key in seen:
             fail(at + ("key",), f"reminder '{r.key}' is defined twice")
         seen.add(r.key)
-        kinds = [k for k in ("after", "every", "before", "stalled") if getattr(r, k) not in (None, False)]
+        kinds = [k for k in ("on", "after", "every", "before", "stalled") if getattr(r, k) not in (None, False)]
         if len(kinds) != 1:
-            fail(at, "a reminder needs exactly one of after, every, before or stalled"
+            fail(at, "a reminder needs exactly one of on, after, every, before or stalled"
                  + (f" (it has {', '.join(kinds)})" if kinds else ""))
         if r.phase is not None:
             phase = d.phase(r.phase)
@@ -594,6 +620,8 @@ def _check_reminders(d: Definition, fail: Any) -> None:
                 fail(at + ("phase",), f"unknown phase '{r.phase}' in a reminder")
             elif phase.final:
                 fail(at + ("phase",), f"phase '{r.phase}' is final; nothing can be due in it")
+        if r.on is not None and r.phase is not None:
+            fail(at + ("phase",), "a reminder 'on' an event holds in every phase; leave out 'phase'")
         if r.kind in ("after", "every") and r.phase is None:
             fail(at, f"a reminder with '{r.kind}' needs a 'phase'")
         stalls_in = d.phase(r.phase) if r.phase is not None else None
@@ -604,6 +632,15 @@ def _check_reminders(d: Definition, fail: Any) -> None:
         for j, key in enumerate(r.criteria):
             if key not in d.criteria:
                 fail(at + ("criteria", j), f"unknown criterion '{key}' in a reminder")
+
+
+def warnings(d: Definition) -> list[str]:
+    """What is valid but probably not meant: said by `workflows validate`, never refused."""
+    out = []
+    if any(t.gate for t in d.transitions) and not any(r.kind == "before" for r in d.reminders):
+        out.append(f"{d.ref} has no reminder rule with 'before:': a deadline set with `wijkflow deadline` "
+                   "sends nobody a reminder (add one, e.g. before: {werkdagen: 5} with template: deadline)")
+    return out
 
 
 

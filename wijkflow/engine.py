@@ -32,6 +32,7 @@ from transitions import EventData, Machine, MachineError
 from . import gates, store
 from .definitions import Definition, Transition
 from .errors import InvalidInput, NotFound
+from .reminders import notify
 from .reminders import schedule as reminder_schedule
 
 if TYPE_CHECKING:
@@ -138,6 +139,8 @@ def _schedule_reminders(event: EventData) -> None:
     reminder_schedule.on_phase_changed(move.conn, move.app, aanpak_id=row.id, definition=move.definition,
                                        old_phase=row.phase, old_visit=row.visit, new_phase=move.state,
                                        since=move.now, now=move.now)
+    notify.moved(move.conn, move.app, aanpak_id=row.id, definition=move.definition, phase=move.state,
+                 visit=row.visit + 1, overridden=move.overridden, now=move.now)
 
 
 def _record_move(event: EventData) -> None:

@@ -63,16 +63,18 @@ EVENT_TYPES: dict[str, EventType] = {
                                              N_("Indicator {indicator} corrected: {change}"))),
     "measurement_recorded": EventType(EventText(N_("measurement recorded: {indicator} = {value} ({date})"),
                                                 N_("Measurement {indicator}: {value} ({date})"))),
-    "indicators_interpreted": EventType(EventText(N_("indicators interpreted"), N_("Figures interpreted"))),
-    "plan_point_added": EventType(EventText(N_("plan point added"), N_("Added to the analysis: {text}"))),
-    "plan_partner_added": EventType(EventText(N_("plan partner added"), N_("Partner added: {partner}"))),
-    "activity_added": EventType(EventText(N_("activity added"),
-                                          N_("Activity #{number} added: {title} ({partner}, {year})"))),
-    "activity_updated": EventType(EventText(N_("activity updated"), N_("Activity #{number} changed"))),
+    "indicators_interpreted": EventType(EventText(N_("indicators interpreted: {indicators}"),
+                                                  N_("Figures interpreted ({indicators})"))),
+    "plan_point_added": EventType(EventText(N_("plan point added: {text}"), N_("Added to the analysis: {text}"))),
+    "plan_partner_added": EventType(EventText(N_("plan partner added: {partner}"), N_("Partner added: {partner}"))),
+    "activity_added": EventType(EventText(N_("activity added: #{number} {title} ({partner}, {year}, {status})"),
+                                          N_("Activity #{number} added: {title} ({partner}, {year}, {status})"))),
+    "activity_updated": EventType(EventText(N_("activity updated: #{number} {title}: {changes}"),
+                                            N_("Activity #{number} {title} changed: {changes}"))),
     "party_approved": EventType(EventText(N_("party approved: {criterion}"),
                                           N_("Signed for {party}: {criterion}"))),
-    "theme_linked": EventType(EventText(N_("theme linked"), N_("Linked to theme {theme}"))),
-    "intended_result_added": EventType(EventText(N_("intended result added"),
+    "theme_linked": EventType(EventText(N_("theme linked: {theme}"), N_("Linked to theme {theme}"))),
+    "intended_result_added": EventType(EventText(N_("intended result added: {theme}: {result}"),
                                                  N_("Intended result for {theme}: {result}"))),
     "definition_migrated": EventType(
         EventText(N_("migrated: {from} -> v{to_version}"), N_("Moved to {to}")),
@@ -98,15 +100,41 @@ EVENT_TYPES: dict[str, EventType] = {
     "aanpak_resumed": EventType(EventText(N_("resumed"), N_("Resumed"))),
     "aanpak_stopped": EventType(EventText(N_("stopped"), N_("Stopped: {reason}"))),
     "aanpak_reopened": EventType(EventText(N_("reopened"), N_("Reopened: {reason}"))),
-    "reminder_sent": EventType(EventText(N_("reminder sent"), N_("Reminder sent ({rule})"))),
-    "reminder_retry_scheduled": EventType(EventText(N_("reminder retry scheduled"),
-                                                    N_("Reminder not delivered yet, tried again later ({rule})"))),
-    "reminder_failed": EventType(EventText(N_("reminder failed"), N_("Reminder could not be delivered ({rule})"))),
-    "reminder_cancelled": EventType(EventText(N_("reminder cancelled"), N_("Reminder cancelled ({rule})"))),
     "audit_purged": EventType(EventText(N_("history purged before {before}: {events} events"),
                                         N_("Content of {events} events before {before} erased (retention)"))),
+    "reminder_sent": EventType(EventText(N_("reminder sent: {rule} to {who}"), N_("Reminder {rule} sent to {who}"))),
+    "reminder_retry_scheduled": EventType(EventText(
+        N_("reminder retry scheduled: {rule} to {who}"),
+        N_("Reminder {rule} to {who} not delivered yet; tried again later"))),
+    "reminder_failed": EventType(EventText(N_("reminder failed: {rule} to {who}"),
+                                           N_("Reminder {rule} to {who} could not be delivered"))),
+    "reminder_cancelled": EventType(EventText(N_("reminder cancelled: {rule}"), N_("Reminder {rule} cancelled"))),
+    "reminder_requeued": EventType(EventText(N_("failed reminder requeued: {rule}"),
+                                             N_("Undelivered reminder queued again ({rule})"))),
 }
 KNOWN_EVENT_TYPES = tuple(EVENT_TYPES)
+
+
+# What an activity of the uitvoeringsagenda is, and which of its fields may change (plan update).
+ACTIVITY_STATUS = {"planned": N_("planned"), "running": N_("running"), "done": N_("done"), "dropped": N_("dropped")}
+ACTIVITY_FIELDS = {"status": N_("status"), "year": N_("year"), "partner": N_("partner"), "title": N_("title")}
+
+
+def _status(status: Any, locale: str | None) -> Any:
+    return t(locale, ACTIVITY_STATUS[status]) if status in ACTIVITY_STATUS else status
+
+
+def _changes(p: dict[str, Any], locale: str | None, line: bool) -> str:
+    """'status gepland → gereed' from an update's before and after; by key on a line."""
+    before, after = p.get("before") or {}, p.get("after") or {}
+    parts = []
+    for key, new in after.items():
+        old = before.get(key)
+        if key == "status" and not line:
+            old, new = _status(old, locale), _status(new, locale)
+        name = key if line else t(locale, ACTIVITY_FIELDS.get(key, key))
+        parts.append(f"{name} {old} -> {new}" if line else f"{name} {old} → {new}")
+    return ", ".join(parts)
 
 
 def describe(e: dict[str, Any], locale: str | None, form: Form = "sentence") -> str:
@@ -148,11 +176,16 @@ def _params(e: dict[str, Any], locale: str | None, form: Form) -> dict[str, Any]
         "unmet": ", ".join(p.get("unmet", [])),
         "text": p.get("text"), "partner": p.get("partner"), "number": p.get("number"), "title": p.get("title"),
         "year": p.get("year"), "party": p.get("party_label") or p.get("party"),
+        "status": p.get("status") if line else _status(p.get("status"), locale),
+        "changes": _changes(p, locale, line),
+        "indicators": ", ".join(p.get("indicator_labels") or p.get("indicators") or []) or "-",
         "theme": p.get("label") or p.get("theme"), "result": p.get("result"), "rule": p.get("rule"),
         "old": (f"{old:g}" if line else number(old, locale)) if isinstance(old, int | float) else old,
         "change": _change(p, locale, line), "reason": e.get("reason") or "",
         "old_name": p.get("old_name"), "new_name": p.get("new_name"), "fields": ", ".join(p.get("fields", [])),
-        "before": p.get("before") if line or not isinstance(p.get("before"), str) else iso_text(p.get("before"), locale), "events": p.get("events"),
+        "before": (iso_text(p["before"], locale) if not line and isinstance(p.get("before"), str)
+                   else p.get("before")),
+        "events": p.get("events"),
     }
 
 

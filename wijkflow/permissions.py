@@ -75,6 +75,8 @@ WRITE = {
     "scheduler run": EVERYONE - {"auditor"},
     # A real message from the municipality's sender address to any address.
     "mail test": frozenset({"admin"}),
+    # Failed messages back in the outbox, once whatever made them fail is fixed.
+    "reminders retry": frozenset({"admin"}),
     # Re-pins an aanpak to a new definition version: who may advance it, or an administrator.
     "migrate": frozenset({"admin", "projectleider"}),
     # The daily loop (issue 12): pausing, stopping and correcting. The projectleider runs the

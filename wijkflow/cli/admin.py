@@ -97,10 +97,16 @@ def workflows_show(flags: Flags, name: str, fmt: str) -> None:
 @workflows.command("validate")
 @click.argument("path", type=click.Path(dir_okay=False))
 def workflows_validate(path: str) -> None:
-    """Check a workflow definition file; errors name the file, the path in it and the line."""
-    from ..definitions import load_file
+    """Check a workflow definition file; errors name the file, the path in it and the line.
+
+    Warnings (on stderr, exit 0) name what is valid but probably not meant, such as
+    deadlines that would remind nobody.
+    """
+    from ..definitions import load_file, warnings
 
     d = load_file(path)
+    for warning in warnings(d):
+        click.echo(f"{path}: warning: {warning}.", err=True)
     click.echo(f"{path}: valid ({d.ref}: {len(d.phases)} phases, {len(d.transitions)} transitions, "
                f"{len(d.criteria)} criteria).")
     for warning in d.warnings():

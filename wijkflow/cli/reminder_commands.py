@@ -9,6 +9,8 @@ from .render import as_table, emit
 
 LIST_COLUMNS = [("reminder", "#"), ("aanpak", "Aanpak"), ("rule", "Rule"), ("kind", "Kind"), ("due", "Due"),
                 ("to", "To"), ("status", "Status"), ("attempts", "Tries"), ("detail", "Detail")]
+FAILED_COLUMNS = [("message", "Msg"), ("aanpak", "Aanpak"), ("rule", "Rule"), ("due", "Due"), ("to", "To"),
+                  ("attempts", "Tries")]
 
 
 @cli.group()
@@ -20,7 +22,8 @@ def reminders() -> None:
 @click.option("--due", is_flag=True, help="Only what is due now (what `reminders send` would send).")
 @click.option("--until", metavar="DATE", default=None, help="Only what falls due up to and including DATE "
               "(pending, sent, failed or cancelled alike).")
-@click.option("--failed", is_flag=True, help="Only messages that failed, with the server's answer.")
+@click.option("--failed", is_flag=True,
+              help="Only messages that failed, with the server's answer and how to send them again.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @pass_flags
 def reminders_list(flags: Flags, due: bool, until: str | None, failed: bool, fmt: str) -> None:
@@ -30,12 +33,42 @@ def reminders_list(flags: Flags, due: bool, until: str | None, failed: bool, fmt
     app = open_app(flags)
     rows = list_reminders(app, due=due, until=until, failed=failed)
 
-    def table() -> str:
+    def short(rs: list[dict]) -> list[dict]:
         # Short local times for people; json and csv keep ISO 8601 with the offset.
-        shown = [{**r, "due": (r["due"] or "")[:16].replace("T", " ")} for r in rows]
-        return as_table(shown, LIST_COLUMNS) if shown else "No reminders match."
+        return [{**r, "due": (r["due"] or "")[:16].replace("T", " ")} for r in rs]
 
-    emit(rows, fmt, table=table)
+    if failed and fmt == "table" and rows:
+        click.echo(as_table(short(rows), FAILED_COLUMNS) + "\n\nWhy (the server's last answer):")
+        for r in rows:
+            click.echo(f"  Msg {r['message']}: {r['detail']}")
+        click.echo("\nOnce the cause is fixed, an administrator sends them again at the next sweep with\n"
+                   "  wijkflow --as ADMIN-EMAIL reminders retry --failed\nor only some, by their Msg number:\n"
+                   "  wijkflow --as ADMIN-EMAIL reminders retry " + " ".join(str(r["message"]) for r in rows[:3]))
+        return
+    emit(rows, fmt, table=lambda: as_table(short(rows), LIST_COLUMNS) if rows else "No reminders match.")
+
+
+@reminders.command("retry")
+@click.argument("ids", nargs=-1, type=int, metavar="[MSG]...")
+@click.option("--failed", is_flag=True, help="Every failed message (instead of naming them).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_flags
+def reminders_retry(flags: Flags, ids: tuple[int, ...], failed: bool, fmt: str) -> None:
+    """Put failed messages back in the outbox, to go at the next sweep (administrators only).
+
+    Fix the cause first (see `wijkflow reminders list --failed`: the server's answer is under
+    Detail), then name the messages by their Msg number or pass --failed for all of them. Each
+    keeps its Message-ID, starts a fresh count of attempts and is recorded in the history.
+    """
+    from ..services.reminders import retry_messages
+
+    app = open_app(flags)
+    rows = retry_messages(app, ids, failed=failed, acting=app.settings.user)
+    if fmt == "json":
+        emit(rows, "json")
+        return
+    click.echo(f"Put {len(rows)} failed message(s) back in the outbox; they go at the next sweep "
+               "(`wijkflow reminders send`, or the scheduler).")
 
 
 @reminders.command("send")

@@ -95,7 +95,9 @@ def indicators(key: str, c: IndicatorsCriterion, facts: Facts, now: datetime) ->
         reason = _INDICATOR_PROBLEMS[(bool(missing), bool(short), bool(short) and c.since_phase_entry)]
         return Verdict(met=False, reason=reason,
                        params={"missing": _names(missing), "n": c.min_measurements, "short": _names(short)})
-    return Verdict(met=True, reason=N_("{count} indicators complete"), params={"count": len(inds)})
+    one = len(inds) == 1  # "1 indicatoren compleet" read wrong; a reason is one msgid, so one per number
+    return Verdict(met=True, reason=N_("{count} indicator complete") if one else N_("{count} indicators complete"),
+                   params={"count": len(inds)})
 
 
 def min_days(key: str, c: MinDaysCriterion, facts: Facts, now: datetime) -> Verdict:

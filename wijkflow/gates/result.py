@@ -12,7 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from ..definitions import Transition
-from ..i18n import t
+from ..i18n import normal_locale, t
+from ..roles import role_label
+from ..templating import number
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,7 +35,8 @@ class Verdict:
         return t("en", self.reason, **self.params)
 
     def why_in(self, locale: str | None) -> str:
-        return t(locale, self.reason, **self.params)
+        """The reason for a reader in `locale`; English is the CLI's, where roles go by their keys."""
+        return t(locale, self.reason, **_labelled(self.params, locale))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,10 +63,20 @@ class CriterionResult(Verdict):
                 "comment": self.comment, "reason": self.reason, "params": self.params}
 
 
+def _labelled(params: dict[str, Any], locale: str | None) -> dict[str, Any]:
+    """A Dutch reader reads a role's label ("lid van de stuurgroep"), not its key ("approver"), and 5,9."""
+    if normal_locale(locale) == "en":
+        return params
+    out = {k: number(v, locale) if isinstance(v, float) else v for k, v in params.items()}  # 5,9 not 5.9
+    if "role" in out:
+        out["role"] = role_label(str(out["role"]), locale)
+    return out
+
+
 def snapshot_why(snapshot: dict[str, Any], locale: str | None) -> str:
     """The reason of a stored snapshot in `locale`; snapshots from before reason codes keep their English."""
     if snapshot.get("reason"):
-        return t(locale, snapshot["reason"], **(snapshot.get("params") or {}))
+        return t(locale, snapshot["reason"], **_labelled(snapshot.get("params") or {}, locale))
     return str(snapshot.get("why") or "")
 
 

@@ -22,10 +22,12 @@ import sqlalchemy as sa
 
 from .. import gates, store
 from ..definitions import ReminderRule
+from . import notify
 from .render import message_id_for
 from .schedule import DEADLINE_KINDS, PHASE_KINDS, schedule_every
 
 BATCH = 200
+_EVENT_STATES = {"awaiting_approval": "waits only for approvals", "gate_met": "is met"}  # notify.GATE_EVENTS
 
 
 @dataclass
@@ -69,7 +71,7 @@ def fan_out_batch(conn: sa.Connection, app: Any, now: datetime, limit: int,
         if aanpak is None:
             aanpak = loaded[r.aanpak_id] = store.load_aanpak(conn, str(r.aanpak_id), app.definitions)
         rule = aanpak.definition.reminder(r.rule)
-        fanned = Fanned(occurrence=r, aanpak=aanpak, reason=why_not(conn, aanpak, rule, r, now))
+        fanned = Fanned(occurrence=r, aanpak=aanpak, reason=why_not(conn, aanpak, rule, r, now, app.tz))
         if fanned.reason is None and rule is not None:
             for role in rule.to:
                 for holder in sorted(aanpak.holders(role)):
@@ -98,16 +100,19 @@ def fan_out_batch(conn: sa.Connection, app: Any, now: datetime, limit: int,
 
 
 def why_not(conn: sa.Connection, aanpak: store.LoadedAanpak, rule: ReminderRule | None, r: Any,
-            now: datetime) -> str | None:
+            now: datetime, tz: Any) -> str | None:
     """The reason an occurrence is no longer relevant, or None when it should go out (the send-time check)."""
     row, definition = aanpak.row, aanpak.definition
     if rule is None:
         return f"the rule '{r.rule}' is no longer in workflow {definition.ref}"
     phase = definition.phase(row.phase)
-    if phase is not None and phase.final:
+    if phase is not None and phase.final and r.kind not in notify.MOVE_EVENTS:  # "it was closed" is news
         return "the aanpak is closed"
-    if r.kind in PHASE_KINDS and (row.phase != r.phase or row.visit != r.visit):
+    if r.kind in PHASE_KINDS + notify.EVENT_KINDS and (row.phase != r.phase or row.visit != r.visit):
         return f"the aanpak is no longer in that visit of phase {r.phase}"
+    if r.kind in notify.GATE_EVENTS and not notify.holds(
+            definition, r.kind, gates.load_facts(conn, aanpak.row, definition), now):
+        return f"no gate out of {r.phase} {_EVENT_STATES[r.kind]} any more"
     if r.kind in DEADLINE_KINDS:
         current = store.deadlines(conn, row.id).get(r.criterion)
         if current != r.deadline:
@@ -115,9 +120,16 @@ def why_not(conn: sa.Connection, aanpak: store.LoadedAanpak, rule: ReminderRule 
         state = _criterion_state(aanpak, gates.load_facts(conn, aanpak.row, aanpak.definition), r.criterion, now)
         if state is None:
             return f"'{r.criterion}' is not on the gate of the current phase {row.phase}"
-        if state:
+        if state and r.kind != "deadline_met":
             return f"'{r.criterion}' is already met"
+        if not state and r.kind == "deadline_met":
+            return f"'{r.criterion}' is no longer met"
+        if r.kind == "before" and rule.overdue and r.deadline is not None \
+                and now.astimezone(tz).date() > r.deadline:
+            # After downtime: "Deadline nadert" for a deadline already gone reads wrong; the overdue one goes.
+            return f"the deadline {r.deadline} has passed; the overdue reminder goes instead"
     return None
+
 
 
 def _criterion_state(aanpak: store.LoadedAanpak, facts: gates.Facts, key: str, now: datetime) -> bool | None:

@@ -46,7 +46,7 @@ def environment(directory: str | None = None) -> Any:
 
 
 @lru_cache(maxsize=256)
-def _subject_template(source: str) -> Any:
+def rule_template(source: str) -> Any:
     """Subjects come from the definitions; compiled once each, sandboxed since they are data."""
     jinja2 = templating.jinja()
     return jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined).from_string(source)
@@ -85,7 +85,7 @@ class Rendered:
 
 def render(template: str, locale: str, context: dict[str, Any], subject_template: str) -> Rendered:
     try:
-        subject = _subject_template(subject_template).render(context)
+        subject = rule_template(subject_template).render(context)
     except templating.jinja().TemplateError as exc:
         raise TemplateProblem(template=f"{template} (subject '{subject_template}')", problem=str(exc)) from None
     subject = fold_header(subject)
@@ -94,24 +94,51 @@ def render(template: str, locale: str, context: dict[str, Any], subject_template
                     html=_render(_pick(template, locale, "html"), ctx))
 
 
-def deadline_ics(*, uid: str, day: date, summary: str, description: str, stamp: datetime) -> bytes:
-    """An all-day calendar entry for the deadline; the same UID updates the entry if it moves."""
+@dataclass(frozen=True)
+class CalendarEvent:
+    """One all-day deadline in a calendar: the same UID with a higher SEQUENCE updates the entry."""
+
+    uid: str
+    sequence: int
+    day: date
+    summary: str
+    description: str
+
+
+def deadline_uid(aanpak_id: int, criterion: str, mail_from: str) -> str:
+    """The deadline's calendar UID, unique to this installation (its mail domain)."""
+    return f"deadline.{aanpak_id}.{criterion}@{mail_domain(mail_from)}"
+
+
+def calendar_ics(events: list[CalendarEvent], *, stamp: datetime, method: str = "PUBLISH") -> bytes:
+    """A calendar with one all-day VEVENT per deadline; METHOD:CANCEL withdraws them (STATUS:CANCELLED)."""
     from icalendar import Calendar, Event  # heavy (70 ms to import) and only needed for deadline messages
 
     cal = Calendar()
     cal.add("prodid", "-//wijkflow//herinneringen//NL")
     cal.add("version", "2.0")
-    cal.add("method", "PUBLISH")
-    ev = Event()
-    ev.add("uid", uid)
-    ev.add("dtstamp", stamp)
-    ev.add("dtstart", day)
-    ev.add("dtend", day + timedelta(days=1))
-    ev.add("summary", fold_header(summary))
-    ev.add("description", description)
-    ev.add("transp", "TRANSPARENT")
-    cal.add_component(ev)
+    cal.add("method", method)
+    for e in events:
+        ev = Event()
+        ev.add("uid", e.uid)
+        ev.add("sequence", e.sequence)
+        ev.add("dtstamp", stamp)
+        ev.add("dtstart", e.day)
+        ev.add("dtend", e.day + timedelta(days=1))
+        ev.add("summary", fold_header(e.summary))
+        ev.add("description", e.description)
+        ev.add("transp", "TRANSPARENT")
+        if method == "CANCEL":
+            ev.add("status", "CANCELLED")
+        cal.add_component(ev)
     return cal.to_ical()
+
+
+def deadline_ics(*, uid: str, day: date, summary: str, description: str, stamp: datetime,
+                 sequence: int = 0) -> bytes:
+    """An all-day calendar entry for one deadline (see calendar_ics)."""
+    return calendar_ics([CalendarEvent(uid=uid, sequence=sequence, day=day, summary=summary,
+                                       description=description)], stamp=stamp)
 
 
 def check_address(email: str | None) -> str:
@@ -150,7 +177,7 @@ def build_message(*, mail_from: str, to_name: str | None, to_addr: str, rendered
         mixed = MIMEMultipart("mixed", boundary=_boundary(), policy=POLICY)
         mixed.attach(msg)
         ics = MIMEText(rendered.ics.decode("utf-8"), "calendar", _UTF8_QP, policy=POLICY)
-        ics.set_param("method", "PUBLISH")
+        ics.set_param("method", _ics_method(rendered.ics))
         ics.add_header("Content-Disposition", "attachment", filename="deadline.ics")
         mixed.attach(ics)
         msg = mixed
@@ -204,8 +231,16 @@ def wire_bytes(msg: Message) -> bytes:
     return out.getvalue()
 
 
+def _ics_method(ics: bytes) -> str:
+    return "CANCEL" if b"\r\nMETHOD:CANCEL\r\n" in ics else "PUBLISH"
+
+
+def mail_domain(mail_from: str) -> str:
+    """The installation's domain, from the sender address (Message-IDs, calendar UIDs)."""
+    domain = mail_from.rsplit("@", 1)[-1].strip(" >") if "@" in mail_from else "wijkflow.invalid"
+    return re.sub(r"[^A-Za-z0-9.-]", "", domain) or "wijkflow.invalid"
+
+
 def message_id_for(reminder_id: int, person_id: int, mail_from: str) -> str:
     """Stable per occurrence and recipient: a resend after a crash carries the same Message-ID."""
-    domain = mail_from.rsplit("@", 1)[-1].strip(" >") if "@" in mail_from else "wijkflow.invalid"
-    domain = re.sub(r"[^A-Za-z0-9.-]", "", domain) or "wijkflow.invalid"
-    return f"<reminder.{reminder_id}.{person_id}@{domain}>"
+    return f"<reminder.{reminder_id}.{person_id}@{mail_domain(mail_from)}>"

@@ -23,7 +23,7 @@ from .calendar import Span, WorkCalendar
 # How far ahead an every-rule is searched for its next period; a guard, never reached in practice.
 _MAX_PERIODS = 10_000
 PHASE_KINDS = ("after", "every", "stalled")
-DEADLINE_KINDS = ("before", "overdue")
+DEADLINE_KINDS = ("before", "overdue", "deadline_met")  # deadline_met: notify.py, the calendar entry withdrawn
 
 
 def on_phase_entered(conn: sa.Connection, app: Any, *, aanpak_id: int, definition: Definition, phase: str,
@@ -43,7 +43,7 @@ def _entered(conn: sa.Connection, cal: WorkCalendar, *, aanpak_id: int, definiti
         if rule.kind == "stalled" and not _stalls(rule, definition, phase):
             continue
         if rule.kind == "after":
-            count += _insert(conn, aanpak_id, rule, "after", cal.due_at(cal.add(entry, _span(rule.after))),
+            count += insert_occurrence(conn, aanpak_id, rule, "after", cal.due_at(cal.add(entry, _span(rule.after))),
                              now, phase=phase, visit=visit, dedupe=f"v{visit}")
         elif rule.kind == "every":
             count += schedule_every(conn, cal, aanpak_id, rule, phase=phase, visit=visit, entry=entry,
@@ -52,7 +52,7 @@ def _entered(conn: sa.Connection, cal: WorkCalendar, *, aanpak_id: int, definiti
             entered = definition.phase(phase)
             limit = (Span.parse(rule.stalled) if isinstance(rule.stalled, str)
                      else Span(days=(entered.max_days if entered else 0) or 0))
-            count += _insert(conn, aanpak_id, rule, "stalled", cal.due_at(cal.add(entry, limit)), now,
+            count += insert_occurrence(conn, aanpak_id, rule, "stalled", cal.due_at(cal.add(entry, limit)), now,
                              phase=phase, visit=visit, dedupe=f"v{visit}")
     return count
 
@@ -86,6 +86,9 @@ def on_deadline_set(conn: sa.Connection, app: Any, *, aanpak_id: int, definition
     if previous is not None and previous != due:
         store.cancel_reminders(conn, aanpak_id, reason=f"deadline moved from {previous} to {due}", now=now,
                                kinds=DEADLINE_KINDS, criterion=criterion)
+    # Moving a deadline back to a date it had before schedules anew: the key names the move.
+    moves = store.deadline_moves(conn, aanpak_id).get(criterion, 0) + (previous is not None and previous != due)
+    key = deadline_key(criterion, due, moves)
     count = 0
     overdue_at = cal.due_at(cal.add(due, Span(days=1)))
     for rule in definition.reminders:
@@ -93,12 +96,17 @@ def on_deadline_set(conn: sa.Connection, app: Any, *, aanpak_id: int, definition
             continue
         before_at = cal.due_at(cal.add(due, _span(rule.before), sign=-1))
         if before_at < overdue_at and not (overdue_at <= now) and (not_before is None or before_at >= not_before):
-            count += _insert(conn, aanpak_id, rule, "before", before_at, now, criterion=criterion, deadline=due,
-                             dedupe=f"{criterion}:{due}")
+            count += insert_occurrence(conn, aanpak_id, rule, "before", before_at, now, criterion=criterion,
+                                       deadline=due, dedupe=key)
         if rule.overdue:
-            count += _insert(conn, aanpak_id, rule, "overdue", overdue_at, now, criterion=criterion, deadline=due,
-                             dedupe=f"{criterion}:{due}")
+            count += insert_occurrence(conn, aanpak_id, rule, "overdue", overdue_at, now, criterion=criterion,
+                                       deadline=due, dedupe=key)
     return count
+
+
+def deadline_key(criterion: str, due: date, moves: int) -> str:
+    """What the occurrences of one deadline share in their dedupe key (the n-th move of it, if moved)."""
+    return f"{criterion}:{due}" + (f":m{moves}" if moves else "")
 
 
 def schedule_every(conn: sa.Connection, cal: WorkCalendar, aanpak_id: int, rule: ReminderRule, *, phase: str,
@@ -119,7 +127,7 @@ def schedule_every(conn: sa.Connection, cal: WorkCalendar, aanpak_id: int, rule:
         if after_seq is not None and due > now:
             break
         k, due = k + 1, following
-    return _insert(conn, aanpak_id, rule, "every", due, now, phase=phase, visit=visit, seq=k,
+    return insert_occurrence(conn, aanpak_id, rule, "every", due, now, phase=phase, visit=visit, seq=k,
                    dedupe=f"v{visit}:{k}")
 
 
@@ -137,9 +145,10 @@ def _stalls(rule: ReminderRule, definition: Definition, phase: str) -> bool:
     return isinstance(rule.stalled, str) or bool(p.max_days)
 
 
-def _insert(conn: sa.Connection, aanpak_id: int, rule: ReminderRule, kind: str, due_at: datetime, now: datetime,
-            *, dedupe: str, phase: str | None = None, visit: int | None = None, criterion: str | None = None,
-            deadline: date | None = None, seq: int = 0) -> int:
+def insert_occurrence(conn: sa.Connection, aanpak_id: int, rule: ReminderRule, kind: str, due_at: datetime,
+                      now: datetime, *, dedupe: str, phase: str | None = None, visit: int | None = None,
+                      criterion: str | None = None, deadline: date | None = None, seq: int = 0) -> int:
+    """One occurrence (timed, or an event's: see notify.py); 0 when the same one is already there."""
     new = store.insert_reminder(
         conn, aanpak_id=aanpak_id, rule=rule.key, kind=kind, phase=phase, visit=visit, criterion=criterion,
         deadline=deadline, seq=seq, dedupe=f"{aanpak_id}:{rule.key}:{kind}:{dedupe}", due_at=due_at,

@@ -39,7 +39,7 @@ from typing import Any
 
 from .. import store
 from ..errors import DeliveryError, TemplateProblem
-from .compose import AanpakView, compose
+from .compose import AanpakView, compose, digest_message_id
 from .courier import Courier, pipelines
 from .fanout import BATCH as FAN_OUT_BATCH
 from .fanout import Fanned, fan_out, fan_out_batch
@@ -182,14 +182,18 @@ class _Run:
             claimed = store.claim_messages(conn, now=claimed_at, lease_expired_before=claimed_at - self.lease,
                                            token=self.token, limit=BATCH)
             rows = store.message_rows(conn, claimed)
+            if self.digest:
+                pending, stamps = digest_groups(rows, self.app.settings.mail_from)
+                if stamps:
+                    store.set_message_ids(conn, stamps)
+                    rows = store.message_rows(conn, claimed)
+                    pending = [[m for m in rows if m.id in {g.id for g in group}] for group in pending]
+            else:
+                pending = [[m] for m in rows]
             # The recipients as they are when their messages are claimed: one query per batch.
             people = store.people_by_id(conn, {m.person_id for m in rows})
         if not rows:
             return False
-        groups: dict[Any, list[Any]] = {}
-        for m in rows:
-            groups.setdefault(m.person_id if self.digest else m.id, []).append(m)
-        pending = list(groups.values())
         views: dict[int, AanpakView] = {}  # what messages about one aanpak share, read once per batch
         held, renewed = set(claimed), time.monotonic()
         unreachable: DeliveryError | None = None
@@ -270,6 +274,30 @@ class _Run:
         if self.courier is not None:
             self.courier.close()  # a message still on its way is abandoned before its data: never delivered
         self.mailer.close()
+
+
+def digest_groups(rows: list[Any], mail_from: str) -> tuple[list[list[Any]], dict[int, str]]:
+    """Digest mode: which claimed messages go out together, and the Message-IDs to stamp on them.
+
+    A digest is fixed when its messages are first claimed: they are stamped with its Message-ID
+    (`<digest.FIRST.PERSON@domain>`), so a resend after a crash, or a retry, sends the same
+    messages under the same Message-ID, whatever else has fallen due meanwhile. A message claimed
+    before on its own goes alone again; fresh messages go together per recipient.
+    """
+    by_key: dict[tuple[str, Any], list[Any]] = {}
+    for m in rows:
+        if m.message_id.startswith("<digest."):
+            key: tuple[str, Any] = ("digest", m.message_id)
+        elif m.attempts > 1:  # the claim counted this attempt: it was tried before, alone
+            key = ("alone", m.id)
+        else:
+            key = ("fresh", m.person_id)
+        by_key.setdefault(key, []).append(m)
+    stamps: dict[int, str] = {}
+    for (kind, _), group in by_key.items():
+        if kind == "fresh" and len(group) > 1:
+            stamps.update(dict.fromkeys((m.id for m in group), digest_message_id(group, mail_from)))
+    return list(by_key.values()), stamps
 
 
 def _transmit(mailer: Any, msg: Message, to_addr: str) -> DeliveryError | None:

@@ -117,8 +117,14 @@ def indicator_chart(baseline: float | None, target: float | None, measurements: 
 
     c.baseline_y = y(baseline) if baseline is not None else None
     c.target_y = y(target) if target is not None else None
+    lines = [ly for ly in (c.baseline_y, c.target_y) if ly is not None]
     for d, v in measurements:
-        c.points.append({"x": x(d), "y": y(v), "value": number(v, LOCALE), "date": d.isoformat()})
+        py = y(v)
+        # The value sits above its dot, or below it where a dashed line (or the top) would run through it.
+        above = py - 7
+        label_y = py + 15 if above < 10 or any(abs(above - 3 - ly) < 8 for ly in lines) else above
+        c.points.append({"x": x(d), "y": py, "label_y": round(label_y, 1), "value": number(v, LOCALE),
+                         "date": d.isoformat()})
     # Baseline and target first, then the extremes where they do not collide (12 px apart).
     for v in [v for v in (baseline, target) if v is not None] + [lo + pad, hi - pad]:
         if all(abs(y(v) - other["y"]) >= 12 for other in c.y_labels):

@@ -11,6 +11,7 @@ from .. import engine, gates, store
 from ..app import App
 from ..definitions import ROLES
 from ..errors import InvalidInput, NotFound
+from ..reminders import notify
 from ..reminders import schedule as reminder_schedule
 from . import filters
 from .common import (
@@ -115,6 +116,7 @@ def _create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str |
                 if store.add_role(conn, aanpak_id, p.id, role):
                     store.append_event(conn, at=now, type="role_assigned", aanpak_id=aanpak_id,
                                        actor_id=who.id, payload={"person_id": p.id, "role": role})
+        notify.gate_changed(conn, app, aanpak_id=aanpak_id, definition=definition, now=now)
     return {"id": aanpak_id, "slug": slug, "name": name, "phase": start_phase,
             "phase_label": definition.phase_label(start_phase), "workflow": definition.ref}
 

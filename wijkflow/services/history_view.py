@@ -23,6 +23,8 @@ def history(app: App, ref: str) -> list[dict[str, Any]]:
                 ids.add(p["person_id"])
         people = store.people_by_id(conn, ids)
         versions = _versions_in_force(conn, app, ctx.definition, rows, payloads)
+        indicator_labels = {i.key: i.label for i in store.indicators(conn, ctx.row.id)}
+    _with_labels(payloads, ctx.definition, indicator_labels)
     out = []
     for r, payload, (before, d) in zip(rows, payloads, versions, strict=True):
         for c in payload.get("gate", []):
@@ -63,3 +65,28 @@ def _versions_in_force(conn: Any, app: App, current: Definition, rows: list[Any]
         else:
             out.append((d, d))
     return out
+
+
+def _with_labels(payloads: list[dict[str, Any]], d: Any, indicators: dict[str, str]) -> None:
+    """Give every event what a reader needs to recognise what it is about: the label of its
+    criterion, indicator or theme, the title of its activity (older events stored only keys)."""
+    themes: dict[str, str] = {}
+    titles: dict[Any, str] = {}
+    for p in payloads:
+        if p.get("criterion") and not p.get("label") and p["criterion"] in d.criteria:
+            p["label"] = d.criteria[p["criterion"]].label
+        key = p.get("indicator") or p.get("key")
+        if isinstance(key, str) and key in indicators and not p.get("label"):
+            p["label"] = indicators[key]
+        if p.get("indicators"):
+            p["indicator_labels"] = [indicators.get(k, k) for k in p["indicators"]]
+        if p.get("theme") and p.get("label") and "result" not in p:
+            themes[p["theme"]] = p["label"]
+        elif p.get("theme") and "result" in p:
+            p["label"] = themes.get(p["theme"], p["theme"])
+        if p.get("number") is not None:
+            if p.get("title"):
+                titles[p["number"]] = p["title"]
+            title = (p.get("after") or {}).get("title") or titles.get(p["number"], "")
+            p.setdefault("title", title)
+            titles[p["number"]] = title

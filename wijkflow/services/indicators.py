@@ -9,6 +9,7 @@ from .. import store
 from ..app import App
 from ..errors import Conflict, InvalidInput, NotFound
 from ..gates import IndicatorFact, reached
+from ..reminders import notify
 from .common import actor, clean_name, clean_text, load, load_open, parse_date
 
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -88,6 +89,7 @@ def add_indicator_in(conn: Any, app: App, ctx: Any, key: str, *, label: str | No
                                 "baseline_date": base_day.isoformat() if base_day else None,
                                 "target": tgt, "target_date": target_day.isoformat() if target_day else None,
                                 "direction": direction, "from_catalogue": from_catalogue})
+    notify.gate_changed(conn, app, aanpak_id=ctx.row.id, definition=ctx.definition, now=now)
     return {"aanpak": ctx.row.slug, "key": key, "label": label, "unit": unit, "direction": direction,
             "baseline": base, "baseline_date": base_day.isoformat() if base_day else None,
             "target": tgt, "target_date": target_day.isoformat() if target_day else None}
@@ -120,6 +122,7 @@ def measure(app: App, ref: str, key: str, value: Any, *, on: str | None = None, 
         store.append_event(conn, at=now, type="measurement_recorded", aanpak_id=ctx.row.id, actor_id=who.id,
                            payload={"indicator": key, "value": number, "date": day.isoformat(),
                                     "source": source, "measurement_id": mid})
+        notify.gate_changed(conn, app, aanpak_id=ctx.row.id, definition=ctx.definition, now=now)
     return {"aanpak": ctx.row.slug, "indicator": key, "value": number, "date": day.isoformat(), "id": mid}
 
 
@@ -182,6 +185,7 @@ def interpret(app: App, ref: str, *, conclusion: str, indicators: tuple[str, ...
         store.append_event(conn, at=now, type="indicators_interpreted", aanpak_id=ctx.row.id, actor_id=who.id,
                            from_phase=ctx.row.phase, reason=text,
                            payload={"indicators": list(indicators), "visit": ctx.row.visit})
+        notify.gate_changed(conn, app, aanpak_id=ctx.row.id, definition=ctx.definition, now=now)
     return {"aanpak": ctx.row.slug, "phase": ctx.row.phase, "conclusion": text, "indicators": list(indicators),
             "by": who.email}
 
@@ -227,6 +231,7 @@ def update_indicator(app: App, ref: str, key: str, *, baseline: Any = None, base
         store.touch_aanpak(conn, ctx.row.id, now)
         store.append_event(conn, at=now, type="indicator_updated", aanpak_id=ctx.row.id, actor_id=who.id,
                            payload={"key": key, "before": before, "after": after})
+        notify.gate_changed(conn, app, aanpak_id=ctx.row.id, definition=ctx.definition, now=now)
     return {"aanpak": ctx.row.slug, "key": key, **after}
 
 

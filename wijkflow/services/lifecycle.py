@@ -10,6 +10,7 @@ from .. import engine, store
 from ..app import App
 from ..definitions import ApprovalCriterion, DeliverableCriterion, PartiesCriterion
 from ..errors import Conflict, GateNotMet, InvalidInput, NotAllowed, NotFound
+from ..reminders import notify
 from ..reminders import schedule as reminder_schedule
 from .aanpak import gate_view
 from .common import Context, actor, actor_and_load, clean_text, facts, load_open, local_iso, parse_date, person_ref
@@ -58,6 +59,7 @@ def complete(app: App, ref: str, key: str, *, evidence: str | None = None,
         store.append_event(conn, at=now, type="criterion_completed", aanpak_id=ctx.row.id, actor_id=who.id,
                            from_phase=ctx.row.phase, evidence=evidence,
                            payload={"criterion": key, "label": criterion.label, "visit": visit})
+        notify.gate_changed(conn, app, aanpak_id=ctx.row.id, definition=ctx.definition, now=now)
     return {"aanpak": ctx.row.slug, "criterion": key, "label": criterion.label, "completed": True,
             "evidence": evidence}
 
@@ -97,6 +99,7 @@ def approve(app: App, ref: str, key: str, *, comment: str | None = None, party: 
                            from_phase=ctx.row.phase, reason=comment,
                            payload={"criterion": key, "label": criterion.label, "visit": visit,
                                     "approves": criterion.approves})
+        notify.gate_changed(conn, app, aanpak_id=ctx.row.id, definition=ctx.definition, now=now)
     return {"aanpak": ctx.row.slug, "criterion": key, "label": criterion.label, "approved": True}
 
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from .. import store
 from ..definitions import PartiesCriterion
 from ..errors import Conflict, InvalidInput, NotAllowed, NotFound
+from ..reminders import notify
 from .common import Context, local_iso
 
 
@@ -55,6 +56,7 @@ def approve_party_in(conn: sa.Connection, app: Any, ctx: Context, who: Any, key:
                        from_phase=ctx.row.phase, reason=comment, evidence=evidence,
                        payload={"criterion": key, "label": c.label, "party": party_key,
                                 "party_label": c.parties[party_key], "visit": ctx.row.visit})
+    notify.gate_changed(conn, app, aanpak_id=ctx.row.id, definition=ctx.definition, now=now)
     remaining = [label for k, label in c.parties.items() if k != party_key and k not in {p.party for p in done}]
     return {"aanpak": ctx.row.slug, "criterion": key, "label": c.label, "approved": True, "party": party_key,
             "party_label": c.parties[party_key], "remaining": remaining}

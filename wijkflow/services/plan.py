@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from .. import gates, store
 from ..app import App
 from ..errors import Conflict, InvalidInput, NotFound
+from ..reminders import notify
 from .common import Context, actor, clean_name, load, load_open
 
 # status key -> Dutch label; the Dutch words are accepted as input too.
@@ -72,6 +73,7 @@ def add_analysis(app: App, ref: str, *, strengths: tuple[str, ...] = (), bottlen
             pid = store.insert_plan_point(conn, aanpak_id=ctx.row.id, kind=kind, text=text, person_id=who.id, at=now)
             store.append_event(conn, at=now, type="plan_point_added", aanpak_id=ctx.row.id, actor_id=who.id,
                                payload={"point_id": pid, "kind": kind, "text": text})
+            notify.gate_changed(conn, app, aanpak_id=ctx.row.id, definition=ctx.definition, now=now)
         store.touch_aanpak(conn, ctx.row.id, now)
     return {"aanpak": ctx.row.slug, "added": [{"kind": k, "text": t} for k, t in points]}
 
@@ -87,6 +89,7 @@ def add_partner(app: App, ref: str, name: str, *, acting: str | None) -> dict[st
         store.insert_plan_partner(conn, aanpak_id=ctx.row.id, key=name.casefold(), name=name, at=now)
         store.append_event(conn, at=now, type="plan_partner_added", aanpak_id=ctx.row.id, actor_id=who.id,
                            payload={"partner": name})
+        notify.gate_changed(conn, app, aanpak_id=ctx.row.id, definition=ctx.definition, now=now)
     return {"aanpak": ctx.row.slug, "partner": name}
 
 
@@ -105,6 +108,7 @@ def add_activity(app: App, ref: str, title: str, *, partner: str, year: Any, sta
         store.append_event(conn, at=now, type="activity_added", aanpak_id=ctx.row.id, actor_id=who.id,
                            payload={"number": number, "title": title, "partner": name, "year": planned,
                                     "status": status_key})
+        notify.gate_changed(conn, app, aanpak_id=ctx.row.id, definition=ctx.definition, now=now)
     return {"aanpak": ctx.row.slug, "number": number, "title": title, "partner": name, "year": planned,
             "status": status_key, "status_label": STATUSES[status_key]}
 
@@ -134,6 +138,7 @@ def update_activity(app: App, ref: str, number: Any, *, status: str | None = Non
         store.touch_aanpak(conn, ctx.row.id, now)
         store.append_event(conn, at=now, type="activity_updated", aanpak_id=ctx.row.id, actor_id=who.id,
                            payload={"number": num, "before": before, "after": changes})
+        notify.gate_changed(conn, app, aanpak_id=ctx.row.id, definition=ctx.definition, now=now)
     merged = {"title": row.title, "partner": row.partner, "year": row.year, "status": row.status, **changes}
     return {"aanpak": ctx.row.slug, "number": num, **merged, "status_label": STATUSES[merged["status"]],
             "changed": sorted(changes)}

@@ -53,6 +53,37 @@ def list_reminders(app: App, *, due: bool = False, until: str | None = None,
     return out
 
 
+def retry_messages(app: App, ids: tuple[int, ...] = (), *, failed: bool = False,
+                   acting: str | None = None) -> list[dict[str, Any]]:
+    """Put failed messages back in the outbox (`reminders retry`), once the cause is fixed.
+
+    Administrators only. Each goes out at the next sweep with the Message-ID it had and a fresh
+    count of attempts; each requeue is an audit event (the error is in the `reminder_failed` event
+    before it; the address it names is not copied into the history again). Either all named
+    messages are requeued or, when one cannot be, none is.
+    """
+    if not ids and not failed:
+        raise InvalidInput("Name the messages to retry (the numbers `wijkflow reminders list --failed` shows) "
+                           "or pass --failed for every failed message.")
+    now = app.now()
+    with app.db.write() as conn:
+        who = require_admin(conn, acting, "put failed messages back in the outbox")
+        rows = store.failed_messages(conn, sorted(set(ids)) if ids else None)
+        missing = sorted(set(ids) - {r.id for r in rows})
+        if missing:
+            raise NotFound(f"Message {missing[0]} is not a failed message; "
+                           "`wijkflow reminders list --failed` shows those that are.")
+        out = []
+        for r in rows:
+            store.requeue_message(conn, r.id, now=now)
+            store.append_event(conn, at=now, type="reminder_requeued", aanpak_id=r.aanpak_id, actor_id=who.id,
+                               payload={"reminder_id": r.reminder_id, "message": r.id, "person_id": r.person_id,
+                                        "rule": r.rule, "message_id": r.message_id, "attempts": r.attempts})
+            out.append({"message": r.id, "reminder": r.reminder_id, "rule": r.rule, "message_id": r.message_id,
+                        "error": r.error})
+    return out
+
+
 def check_service_run(app: App, acting: str | None) -> None:
     """The sweep is the service's own job (cron, systemd: no --as); a named auditor is refused."""
     with app.db.read() as conn:

@@ -13,8 +13,10 @@ from ..reporting import LOCALE, charts, describe, render
 from ..roles import FORGOTTEN_PERSON, person_name
 from .aanpak import show_aanpak
 from .audit import head
-from .common import Context, facts, local_iso, local_midnight_utc
+from .common import Context, facts, local_iso, local_midnight_utc, person_ref
 from .history_view import history
+from .plan import plan_view
+from .themes import theme_view
 
 
 def _target(app: App, path: str, force: bool) -> Path:
@@ -59,6 +61,7 @@ def aanpak_report(app: App, ref: str, path: str, *, force: bool = False) -> dict
         definition = store.definition(conn, app.definitions, row.definition_id)
         inds = store.indicators(conn, row.id)
         ms = store.measurements(conn, row.id)
+    programme = _programme(app, ref, row, definition, {i.key: i.label for i in inds})
     chain = head(app)
     stays = _stays(events, row.phase, row.phase_since, app.tz)
     final = {p.key for p in definition.phases if p.final}
@@ -84,9 +87,46 @@ def aanpak_report(app: App, ref: str, path: str, *, force: bool = False) -> dict
                            "measurements": [{"date": d.isoformat(), "value": v} for d, v in own],
                            "chart": charts.indicator_chart(i.baseline, i.target, own, start=i.baseline_date)})
     html = render("report_aanpak.html.j2", a=a, events=[{**e, "what": describe(e)} for e in events],
-                  passed=passed, timeline=timeline, indicators=indicators, chain=chain,
+                  passed=passed, timeline=timeline, indicators=indicators, chain=chain, programme=programme,
                   generated=local_iso(now, app.tz), closed=a["phase"] in final)
     return {**_write(app, target, html, force), "what": f"report on {a['name']}"}
+
+
+def _programme(app: App, ref: str, row: Any, definition: Any, indicator_labels: dict[str, str]) -> dict[str, Any]:
+    """What the programme is made of (Arnhem's themes, Geldrop-Mierlo's plan, the gebiedstafel's
+    sign-offs, the readings of the figures), for the report."""
+    plan = plan_view(app, ref)
+    agenda: list[dict[str, Any]] = []
+    for act in sorted(plan["activities"], key=lambda a: (a["partner"].casefold(), a["year"] or 0, a["number"])):
+        if not agenda or agenda[-1]["name"] != act["partner"]:
+            agenda.append({"name": act["partner"], "count": 0, "years": []})
+        partner = agenda[-1]
+        if not partner["years"] or partner["years"][-1]["year"] != act["year"]:
+            partner["years"].append({"year": act["year"], "first": not partner["years"], "activities": []})
+        partner["years"][-1]["activities"].append(act)
+        partner["count"] += 1
+    with app.db.read() as conn:
+        readings = store.interpretations(conn, row.id)
+        signed = store.party_approvals(conn, row.id, row.visit)
+        people = store.people_by_id(conn, {r.person_id for r in [*readings, *signed] if r.person_id})
+    signoffs: list[dict[str, Any]] = []
+    for t in definition.outgoing(row.phase):
+        for key in t.gate:
+            c = definition.criteria[key]
+            if c.kind != "parties" or any(s["key"] == key for s in signoffs):
+                continue
+            done = {p.party: p for p in signed if p.criterion == key}
+            signoffs.append({"key": key, "label": c.label, "parties": [
+                {"label": label, "by": (person_ref(people, done[k].person_id) or {}).get("name") if k in done else None,
+                 "at": local_iso(done[k].at, app.tz) if k in done else None,
+                 "evidence": done[k].evidence if k in done else None} for k, label in c.parties.items()]})
+    return {
+        "themes": theme_view(app, ref), "plan": plan, "agenda": agenda, "signoffs": signoffs,
+        "interpretations": [{"at": local_iso(r.at, app.tz), "by": (person_ref(people, r.person_id) or {}).get("name"),
+                             "phase_label": definition.phase_label(r.phase), "conclusion": r.conclusion,
+                             "indicators": [indicator_labels.get(k, k) for k in (r.indicators or "").split(",") if k]}
+                            for r in readings],
+    }
 
 
 def portfolio_report(app: App, path: str, *, force: bool = False) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from .. import store
 from ..app import App
 from ..definitions import ThemesCriterion
 from ..errors import Conflict, InvalidInput
+from ..reminders import notify
 from .common import actor, clean_name, load, load_open, slugify
 
 
@@ -54,6 +55,7 @@ def link_theme(app: App, ref: str, theme: str, *, results: tuple[str, ...] = (),
             theme_id = store.insert_theme(conn, aanpak_id=ctx.row.id, key=key, label=label, at=now)
             store.append_event(conn, at=now, type="theme_linked", aanpak_id=ctx.row.id, actor_id=who.id,
                                payload={"theme": key, "label": label})
+            notify.gate_changed(conn, app, aanpak_id=ctx.row.id, definition=ctx.definition, now=now)
         elif not texts:
             raise Conflict(f"{ctx.row.name} is already linked to {row.label}; add intended results with --result.")
         else:
@@ -68,6 +70,7 @@ def link_theme(app: App, ref: str, theme: str, *, results: tuple[str, ...] = (),
             store.insert_intended_result(conn, theme_id=theme_id, text=text, person_id=who.id, at=now)
             store.append_event(conn, at=now, type="intended_result_added", aanpak_id=ctx.row.id, actor_id=who.id,
                                payload={"theme": key, "result": text})
+            notify.gate_changed(conn, app, aanpak_id=ctx.row.id, definition=ctx.definition, now=now)
         store.touch_aanpak(conn, ctx.row.id, now)
     return {"aanpak": ctx.row.slug, "theme": key, "label": label, "results_added": texts,
             "linked": row is None}

@@ -84,15 +84,19 @@ from .indicators import (
     withdraw_measurement,
 )
 from .outbox import (
+    calendars_sent,
     cancel_reminders,
     claim_messages,
     claim_reminders,
     claimable_messages,
+    deadline_moves,
     due_reminders,
+    failed_messages,
     finish_message,
     held_claims,
     insert_message,
     insert_reminder,
+    last_event,
     lock_due_reminders,
     message_rows,
     next_wake,
@@ -100,6 +104,8 @@ from .outbox import (
     pending_reminders,
     reminder_overview,
     renew_claims,
+    requeue_message,
+    set_message_ids,
     settle_reminder,
 )
 from .people import (
@@ -160,4 +166,6 @@ __all__ = [
     "phase_left", "reenter_phase", "set_status", "measurement", "correct_measurement", "withdraw_measurement",
     "remove_role", "rename_aanpak", "roles_of_person", "withdraw_record", "remove_party_approval", "event_of",
     "update_person", "ended_roles", "aanpak_keys", "update_aanpak",
+    # issue 13: calendar sequences, digests, requeueing failed messages
+    "calendars_sent", "deadline_moves", "failed_messages", "last_event", "requeue_message", "set_message_ids",
 ]

@@ -9,12 +9,13 @@ than the lease means the claiming node died.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from ..models import AANPAK, MESSAGE, REMINDER
+from ..models import AANPAK, EVENT, MESSAGE, REMINDER
 from . import fastpath
 from .common import Row, insert_row
 
@@ -175,3 +176,56 @@ def message_rows(conn: sa.Connection, ids: list[int]) -> list[Row]:
                   REMINDER.c.visit)
         .join(REMINDER, REMINDER.c.id == MESSAGE.c.reminder_id)
         .where(MESSAGE.c.id.in_(ids)).order_by(MESSAGE.c.id)))
+
+
+# --- calendar entries, digests, requeueing -------------------------------------------------
+
+
+def deadline_moves(conn: sa.Connection, aanpak_id: int) -> dict[str, int]:
+    """Per criterion, how often its deadline moved (a `deadline_set` with another previous date):
+    the SEQUENCE of its calendar entry, which must rise for calendars to update the entry."""
+    moves: dict[str, int] = {}
+    rows = conn.execute(sa.select(EVENT.c.payload).where(EVENT.c.aanpak_id == aanpak_id,
+                                                         EVENT.c.type == "deadline_set"))
+    for (payload,) in rows:
+        data = json.loads(payload or "{}")
+        criterion = data.get("criterion")
+        if criterion and data.get("previous") and data.get("previous") != data.get("due"):
+            moves[criterion] = moves.get(criterion, 0) + 1
+    return moves
+
+
+def last_event(conn: sa.Connection, aanpak_id: int, type_: str) -> Row | None:
+    """The aanpak's latest audit event of one type (what an event notification tells about)."""
+    return conn.execute(sa.select(EVENT).where(EVENT.c.aanpak_id == aanpak_id, EVENT.c.type == type_)
+                        .order_by(EVENT.c.id.desc()).limit(1)).first()
+
+
+def calendars_sent(conn: sa.Connection, aanpak_id: int) -> list[tuple[str, str, Any]]:
+    """(rule, criterion, deadline) of the deadline reminders that went out with a calendar entry."""
+    return [(r.rule, r.criterion, r.deadline) for r in conn.execute(
+        sa.select(REMINDER.c.rule, REMINDER.c.criterion, REMINDER.c.deadline).distinct().where(
+            REMINDER.c.aanpak_id == aanpak_id, REMINDER.c.kind == "before", REMINDER.c.status == "queued"))]
+
+
+def set_message_ids(conn: sa.Connection, message_ids: dict[int, str]) -> None:
+    """Stamp messages with the Message-ID they go out under (a digest's, fixed when first claimed)."""
+    for mid, message_id in message_ids.items():
+        conn.execute(MESSAGE.update().where(MESSAGE.c.id == mid).values(message_id=message_id))
+
+
+def failed_messages(conn: sa.Connection, ids: list[int] | None) -> list[Row]:
+    """Failed outbox messages (all, or those of `ids`), oldest first."""
+    q = sa.select(MESSAGE.c.id, MESSAGE.c.reminder_id, MESSAGE.c.person_id, MESSAGE.c.attempts,
+                  MESSAGE.c.error, MESSAGE.c.message_id, REMINDER.c.aanpak_id, REMINDER.c.rule).join(
+        REMINDER, REMINDER.c.id == MESSAGE.c.reminder_id).where(MESSAGE.c.status == "failed")
+    if ids is not None:
+        q = q.where(MESSAGE.c.id.in_(ids))
+    return list(conn.execute(q.order_by(MESSAGE.c.id)))
+
+
+def requeue_message(conn: sa.Connection, message_pk: int, *, now: datetime) -> bool:
+    """A failed message back to pending, due now, with a fresh count of attempts; False if it was not failed."""
+    done = conn.execute(MESSAGE.update().where(MESSAGE.c.id == message_pk, MESSAGE.c.status == "failed").values(
+        status="pending", attempts=0, next_attempt_at=now, error=None, claimed_by=None, claimed_at=None))
+    return bool(done.rowcount)

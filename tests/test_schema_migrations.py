@@ -61,8 +61,12 @@ def indexes(db_url: str, table: str) -> set[str]:
         engine.dispose()
 
 
+# Tables a later revision adds (empty after the upgrade): not part of what an old database held.
+ADDED_LATER = {"alembic_version", "aanpak_area"}
+
+
 def without_version(state):
-    return [(t, rows) for t, rows in state if t != "alembic_version"]
+    return [(t, rows) for t, rows in state if t not in ADDED_LATER]
 
 
 def test_an_old_database_with_data_is_upgraded_and_nothing_is_lost(db_url, db_state, clock, sh):
@@ -71,11 +75,11 @@ def test_an_old_database_with_data_is_upgraded_and_nothing_is_lost(db_url, db_st
     assert "ix_audit_event_actor" not in indexes(db_url, "audit_event")
     r = sh("db", "current")
     assert r.returncode == 0 and r.stdout.rstrip().endswith(
-        "schema revision 0001; newest is 0002: run `wijkflow db upgrade`.")
+        "schema revision 0001; newest is 0006: run `wijkflow db upgrade`.")
 
     r = sh("db", "upgrade")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.rstrip().endswith("from schema revision 0001 to 0002.")
+    assert r.stdout.rstrip().endswith("from schema revision 0001 to 0006.")
     assert without_version(db_state()) == without_version(before)  # every row of every table, as it was
     assert "ix_audit_event_actor" in indexes(db_url, "audit_event")
     app = App.open(db_url, clock=clock)
@@ -85,7 +89,7 @@ def test_an_old_database_with_data_is_upgraded_and_nothing_is_lost(db_url, db_st
     assert audit_service.verify(app)["checked"] == len(dict(before)["audit_event"]) + 1
     app.close()
     r = sh("db", "upgrade")
-    assert r.stdout.rstrip().endswith("is up to date (schema revision 0002).")
+    assert r.stdout.rstrip().endswith("is up to date (schema revision 0006).")
 
 
 def test_init_recognises_a_database_made_before_migrations_and_stamps_it(db_url, db_state, clock, run):
@@ -93,12 +97,12 @@ def test_init_recognises_a_database_made_before_migrations_and_stamps_it(db_url,
     before = db_state()
     assert "alembic_version" not in dict(before)
     r = run("db", "current")
-    assert r.stdout.rstrip().endswith("schema revision 0001; newest is 0002: run `wijkflow db upgrade`.")
+    assert r.stdout.rstrip().endswith("schema revision 0001; newest is 0006: run `wijkflow db upgrade`.")
     r = run("init")
     assert r.exit_code == 0, r.stderr
-    assert r.stdout.rstrip().endswith("(schema revision 0001 to 0002).")
+    assert r.stdout.rstrip().endswith("(schema revision 0001 to 0006).")
     after = db_state()
-    assert dict(after)["alembic_version"] == [("0002",)]
+    assert dict(after)["alembic_version"] == [("0006",)]
     assert without_version(after) == before
     r = run("init")
     assert r.stdout.startswith("Checked the wijkflow database") and without_version(db_state()) == before
@@ -108,7 +112,7 @@ def test_a_new_database_equals_every_migration_run_from_the_first(db_url, tmp_pa
     """`init` makes a new database with create_all and stamps it; the migrations must make the same."""
     migrated = App.open(db_url)
     assert migrated.db.upgrade("0001") == (None, "0001")
-    assert migrated.db.upgrade() == ("0001", "0002")
+    assert migrated.db.upgrade() == ("0001", "0006")
     with migrated.db.read() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
         sqlite = conn.dialect.name == "sqlite"
@@ -120,7 +124,7 @@ def test_a_new_database_equals_every_migration_run_from_the_first(db_url, tmp_pa
     assert triggers == (["audit_event_append_only_delete", "audit_event_append_only_update"] if sqlite
                         else ["audit_event_append_only"])
     fresh = App.open(str(tmp_path / "fresh.db"))
-    assert fresh.db.upgrade() == (None, "0002")
+    assert fresh.db.upgrade() == (None, "0006")
     with fresh.db.read() as conn:
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
     fresh.close()
@@ -146,19 +150,20 @@ def test_the_history_survives_an_upgrade_and_stays_append_only(db_url, clock):
 
 def test_db_current_and_history_for_scripts(run, app):
     r = run("db", "current", "--format", "json")
-    assert r.exit_code == 0 and '"revision": "0002"' in r.stdout and '"up_to_date": true' in r.stdout
+    assert r.exit_code == 0 and '"revision": "0006"' in r.stdout and '"up_to_date": true' in r.stdout
     r = run("db", "history", "--format", "csv")
     lines = r.stdout.splitlines()
     assert lines[0] == "revision,down_revision,description,current"
     assert lines[1].startswith("0001,,The first released schema") and lines[1].endswith(",no")
-    assert lines[2].startswith('0002,0001,"Index audit events by actor') and lines[2].endswith(",yes")
-    assert [r.revision for r in migrations.history()] == ["0001", "0002"] and migrations.head() == "0002"
+    assert lines[2].startswith('0002,0001,"Index audit events by actor') and lines[2].endswith(",no")
+    assert lines[3].startswith("0006,0002,\"CBS area codes") and lines[3].endswith(",yes")
+    assert [r.revision for r in migrations.history()] == ["0001", "0002", "0006"] and migrations.head() == "0006"
 
 
 def test_db_current_on_a_database_not_made_yet(tmp_path, run):
     r = run("db", "current", env={"WIJKFLOW_DATABASE_URL": str(tmp_path / "nog-niet.db")})
     assert r.exit_code == 0
-    assert r.stdout.rstrip().endswith("no wijkflow tables yet (newest revision 0002); run `wijkflow init`.")
+    assert r.stdout.rstrip().endswith("no wijkflow tables yet (newest revision 0006); run `wijkflow init`.")
     assert not (tmp_path / "nog-niet.db").exists()
 
 
@@ -170,11 +175,11 @@ def test_a_database_from_a_newer_wijkflow_is_left_alone(db_url, db_state, run, a
     before = db_state()
     r = run("db", "current")
     assert r.exit_code == 0 and r.stdout.rstrip().endswith(
-        "schema revision 0099, newer than this wijkflow knows (newest here 0002); use the wijkflow that upgraded it.")
+        "schema revision 0099, newer than this wijkflow knows (newest here 0006); use the wijkflow that upgraded it.")
     for command in (("init",), ("db", "upgrade")):
         r = run(*command)
         assert (r.exit_code, r.stderr) == (2, "Error: The database is at schema revision 0099, which this wijkflow "
-                                              "does not know (newest here: 0002): a newer wijkflow upgraded it; use "
+                                              "does not know (newest here: 0006): a newer wijkflow upgraded it; use "
                                               "that version.\n")
     assert db_state() == before
 
@@ -189,10 +194,13 @@ def test_what_init_made_before_migrations_upgrades_to_exactly_the_models(db_url)
         for ddl in _SQLITE_TRIGGERS if conn.dialect.name == "sqlite" else _POSTGRES_TRIGGERS:
             conn.exec_driver_sql(ddl)
         conn.exec_driver_sql("DROP INDEX ix_audit_event_actor")
+        conn.exec_driver_sql("DROP TABLE aanpak_area")  # revision 0006's table and columns
+        conn.exec_driver_sql("ALTER TABLE measurement DROP COLUMN area_code")
+        conn.exec_driver_sql("ALTER TABLE measurement DROP COLUMN indeling")
     engine.dispose()
     app = App.open(db_url)
     assert app.db.revision() == "0001"
-    assert app.db.upgrade() == ("0001", "0002")
+    assert app.db.upgrade() == ("0001", "0006")
     with app.db.read() as conn:
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
     app.close()

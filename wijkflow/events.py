@@ -77,6 +77,7 @@ EVENT_TYPES: dict[str, EventType] = {
         variant=EventText(N_("migrated: {from} -> v{to_version}, {from_phase} -> {to_phase}"),
                           N_("Moved to {to}, phase {from_} → {to_label}")),
         varies=_moved),
+    "areas_changed": EventType(EventText(N_("area codes changed: {areas}"), N_("CBS area codes: {areas}"))),
     "person_added": EventType(EventText(N_("person added"), N_("Person added: {who}"))),
     "person_forgotten": EventType(EventText(N_("person forgotten"), N_("Person forgotten: {who}"))),
     "reminder_sent": EventType(EventText(N_("reminder sent"), N_("Reminder sent ({rule})"))),
@@ -127,4 +128,5 @@ def _params(e: dict[str, Any], locale: str | None, form: Form) -> dict[str, Any]
         "text": p.get("text"), "partner": p.get("partner"), "number": p.get("number"), "title": p.get("title"),
         "year": p.get("year"), "party": p.get("party_label") or p.get("party"),
         "theme": p.get("label") or p.get("theme"), "result": p.get("result"), "rule": p.get("rule"),
+        "areas": ", ".join(p.get("after") or []) or "-",
     }

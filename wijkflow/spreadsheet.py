@@ -33,3 +33,41 @@ def spreadsheet_cell(text: str | None) -> str | None:
     if text and text[0] in FORMULA_START and not (text[0] in "+-" and _PLAIN_NUMBER.fullmatch(text)):
         return "'" + text
     return text
+
+
+# --- `--format csv-excel`: what Excel with a Dutch locale (nl-NL) opens with a double click ---------
+#
+# Excel takes a .csv's separator and number format from Windows' regional settings: in nl-NL the list
+# separator is `;` and the decimal separator `,`, and without a byte order mark it reads the bytes
+# as the ANSI code page (accents come out as Ã©). So the Excel flavour is `;`-separated, numbers
+# with a decimal comma, UTF-8 with a BOM, CRLF line ends, and dates and times written as nl-NL
+# Excel reads them (13-05-2026, 13-05-2026 10:00:00: a date cell, not text). Text cells keep the
+# formula guard above.
+
+EXCEL_BOM = "\ufeff"
+EXCEL_DELIMITER = ";"
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_ISO_MOMENT = re.compile(r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
+
+
+def excel_number(value: float | int) -> str:
+    """A number as nl-NL Excel reads it: decimal comma, no thousands separator, no exponent for
+    everyday sizes."""
+    if isinstance(value, int):
+        return str(value)
+    text = f"{value:.15g}"
+    if "e" in text and 1e-9 <= abs(value) < 1e15:
+        text = f"{value:.12f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",")
+
+
+def excel_text(text: str) -> str | None:
+    """A text cell for nl-NL Excel: an ISO date or moment as Excel reads a date there (in the time
+    given: wijkflow's output is already in local time); anything else formula-guarded."""
+    m = _ISO_DATE.fullmatch(text)
+    if m:
+        return f"{m[3]}-{m[2]}-{m[1]}"
+    m = _ISO_MOMENT.fullmatch(text)
+    if m:
+        return f"{m[3]}-{m[2]}-{m[1]} {m[4]}:{m[5]}:{m[6] or '00'}"
+    return spreadsheet_cell(text)

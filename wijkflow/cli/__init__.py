@@ -18,7 +18,9 @@ from ..errors import WijkflowError
 if TYPE_CHECKING:
     from ..app import App
 
-FORMATS = click.Choice(["table", "json", "csv"])
+# csv: RFC 4180, `,`, UTF-8; csv-excel: what Excel with a Dutch locale opens as is (`;`, decimal comma,
+# UTF-8 with BOM, nl-NL dates: wijkflow/spreadsheet.py).
+FORMATS = click.Choice(["table", "json", "csv", "csv-excel"])
 
 
 @dataclass(frozen=True)

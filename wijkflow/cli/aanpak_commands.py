@@ -16,7 +16,12 @@ ROLE_CHOICE = click.Choice(["projectleider", "coordinator", "approver"])
 @cli.command()
 @click.argument("name")
 @click.option("--wijk", required=True, help="The wijk (neighbourhood) the aanpak is about.")
-@click.option("--gemeente", default=None, help="The municipality.")
+@click.option("--gemeente", default=None, help="The municipality (taken from --gemeente-code when left out "
+              "and the code is in the shipped table).")
+@click.option("--gemeente-code", default=None, metavar="GM....", help="CBS gemeente code, e.g. GM0164.")
+@click.option("--wijk-code", default=None, metavar="WK......", help="CBS wijk code, e.g. WK016401.")
+@click.option("--buurt-code", "buurt_codes", multiple=True, metavar="BU........",
+              help="CBS buurt code, e.g. BU01640102 (repeatable: an aanpak may cover several buurten).")
 @click.option("--workflow", default="wijkaanpak", show_default=True,
               help="Definition name (see `wijkflow workflows list`) or a YAML file.")
 @click.option("--leader", required=True, metavar="EMAIL", help="The projectleider.")
@@ -28,22 +33,30 @@ ROLE_CHOICE = click.Choice(["projectleider", "coordinator", "approver"])
 @click.option("--since", default=None, metavar="DATE", help="With --phase: the day it entered that phase.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @pass_flags
-def new(flags: Flags, name: str, wijk: str, gemeente: str | None, workflow: str, leader: str,
+def new(flags: Flags, name: str, wijk: str, gemeente: str | None, gemeente_code: str | None,
+        wijk_code: str | None, buurt_codes: tuple[str, ...], workflow: str, leader: str,
         coordinators: tuple[str, ...], approvers: tuple[str, ...], phase: str | None, since: str | None,
         fmt: str) -> None:
     """Start a new wijkaanpak NAME (or import a running one with --phase and --since).
 
+    CBS codes (--gemeente-code, --wijk-code, --buurt-code) are checked by their form and
+    against each other: a wijk lies in its gemeente, a buurt in its wijk. They let
+    `wijkflow measure import` match open-data figures to the aanpak.
+
     \b
     Example:
       wijkflow --as pl@hengelo.nl new "Wijkaanpak Noord" --wijk Noord --gemeente Hengelo \\
+          --wijk-code WK016401 --buurt-code BU01640102 \\
           --leader pl@hengelo.nl --coordinator wr@hengelo.nl --approver sg@hengelo.nl
     """
+    from ..areas import make_areas
     from ..services import create_aanpak
 
     app = open_app(flags)
+    areas = make_areas(gemeente=gemeente_code, wijk=wijk_code, buurten=buurt_codes)
     a = create_aanpak(app, name, wijk=wijk, gemeente=gemeente, workflow=workflow, leader=leader,
                       coordinators=coordinators, approvers=approvers, phase=phase, since=since,
-                      acting=app.settings.user)
+                      acting=app.settings.user, areas=areas)
     emit(a, fmt, table=lambda: f"Created #{a['id']} {a['name']} ({a['slug']}) on {a['workflow']}, "
                                f"in phase {a['phase']} ({a['phase_label']}).")
 
@@ -68,10 +81,12 @@ def assign(flags: Flags, ref: str, email: str, role: str) -> None:
 @click.option("--gemeente", default=None, help="Only this municipality.")
 @click.option("--stalled", is_flag=True, help="Only aanpakken in a phase longer than it should last.")
 @click.option("--theme", default=None, help="Only aanpakken linked to this theme (veranderopgave).")
+@click.option("--area", default=None, metavar="CODE", help="Only aanpakken in or around this CBS code: "
+              "GM0164 (the gemeente), WK016401 (the wijk, and aanpakken on its buurten), BU01640102.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @pass_flags
 def list_cmd(flags: Flags, phase: str | None, wijk: str | None, gemeente: str | None, stalled: bool,
-             theme: str | None, fmt: str) -> None:
+             theme: str | None, area: str | None, fmt: str) -> None:
     """List wijkaanpakken with their phase and days in phase.
 
     json and csv stream row by row (any portfolio size, flat memory), with a progress bar on
@@ -81,20 +96,23 @@ def list_cmd(flags: Flags, phase: str | None, wijk: str | None, gemeente: str | 
     from ..services.aanpak import count_aanpakken, iter_aanpakken
 
     app = open_app(flags)
-    if fmt in ("json", "csv"):
-        stream_list(iter_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme),
-                    fmt, total=lambda: count_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente))
+    if fmt != "table":
+        stream_list(iter_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme,
+                                   area=area),
+                    fmt, total=lambda: count_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, area=area))
         return
-    rows = list_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme)
-    emit(rows, fmt, table=lambda: as_table(rows, [
+    rows = list_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme, area=area)
+    shown = [{**r, "areas": " ".join(r["areas"])} for r in rows]
+    emit(rows, fmt, table=lambda: as_table(shown, [
         ("id", "#"), ("slug", "Slug"), ("name", "Name"), ("wijk", "Wijk"), ("gemeente", "Gemeente"),
-        ("phase_label", "Phase"), ("days_in_phase", "Days"), ("stalled", "Stalled")])
+        ("areas", "CBS codes"), ("phase_label", "Phase"), ("days_in_phase", "Days"), ("stalled", "Stalled")])
         if rows else "No wijkaanpakken match.")
 
 
 def _show_text(a: dict[str, Any]) -> str:
     lines = [f"#{a['id']} {a['name']}  ({a['slug']})",
              f"  Wijk: {a['wijk']}" + (f", gemeente {a['gemeente']}" if a["gemeente"] else ""),
+             *_area_lines(a.get("areas") or {}),
              f"  Workflow: {a['workflow']['label']} ({a['workflow']['name']} v{a['workflow']['version']})",
              f"  Phase: {a['phase_label']} [{a['phase']}] since {a['phase_since'][:10]} "
              f"({a['days_in_phase']} days{', STALLED' if a['stalled'] else ''})"]
@@ -113,6 +131,48 @@ def _show_text(a: dict[str, Any]) -> str:
     if a["indicators"]:
         lines.append("Indicators: " + ", ".join(a["indicators"]))
     return "\n".join(lines)
+
+
+def _area_lines(areas: dict[str, Any]) -> list[str]:
+    codes = [c for c in (areas.get("gemeente_code"), areas.get("wijk_code"), *areas.get("buurt_codes", [])) if c]
+    if not codes:
+        return []
+    return ["  CBS codes: " + " ".join(codes) + (f" ({areas['gemeente_naam']})" if areas.get("gemeente_naam")
+                                                   else "")]
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--gemeente-code", default=None, metavar="GM....", help="CBS gemeente code, e.g. GM0164.")
+@click.option("--wijk-code", default=None, metavar="WK......", help="CBS wijk code, e.g. WK016401.")
+@click.option("--buurt-code", "buurt_codes", multiple=True, metavar="BU........",
+              help="CBS buurt code (repeatable); the codes given replace the aanpak's buurten.")
+@click.option("--clear", is_flag=True, help="Remove every code first (then set what is given).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_flags
+def area(flags: Flags, ref: str, gemeente_code: str | None, wijk_code: str | None, buurt_codes: tuple[str, ...],
+         clear: bool, fmt: str) -> None:
+    """Set the CBS area codes of wijkaanpak REF (projectleider or administrator; recorded in the history).
+
+    Codes are checked by form (GM + 4 digits, WK + 6, BU + 8; the last places may be capital
+    letters where CBS uses them) and against each other (a buurt lies in its wijk and gemeente).
+
+    \b
+    Example:
+      wijkflow area wijkaanpak-noord --wijk-code WK016401 --buurt-code BU01640102 --buurt-code BU01640103
+    """
+    from ..services.areas import change_areas
+
+    app = open_app(flags)
+    r = change_areas(app, ref, gemeente_code=gemeente_code, wijk_code=wijk_code,
+                     buurt_codes=buurt_codes or None, clear=clear, acting=app.settings.user)
+
+    def text() -> str:
+        codes = _area_lines(r["areas"])
+        now = codes[0].strip() if codes else "no CBS codes"
+        return f"{r['name']}: {now}" + ("." if r["changed"] else " (unchanged).")
+
+    emit(r, fmt, table=text)
 
 
 @cli.command()

@@ -27,6 +27,10 @@ def import_cmd(flags: Flags, file: str, dry_run: bool, fmt: str) -> None:
     If any row is bad, nothing is imported and every bad row is listed with its line
     number (exit code 2). See README for the columns.
 
+    A CSV may be separated by `,` or `;` (Excel in a Dutch locale) and be UTF-8, with or
+    without a BOM, or Windows-1252; the first line of output says which was read. Lists in
+    a cell (coordinators, approvers, buurt_codes, indicators) are separated by `|`.
+
     \b
     Example:
       wijkflow --as pl@hengelo.nl import portfolio.csv --dry-run
@@ -60,6 +64,9 @@ def import_cmd(flags: Flags, file: str, dry_run: bool, fmt: str) -> None:
     click.echo(f"{'Dry run: ' if dry_run else ''}{r['file']}: {verb} {len(r['created'])} wijkaanpakken"
                + (f" and {len(r['people_added'])} new people" if r["people_added"] else "")
                + ("; nothing was written." if dry_run else " in one transaction."))
+    how = r["read_as"]
+    click.echo(f"Read as {how['encoding']}" + (f", cells separated by '{how['separator']}'." if "separator" in how
+                                               else "."))
     if len(r["created"]) > SHOWN:
         click.echo(f"(too many to list here; --format json lists all {len(r['created'])})")
     elif r["created"]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import engine, gates, store
 from ..app import App
+from ..areas import Areas, check_gemeente_name, clean_any
 from ..definitions import ROLES
 from ..errors import InvalidInput, NotFound
 from ..reminders import schedule as reminder_schedule
@@ -32,20 +33,22 @@ from .themes import check_theme_filter
 def create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str | None,
                   gemeente: str | None = None, workflow: str = "wijkaanpak",
                   coordinators: tuple[str, ...] = (), approvers: tuple[str, ...] = (),
-                  phase: str | None = None, since: str | None = None) -> dict[str, Any]:
+                  phase: str | None = None, since: str | None = None,
+                  areas: Areas | None = None) -> dict[str, Any]:
     return _create_aanpak(app, name, wijk=wijk, leader=leader, acting=acting, gemeente=gemeente,
                           workflow=workflow, coordinators=coordinators, approvers=approvers, phase=phase,
-                          since=since, conn=None)
+                          since=since, conn=None, areas=areas)
 
 
 def create_aanpak_in(conn: Any, app: App, name: str, *, wijk: str, leader: str, acting: str | None,
                      gemeente: str | None = None, workflow: str = "wijkaanpak",
                      coordinators: tuple[str, ...] = (), approvers: tuple[str, ...] = (),
-                     phase: str | None = None, since: str | None = None) -> dict[str, Any]:
+                     phase: str | None = None, since: str | None = None,
+                     areas: Areas | None = None) -> dict[str, Any]:
     """create_aanpak inside the caller's transaction (`wijkflow import` creates many in one)."""
     return _create_aanpak(app, name, wijk=wijk, leader=leader, acting=acting, gemeente=gemeente,
                           workflow=workflow, coordinators=coordinators, approvers=approvers, phase=phase,
-                          since=since, conn=conn)
+                          since=since, conn=conn, areas=areas)
 
 
 @contextmanager
@@ -60,10 +63,11 @@ def _within(app: App, conn: Any) -> Iterator[Any]:
 
 def _create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str | None, gemeente: str | None,
                    workflow: str, coordinators: tuple[str, ...], approvers: tuple[str, ...],
-                   phase: str | None, since: str | None, conn: Any) -> dict[str, Any]:
+                   phase: str | None, since: str | None, conn: Any, areas: Areas | None) -> dict[str, Any]:
     name = clean_name(name)
     wijk = clean_name(wijk, "wijk")
-    gemeente = clean_text(gemeente, "gemeente", max_len=200) or ""
+    areas = areas or Areas()
+    gemeente = check_gemeente_name(areas, clean_text(gemeente, "gemeente", max_len=200)) or ""
     definition = app.registry.get(workflow)
     now = app.now()
     if (phase is None) != (since is None) and phase is not None:
@@ -98,6 +102,9 @@ def _create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str |
                                    "workflow_hash": definition.content_hash()}
         if since is not None:
             payload["imported_since"] = since
+        if areas:
+            store.set_area_codes(conn, aanpak_id, areas.codes())
+            payload["areas"] = areas.codes()
         store.append_event(conn, at=now, type="aanpak_created", aanpak_id=aanpak_id, actor_id=who.id,
                            to_phase=start_phase, payload=payload)
         reminder_schedule.on_phase_entered(conn, app, aanpak_id=aanpak_id, definition=definition,
@@ -134,26 +141,31 @@ def _days(since: datetime, now: datetime) -> int:
 
 def list_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = None,
                    gemeente: str | None = None, stalled: bool = False,
-                   theme: str | None = None) -> list[dict[str, Any]]:
-    return list(iter_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme))
+                   theme: str | None = None, area: str | None = None) -> list[dict[str, Any]]:
+    return list(iter_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme,
+                               area=area))
 
 
 def count_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = None,
-                    gemeente: str | None = None) -> int:
+                    gemeente: str | None = None, area: str | None = None) -> int:
     """How many rows `list` reads (before --stalled / --theme): the length of its progress bar."""
     with app.db.read() as conn:
-        return store.count_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente)
+        return store.count_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente,
+                                     area=clean_any(area) if area else None)
 
 
 def iter_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = None,
                    gemeente: str | None = None, stalled: bool = False,
-                   theme: str | None = None) -> Iterator[dict[str, Any]]:
-    """list_aanpakken one row at a time, streamed from the database (for portfolios of any size)."""
+                   theme: str | None = None, area: str | None = None) -> Iterator[dict[str, Any]]:
+    """list_aanpakken one row at a time, streamed from the database (for portfolios of any size).
+    `area`: only aanpakken whose CBS codes lie in that code or contain it."""
     theme_key = check_theme_filter(theme)
+    area = clean_any(area) if area else None
     now = app.now()
     with app.db.read() as conn:
         with_theme = store.aanpak_ids_with_theme(conn, theme_key) if theme_key else None
-        for row in store.stream_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente):
+        codes = store.all_area_codes(conn)
+        for row in store.stream_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente, area=area):
             if with_theme is not None and row.id not in with_theme:
                 continue
             d = store.definition(conn, app.definitions, row.definition_id)
@@ -163,7 +175,7 @@ def iter_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = Non
             if stalled and not is_stalled:
                 continue
             yield {"id": row.id, "slug": row.slug, "name": row.name, "wijk": row.wijk,
-                   "gemeente": row.gemeente, "workflow": d.ref, "phase": row.phase,
+                   "gemeente": row.gemeente, "areas": codes.get(row.id, []), "workflow": d.ref, "phase": row.phase,
                    "phase_label": d.phase_label(row.phase), "days_in_phase": days,
                    "stalled": is_stalled}
 
@@ -196,10 +208,12 @@ def show_aanpak(app: App, ref: str, *, locale: str = "en") -> dict[str, Any]:
         people = store.people_by_id(conn, ids)
         deadlines = store.deadlines(conn, row.id)
         inds = store.indicators(conn, row.id)
+        areas = Areas.from_codes(store.area_codes(conn, row.id))
     p = d.phase(row.phase)
     days = _days(row.phase_since, now)
     return {
         "id": row.id, "slug": row.slug, "name": row.name, "wijk": row.wijk, "gemeente": row.gemeente,
+        "areas": areas.as_dict(),
         "workflow": {"name": d.name, "version": d.version, "label": d.label},
         "phase": row.phase, "phase_label": d.phase_label(row.phase),
         "phase_since": local_iso(row.phase_since, app.tz), "days_in_phase": days,

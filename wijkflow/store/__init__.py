@@ -30,6 +30,7 @@ from .aanpak import (
     touch_aanpak,
     wijk_exists,
 )
+from .areas import aanpak_ids_for_codes, all_area_codes, area_codes, set_area_codes
 from .audit import (
     EXPORT_COLUMNS,
     append_event,
@@ -123,5 +124,7 @@ __all__ = [
     "plan_partners", "plan_points", "query_events", "records", "reminder_overview", "renew_claims", "roles",
     "secure_delete", "set_deadline", "settle_reminder", "slug_taken", "stored_definitions", "stream_aanpakken",
     "stream_chain", "theme", "themes", "themes_by_aanpak", "touch_aanpak", "update_activity", "update_indicator",
-    "wijk_exists"
+    "wijk_exists",
+    # issue 16: CBS area codes
+    "aanpak_ids_for_codes", "all_area_codes", "area_codes", "set_area_codes",
 ]

@@ -21,6 +21,7 @@ from conftest import ADMIN, AUDITOR, PL, SG1, SG2, WR
 from wijkflow import permissions, services
 from wijkflow.app import App
 from wijkflow.cli import cli
+from wijkflow.services.areas import change_areas
 
 OTHER = "other@hengelo.example"
 TARGET = "target@hengelo.example"
@@ -47,6 +48,9 @@ ARGS = {
     "advance --override": ["advance", FRESH, "--override", "--reason", "besluit stuurgroep 28-05"],
     "indicator add": ["indicator", "add", REF, "veiligheid", "--label", "Veiligheidsbeleving", "--baseline", "6"],
     "measure": ["measure", REF, "bewoners", "55"],
+    # CBS areas and open data (issue 16): REF lies in wijk WK016401 (the template).
+    "measure import": ["measure", "import", "{data}/figures.csv", "--source", "csv", "--year", "2026"],
+    "area": ["area", REF, "--buurt-code", "BU01640102"],
     "people add": ["people", "add", "new@hengelo.example", "--name", "Nieuwe Collega"],
     "people forget": ["people", "forget", TARGET],
     # The programmes' own commands (issue 5).
@@ -111,7 +115,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     services.add_partner(app, REF, "Welbions", acting=PL)
     services.add_activity(app, REF, "Schoonmaakactie", partner="Welbions", year=2026, acting=PL)
     services.set_deadline(app, FRESH, "coalitie", "2026-06-03", acting=PL)  # deadline_nadert is due now
+    change_areas(app, REF, wijk_code="WK016401", acting=PL)
     app.close()
+    (path.parent / "figures.csv").write_text("code,peildatum,bewoners\nWK016401,2026-06-01,57\n", encoding="utf-8")
     (path.parent / "wijkaanpak-v2.yaml").write_text(  # `migrate`: the same definition, one version up
         DEFINITION.read_text(encoding="utf-8").replace("\nversion: 1\n", "\nversion: 2\n", 1), encoding="utf-8")
     (path.parent / "portfolio.csv").write_text(

@@ -46,6 +46,10 @@ WRITE = {
     "advance --override": frozenset({"admin"}),
     "indicator add": frozenset({"projectleider", "coordinator"}),
     "measure": frozenset({"projectleider", "coordinator"}),
+    # Figures from an open-data file onto every matching aanpak the person may measure (issue 16).
+    "measure import": frozenset({"admin", "projectleider", "coordinator"}),
+    # The aanpak's CBS area codes: what `new` set, changed by whoever may assign its roles.
+    "area": frozenset({"admin", "projectleider"}),
     # Before the first admin exists anyone may add people (bootstrap); from then on admins only.
     "people add": frozenset({"admin"}),
     # Others may erase themselves only (auditors not even that: they change nothing).
@@ -86,6 +90,7 @@ NOTES = {
     "mail test": "sends a real message; writes no event",
     "migrate": "the aanpak's projectleider; `--all` administrators only",
     "db copy": "reads this database; writes only into an empty one, which it refuses otherwise",
+    "measure import": "on the matching aanpakken where the person is projectleider or coordinator; admins on all",
 }
 
 

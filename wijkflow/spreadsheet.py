@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import re
 
+from .errors import InvalidInput
+
 # What a spreadsheet may take for the start of a formula (OWASP: = + - @ tab CR).
 FORMULA_START = frozenset("=+-@\t\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -71,3 +73,32 @@ def excel_text(text: str) -> str | None:
     if m:
         return f"{m[3]}-{m[2]}-{m[1]} {m[4]}:{m[5]}:{m[6] or '00'}"
     return spreadsheet_cell(text)
+
+
+# --- reading what a spreadsheet saved ------------------------------------------------------------
+
+
+def decode_text(data: bytes, file: str) -> tuple[str, str]:
+    """The text of a spreadsheet's CSV and what it was read as: UTF-8 with a BOM, UTF-8, or Windows-1252
+    (what Excel writes for "CSV" on a Dutch Windows). Windows-1252 leaves five bytes undefined; a file
+    with one of them is neither, and refused."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8"), "UTF-8 with BOM"
+        except UnicodeDecodeError as e:
+            raise InvalidInput(f"{file} starts as UTF-8 but is not ({e}).") from None
+    try:
+        return data.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "Windows-1252"
+    except UnicodeDecodeError as e:
+        raise InvalidInput(f"{file} is neither UTF-8 nor Windows-1252 ({e}).") from None
+
+
+def sniff_separator(text: str) -> str:
+    """`;` or `,`: whichever separates more cells on the header line (outside quotes)."""
+    header = text.split("\n", 1)[0]
+    outside = re.sub(r'"[^"]*"', "", header)
+    return ";" if outside.count(";") > outside.count(",") else ","

@@ -331,20 +331,94 @@ def indicator_add(flags: Flags, ref: str, key: str, label: str | None, unit: str
     click.echo(f"Added indicator {r['key']} ({r['label']}) to {r['aanpak']}.")
 
 
-@cli.command()
+@click.command("measure")
 @click.argument("ref")
 @click.argument("key")
 @click.argument("value")
 @click.option("--date", "on", default=None, metavar="DATE", help="The day measured (default: today).")
 @click.option("--source", default=None, help="Where the figure comes from.")
 @pass_flags
-def measure(flags: Flags, ref: str, key: str, value: str, on: str | None, source: str | None) -> None:
+def measure_one(flags: Flags, ref: str, key: str, value: str, on: str | None, source: str | None) -> None:
     """Record a measurement VALUE of indicator KEY of wijkaanpak REF."""
     from ..services import measure as measure_
 
     app = open_app(flags)
     r = measure_(app, ref, key, value, on=on, source=source, acting=app.settings.user)
     click.echo(f"Recorded {r['indicator']} = {r['value']:g} on {r['date']} for {r['aanpak']}.")
+
+
+class MeasureGroup(click.Group):
+    """`measure REF KEY VALUE` records one figure (as it always did); `measure import FILE` reads a file.
+
+    Anything but a subcommand's name goes to the one-figure form, so an aanpak whose slug is
+    `import` is measured by its number."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                            list[str]]:
+        if args and args[0] not in self.commands:
+            return "measure", measure_one, args
+        return super().resolve_command(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage("wijkflow measure", "REF KEY VALUE [--date DATE] [--source S] | import FILE ...")
+
+
+@cli.group(cls=MeasureGroup)
+def measure() -> None:
+    """Record a measurement: `measure REF KEY VALUE [--date D] [--source S]`, or read a file of
+    open-data figures for every matching aanpak: `measure import FILE --source cbs|leefbaarometer|csv`."""
+
+
+@measure.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--source", type=click.Choice(["cbs", "leefbaarometer", "csv"]), required=True,
+              help="cbs: CBS Kerncijfers wijken en buurten (StatLine CSV or OData JSON); leefbaarometer: the "
+                   "Leefbaarometer 3.0 scores file; csv: a code column and one column per indicator.")
+@click.option("--year", type=int, default=None,
+              help="The year of the CBS indeling the codes follow (for cbs: the year of the Kerncijfers).")
+@click.option("--peildatum", default=None, metavar="DATE", help="The day the figures describe "
+              "[cbs: 1 January of --year; leefbaarometer: 1 January of each row's jaar; csv: its peildatum column].")
+@click.option("--map", "maps", multiple=True, metavar="COLUMN=KEY",
+              help="Map a column to an indicator key, overriding the shipped mapping (repeatable; COLUMN= leaves "
+                   "a column out).")
+@click.option("--add-indicators", is_flag=True,
+              help="Add a missing catalogue indicator to a matching aanpak instead of skipping its figure.")
+@click.option("--dry-run", is_flag=True, help="Say what would be recorded; write nothing.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_flags
+def measure_import(flags: Flags, file: str, source: str, year: int | None, peildatum: str | None,
+                   maps: tuple[str, ...], add_indicators: bool, dry_run: bool, fmt: str) -> None:
+    """Record the figures of an open-data FILE on every aanpak whose CBS code matches, in one transaction.
+
+    An aanpak takes the figures of its wijk code (or its only buurt code, or its gemeente code).
+    Each is recorded with its source, peildatum, area code and indeling year; the same file
+    imported again changes nothing. Columns map to indicators as wijkflow/data/open_data_mapping.yaml
+    says (--map overrides).
+
+    \b
+    Example:
+      wijkflow measure import kwb-2022.csv --source cbs --year 2022
+      wijkflow measure import "Leefbaarometer-scores buurten 2002-2022.csv" --source leefbaarometer
+    """
+    from ..services.measure_import import import_measurements
+
+    app = open_app(flags)
+    r = import_measurements(app, file, source=source, year=year, peildatum=peildatum, maps=maps,
+                            add_indicators=add_indicators, dry_run=dry_run, acting=app.settings.user)
+
+    def text() -> str:
+        verb = "would record" if dry_run else "recorded"
+        lines = [f"Read {r['file']} ({r['read_as']}): {r['rows']} rows, {r['figures']} figures in "
+                 + ", ".join(f"{c} -> {k}" for c, k in r["columns"].items()) + ".",
+                 f"{'Dry run: ' if dry_run else ''}{verb} {len(r['recorded'])} measurements"
+                 f" on {len({m['aanpak'] for m in r['recorded']})} aanpakken; {r['unchanged']} already recorded"
+                 + ("; nothing was written." if dry_run else ".")]
+        lines += [f"  {m['aanpak']}: {m['indicator']} = {m['value']:g} on {m['date']} ({m['area_code']})"
+                  for m in r["recorded"][:50]]
+        lines += [f"  skipped {s['aanpak']}: {s['reason']}" for s in r["skipped"]]
+        return "\n".join(lines)
+
+    emit(r, fmt, table=text)
 
 
 @cli.command()

@@ -37,6 +37,7 @@ from ..areas import make_areas
 from ..catalogue import catalogue
 from ..definitions import _parse_yaml  # the same line-keeping, duplicate-, alias- and depth-refusing YAML reader
 from ..errors import ImportRejected, InvalidInput, NotAllowed, WijkflowError
+from ..spreadsheet import decode_text, sniff_separator
 from .aanpak import create_aanpak_in
 from .common import actor, clean_email, clean_name, load
 from .indicators import add_indicator_in
@@ -81,32 +82,6 @@ def read_rows(path: str | Path, read_as: dict[str, str] | None = None) -> list[t
     except UnicodeDecodeError as e:
         raise InvalidInput(f"{path} cannot be read ({e}).") from None
     return _yaml_rows(text, str(path))
-
-
-def decode_text(data: bytes, file: str) -> tuple[str, str]:
-    """The text of a spreadsheet's CSV and what it was read as: UTF-8 with a BOM, UTF-8, or Windows-1252
-    (what Excel writes for "CSV" on a Dutch Windows). Windows-1252 leaves five bytes undefined; a file
-    with one of them is neither, and refused."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        try:
-            return data[3:].decode("utf-8"), "UTF-8 with BOM"
-        except UnicodeDecodeError as e:
-            raise InvalidInput(f"{file} starts as UTF-8 but is not ({e}).") from None
-    try:
-        return data.decode("utf-8"), "UTF-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252"), "Windows-1252"
-    except UnicodeDecodeError as e:
-        raise InvalidInput(f"{file} is neither UTF-8 nor Windows-1252 ({e}).") from None
-
-
-def sniff_separator(text: str) -> str:
-    """`;` or `,`: whichever separates more cells on the header line (outside quotes)."""
-    header = text.split("\n", 1)[0]
-    outside = re.sub(r'"[^"]*"', "", header)
-    return ";" if outside.count(";") > outside.count(",") else ","
 
 
 def _csv_rows(text: str, file: str, separator: str = ",") -> list[tuple[int, dict[str, Any]]]:

@@ -54,6 +54,7 @@ from .indicators import (
     indicators,
     insert_indicator,
     insert_measurement,
+    measurement_exists,
     measurements,
     update_indicator,
 )
@@ -126,5 +127,5 @@ __all__ = [
     "stream_chain", "theme", "themes", "themes_by_aanpak", "touch_aanpak", "update_activity", "update_indicator",
     "wijk_exists",
     # issue 16: CBS area codes
-    "aanpak_ids_for_codes", "all_area_codes", "area_codes", "set_area_codes",
+    "aanpak_ids_for_codes", "all_area_codes", "area_codes", "measurement_exists", "set_area_codes",
 ]

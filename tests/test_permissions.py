@@ -51,6 +51,10 @@ ARGS = {
     # CBS areas and open data (issue 16): REF lies in wijk WK016401 (the template).
     "measure import": ["measure", "import", "{data}/figures.csv", "--source", "csv", "--year", "2026"],
     "area": ["area", REF, "--buurt-code", "BU01640102"],
+    "workflows export": ["workflows", "export", "wijkaanpak", "--zgw-zaaktype", "{tmp}/zaaktype",
+                         "--selectielijstklasse", "https://selectielijst.example/api/v1/resultaten/1",
+                         "--resultaattypeomschrijving", "https://selectielijst.example/api/v1/omschrijvingen/1"],
+    "export": ["export", REF, "--zgw-zaak", "{tmp}/zaak", "--rsin", "002220647"],
     "people add": ["people", "add", "new@hengelo.example", "--name", "Nieuwe Collega"],
     "people forget": ["people", "forget", TARGET],
     # The programmes' own commands (issue 5).

@@ -34,6 +34,8 @@ READ = {
     "db upgrade": EVERYONE, "db current": EVERYONE, "db history": EVERYONE,
     # Reads this database (as any read does) and writes only into an empty one.
     "db copy": EVERYONE,
+    # ZGW documents written to a directory from what anyone may read (issue 16).
+    "workflows export": EVERYONE, "export": EVERYONE,
 }
 
 WRITE = {

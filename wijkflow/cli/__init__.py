@@ -134,4 +134,5 @@ from . import (  # noqa: E402,F401 - registers the commands
     migrate_commands,
     programme_commands,
     reminder_commands,
+    zgw_commands,
 )

@@ -130,6 +130,8 @@ def _show_text(a: dict[str, Any]) -> str:
         lines.append("\nDeadlines: " + ", ".join(f"{k} {v}" for k, v in a["deadlines"].items()))
     if a["indicators"]:
         lines.append("Indicators: " + ", ".join(a["indicators"]))
+    if a.get("archief"):
+        lines.append("Archief: " + a["archief"]["text"])
     return "\n".join(lines)
 
 

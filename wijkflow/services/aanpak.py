@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import engine, gates, store
 from ..app import App
+from ..archief import dossier
 from ..areas import Areas, check_gemeente_name, clean_any
 from ..definitions import ROLES
 from ..errors import InvalidInput, NotFound
@@ -222,6 +223,8 @@ def show_aanpak(app: App, ref: str, *, locale: str = "en") -> dict[str, Any]:
         "gates": [gate_view(ctx, g, people, app, locale) for g in results],
         "deadlines": {k: v.isoformat() for k, v in sorted(deadlines.items())},
         "indicators": [i.key for i in inds],
+        "archief": dossier(d, closed_on=row.phase_since.astimezone(app.tz).date() if d.is_final(row.phase)
+                           else None),
     }
 
 

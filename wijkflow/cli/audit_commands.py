@@ -117,7 +117,7 @@ def _table_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
     yield "  ".join("-" * w for _, _, w in WIDTHS)
     for e in rows:
         cells = {"id": str(e["id"]), "at": (e["at"] or "")[:16].replace("T", " "), "aanpak": e["aanpak"] or "",
-                 "type": e["type"], "actor": e["actor"] or "", "what": _what(e).replace("\n", " ")}
+                 "type": e["type"], "actor": (e["actor"] or {}).get("name") or "", "what": _what(e).replace("\n", " ")}
         yield "  ".join((v if len(v) <= w else v[: w - 1] + "…").ljust(w)
                         for v, (_, _, w) in zip((cells[k] for k, _, _ in WIDTHS), WIDTHS, strict=True)).rstrip()
         for c in e["gate"]:

@@ -177,7 +177,7 @@ def test_the_auditor_question_through_the_installed_command(sh, to_execute):
            "--format", "jsonl")
     assert r.returncode == 0, r.stderr
     (move,) = [json.loads(line) for line in r.stdout.splitlines()]
-    assert (move["actor_email"], move["from_phase"], move["to_phase"]) == (PL, "design", "execute")
+    assert (move["actor"]["email"], move["from_phase"], move["to_phase"]) == (PL, "design", "execute")
     approval = next(c for c in move["gate"] if c["key"] == "programma_akkoord")
     assert approval["met"] and approval["by"]["email"] == SG2 and approval["comment"] == "vastgesteld"
 

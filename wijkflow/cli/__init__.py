@@ -136,3 +136,6 @@ from . import (  # noqa: E402,F401 - registers the commands
     reminder_commands,
     zgw_commands,
 )
+from .complete import attach  # noqa: E402 - after every command is registered
+
+attach(cli)

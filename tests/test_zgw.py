@@ -117,6 +117,10 @@ def test_an_aanpak_exports_as_a_valid_zaak_with_bijsturen_as_an_earlier_status_a
         f"Archief: blijvend bewaren: the dossier must be transferred to the archiefbewaarplaats from "
         f"{closed_on.replace(year=closed_on.year + 10)} (10 years after closing)")
 
+    report = tmp_path / "rapport.html"
+    assert run("report", "wijkaanpak-noord", "--html", str(report)).exit_code == 0
+    assert "<b>Archief</b>blijvend bewaren: overbrengen naar de archiefbewaarplaats vanaf " in report.read_text()
+
     out = tmp_path / "zaak"
     r = run("export", "wijkaanpak-noord", "--zgw-zaak", str(out), "--rsin", RSIN)
     assert r.exit_code == 0, r.stderr

@@ -115,7 +115,7 @@ def test_bad_filters_fail_with_one_sentence_and_no_output(run, to_execute, args,
 def test_a_forgotten_actor_is_found_by_number_and_shown_without_name(run, app, to_execute):
     services.forget_person(app, SG1, acting=ADMIN)
     rows = json.loads(run("audit", "query", "--actor", "5", "--format", "json").stdout)
-    assert rows and all(e["actor"] == "(forgotten person)" and e["actor_email"] is None for e in rows)
+    assert rows and all(e["actor"] == {"id": 5, "email": None, "name": "(forgotten person)"} for e in rows)
 
 
 def test_phases_per_aanpak_and_portfolio_median_p90(run, to_execute, clock):
@@ -178,7 +178,7 @@ def test_the_auditor_question_through_the_installed_command(sh, to_execute):
            "--format", "jsonl")
     assert r.returncode == 0, r.stderr
     (move,) = [json.loads(line) for line in r.stdout.splitlines()]
-    assert (move["actor_email"], move["from_phase"], move["to_phase"]) == (PL, "design", "execute")
+    assert (move["actor"]["email"], move["from_phase"], move["to_phase"]) == (PL, "design", "execute")
     approval = next(c for c in move["gate"] if c["key"] == "programma_akkoord")
     assert approval["met"] and approval["by"]["email"] == SG2 and approval["comment"] == "vastgesteld"
 

@@ -98,7 +98,7 @@ def test_a_migration_shows_the_difference_and_keeps_met_work(wapp, run, workflow
     events = list(audit_service.query(wapp, aanpak=REF, types=("definition_migrated",)))
     assert len(events) == 1
     e = events[0]
-    assert e["reason"] == "Nieuw model provincie" and e["actor_email"] == PL
+    assert e["reason"] == "Nieuw model provincie" and e["actor"]["email"] == PL
     assert e["payload"]["from"] == "wijkaanpak v2" and e["payload"]["to"] == "wijkaanpak v3"
     assert e["payload"]["met_no_longer_asked"] == ["instrumenten_financiering"]
     assert audit_service.verify(wapp)["ok"]

@@ -22,6 +22,7 @@ from wijkflow import permissions, services, store
 from wijkflow.app import App
 from wijkflow.cli import cli
 from wijkflow.services import status
+from wijkflow.services.areas import change_areas
 
 OTHER = "other@hengelo.example"
 TARGET = "target@hengelo.example"
@@ -53,6 +54,13 @@ ARGS = {
     "advance --override": ["advance", FRESH, "--override", "--reason", "besluit stuurgroep 28-05"],
     "indicator add": ["indicator", "add", REF, "veiligheid", "--label", "Veiligheidsbeleving", "--baseline", "6"],
     "measure": ["measure", REF, "bewoners", "55"],
+    # CBS areas and open data (issue 16): REF lies in wijk WK016401 (the template).
+    "measure import": ["measure", "import", "{data}/figures.csv", "--source", "csv", "--year", "2026"],
+    "area": ["area", REF, "--buurt-code", "BU01640102"],
+    "workflows export": ["workflows", "export", "wijkaanpak", "--zgw-zaaktype", "{tmp}/zaaktype",
+                         "--selectielijstklasse", "https://selectielijst.example/api/v1/resultaten/1",
+                         "--resultaattypeomschrijving", "https://selectielijst.example/api/v1/omschrijvingen/1"],
+    "export": ["export", REF, "--zgw-zaak", "{tmp}/zaak", "--rsin", "002220647"],
     "people add": ["people", "add", "new@hengelo.example", "--name", "Nieuwe Collega"],
     "people forget": ["people", "forget", TARGET],
     # The programmes' own commands (issue 5).
@@ -138,7 +146,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         store.insert_message(conn, reminder_id=rid, person_id=3, role="projectleider", status="failed", attempts=1,
                              next_attempt_at=NOW, created_at=NOW, message_id="<reminder.x.3@hengelo.example>",
                              error="550 5.1.1 no such mailbox")
+    change_areas(app, REF, wijk_code="WK016401", acting=PL)
     app.close()
+    (path.parent / "figures.csv").write_text("code,peildatum,bewoners\nWK016401,2026-06-01,57\n", encoding="utf-8")
     (path.parent / "wijkaanpak-v2.yaml").write_text(  # `migrate`: the same definition, one version up
         DEFINITION.read_text(encoding="utf-8").replace("\nversion: 2\n", "\nversion: 3\n", 1), encoding="utf-8")
     (path.parent / "portfolio.csv").write_text(

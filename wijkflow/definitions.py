@@ -256,6 +256,29 @@ def _version(value: int) -> int:
     return value
 
 
+_DURATION = r"^P(\d+Y(\d+M)?(\d+D)?|\d+M(\d+D)?|\d+D)$"
+_URL = r"^https?://\S+$"
+
+
+class ArchiefRegime(_Frozen):
+    """What the Archiefwet asks of a closed aanpak's dossier, as the municipality's selectielijst says.
+
+    archiefnominatie: blijvend_bewaren (transfer to the archiefbewaarplaats after the bewaartermijn)
+    or vernietigen (destroy after it); bewaartermijn: an ISO 8601 period from closing (P10Y).
+    The two URLs are what the ZGW Catalogi API wants (RESULTAAT and generic result description in
+    the Selectielijst API); `workflows export --zgw-zaaktype` may also take them as options."""
+
+    archiefnominatie: Literal["blijvend_bewaren", "vernietigen"]
+    bewaartermijn: Annotated[str, Field(pattern=_DURATION)]
+    selectielijstklasse: Annotated[str, Field(pattern=_URL, max_length=1000)] | None = None
+    resultaattypeomschrijving: Annotated[str, Field(pattern=_URL, max_length=1000)] | None = None
+
+
+class Archief(ArchiefRegime):
+    # An aanpak stopped before its final phase may fall under another selectielijst category.
+    gestopt: ArchiefRegime | None = None
+
+
 class Definition(_Frozen):
     name: Annotated[str, Field(pattern=KEY)]
     version: Annotated[int, AfterValidator(_version)]
@@ -267,6 +290,7 @@ class Definition(_Frozen):
     criteria: dict[str, Criterion] = {}
     transitions: tuple[Transition, ...]
     reminders: tuple[ReminderRule, ...] = ()
+    archief: Archief | None = None
 
     @property
     def initial_phase(self) -> str:
@@ -351,6 +375,8 @@ class Definition(_Frozen):
             for added_later in ("ask", "on"):
                 if rule.get(added_later) is None:
                     rule.pop(added_later, None)  # likewise a rule without the keys added later
+        if data.get("archief") is None:
+            data.pop("archief", None)  # likewise without archief (issue 16)
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -81,6 +81,7 @@ EVENT_TYPES: dict[str, EventType] = {
         variant=EventText(N_("migrated: {from} -> v{to_version}, {from_phase} -> {to_phase}"),
                           N_("Moved to {to}, phase {from_} → {to_label}")),
         varies=_moved),
+    "areas_changed": EventType(EventText(N_("area codes changed: {areas}"), N_("CBS area codes: {areas}"))),
     "person_added": EventType(EventText(N_("person added"), N_("Person added: {who}"))),
     "person_forgotten": EventType(EventText(N_("person forgotten"), N_("Person forgotten: {who}"))),
     # Corrections (issue 12): each points at what it corrects (`corrects`: that event's id).
@@ -186,6 +187,7 @@ def _params(e: dict[str, Any], locale: str | None, form: Form) -> dict[str, Any]
         "before": (iso_text(p["before"], locale) if not line and isinstance(p.get("before"), str)
                    else p.get("before")),
         "events": p.get("events"),
+        "areas": ", ".join(p.get("after") or []) or "-",
     }
 
 

@@ -156,6 +156,10 @@ class Measurement(SQLModel, table=True):
     at: datetime = _utc()
     # Set by `measure --withdraw` (its own audited event); a withdrawn figure no longer counts (0003).
     withdrawn_at: datetime | None = _utc(default=None)
+    # `measure import` from an open-data file: the CBS code the figure is for and the year of the
+    # CBS indeling (wijk- en buurtindeling) that code belongs to (migration 0006).
+    area_code: str | None = None
+    indeling: int | None = None
 
 
 class AuditEvent(SQLModel, table=True):
@@ -359,6 +363,15 @@ class PartyApproval(SQLModel, table=True):
     at: datetime = _utc()
 
 
+class AanpakArea(SQLModel, table=True):
+    """A CBS area code of an aanpak: its gemeente (GM), wijk (WK) and buurten (BU) (migration 0006)."""
+
+    __tablename__ = "aanpak_area"
+    aanpak_id: int = Field(foreign_key="aanpak.id", primary_key=True)
+    code: str = Field(primary_key=True, index=True)
+    kind: str  # gemeente | wijk | buurt
+
+
 # --- the same tables as SQLAlchemy Core sees them: what the queries in store/ are written on ---
 
 
@@ -390,3 +403,4 @@ ACTIVITY = _table(PlanActivity)
 THEME = _table(AanpakTheme)
 RESULT = _table(IntendedResult)
 PARTY = _table(PartyApproval)
+AREA = _table(AanpakArea)

@@ -40,6 +40,8 @@ READ = {
     "db copy": EVERYONE,
     # Reads this database into a new file, as `db copy` does (PostgreSQL: pg_dump, with the database's rights).
     "db backup": EVERYONE,
+    # ZGW documents written to a directory from what anyone may read (issue 16).
+    "workflows export": EVERYONE, "export": EVERYONE,
 }
 
 WRITE = {
@@ -52,6 +54,10 @@ WRITE = {
     "advance --override": frozenset({"admin"}),
     "indicator add": frozenset({"projectleider", "coordinator"}),
     "measure": frozenset({"projectleider", "coordinator"}),
+    # Figures from an open-data file onto every matching aanpak the person may measure (issue 16).
+    "measure import": frozenset({"admin", "projectleider", "coordinator"}),
+    # The aanpak's CBS area codes: what `new` set, changed by whoever may assign its roles.
+    "area": frozenset({"admin", "projectleider"}),
     # Before the first admin exists anyone may add people (bootstrap); from then on admins only.
     "people add": frozenset({"admin"}),
     # Others may erase themselves only (auditors not even that: they change nothing).
@@ -111,6 +117,7 @@ NOTES = {
                 "or sign-off",
     "people edit": "anyone but an auditor may correct their own name and language",
     "stop": "always with --reason; final until an administrator reopens it",
+    "measure import": "on the matching aanpakken where the person is projectleider or coordinator; admins on all",
 }
 
 

@@ -28,6 +28,8 @@ import re
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from .errors import InvalidInput
+
 # What a spreadsheet may take for the start of a formula (OWASP: = + - @ tab CR).
 FORMULA_START = frozenset("=+-@\t\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -76,3 +78,68 @@ def csv_text(rows: Iterable[Iterable[Any]]) -> str:
     buf = io.StringIO()
     CsvWriter(buf).writerows(rows)
     return buf.getvalue()
+# --- `--format csv-excel`: what Excel with a Dutch locale (nl-NL) opens with a double click ---------
+#
+# Excel takes a .csv's separator and number format from Windows' regional settings: in nl-NL the list
+# separator is `;` and the decimal separator `,`, and without a byte order mark it reads the bytes
+# as the ANSI code page (accents come out as Ã©). So the Excel flavour is `;`-separated, numbers
+# with a decimal comma, UTF-8 with a BOM, CRLF line ends, and dates and times written as nl-NL
+# Excel reads them (13-05-2026, 13-05-2026 10:00:00: a date cell, not text). Text cells keep the
+# formula guard above.
+
+EXCEL_BOM = "\ufeff"
+EXCEL_DELIMITER = ";"
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_ISO_MOMENT = re.compile(r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
+
+
+def excel_number(value: float | int) -> str:
+    """A number as nl-NL Excel reads it: decimal comma, no thousands separator, no exponent for
+    everyday sizes."""
+    if isinstance(value, int):
+        return str(value)
+    text = f"{value:.15g}"
+    if "e" in text and 1e-9 <= abs(value) < 1e15:
+        text = f"{value:.12f}".rstrip("0").rstrip(".")
+    return text.replace(".", ",")
+
+
+def excel_text(text: str) -> str | None:
+    """A text cell for nl-NL Excel: an ISO date or moment as Excel reads a date there (in the time
+    given: wijkflow's output is already in local time); anything else formula-guarded."""
+    m = _ISO_DATE.fullmatch(text)
+    if m:
+        return f"{m[3]}-{m[2]}-{m[1]}"
+    m = _ISO_MOMENT.fullmatch(text)
+    if m:
+        return f"{m[3]}-{m[2]}-{m[1]} {m[4]}:{m[5]}:{m[6] or '00'}"
+    return spreadsheet_cell(text)
+
+
+# --- reading what a spreadsheet saved ------------------------------------------------------------
+
+
+def decode_text(data: bytes, file: str) -> tuple[str, str]:
+    """The text of a spreadsheet's CSV and what it was read as: UTF-8 with a BOM, UTF-8, or Windows-1252
+    (what Excel writes for "CSV" on a Dutch Windows). Windows-1252 leaves five bytes undefined; a file
+    with one of them is neither, and refused."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8"), "UTF-8 with BOM"
+        except UnicodeDecodeError as e:
+            raise InvalidInput(f"{file} starts as UTF-8 but is not ({e}).") from None
+    try:
+        return data.decode("utf-8"), "UTF-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "Windows-1252"
+    except UnicodeDecodeError as e:
+        raise InvalidInput(f"{file} is neither UTF-8 nor Windows-1252 ({e}).") from None
+
+
+def sniff_separator(text: str) -> str:
+    """`;` or `,`: whichever separates more cells on the header line (outside quotes)."""
+    header = text.split("\n", 1)[0]
+    outside = re.sub(r'"[^"]*"', "", header)
+    return ";" if outside.count(";") > outside.count(",") else ","

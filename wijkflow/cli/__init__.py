@@ -20,7 +20,9 @@ from ..errors import WijkflowError
 if TYPE_CHECKING:
     from ..app import App
 
-FORMATS = click.Choice(["table", "json", "csv"])
+# csv: RFC 4180, `,`, UTF-8; csv-excel: what Excel with a Dutch locale opens as is (`;`, decimal comma,
+# UTF-8 with BOM, nl-NL dates: wijkflow/spreadsheet.py).
+FORMATS = click.Choice(["table", "json", "csv", "csv-excel"])
 
 
 @dataclass(frozen=True)
@@ -175,4 +177,8 @@ from . import (  # noqa: E402,F401 - registers the commands
     migrate_commands,
     programme_commands,
     reminder_commands,
+    zgw_commands,
 )
+from .complete import attach  # noqa: E402 - after every command is registered
+
+attach(cli)

@@ -16,7 +16,12 @@ ROLE_CHOICE = click.Choice(["projectleider", "coordinator", "approver"])
 @cli.command()
 @click.argument("name")
 @click.option("--wijk", required=True, help="The wijk (neighbourhood) the aanpak is about.")
-@click.option("--gemeente", default=None, help="The municipality.")
+@click.option("--gemeente", default=None, help="The municipality (taken from --gemeente-code when left out "
+              "and the code is in the shipped table).")
+@click.option("--gemeente-code", default=None, metavar="GM....", help="CBS gemeente code, e.g. GM0164.")
+@click.option("--wijk-code", default=None, metavar="WK......", help="CBS wijk code, e.g. WK016401.")
+@click.option("--buurt-code", "buurt_codes", multiple=True, metavar="BU........",
+              help="CBS buurt code, e.g. BU01640102 (repeatable: an aanpak may cover several buurten).")
 @click.option("--workflow", default="wijkaanpak", show_default=True,
               help="Definition name (see `wijkflow workflows list`) or a YAML file.")
 @click.option("--leader", required=True, metavar="EMAIL", help="The projectleider.")
@@ -28,22 +33,30 @@ ROLE_CHOICE = click.Choice(["projectleider", "coordinator", "approver"])
 @click.option("--since", default=None, metavar="DATE", help="With --phase: the day it entered that phase.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 @pass_flags
-def new(flags: Flags, name: str, wijk: str, gemeente: str | None, workflow: str, leader: str,
+def new(flags: Flags, name: str, wijk: str, gemeente: str | None, gemeente_code: str | None,
+        wijk_code: str | None, buurt_codes: tuple[str, ...], workflow: str, leader: str,
         coordinators: tuple[str, ...], approvers: tuple[str, ...], phase: str | None, since: str | None,
         fmt: str) -> None:
     """Start a new wijkaanpak NAME (or import a running one with --phase and --since).
 
+    CBS codes (--gemeente-code, --wijk-code, --buurt-code) are checked by their form and
+    against each other: a wijk lies in its gemeente, a buurt in its wijk. They let
+    `wijkflow measure import` match open-data figures to the aanpak.
+
     \b
     Example:
       wijkflow --as pl@hengelo.nl new "Wijkaanpak Noord" --wijk Noord --gemeente Hengelo \\
+          --wijk-code WK016401 --buurt-code BU01640102 \\
           --leader pl@hengelo.nl --coordinator wr@hengelo.nl --approver sg@hengelo.nl
     """
+    from ..areas import make_areas
     from ..services import create_aanpak
 
     app = open_app(flags)
+    areas = make_areas(gemeente=gemeente_code, wijk=wijk_code, buurten=buurt_codes)
     a = create_aanpak(app, name, wijk=wijk, gemeente=gemeente, workflow=workflow, leader=leader,
                       coordinators=coordinators, approvers=approvers, phase=phase, since=since,
-                      acting=app.settings.user)
+                      acting=app.settings.user, areas=areas)
     emit(a, fmt, table=lambda: f"Created #{a['id']} {a['name']} ({a['slug']}) on {a['workflow']}, "
                                f"in phase {a['phase']} ({a['phase_label']}).")
 
@@ -69,10 +82,12 @@ def assign(flags: Flags, ref: str, email: str, role: str) -> None:
 @click.option("--gemeente", default=None, help="Only this municipality.")
 @click.option("--stalled", is_flag=True, help="Only aanpakken in a phase longer than it should last.")
 @click.option("--theme", default=None, help="Only aanpakken linked to this theme (veranderopgave).")
+@click.option("--area", default=None, metavar="CODE", help="Only aanpakken in or around this CBS code: "
+              "GM0164 (the gemeente), WK016401 (the wijk, and aanpakken on its buurten), BU01640102.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @pass_flags
 def list_cmd(flags: Flags, phase: str | None, wijk: str | None, gemeente: str | None, stalled: bool,
-             theme: str | None, fmt: str) -> None:
+             theme: str | None, area: str | None, fmt: str) -> None:
     """List wijkaanpakken with their phase and days in phase.
 
     json and csv stream row by row (any portfolio size, flat memory), with a progress bar on
@@ -82,20 +97,24 @@ def list_cmd(flags: Flags, phase: str | None, wijk: str | None, gemeente: str | 
     from ..services.aanpak import count_aanpakken, iter_aanpakken
 
     app = open_app(flags)
-    if fmt in ("json", "csv"):
-        stream_list(iter_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme),
-                    fmt, total=lambda: count_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente))
+    if fmt != "table":
+        stream_list(iter_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme,
+                                   area=area),
+                    fmt, total=lambda: count_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, area=area))
         return
-    rows = list_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme)
-    emit(rows, fmt, table=lambda: as_table(rows, [
+    rows = list_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme, area=area)
+    shown = [{**r, "areas": " ".join(r["areas"])} for r in rows]
+    emit(rows, fmt, table=lambda: as_table(shown, [
         ("id", "#"), ("slug", "Slug"), ("name", "Name"), ("wijk", "Wijk"), ("gemeente", "Gemeente"),
-        ("phase_label", "Phase"), ("days_in_phase", "Days"), ("stalled", "Stalled"), ("status", "Status")])
+        ("areas", "CBS codes"), ("phase_label", "Phase"), ("days_in_phase", "Days"), ("stalled", "Stalled"),
+        ("status", "Status")])
         if rows else "No wijkaanpakken match.")
 
 
 def _show_text(a: dict[str, Any]) -> str:
     lines = [f"#{a['id']} {a['name']}  ({a['slug']})",
              f"  Wijk: {a['wijk']}" + (f", gemeente {a['gemeente']}" if a["gemeente"] else ""),
+             *_area_lines(a.get("areas") or {}),
              f"  Workflow: {a['workflow']['label']} ({a['workflow']['name']} v{a['workflow']['version']})",
              f"  Phase: {a['phase_label']} [{a['phase']}] since {a['phase_since'][:10]} "
              f"({a['days_in_phase']} days{', STALLED' if a['stalled'] else ''})"]
@@ -116,7 +135,51 @@ def _show_text(a: dict[str, Any]) -> str:
         lines.append("\nDeadlines: " + ", ".join(f"{k} {v}" for k, v in a["deadlines"].items()))
     if a["indicators"]:
         lines.append("Indicators: " + ", ".join(a["indicators"]))
+    if a.get("archief"):
+        lines.append("Archief: " + a["archief"]["text"])
     return "\n".join(lines)
+
+
+def _area_lines(areas: dict[str, Any]) -> list[str]:
+    codes = [c for c in (areas.get("gemeente_code"), areas.get("wijk_code"), *areas.get("buurt_codes", [])) if c]
+    if not codes:
+        return []
+    return ["  CBS codes: " + " ".join(codes) + (f" ({areas['gemeente_naam']})" if areas.get("gemeente_naam")
+                                                   else "")]
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--gemeente-code", default=None, metavar="GM....", help="CBS gemeente code, e.g. GM0164.")
+@click.option("--wijk-code", default=None, metavar="WK......", help="CBS wijk code, e.g. WK016401.")
+@click.option("--buurt-code", "buurt_codes", multiple=True, metavar="BU........",
+              help="CBS buurt code (repeatable); the codes given replace the aanpak's buurten.")
+@click.option("--clear", is_flag=True, help="Remove every code first (then set what is given).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_flags
+def area(flags: Flags, ref: str, gemeente_code: str | None, wijk_code: str | None, buurt_codes: tuple[str, ...],
+         clear: bool, fmt: str) -> None:
+    """Set the CBS area codes of wijkaanpak REF (projectleider or administrator; recorded in the history).
+
+    Codes are checked by form (GM + 4 digits, WK + 6, BU + 8; the last places may be capital
+    letters where CBS uses them) and against each other (a buurt lies in its wijk and gemeente).
+
+    \b
+    Example:
+      wijkflow area wijkaanpak-noord --wijk-code WK016401 --buurt-code BU01640102 --buurt-code BU01640103
+    """
+    from ..services.areas import change_areas
+
+    app = open_app(flags)
+    r = change_areas(app, ref, gemeente_code=gemeente_code, wijk_code=wijk_code,
+                     buurt_codes=buurt_codes or None, clear=clear, acting=app.settings.user)
+
+    def text() -> str:
+        codes = _area_lines(r["areas"])
+        now = codes[0].strip() if codes else "no CBS codes"
+        return f"{r['name']}: {now}" + ("." if r["changed"] else " (unchanged).")
+
+    emit(r, fmt, table=text)
 
 
 @cli.command()
@@ -275,7 +338,7 @@ def indicator_add(flags: Flags, ref: str, key: str, label: str | None, unit: str
     click.echo(f"Added indicator {r['key']} ({r['label']}) to {r['aanpak']}.")
 
 
-@cli.command()
+@click.command("measure")
 @click.argument("ref")
 @click.argument("key", required=False)
 @click.argument("value", required=False)
@@ -287,8 +350,8 @@ def indicator_add(flags: Flags, ref: str, key: str, label: str | None, unit: str
               help="Withdraw measurement number ID (with --reason): it no longer counts.")
 @click.option("--reason", default=None, help="With --correct or --withdraw: why; recorded in the history.")
 @pass_flags
-def measure(flags: Flags, ref: str, key: str | None, value: str | None, on: str | None, source: str | None,
-            correct: tuple[str, str] | None, withdraw_id: str | None, reason: str | None) -> None:
+def measure_one(flags: Flags, ref: str, key: str | None, value: str | None, on: str | None, source: str | None,
+                correct: tuple[str, str] | None, withdraw_id: str | None, reason: str | None) -> None:
     """Record a measurement VALUE of indicator KEY of wijkaanpak REF, or correct / withdraw one.
 
     \b
@@ -321,6 +384,81 @@ def measure(flags: Flags, ref: str, key: str | None, value: str | None, on: str 
     app = open_app(flags)
     r = measure_(app, ref, key, value, on=on, source=source, acting=app.settings.user)
     click.echo(f"Recorded {r['indicator']} = {r['value']:g} on {r['date']} for {r['aanpak']} (measurement #{r['id']}).")
+
+
+class MeasureGroup(click.Group):
+    """`measure REF KEY VALUE` records one figure (as it always did); `measure import FILE` reads a file.
+
+    Anything but a subcommand's name goes to the one-figure form, so an aanpak whose slug is
+    `import` is measured by its number."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None,
+                                                                            list[str]]:
+        if args and args[0] not in self.commands:
+            return "measure", measure_one, args
+        return super().resolve_command(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage("wijkflow measure", "REF KEY VALUE [--date DATE] [--source S] | REF --correct ID VALUE "
+                                                 "--reason R | REF --withdraw ID --reason R | import FILE ...")
+
+
+@cli.group(cls=MeasureGroup)
+def measure() -> None:
+    """Record a measurement: `measure REF KEY VALUE [--date D] [--source S]`, or read a file of
+    open-data figures for every matching aanpak: `measure import FILE --source cbs|leefbaarometer|csv`."""
+
+
+@measure.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--source", type=click.Choice(["cbs", "leefbaarometer", "csv"]), required=True,
+              help="cbs: CBS Kerncijfers wijken en buurten (StatLine CSV or OData JSON); leefbaarometer: the "
+                   "Leefbaarometer 3.0 scores file; csv: a code column and one column per indicator.")
+@click.option("--year", type=int, default=None,
+              help="The year of the CBS indeling the codes follow (for cbs: the year of the Kerncijfers).")
+@click.option("--peildatum", default=None, metavar="DATE", help="The day the figures describe "
+              "[cbs: 1 January of --year; leefbaarometer: 1 January of each row's jaar; csv: its peildatum column].")
+@click.option("--map", "maps", multiple=True, metavar="COLUMN=KEY",
+              help="Map a column to an indicator key, overriding the shipped mapping (repeatable; COLUMN= leaves "
+                   "a column out).")
+@click.option("--add-indicators", is_flag=True,
+              help="Add a missing catalogue indicator to a matching aanpak instead of skipping its figure.")
+@click.option("--dry-run", is_flag=True, help="Say what would be recorded; write nothing.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_flags
+def measure_import(flags: Flags, file: str, source: str, year: int | None, peildatum: str | None,
+                   maps: tuple[str, ...], add_indicators: bool, dry_run: bool, fmt: str) -> None:
+    """Record the figures of an open-data FILE on every aanpak whose CBS code matches, in one transaction.
+
+    An aanpak takes the figures of its wijk code (or its only buurt code, or its gemeente code).
+    Each is recorded with its source, peildatum, area code and indeling year; the same file
+    imported again changes nothing. Columns map to indicators as wijkflow/data/open_data_mapping.yaml
+    says (--map overrides).
+
+    \b
+    Example:
+      wijkflow measure import kwb-2022.csv --source cbs --year 2022
+      wijkflow measure import "Leefbaarometer-scores buurten 2002-2022.csv" --source leefbaarometer
+    """
+    from ..services.measure_import import import_measurements
+
+    app = open_app(flags)
+    r = import_measurements(app, file, source=source, year=year, peildatum=peildatum, maps=maps,
+                            add_indicators=add_indicators, dry_run=dry_run, acting=app.settings.user)
+
+    def text() -> str:
+        verb = "would record" if dry_run else "recorded"
+        lines = [f"Read {r['file']} ({r['read_as']}): {r['rows']} rows, {r['figures']} figures in "
+                 + ", ".join(f"{c} -> {k}" for c, k in r["columns"].items()) + ".",
+                 f"{'Dry run: ' if dry_run else ''}{verb} {len(r['recorded'])} measurements"
+                 f" on {len({m['aanpak'] for m in r['recorded']})} aanpakken; {r['unchanged']} already recorded"
+                 + ("; nothing was written." if dry_run else ".")]
+        lines += [f"  {m['aanpak']}: {m['indicator']} = {m['value']:g} on {m['date']} ({m['area_code']})"
+                  for m in r["recorded"][:50]]
+        lines += [f"  skipped {s['aanpak']}: {s['reason']}" for s in r["skipped"]]
+        return "\n".join(lines)
+
+    emit(r, fmt, table=text)
 
 
 @cli.command()

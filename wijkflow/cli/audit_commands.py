@@ -11,9 +11,10 @@ from typing import Any
 
 import click
 
+from ..spreadsheet import EXCEL_BOM
 from . import FORMATS, Flags, cli, open_app, pass_flags
 from .bulk import show_progress
-from .render import as_csv, as_table, emit
+from .render import as_csv, as_table, csv_writer, emit, excel_cell
 
 
 @cli.group()
@@ -193,7 +194,7 @@ def _table_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
     yield "  ".join("-" * w for _, _, w in WIDTHS)
     for e in rows:
         cells = {"id": str(e["id"]), "at": (e["at"] or "")[:16].replace("T", " "), "aanpak": e["aanpak"] or "",
-                 "type": e["type"], "actor": e["actor"] or "", "what": _what(e).replace("\n", " ")}
+                 "type": e["type"], "actor": (e["actor"] or {}).get("name") or "", "what": _what(e).replace("\n", " ")}
         yield "  ".join((v if len(v) <= w else v[: w - 1] + "…").ljust(w)
                         for v, (_, _, w) in zip((cells[k] for k, _, _ in WIDTHS), WIDTHS, strict=True)).rstrip()
         for c in e["gate"]:
@@ -217,8 +218,9 @@ def _table_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
               help="Only events of this type, e.g. phase_changed (repeatable).")
 @click.option("--since", default=None, metavar="DATE", help="From this day (YYYY-MM-DD, local) or date-time.")
 @click.option("--until", default=None, metavar="DATE", help="Up to and including this day or date-time.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]), default="table",
-              show_default=True, help="table for people; json, jsonl or csv for scripts and spreadsheets.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv", "csv-excel"]), default="table",
+              show_default=True, help="table for people; json, jsonl or csv for scripts and spreadsheets; "
+                                      "csv-excel for Excel with a Dutch locale.")
 @click.option("--raw-csv", "raw_csv", is_flag=True,
               help="With --format csv: every cell exactly as stored, without the quote that stops a spreadsheet "
                    "from running a cell starting with = + - @ as a formula (for byte-exact comparisons, not for "
@@ -249,6 +251,11 @@ def audit_query(flags: Flags, aanpak: str | None, wijk: str | None, gemeente: st
     filters: dict[str, Any] = {"aanpak": aanpak, "wijk": wijk, "gemeente": gemeente, "phase": phase,
                                "actor": actor, "types": types, "since": since, "until": until}
     app = open_app(flags)
+    if fmt == "csv-excel":
+        from ..services.audit_export import csv_rows
+
+        _excel_export(csv_rows(app, gate_cell=lambda gate: _gate_cell({"gate": gate}), raw=True, **filters))
+        return
     if fmt == "csv":
         from ..services.audit_export import count, csv_chunks
 
@@ -363,6 +370,16 @@ def audit_purge(flags: Flags, before: str, reason: str, fmt: str) -> None:
     r = purge(app, before=before, reason=reason, acting=app.settings.user)
     emit(r, fmt, table=lambda: f"Erased the content of {r['erased']} events before {r['before']}; every proof still "
                                f"verifies (event #{r['event']} records the purge).")
+def _excel_export(rows: Iterator[list[Any]]) -> None:
+    """The export for Excel in nl-NL (`;`, BOM, decimal comma, nl-NL dates; render.excel_cell), row by row."""
+    first = next(rows, None)  # the filters are checked here: bad input fails before any output
+    out = sys.stdout
+    out.write(EXCEL_BOM)
+    writer = csv_writer(out, "csv-excel")
+    writer.writerow(QUERY_CSV)
+    if first is not None:
+        writer.writerows([excel_cell(v) for v in row] for row in itertools.chain([first], rows))
+    out.flush()
 
 
 @audit.command("phases")
@@ -395,8 +412,8 @@ def audit_phases(flags: Flags, aanpak: str | None, wijk: str | None, gemeente: s
                                             ("ongoing", "Ongoing")])
         return f"Time in phase per aanpak (until {r['at'][:10]}):\n{per}\n\nPortfolio:\n{summary}"
 
-    if fmt == "csv":
-        click.echo(as_csv(flat, ["aanpak", "wijk", "gemeente", "phase", "label", "days", "visits", "current"]),
+    if fmt in ("csv", "csv-excel"):
+        click.echo(as_csv(flat, ["aanpak", "wijk", "gemeente", "phase", "label", "days", "visits", "current"], fmt),
                    nl=False)
     else:
         emit(r, fmt, table=text)

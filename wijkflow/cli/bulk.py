@@ -13,11 +13,11 @@ from typing import Any
 
 import click
 
-from ..spreadsheet import CsvWriter
-from .render import csv_cell
+from ..spreadsheet import EXCEL_BOM
+from .render import csv_cell, csv_writer, excel_cell
 
-LIST_CSV = ["id", "slug", "name", "wijk", "gemeente", "workflow", "phase", "phase_label", "days_in_phase",
-            "stalled", "status"]
+LIST_CSV = ["id", "slug", "name", "wijk", "gemeente", "areas", "workflow", "phase", "phase_label",
+            "days_in_phase", "stalled", "status"]
 
 
 def show_progress() -> bool:
@@ -47,10 +47,13 @@ def stream_list(rows: Iterator[dict[str, Any]], fmt: str, *, total: Callable[[],
         out.flush()
         return
     rest = with_progress(rows, lambda: total() - 1, "Listing")
-    if fmt == "csv":
-        writer = CsvWriter(out)
+    if fmt in ("csv", "csv-excel"):
+        cell = excel_cell if fmt == "csv-excel" else csv_cell
+        if fmt == "csv-excel":
+            out.write(EXCEL_BOM)
+        writer = csv_writer(out, fmt)
         writer.writerow(LIST_CSV)
-        writer.writerows([csv_cell(r.get(c)) for c in LIST_CSV] for r in _chain(first, rest))
+        writer.writerows([cell(r.get(c)) for c in LIST_CSV] for r in _chain(first, rest))
     else:
         out.write("[\n")
         for i, r in enumerate(_chain(first, rest)):

@@ -35,6 +35,10 @@ def import_cmd(flags: Flags, file: str, dry_run: bool, update: bool, fmt: str) -
     spaces) is unchanged when equal, and a conflict (exit 2, nothing written) when it differs,
     unless --update is given. Two rows for one aanpak in one file are refused.
 
+    A CSV may be separated by `,` or `;` (Excel in a Dutch locale) and be UTF-8, with or
+    without a BOM, or Windows-1252; the output says which was read. Lists in
+    a cell (coordinators, approvers, buurt_codes, indicators) are separated by `|`.
+
     \b
     Example:
       wijkflow --as pl@hengelo.nl import portfolio.csv --dry-run
@@ -78,6 +82,9 @@ def _text(r: dict, dry_run: bool) -> None:
                + (f" ({others})" if others else "")
                + (f" and {len(r['people_added'])} new people" if r["people_added"] else "")
                + ("; nothing was written." if dry_run else " in one transaction."))
+    how = r["read_as"]
+    click.echo(f"Read as {how['encoding']}" + (f", cells separated by '{how['separator']}'." if "separator" in how
+                                               else "."))
     shown = r["results"] if dry_run or others else r["created"]
     if len(shown) > SHOWN:
         click.echo(f"(too many to list here; --format json lists all {len(shown)})")

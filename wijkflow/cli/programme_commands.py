@@ -92,8 +92,8 @@ def _plan_text(p: dict[str, Any]) -> str:
 
 @plan.command("show")
 @click.argument("ref")
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table", show_default=True,
-              help="csv lists the activities.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True,
+              help="csv (csv-excel for Excel in nl-NL) lists the activities.")
 @pass_flags
 def plan_show(flags: Flags, ref: str, fmt: str) -> None:
     """The analysis, the partners and the uitvoeringsagenda of wijkaanpak REF."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from collections.abc import Iterable, Sequence
@@ -10,7 +11,7 @@ from typing import Any
 import click
 
 from ..events import describe
-from ..spreadsheet import CsvWriter, spreadsheet_cell
+from ..spreadsheet import EXCEL_BOM, EXCEL_DELIMITER, CsvWriter, excel_number, excel_text, spreadsheet_cell
 
 
 def as_json(data: Any) -> str:
@@ -22,6 +23,8 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return " | ".join(value)  # a list of codes or keys: `|`, as `import` reads lists in a cell
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, default=str)
     return str(value)
@@ -32,14 +35,32 @@ def csv_cell(value: Any) -> str | None:
     return spreadsheet_cell(_cell(value))
 
 
-def as_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+def excel_cell(value: Any) -> str | None:
+    """A value as a cell of `--format csv-excel` (spreadsheet.py says what nl-NL Excel expects)."""
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return excel_number(value)
+    return excel_text(_cell(value))
+
+
+def csv_writer(out: Any, fmt: str) -> Any:
+    """csv.writer for `csv` (RFC 4180 as Python writes it, `\n` line ends) or `csv-excel` (`;`, CRLF)."""
+    if fmt == "csv-excel":
+        return csv.writer(out, delimiter=EXCEL_DELIMITER, lineterminator="\r\n")
+    return CsvWriter(out)  # also quotes a lone CR
+
+
+def as_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = None, fmt: str = "csv") -> str:
+    """`--format csv`, or with fmt="csv-excel" the nl-NL Excel flavour (BOM first)."""
     rows = list(rows)
     columns = list(columns or (rows[0].keys() if rows else []))
+    cell = excel_cell if fmt == "csv-excel" else csv_cell
     buf = io.StringIO()
-    writer = CsvWriter(buf)
+    if fmt == "csv-excel":
+        buf.write(EXCEL_BOM)
+    writer = csv_writer(buf, fmt)
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([csv_cell(row.get(c)) for c in columns])
+        writer.writerow([cell(row.get(c)) for c in columns])
     return buf.getvalue()
 
 
@@ -65,8 +86,8 @@ def emit(data: Any, fmt: str, *, table: Any = None, csv_rows: Iterable[dict[str,
     """Print `data` as json, csv or a table. `table` is the text a person sees."""
     if fmt == "json":
         click.echo(as_json(data))
-    elif fmt == "csv":
-        click.echo(as_csv(csv_rows if csv_rows is not None else data, csv_columns), nl=False)
+    elif fmt in ("csv", "csv-excel"):
+        click.echo(as_csv(csv_rows if csv_rows is not None else data, csv_columns, fmt), nl=False)
     else:
         click.echo(table() if callable(table) else table)
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from .. import engine, gates, store
 from ..app import App
+from ..archief import dossier
+from ..areas import Areas, check_gemeente_name, clean_any
 from ..definitions import ROLES
 from ..errors import InvalidInput, NotFound
 from ..reminders import notify
@@ -36,21 +38,22 @@ from .themes import check_theme_filter
 def create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str | None,
                   gemeente: str | None = None, workflow: str = "wijkaanpak",
                   coordinators: tuple[str, ...] = (), approvers: tuple[str, ...] = (),
-                  phase: str | None = None, since: str | None = None) -> dict[str, Any]:
+                  phase: str | None = None, since: str | None = None,
+                  areas: Areas | None = None) -> dict[str, Any]:
     return _create_aanpak(app, name, wijk=wijk, leader=leader, acting=acting, gemeente=gemeente,
                           workflow=workflow, coordinators=coordinators, approvers=approvers, phase=phase,
-                          since=since, conn=None)
+                          since=since, conn=None, areas=areas)
 
 
 def create_aanpak_in(conn: Any, app: App, name: str, *, wijk: str, leader: str, acting: str | None,
                      gemeente: str | None = None, workflow: str = "wijkaanpak",
                      coordinators: tuple[str, ...] = (), approvers: tuple[str, ...] = (),
                      phase: str | None = None, since: str | None = None,
-                     external_ref: str | None = None) -> dict[str, Any]:
+                     external_ref: str | None = None, areas: Areas | None = None) -> dict[str, Any]:
     """create_aanpak inside the caller's transaction (`wijkflow import` creates many in one)."""
     return _create_aanpak(app, name, wijk=wijk, leader=leader, acting=acting, gemeente=gemeente,
                           workflow=workflow, coordinators=coordinators, approvers=approvers, phase=phase,
-                          since=since, conn=conn, external_ref=external_ref)
+                          since=since, conn=conn, external_ref=external_ref, areas=areas)
 
 
 @contextmanager
@@ -66,10 +69,11 @@ def _within(app: App, conn: Any) -> Iterator[Any]:
 def _create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str | None, gemeente: str | None,
                    workflow: str, coordinators: tuple[str, ...], approvers: tuple[str, ...],
                    phase: str | None, since: str | None, conn: Any,
-                   external_ref: str | None = None) -> dict[str, Any]:
+                   external_ref: str | None = None, areas: Areas | None = None) -> dict[str, Any]:
     name = clean_name(name)
     wijk = clean_name(wijk, "wijk")
-    gemeente = clean_text(gemeente, "gemeente", max_len=200) or ""
+    areas = areas or Areas()
+    gemeente = check_gemeente_name(areas, clean_text(gemeente, "gemeente", max_len=200)) or ""
     definition = app.registry.get(workflow)
     now = app.now()
     if (phase is None) != (since is None) and phase is not None:
@@ -107,6 +111,9 @@ def _create_aanpak(app: App, name: str, *, wijk: str, leader: str, acting: str |
             payload["imported_since"] = since
         if external_ref is not None:
             payload["ref"] = external_ref
+        if areas:
+            store.set_area_codes(conn, aanpak_id, areas.codes())
+            payload["areas"] = areas.codes()
         store.append_event(conn, at=now, type="aanpak_created", aanpak_id=aanpak_id, actor_id=who.id,
                            to_phase=start_phase, payload=payload)
         reminder_schedule.on_phase_entered(conn, app, aanpak_id=aanpak_id, definition=definition,
@@ -145,29 +152,34 @@ def _days(since: datetime, now: datetime) -> int:
 
 def list_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = None,
                    gemeente: str | None = None, stalled: bool = False,
-                   theme: str | None = None) -> list[dict[str, Any]]:
-    return list(iter_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme))
+                   theme: str | None = None, area: str | None = None) -> list[dict[str, Any]]:
+    return list(iter_aanpakken(app, phase=phase, wijk=wijk, gemeente=gemeente, stalled=stalled, theme=theme,
+                               area=area))
 
 
 def count_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = None,
-                    gemeente: str | None = None) -> int:
+                    gemeente: str | None = None, area: str | None = None) -> int:
     """How many rows `list` reads (before --stalled / --theme): the length of its progress bar."""
     with app.db.read() as conn:
         phase = filters.resolve(conn, app.definitions, phase=phase, wijk=wijk, gemeente=gemeente)
-        return store.count_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente)
+        return store.count_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente,
+                                     area=clean_any(area) if area else None)
 
 
 def iter_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = None,
                    gemeente: str | None = None, stalled: bool = False,
-                   theme: str | None = None) -> Iterator[dict[str, Any]]:
-    """list_aanpakken one row at a time, streamed from the database (for portfolios of any size)."""
+                   theme: str | None = None, area: str | None = None) -> Iterator[dict[str, Any]]:
+    """list_aanpakken one row at a time, streamed from the database (for portfolios of any size).
+    `area`: only aanpakken whose CBS codes lie in that code or contain it."""
     theme_key = check_theme_filter(theme)
+    area = clean_any(area) if area else None
     now = app.now()
     with app.db.read() as conn:
         # A phase by key or Dutch label; an unknown phase, wijk or gemeente is refused with the choices.
         phase = filters.resolve(conn, app.definitions, phase=phase, wijk=wijk, gemeente=gemeente)
         with_theme = store.aanpak_ids_with_theme(conn, theme_key) if theme_key else None
-        for row in store.stream_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente):
+        codes = store.all_area_codes(conn)
+        for row in store.stream_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente, area=area):
             if with_theme is not None and row.id not in with_theme:
                 continue
             d = store.definition(conn, app.definitions, row.definition_id)
@@ -177,7 +189,7 @@ def iter_aanpakken(app: App, *, phase: str | None = None, wijk: str | None = Non
             if stalled and not is_stalled:
                 continue
             yield {"id": row.id, "slug": row.slug, "name": row.name, "wijk": row.wijk,
-                   "gemeente": row.gemeente, "workflow": d.ref, "phase": row.phase,
+                   "gemeente": row.gemeente, "areas": codes.get(row.id, []), "workflow": d.ref, "phase": row.phase,
                    "phase_label": d.phase_label(row.phase), "days_in_phase": days,
                    "stalled": is_stalled, "status": row.status}
 
@@ -211,10 +223,12 @@ def show_aanpak(app: App, ref: str, *, locale: str = "en") -> dict[str, Any]:
         deadlines = store.deadlines(conn, row.id)
         inds = store.indicators(conn, row.id)
         vacated = store.ended_roles(conn, row.id)
+        areas = Areas.from_codes(store.area_codes(conn, row.id))
     p = d.phase(row.phase)
     days = _days(row.phase_since, now)
     return {
         "id": row.id, "slug": row.slug, "name": row.name, "wijk": row.wijk, "gemeente": row.gemeente,
+        "areas": areas.as_dict(),
         "workflow": {"name": d.name, "version": d.version, "label": d.label},
         "phase": row.phase, "phase_label": d.phase_label(row.phase),
         "status": row.status, "status_label": STATUS_LABELS[row.status],
@@ -226,6 +240,8 @@ def show_aanpak(app: App, ref: str, *, locale: str = "en") -> dict[str, Any]:
         "gates": [gate_view(ctx, g, people, app, locale) for g in results],
         "deadlines": {k: v.isoformat() for k, v in sorted(deadlines.items())},
         "indicators": [i.key for i in inds],
+        "archief": dossier(d, closed_on=row.phase_since.astimezone(app.tz).date() if d.is_final(row.phase)
+                           else None),
     }
 
 

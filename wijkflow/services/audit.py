@@ -252,8 +252,8 @@ def event_view(row: Any, refs: dict[Any, Any], labels: dict[str, str], tz: ZoneI
     return {
         "id": row.id, "at": local_iso(row.at, tz), "aanpak": row.aanpak_slug, "aanpak_name": row.aanpak_name,
         "wijk": row.aanpak_wijk, "gemeente": row.aanpak_gemeente, "type": row.type,
-        "actor_id": row.actor_id, "actor": actor["name"] if actor else None,
-        "actor_email": actor["email"] if actor else None,
+        # The same person object as everywhere else ({id, email, name}; `history`, gates' `by`).
+        "actor": actor,
         "from_phase": row.from_phase, "to_phase": row.to_phase,
         "from_label": labels.get(row.from_phase) if row.from_phase else None,
         "to_label": labels.get(row.to_phase) if row.to_phase else None,

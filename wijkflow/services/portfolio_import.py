@@ -6,8 +6,11 @@ and reported with its line number, and the next row is tried. At the end, any ba
 (or --dry-run) rolls the whole transaction back: nothing is written unless every row is
 good, and the person sees every bad row at once instead of one per attempt.
 
-CSV columns: name, wijk, gemeente, workflow, phase, since, leader, coordinators,
-approvers, indicators, baseline_date, target_date. Lists are separated by ';'. A person
+CSV columns: name, wijk, gemeente, gemeente_code, wijk_code, buurt_codes, workflow, phase, since,
+leader, coordinators, approvers, indicators, baseline_date, target_date. The file may be
+`,`- or `;`-separated (Excel in a Dutch locale writes `;`) and UTF-8 (with or without a BOM) or
+Windows-1252 (Excel's "CSV (gescheiden door lijstscheidingsteken)"); the report says which was
+read. Lists in a cell are separated by `|` (or by `;` inside a quoted cell of a `,` file). A person
 is an email address of someone known, or "Name <email>" to add them. Indicators are
 catalogue keys: `actieve_bewoners=12->20; veiligheidsbeleving=6.1->7`. A baseline's date is
 `baseline_date`, else the row's `since`, else today (CSV and YAML alike).
@@ -36,17 +39,21 @@ from sqlalchemy import exc as sa_exc
 
 from .. import store
 from ..app import App
+from ..areas import make_areas
 from ..catalogue import catalogue
 from ..definitions import _parse_yaml  # the same line-keeping, duplicate-, alias- and depth-refusing YAML reader
 from ..errors import ImportRejected, InvalidInput, NotAllowed, WijkflowError
+from ..spreadsheet import decode_text, sniff_separator
 from .aanpak import create_aanpak_in
 from .common import Context, actor, clean_email, clean_name, load
 from .import_keys import Difference, KeyIndex, describe_key, differences, norm, row_key, summary
 from .indicators import add_indicator_in
 
-FIELDS = {"name", "wijk", "gemeente", "workflow", "phase", "since", "leader", "coordinators", "approvers",
-          "indicators", "baseline_date", "target_date", "ref"}
+FIELDS = {"name", "wijk", "gemeente", "gemeente_code", "wijk_code", "buurt_codes", "workflow", "phase", "since",
+          "leader", "coordinators", "approvers", "indicators", "baseline_date", "target_date", "ref"}
 INDICATOR_FIELDS = {"key", "label", "unit", "direction", "baseline", "baseline_date", "target", "target_date"}
+# Within a cell: `|` (safe in a `;`-separated file), or `;` inside a quoted cell.
+LIST_SEPARATOR = re.compile(r"[|;]")
 PERSON_RE = re.compile(r"^\s*(?P<name>[^<>]+?)\s*<(?P<email>[^<>]+)>\s*$")
 CSV_INDICATOR_RE = re.compile(r"^(?P<key>[a-z][a-z0-9_]*)\s*(=\s*(?P<base>[^-]*?)\s*(->\s*(?P<target>.*?))?)?\s*$")
 # A YAML portfolio is read whole into memory as nodes, some 100 bytes of memory per byte of text:
@@ -59,25 +66,33 @@ class _DryRunDone(Exception):
     """Raised inside the transaction to roll back a successful dry run."""
 
 
-def read_rows(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
-    """(line number, row) per aanpak in the file."""
+def read_rows(path: str | Path, read_as: dict[str, str] | None = None) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, row) per aanpak in the file. `read_as` is filled with the encoding (and for CSV
+    the separator) the file was read with."""
     path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".yaml", ".yml"):
+        raise InvalidInput(f"{path}: import reads .csv, .yaml or .yml files.")
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise InvalidInput(f"{path}: no such file.") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except OSError as e:
         raise InvalidInput(f"{path} cannot be read ({e}).") from None
-    suffix = path.suffix.lower()
+    read_as = read_as if read_as is not None else {}
     if suffix == ".csv":
-        return _csv_rows(text, str(path))
-    if suffix in (".yaml", ".yml"):
-        return _yaml_rows(text, str(path))
-    raise InvalidInput(f"{path}: import reads .csv, .yaml or .yml files.")
+        text, read_as["encoding"] = decode_text(data, str(path))
+        read_as["separator"] = sniff_separator(text)
+        return _csv_rows(text, str(path), read_as["separator"])
+    try:
+        text, read_as["encoding"] = data.decode("utf-8-sig"), "UTF-8"
+    except UnicodeDecodeError as e:
+        raise InvalidInput(f"{path} cannot be read ({e}).") from None
+    return _yaml_rows(text, str(path))
 
 
-def _csv_rows(text: str, file: str) -> list[tuple[int, dict[str, Any]]]:
-    reader = csv.reader(io.StringIO(text))
+def _csv_rows(text: str, file: str, separator: str = ",") -> list[tuple[int, dict[str, Any]]]:
+    reader = csv.reader(io.StringIO(text), delimiter=separator)
     try:
         header = next(reader)
     except StopIteration:
@@ -132,7 +147,8 @@ def _yaml_rows(text: str, file: str) -> list[tuple[int, dict[str, Any]]]:
 def import_portfolio(app: App, path: str | Path, *, dry_run: bool = False, update: bool = False,
                      acting: str | None, on_row: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     file = str(path)
-    rows = read_rows(path)
+    read_as: dict[str, str] = {}
+    rows = read_rows(path, read_as)
     aanpakken = [r for r in rows if "__person__" not in r[1]]
     if not aanpakken:
         raise InvalidInput(f"{file} has no aanpakken to import.")
@@ -176,7 +192,7 @@ def import_portfolio(app: App, path: str | Path, *, dry_run: bool = False, updat
             counts = {status: sum(1 for r in results if r["status"] == status)
                       for status in ("new", "unchanged", "updated", "conflict")}
             report = {"file": file, "dry_run": dry_run, "rows": len(aanpakken), "created": created,
-                      "people_added": people_added, "results": results, "counts": counts}
+                      "people_added": people_added, "results": results, "counts": counts, "read_as": read_as}
             if dry_run:
                 raise _DryRunDone
     except _DryRunDone:
@@ -189,7 +205,7 @@ def _many(value: Any) -> list[Any]:
         return []
     if isinstance(value, list):
         return value
-    return [v.strip() for v in str(value).split(";") if v.strip()]
+    return [v.strip() for v in LIST_SEPARATOR.split(str(value)) if v.strip()]
 
 
 def _person_entry(conn: sa.Connection, app: App, entry: Any, who: Any) -> str | None:
@@ -343,10 +359,12 @@ def _aanpak_row(conn: sa.Connection, app: App, row: dict[str, Any], who: Any, ac
     leader = _person(conn, app, row["leader"], who, people_added)
     coordinators = tuple(_person(conn, app, p, who, people_added) for p in _many(row.get("coordinators")))
     approvers = tuple(_person(conn, app, p, who, people_added) for p in _many(row.get("approvers")))
+    areas = make_areas(gemeente=_text(row.get("gemeente_code")), wijk=_text(row.get("wijk_code")),
+                       buurten=[str(b) for b in _many(row.get("buurt_codes"))])
     a = create_aanpak_in(conn, app, str(row["name"]), wijk=str(row["wijk"]), leader=leader, acting=acting,
                          gemeente=_text(row.get("gemeente")), workflow=str(row.get("workflow") or "wijkaanpak"),
                          coordinators=coordinators, approvers=approvers, phase=_text(row.get("phase")),
-                         since=_text(row.get("since")),
+                         since=_text(row.get("since")), areas=areas,
                          external_ref=str(row["ref"]).strip() if row.get("ref") else None)
     ctx = load(conn, a["slug"], app.definitions)
     for spec in _indicators(row):
@@ -358,7 +376,8 @@ def _aanpak_row(conn: sa.Connection, app: App, row: dict[str, Any], who: Any, ac
                          baseline=spec.get("baseline"), target=spec.get("target"), direction=spec.get("direction"),
                          baseline_date=_text(spec.get("baseline_date")), target_date=_text(spec.get("target_date")),
                          from_catalogue=key in catalogue() and not spec.get("label"), who=who, now=app.now())
-    return {"id": a["id"], "slug": a["slug"], "name": a["name"], "phase": a["phase"], "workflow": a["workflow"]}
+    return {"id": a["id"], "slug": a["slug"], "name": a["name"], "phase": a["phase"], "workflow": a["workflow"],
+            "areas": areas.codes()}
 
 
 def _indicators(row: dict[str, Any]) -> list[dict[str, Any]]:

@@ -148,7 +148,8 @@ def _reset_sequences(dst: sa.Connection, tables: list[sa.Table]) -> None:
 def _verify_copy(dst: sa.Connection, source_head: str | None) -> dict[str, Any]:
     """The copied chain, read back from the target inside the copy's transaction: it verifies and ends
     in the source's head (read in the copy's snapshot), or the copy is refused."""
-    verdict = audit.walk(store.stream_chain(dst), find_by_hash=lambda h: store.event_id_by_hash(dst, h))
+    verdict = audit.walk((audit.stored_event(r) for r in store.stream_stored(dst)),
+                         find_by_hash=lambda h: store.event_id_by_hash(dst, h))
     if not verdict.ok:
         raise AuditFailed(f"The copied history does not verify: {(verdict.problem or '').rstrip('.')}; "
                           "nothing was written to the target.")

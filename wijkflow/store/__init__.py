@@ -41,6 +41,7 @@ from .aanpak import (
     wijk_exists,
     withdraw_record,
 )
+from .areas import aanpak_ids_for_codes, all_area_codes, area_codes, set_area_codes
 from .audit import (
     EXPORT_COLUMNS,
     VERIFY_COLUMNS,
@@ -79,6 +80,7 @@ from .indicators import (
     insert_indicator,
     insert_measurement,
     measurement,
+    measurement_exists,
     measurements,
     update_indicator,
     withdraw_measurement,
@@ -168,4 +170,6 @@ __all__ = [
     "update_person", "ended_roles", "aanpak_keys", "update_aanpak",
     # issue 13: calendar sequences, digests, requeueing failed messages
     "calendars_sent", "deadline_moves", "failed_messages", "last_event", "requeue_message", "set_message_ids",
+    # issue 16: CBS area codes
+    "aanpak_ids_for_codes", "all_area_codes", "area_codes", "measurement_exists", "set_area_codes",
 ]

@@ -14,6 +14,7 @@ from ..definitions import Definition
 from ..errors import Conflict
 from ..models import AANPAK, DEADLINE, DEFINITION, EVENT, RECORD, ROLE
 from . import fastpath
+from .areas import in_area
 from .common import Row, insert_row, no_such_aanpak, place_filters, streamed
 from .definitions import definition
 
@@ -117,10 +118,13 @@ def touch_aanpak(conn: sa.Connection, aanpak_id: int, now: datetime) -> None:
     conn.execute(AANPAK.update().where(AANPAK.c.id == aanpak_id).values(updated_at=now))
 
 
-def _aanpakken(columns: list[Any], *, phase: str | None, wijk: str | None, gemeente: str | None) -> sa.Select[Any]:
+def _aanpakken(columns: list[Any], *, phase: str | None, wijk: str | None, gemeente: str | None,
+               area: str | None = None) -> sa.Select[Any]:
     query = sa.select(*columns).select_from(AANPAK.join(DEFINITION, DEFINITION.c.id == AANPAK.c.definition_id))
     if phase:
         query = query.where(AANPAK.c.phase == phase)
+    if area:
+        query = query.where(in_area(area))
     return query.where(*place_filters(wijk=wijk, gemeente=gemeente))
 
 
@@ -128,20 +132,22 @@ _LISTED = [AANPAK, DEFINITION.c.name.label("workflow"), DEFINITION.c.version.lab
 
 
 def list_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str | None = None,
-                   gemeente: str | None = None) -> list[Row]:
-    return list(stream_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente))
+                   gemeente: str | None = None, area: str | None = None) -> list[Row]:
+    return list(stream_aanpakken(conn, phase=phase, wijk=wijk, gemeente=gemeente, area=area))
 
 
 def stream_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str | None = None,
-                     gemeente: str | None = None) -> Iterator[Row]:
-    """The aanpakken with their workflow, fetched in batches: memory stays flat however large the portfolio."""
-    query = _aanpakken(_LISTED, phase=phase, wijk=wijk, gemeente=gemeente).order_by(AANPAK.c.id)
+                     gemeente: str | None = None, area: str | None = None) -> Iterator[Row]:
+    """The aanpakken with their workflow, fetched in batches: memory stays flat however large the portfolio.
+    `area`: a CBS code the aanpak's codes lie in or contain (store/areas.py)."""
+    query = _aanpakken(_LISTED, phase=phase, wijk=wijk, gemeente=gemeente, area=area).order_by(AANPAK.c.id)
     yield from streamed(conn, query)
 
 
 def count_aanpakken(conn: sa.Connection, *, phase: str | None = None, wijk: str | None = None,
-                    gemeente: str | None = None) -> int:
-    return int(conn.execute(_aanpakken([sa.func.count()], phase=phase, wijk=wijk, gemeente=gemeente)).scalar_one())
+                    gemeente: str | None = None, area: str | None = None) -> int:
+    return int(conn.execute(_aanpakken([sa.func.count()], phase=phase, wijk=wijk, gemeente=gemeente,
+                                       area=area)).scalar_one())
 
 
 def wijk_exists(conn: sa.Connection, wijk: str) -> bool:

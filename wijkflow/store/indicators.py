@@ -60,3 +60,12 @@ def indicator_facts(conn: sa.Connection, aanpak_id: int) -> list[tuple[Row, list
     """Each indicator with its measurements, oldest first."""
     ms = measurements(conn, aanpak_id)
     return [(i, [m for m in ms if m.key == i.key]) for i in indicators(conn, aanpak_id)]
+
+
+def measurement_exists(conn: sa.Connection, indicator_id: int, *, measured_on: Any, source: str, value: float,
+                       area_code: str | None) -> bool:
+    """Whether this very figure was recorded already (`measure import` of the same file twice changes nothing)."""
+    return conn.execute(sa.select(MEASUREMENT.c.id).where(
+        MEASUREMENT.c.indicator_id == indicator_id, MEASUREMENT.c.measured_on == measured_on,
+        MEASUREMENT.c.source == source, MEASUREMENT.c.value == value,
+        MEASUREMENT.c.area_code == area_code).limit(1)).first() is not None

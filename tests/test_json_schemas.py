@@ -22,6 +22,7 @@ from conftest import ADMIN, PL, SG1, SG2, WR
 from wijkflow import services
 from wijkflow.cli import cli
 from wijkflow.schemas import SCHEMA_DIR, schema_file, schema_for
+from wijkflow.services import status
 from wijkflow.services.areas import change_areas
 
 DEFINITION = Path(__file__).resolve().parents[1] / "workflows" / "wijkaanpak.yaml"
@@ -31,7 +32,7 @@ REF = "wijkaanpak-noord"
 
 # command -> its arguments (besides --format json); "{tmp}" is the test's temporary directory.
 RUNS: dict[str, list[str]] = {
-    "new": ["new", "Wijkaanpak Zuid", "--wijk", "Zuid", "--leader", PL, "--wijk-code", "WK016402"],
+    "new": ["new", "Wijkaanpak Zuidoost", "--wijk", "Zuidoost", "--leader", PL, "--wijk-code", "WK016402"],
     "list": ["list"], "area": ["area", REF, "--buurt-code", "BU01640103"], "show": ["show", REF],
     "gate": ["gate", REF], "advance": ["advance", REF, "--dry-run"],
     "indicator catalogue": ["indicator", "catalogue"],
@@ -43,10 +44,18 @@ RUNS: dict[str, list[str]] = {
     "people list": ["people", "list"], "audit verify": ["audit", "verify"], "audit head": ["audit", "head"],
     "audit query": ["audit", "query"], "audit phases": ["audit", "phases"],
     "db current": ["db", "current"], "db history": ["db", "history"], "import": ["import", "{tmp}/portfolio.csv"],
-    "migrate": ["migrate", REF, "--to-version", "2", "--workflow", "{tmp}/wijkaanpak-v2.yaml", "--dry-run"],
+    "migrate": ["migrate", REF, "--to-version", "3", "--workflow", "{tmp}/wijkaanpak-v2.yaml", "--dry-run"],
     "plan show": ["plan", "show", REF], "theme list": ["theme", "list", REF], "reminders list": ["reminders", "list"],
     "reminders send": ["reminders", "send"],
     "export": ["export", REF, "--zgw-zaak", "{tmp}/zaak", "--rsin", "002220647"],
+    "audit key": ["audit", "key"], "audit checkpoint": ["audit", "checkpoint"],
+    "audit export": ["audit", "export", "--bundle", "{tmp}/bundle", "--aanpak", REF],
+    "audit purge": ["audit", "purge", "--before", "2026-02-01", "--reason", "Selectielijst gemeenten 2020"],
+    "db backup": ["db", "backup", "{tmp}/backup.db"], "reminders retry": ["reminders", "retry", "--failed"],
+    "suspend": ["suspend", REF, "--reason", "Wachten op de begroting"], "resume": ["resume", "wijkaanpak-oost"],
+    "stop": ["stop", REF, "--reason", "Besluit gemeenteraad"],
+    "reopen": ["reopen", "wijkaanpak-west", "--reason", "Herzien"],
+    "withdraw": ["withdraw", "wijkaanpak-zuid", "coalitie", "--reason", "Verkeerde versie van het convenant"],
 }
 
 
@@ -90,13 +99,18 @@ def scenario(app, people, clock, tmp_path):
     services.complete(app, REF, "coalitie", evidence="Convenant", acting=PL)
     clock.forward(20)
     services.advance(app, REF, acting=ADMIN, to="design", reason="Besluit stuurgroep", override=True)
+    for name, wijk in (("Wijkaanpak Oost", "Oost"), ("Wijkaanpak West", "West"), ("Wijkaanpak Zuid", "Zuid")):
+        services.create_aanpak(app, name, wijk=wijk, gemeente="Hengelo", leader=PL, acting=PL)
+    services.complete(app, "wijkaanpak-zuid", "coalitie", evidence="Convenant", acting=PL)
+    status.suspend(app, "wijkaanpak-oost", reason="Pauze", acting=PL)
+    status.stop(app, "wijkaanpak-west", reason="Besluit gemeenteraad", acting=PL)
     (tmp_path / "figures.csv").write_text("code,peildatum,actieve_bewoners\nWK016401,2026-03-01,15\n",
                                          encoding="utf-8")
     (tmp_path / "portfolio.csv").write_text(
         "name,wijk,gemeente,buurt_codes,leader,indicators\n"
         f"Berflo Es,Berflo Es,Hengelo,BU01640301,{PL},actieve_bewoners=10->15\n", encoding="utf-8")
     (tmp_path / "wijkaanpak-v2.yaml").write_text(
-        DEFINITION.read_text(encoding="utf-8").replace("\nversion: 1\n", "\nversion: 2\n", 1), encoding="utf-8")
+        DEFINITION.read_text(encoding="utf-8").replace("\nversion: 2\n", "\nversion: 3\n", 1), encoding="utf-8")
     return app
 
 

@@ -11,6 +11,7 @@ from smtp_server import Server
 from wijkflow import services
 from wijkflow.app import App
 from wijkflow.reminders import sweep as sweep_mod
+from wijkflow.services.corrections import withdraw
 from wijkflow.reminders.sweep import sweep
 
 _opened: list[App] = []
@@ -127,3 +128,21 @@ def test_an_override_is_told_to_the_projectleider_and_the_approvers(server, app,
     text = fleur.get_body(("plain",)).get_content()
     assert "gezet terwijl niet alle criteria vervuld waren" in text
     assert "Toelichting van de beheerder: Besluit college 1 maart" in text
+
+
+def test_a_withdrawn_approval_is_told_to_the_projectleider_and_the_approvers(server, app, aanpak, db_url, clock):
+    for key in DELIVERABLES:
+        services.complete(app, aanpak, key, evidence="doc.pdf", acting=PL)
+    services.approve(app, aanpak, "lokaal_contract_akkoord", acting=SG1)
+    smtp = smtp_app(db_url, clock, server.port)
+    sweep(smtp)
+    start = len(server.messages)
+    withdraw(app, aanpak, "lokaal_contract_akkoord", reason="Te vroeg gegeven", acting=SG1)
+    sweep(smtp)
+    withdrawn = [(a, s) for a, s in received(server, start) if "ingetrokken" in s or "withdrawn" in s]
+    assert withdrawn == sorted([(PL, "Goedkeuring ingetrokken: Wijkaanpak Noord (Noord)"),
+                                (SG1, "Goedkeuring ingetrokken: Wijkaanpak Noord (Noord)"),
+                                (SG2, "Approval withdrawn: Wijkaanpak Noord (Noord)")])
+    fleur = next(m for m in server.messages[start:] if m["To"].addresses[0].addr_spec == PL)
+    text = fleur.get_body(("plain",)).get_content()
+    assert "is ingetrokken; de aanpak kan pas verder als er opnieuw is goedgekeurd" in text

@@ -16,6 +16,7 @@ from .. import store
 from ..app import App
 from ..definitions import ROLES, ApprovalCriterion, DeliverableCriterion, PartiesCriterion
 from ..errors import InvalidInput, NotFound
+from ..reminders import notify
 from .common import Context, actor, clean_name, clean_text, facts, load_open, person
 from .indicators import _number
 
@@ -46,7 +47,7 @@ def withdraw(app: App, ref: str, key: str, *, reason: str | None, party: str | N
         if criterion is None:
             raise NotFound(f"Workflow {d.ref} has no criterion '{key}'.")
         if isinstance(criterion, PartiesCriterion):
-            return _withdraw_party(conn, ctx, who, key, criterion, party, text, now)
+            return _withdraw_party(conn, app, ctx, who, key, criterion, party, text, now)
         if party is not None:
             raise InvalidInput(f"'{key}' is not signed per party; --party is for criteria such as a lokaal contract.")
         if isinstance(criterion, DeliverableCriterion):
@@ -69,12 +70,17 @@ def withdraw(app: App, ref: str, key: str, *, reason: str | None, party: str | N
                            from_phase=row.phase, reason=text,
                            payload={"criterion": key, "label": criterion.label, "action": action, "visit": visit,
                                     "record_id": record.id, "corrects": corrects})
+        if action == "approved":  # the projectleider and approvers hear it (a rule `on: approval_withdrawn`)
+            notify.on_approval_withdrawn(conn, app, aanpak_id=row.id, definition=d, criterion=key, phase=row.phase,
+                                         visit=row.visit, now=now)
+        else:
+            notify.gate_changed(conn, app, aanpak_id=row.id, definition=d, now=now)
         open_again = not facts(conn, ctx).latest(key, action)
     return {"aanpak": row.slug, "criterion": key, "label": criterion.label, "withdrawn": action,
             "corrects": corrects, "reason": text, "open": open_again}
 
 
-def _withdraw_party(conn: sa.Connection, ctx: Context, who: Any, key: str, c: PartiesCriterion,
+def _withdraw_party(conn: sa.Connection, app: App, ctx: Context, who: Any, key: str, c: PartiesCriterion,
                     party: str | None, text: str, now: Any) -> dict[str, Any]:
     if not party:
         raise InvalidInput(f"'{key}' is signed per party: say whose sign-off is withdrawn with --party "
@@ -97,6 +103,8 @@ def _withdraw_party(conn: sa.Connection, ctx: Context, who: Any, key: str, c: Pa
                        payload={"criterion": key, "label": c.label, "party": party_key,
                                 "party_label": c.parties[party_key], "visit": ctx.row.visit,
                                 "signed_by": signed.person_id, "corrects": corrects})
+    notify.on_approval_withdrawn(conn, app, aanpak_id=ctx.row.id, definition=ctx.definition, criterion=key,
+                                 phase=ctx.row.phase, visit=ctx.row.visit, now=now)
     return {"aanpak": ctx.row.slug, "criterion": key, "label": c.label, "withdrawn": "signed",
             "party": party_key, "party_label": c.parties[party_key], "corrects": corrects, "reason": text,
             "open": True}
@@ -134,6 +142,7 @@ def correct_measurement(app: App, ref: str, measurement_id: Any, value: Any, *, 
                            reason=text, payload={"indicator": m.key, "label": m.label, "measurement_id": m.id,
                                                  "old": m.value, "value": number, "date": m.measured_on.isoformat(),
                                                  "corrects": corrects})
+        notify.gate_changed(conn, app, aanpak_id=ctx.row.id, definition=ctx.definition, now=now)
     return {"aanpak": ctx.row.slug, "measurement_id": m.id, "indicator": m.key, "old": m.value, "value": number,
             "date": m.measured_on.isoformat(), "corrects": corrects, "reason": text}
 
@@ -154,6 +163,7 @@ def withdraw_measurement(app: App, ref: str, measurement_id: Any, *, reason: str
                            reason=text, payload={"indicator": m.key, "label": m.label, "measurement_id": m.id,
                                                  "value": m.value, "date": m.measured_on.isoformat(),
                                                  "corrects": corrects})
+        notify.gate_changed(conn, app, aanpak_id=ctx.row.id, definition=ctx.definition, now=now)
     return {"aanpak": ctx.row.slug, "measurement_id": m.id, "indicator": m.key, "value": m.value,
             "date": m.measured_on.isoformat(), "withdrawn": True, "corrects": corrects, "reason": text}
 

@@ -11,8 +11,8 @@ from smtp_server import Server
 from wijkflow import services
 from wijkflow.app import App
 from wijkflow.reminders import sweep as sweep_mod
-from wijkflow.services.corrections import withdraw
 from wijkflow.reminders.sweep import sweep
+from wijkflow.services.corrections import withdraw
 
 _opened: list[App] = []
 

@@ -282,11 +282,9 @@ def test_the_services_own_jobs_run_without_as_but_not_as_an_auditor(template, tm
     assert event_count(db) == before and not (tmp_path / "outbox").exists()
     r = _invoke(db, tmp_path, None, "scheduler", "run", "--once")
     assert r.exit_code == 0, r.stderr
-    assert "sweep: 2 sent, 0 to retry, 0 failed, 0 cancelled\n" in r.stderr
-    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2  # deadline_nadert to the pl and the coordinator
     # deadline_nadert to the pl and the coordinator, and "ready to advance" to the pl of the aanpak whose
     # gate is met; "waiting for your approval", scheduled before the approval came, is cancelled.
-    assert r.stderr.rstrip().endswith("sweep: 3 sent, 0 to retry, 0 failed, 1 cancelled")
+    assert "sweep: 3 sent, 0 to retry, 0 failed, 1 cancelled\n" in r.stderr
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
     r = _invoke(db, tmp_path, None, "reminders", "send")
     assert r.exit_code == 0 and r.stdout.startswith("Sent 0 message(s)")  # each one went out once

@@ -140,7 +140,7 @@ def test_init_recognises_a_database_made_before_migrations_and_stamps_it(db_url,
     assert r.stdout.rstrip().endswith("schema revision 0001; newest is 0006: run `wijkflow db upgrade`.")
     r = run("init")
     assert r.exit_code == 0, r.stderr
-    assert r.stdout.rstrip().endswith("(schema revision 0001 to 0006).")
+    assert r.stdout.splitlines()[0].endswith("(schema revision 0001 to 0006).")
     after = db_state()
     assert dict(after)["alembic_version"] == [("0006",)]
     assert as_before(without_version(after), before) == before
@@ -282,12 +282,12 @@ def test_a_first_core_database_gets_the_tables_it_lacks_before_it_is_stamped(tmp
 
 
 def test_a_database_an_older_wijkflow_stamped_without_its_tables_is_repaired(tmp_path, run):
-    """What the old `init` left behind: stamped at the newest revision, nine tables missing."""
+    """What the old `init` left behind: stamped at its newest revision (0002), nine tables missing."""
     db = tmp_path / "stranded.db"
     shutil.copyfile(FIRST_CORE, db)
     con = sqlite3.connect(db)
     con.executescript(f"CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);"
-                      f"INSERT INTO alembic_version VALUES ('{migrations.head()}');")
+                      "INSERT INTO alembic_version VALUES ('0002');")
     con.close()
     r = run("init", env={"WIJKFLOW_DATABASE_URL": str(db)})
     assert r.exit_code == 0, r.stderr

@@ -128,6 +128,8 @@ def _status(status: Any, locale: str | None) -> Any:
 def _changes(p: dict[str, Any], locale: str | None, line: bool) -> str:
     """'status gepland → gereed' from an update's before and after; by key on a line."""
     before, after = p.get("before") or {}, p.get("after") or {}
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return ""  # not an indicator's fields (e.g. `area`: lists of codes, shown as {areas})
     parts = []
     for key, new in after.items():
         old = before.get(key)
@@ -194,6 +196,8 @@ def _params(e: dict[str, Any], locale: str | None, form: Form) -> dict[str, Any]
 def _change(p: dict[str, Any], locale: str | None, line: bool) -> str:
     """`indicator set`: what changed, old -> new, field by field (the payload's before and after)."""
     before, after = p.get("before") or {}, p.get("after") or {}
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return ""  # not an indicator's fields (e.g. `area`: lists of codes, shown as {areas})
     parts = []
     for key in after:
         old, new = before.get(key), after.get(key)

@@ -86,7 +86,10 @@ def recognise(conn: sa.Connection, stamped: str | None, first: str) -> Finding:
     if stamped is not None:
         candidates = [stamped]
     else:
-        candidates = [rev for rev, shape in shapes.items() if shape == actual][:1] or [first]
+        # The oldest revision with exactly these tables, else the nearest one (fewest differences),
+        # so that the refusal names what is really off rather than every later revision's additions.
+        candidates = [rev for rev, shape in shapes.items() if shape == actual][:1] or [
+            min(shapes, key=lambda r: len(_differences(actual, shapes[r])) + len(set(shapes[r]) - set(actual)))]
     rev = candidates[0]
     expected = shapes[rev]
     if actual == expected:

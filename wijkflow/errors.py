@@ -8,7 +8,8 @@
     ├── GateNotMet                     exit 3  the refusal lists every unmet criterion
     ├── NotFound (LookupError)         exit 4  unknown aanpak, person, criterion, phase ...
     ├── NotAllowed (PermissionError)   exit 5  not allowed for this person
-    ├── Conflict                       exit 6  someone else changed it first (or the db was busy)
+    ├── Conflict                       exit 6  someone else changed it first (or the db was busy), or
+    │                                          the state refuses it (already done, the last admin)
     ├── AuditFailed                    exit 7  the audit chain does not verify
     ├── DeliveryError                  exit 1  a message that did not go out (says if retrying may help)
     └── TemplateProblem                exit 1  a notification template that cannot be rendered

@@ -58,9 +58,9 @@ WRITE = {
     "measure import": frozenset({"admin", "projectleider", "coordinator"}),
     # The aanpak's CBS area codes: what `new` set, changed by whoever may assign its roles.
     "area": frozenset({"admin", "projectleider"}),
-    # Before the first admin exists anyone may add people (bootstrap); from then on admins only.
+    # Before the first admin is added anyone may add people (bootstrap); from then on admins only, even if none is left.
     "people add": frozenset({"admin"}),
-    # Others may erase themselves only (auditors not even that: they change nothing).
+    # Others may erase themselves only (auditors not even that: they change nothing); the last admin stays.
     "people forget": frozenset({"admin"}),
     # Retention (selectielijst): erasing old content is a decision for an administrator, and recorded.
     "audit purge": frozenset({"admin"}),
@@ -101,8 +101,8 @@ MATRIX: dict[str, frozenset[str]] = {**{k: frozenset(v) for k, v in READ.items()
 
 NOTES = {
     "approve": "the role the criterion names, by default approver; never a deliverable you completed yourself",
-    "people add": "anyone while no admin exists, to bootstrap",
-    "people forget": "anyone but an auditor may erase themselves",
+    "people add": "anyone until the first admin is added, to bootstrap",
+    "people forget": "anyone but an auditor may erase themselves; never the last admin",
     "advance --override": "always with --reason; recorded as `gate_overridden`",
     "new": "the creator names the projectleider",
     "interpret": "approvers too: the stuurgroep reads the figures",

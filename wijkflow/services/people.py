@@ -26,8 +26,12 @@ def add_person(app: App, email: str, *, name: str, locale: str = "nl", role: str
         if store.person_by_email(conn, email) is not None:
             raise Conflict(f"{email} is already known; nothing was changed.")
         by = store.person_by_email(conn, acting.strip().lower()) if acting else None
-        if store.any_admin(conn) and (by is None or by.role != "admin"):
-            # Until the first administrator exists anyone may bootstrap; after that, only admins.
+        if (by is None or by.role != "admin") and store.admin_ever_existed(conn):
+            # Until the first administrator is added anyone may bootstrap; after that only admins, even
+            # if none is left (an installation whose last admin was erased before that was refused).
+            if not store.any_admin(conn):
+                raise NotAllowed("Only an administrator may add people and none is left; whoever holds the "
+                                 "database account must make one (README, \"Trust model\").")
             raise NotAllowed("Only an administrator may add people; say who you are with --as ADMIN-EMAIL.")
         if by is not None and by.role == "auditor":
             raise NotAllowed(f"{by.email} is an auditor: auditors read everything and change nothing.")
@@ -50,6 +54,10 @@ def forget_person(app: App, email: str, *, acting: str | None) -> dict[str, Any]
         target = person(conn, email)
         if who.role != "admin" and who.id != target.id:
             raise NotAllowed("Only an administrator (or the person themselves) may erase a person.")
+        if target.role == "admin" and store.locked_admins(conn) == [target.id]:
+            # Without an administrator nobody could add people or override a gate again.
+            raise Conflict(f"{target.email} is the last administrator and cannot be erased; add another "
+                           "with `wijkflow people add EMAIL --role admin` first; nothing was changed.")
         store.secure_delete(conn)
         # Their roles end first (each in the history), so no aanpak keeps a role nobody can hold.
         ended = store.roles_of_person(conn, target.id)

@@ -220,8 +220,8 @@ def _person_entry(conn: sa.Connection, app: App, entry: Any, who: Any) -> str | 
 def _add_person(conn: sa.Connection, app: App, email: str, name: str, locale: str, who: Any) -> str:
     if locale not in ("nl", "en"):
         raise InvalidInput(f"locale '{locale}' is not supported; use nl or en.")
-    if who.role != "admin" and store.any_admin(conn):
-        # As `people add`: once an administrator exists, only administrators add people.
+    if who.role != "admin" and store.admin_ever_existed(conn):
+        # As `people add`: once there has been an administrator, only administrators add people.
         raise NotAllowed(f"Only an administrator may add people, and {email} is not known yet; "
                          "ask an administrator to add them with `wijkflow people add` or to run this import.")
     now = app.now()

@@ -111,12 +111,14 @@ from .outbox import (
     settle_reminder,
 )
 from .people import (
+    admin_ever_existed,
     all_people,
     any_admin,
     checkpoint,
     erase_person,
     insert_person,
     list_people,
+    locked_admins,
     people_by_id,
     person_by_email,
     secure_delete,
@@ -164,6 +166,8 @@ __all__ = [
     "secure_delete", "set_deadline", "settle_reminder", "slug_taken", "stored_definitions", "stream_aanpakken",
     "stream_chain", "theme", "themes", "themes_by_aanpak", "touch_aanpak", "update_activity", "update_indicator",
     "wijk_exists",
+    # issue 18: the last administrator stays, and nobody bootstraps again
+    "admin_ever_existed", "locked_admins",
     # issue 12: status, reopen
     "phase_left", "reenter_phase", "set_status", "measurement", "correct_measurement", "withdraw_measurement",
     "remove_role", "rename_aanpak", "roles_of_person", "withdraw_record", "remove_party_approval", "event_of",

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..models import PERSON
+from ..models import EVENT, PERSON
 from .common import Row, inserted_id
 
 
@@ -38,6 +38,26 @@ def list_people(conn: sa.Connection) -> list[Row]:
 
 def any_admin(conn: sa.Connection) -> bool:
     return conn.execute(sa.select(PERSON.c.id).where(PERSON.c.role == "admin").limit(1)).first() is not None
+
+
+def admin_ever_existed(conn: sa.Connection) -> bool:
+    """True once anyone has been an administrator, even if none is left: from then on nobody may bootstrap.
+
+    Only the history remembers an administrator erased before the last one was protected (their row's
+    role is blanked): a `person_added` event with role admin. Its payload is compact, key-sorted JSON
+    (store.append_event), so the substring is exact; `audit purge` empties old payloads, which is why a
+    present administrator is asked about first."""
+    if any_admin(conn):
+        return True
+    added = sa.select(EVENT.c.id).where(EVENT.c.type == "person_added", EVENT.c.payload.contains('"role":"admin"'))
+    return conn.execute(added.limit(1)).first() is not None
+
+
+def locked_admins(conn: sa.Connection) -> list[int]:
+    """The administrators' ids, their rows locked to the end of the transaction on PostgreSQL: two last-but-one
+    administrators erasing themselves at once must not both see the other one still there. (SQLite's
+    BEGIN IMMEDIATE serialises writers already; it has no FOR UPDATE and SQLAlchemy leaves it out.)"""
+    return [r.id for r in conn.execute(sa.select(PERSON.c.id).where(PERSON.c.role == "admin").with_for_update())]
 
 
 def insert_person(conn: sa.Connection, *, email: str, name: str, locale: str, role: str | None,

@@ -60,7 +60,9 @@ def test_cbs_kerncijfers_csv_lands_on_the_aanpak_of_the_wijk_and_again_changes_n
         12.4, label)
     events = [e for e in json.loads(run("history", "noord", "--format", "json").stdout)
               if e["type"] == "measurement_recorded"]
-    assert events[0]["payload"] == {"indicator": "huishoudens_laag_inkomen", "value": 12.4, "date": "2022-01-01",
+    # history gives each event the label of its indicator (issue 13), beside what the import stored
+    assert events[0]["payload"] == {"indicator": "huishoudens_laag_inkomen",
+                                    "label": "Huishoudens met een laag inkomen", "value": 12.4, "date": "2022-01-01",
                                     "source": label, "area_code": "WK016401", "indeling": 2022,
                                     "column": "HuishoudensMetEenLaagInkomen_78", "file": KWB_CSV.name}
 
@@ -139,7 +141,8 @@ def test_someone_without_a_role_on_any_matching_aanpak_is_refused(run, portfolio
 
 def test_the_one_figure_form_still_works_and_dry_run_writes_nothing(run, portfolio, db_state):
     r = run("measure", "noord", "actieve_bewoners", "12,5", "--date", "2026-02-01", user=PL)
-    assert (r.exit_code, r.stdout) == (0, "Recorded actieve_bewoners = 12.5 on 2026-02-01 for noord.\n")
+    assert (r.exit_code, r.stdout) == (0, "Recorded actieve_bewoners = 12.5 on 2026-02-01 for noord "
+                                         "(measurement #1).\n")
     before = db_state()
     r = run("measure", "import", str(KWB_CSV), "--source", "cbs", "--year", "2022", "--dry-run", user=PL)
     assert r.exit_code == 0 and "Dry run: would record 2 measurements on 1 aanpakken" in r.stdout

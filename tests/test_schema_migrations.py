@@ -286,7 +286,7 @@ def test_a_database_an_older_wijkflow_stamped_without_its_tables_is_repaired(tmp
     db = tmp_path / "stranded.db"
     shutil.copyfile(FIRST_CORE, db)
     con = sqlite3.connect(db)
-    con.executescript(f"CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);"
+    con.executescript("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);"
                       "INSERT INTO alembic_version VALUES ('0002');")
     con.close()
     r = run("init", env={"WIJKFLOW_DATABASE_URL": str(db)})

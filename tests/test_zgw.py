@@ -67,7 +67,7 @@ def test_a_definition_exports_as_a_valid_zaaktype(sh, tmp_path):
     r = sh("workflows", "export", "wijkaanpak", "--zgw-zaaktype", str(out), "--selectielijstklasse", SLK,
            "--resultaattypeomschrijving", RTO)
     assert r.returncode == 0, r.stderr
-    assert r.stdout == f"Wrote wijkaanpak v1 as a zaaktype: 12 files in {out}.\n"
+    assert r.stdout == f"Wrote wijkaanpak v2 as a zaaktype: 12 files in {out}.\n"
     docs = documents(out)
     assert_valid(docs, "catalogi-1.3.1-components.yaml", CATALOGI)
 
@@ -93,7 +93,7 @@ def test_a_definition_exports_as_a_valid_zaaktype(sh, tmp_path):
 def test_a_definition_without_its_selectielijst_urls_is_refused_and_nothing_written(run, tmp_path):
     out = tmp_path / "zaaktype"
     r = run("workflows", "export", "wijkaanpak", "--zgw-zaaktype", str(out))
-    assert (r.exit_code, r.stderr) == (2, "Error: Workflow wijkaanpak v1 states no archief selectielijstklasse "
+    assert (r.exit_code, r.stderr) == (2, "Error: Workflow wijkaanpak v2 states no archief selectielijstklasse "
                                           "(a URL in the Selectielijst API); add it to the definition or give "
                                           "--selectielijstklasse URL.\n")
     r = run("workflows", "export", "wijkprogramma", "--zgw-zaaktype", str(out))

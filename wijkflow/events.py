@@ -135,7 +135,7 @@ def _changes(p: dict[str, Any], locale: str | None, line: bool) -> str:
         old = before.get(key)
         if key == "status" and not line:
             old, new = _status(old, locale), _status(new, locale)
-        name = key if line else t(locale, ACTIVITY_FIELDS.get(key, key))
+        name = key if line else t(locale, str(ACTIVITY_FIELDS.get(key, key)))
         parts.append(f"{name} {old} -> {new}" if line else f"{name} {old} → {new}")
     return ", ".join(parts)
 

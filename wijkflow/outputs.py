@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -121,11 +121,19 @@ def write_atomic(target: Path, data: bytes, *, database: Path | None,
                  kind: str = "report") -> dict[str, Any]:
     """Check `target` again (it may have changed while the page was built), then write it all or nothing."""
     target = check_output(target, database=database, ours=ours, force=force, kind=kind)
+    replace_with(target, [data], prefix=".wijkflow-report-")
+    return {"path": str(target), "bytes": len(data)}
+
+
+def replace_with(target: Path, chunks: Iterable[bytes], *, prefix: str) -> None:
+    """All or nothing: the chunks go to a temporary file in the target's directory, renamed over the target
+    at the end (a crash or a full disk leaves the target as it was, and no temporary file behind)."""
     tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".wijkflow-report-", suffix=".tmp", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=target.parent)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for chunk in chunks:
+                fh.write(chunk)
         os.replace(tmp, target)
         tmp = None
     except OSError as exc:
@@ -136,4 +144,3 @@ def write_atomic(target: Path, data: bytes, *, database: Path | None,
                 os.unlink(tmp)
             except OSError:
                 pass
-    return {"path": str(target), "bytes": len(data)}

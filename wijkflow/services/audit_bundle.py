@@ -14,8 +14,6 @@ earlier bundle, whose files are replaced).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,7 @@ from .. import merkle, store
 from ..app import App
 from ..audit_format import bundle_line
 from ..errors import InvalidInput, StorageError
-from ..outputs import check_output, shown
+from ..outputs import check_output, replace_with, shown
 from . import audit_log
 from .audit import resolve_filters
 
@@ -112,20 +110,5 @@ def _lines(rows: Iterator[Any], size: int, ids: list[int]) -> Iterator[str]:
 
 
 def _write(target: Path, chunks: Iterator[str]) -> None:
-    """All or nothing: a temporary file in the same directory, renamed over the target."""
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".wijkflow-bundle-", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-        os.replace(tmp, target)
-        tmp = None
-    except OSError as exc:
-        raise StorageError(f"Cannot write {shown(target)}: {exc.strerror or exc}.") from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+    """All or nothing (outputs.replace_with), as UTF-8 with `\n` line ends."""
+    replace_with(target, (chunk.encode("utf-8") for chunk in chunks), prefix=".wijkflow-bundle-")

@@ -181,9 +181,10 @@ def test_work_goes_on_after_the_upgrade(upgraded, tmp_path):
     r = u.run("new", "Wijkaanpak West", "--wijk", "West", "--gemeente", "Hengelo", "--leader", PL, user=PL)
     assert r.exit_code == 0, r.stderr
     # The aanpakken still on the version they started on move to the shipped one.
-    r = u.run("migrate", "klarendal", "--to-version", str(load_file(WIJKAANPAK).version), "--reason", "Nieuwe versie",
-              user=PL)
-    assert r.exit_code == 0, r.stderr
+    shipped = load_file(WIJKAANPAK).version
+    if json.loads(u.run("show", "klarendal", "--format", "json").stdout)["workflow"]["version"] != shipped:
+        r = u.run("migrate", "klarendal", "--to-version", str(shipped), "--reason", "Nieuwe versie", user=PL)
+        assert r.exit_code == 0, r.stderr
     r = u.run("reminders", "send", now="2026-07-01T09:00:00+02:00")
     assert r.exit_code == 0, r.stderr
     r = u.run("reminders", "list", "--format", "json")

@@ -122,8 +122,9 @@ class Upgraded:
                         continue
                     columns = [c for c in table.columns if c.name in present[table.name]]
                     rows = [dict(r._mapping) for r in src.execute(sa.select(*columns))]
-                    if rows:
-                        dst.execute(table.insert(), rows)
+                    if rows:  # only the columns that release had: no defaults of later columns
+                        bare = sa.Table(table.name, sa.MetaData(), *(sa.Column(c.name, c.type) for c in columns))
+                        dst.execute(bare.insert(), rows)
                     if rows and "id" in table.c:  # the next id after the copied ones, as that release's would be
                         dst.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                                             f"(SELECT max(id) FROM {table.name}))"))

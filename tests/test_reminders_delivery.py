@@ -364,6 +364,22 @@ def test_digest_sends_one_message_per_recipient_per_sweep(server, app, people, d
     assert sweep(smtp_app(db_url, clock, server.port, mail_digest="true")).sent == 0
 
 
+def test_a_digest_claimed_in_digest_mode_goes_as_one_digest_after_the_mode_is_turned_off(server, app, people,
+                                                                                        db_url, clock):
+    """A digest is fixed when first claimed (its Message-ID stamped on its messages); a later sweep without
+    digest mode must send it whole, never the same Message-ID on several different mails."""
+    for i in range(3):
+        services.create_aanpak(app, f"Aanpak {i}", wijk=f"Wijk {i}", leader=PL, coordinators=(WR,),
+                               approvers=(SG2,), acting=PL, phase="monitor", since="2025-07-01")
+    down = sweep(smtp_app(db_url, clock, free_port(), mail_digest="true"))  # nobody listens: all to retry
+    assert down.sent == 0 and down.retrying == 15
+    clock.forward(hours=1)
+    assert sweep(smtp_app(db_url, clock, server.port)).sent == 15
+    ids = [m["Message-ID"] for m in server.messages]
+    assert sorted(m["To"].addresses[0].addr_spec for m in server.messages) == sorted([PL, WR, SG2])
+    assert len(set(ids)) == len(ids) == 3
+
+
 def test_deadline_reminder_carries_a_calendar_entry(server, app, aanpak, db_url, clock):
     services.set_deadline(app, aanpak, "lokaal_contract", "2026-03-09", acting=PL)
     r = sweep(smtp_app(db_url, clock, server.port))

@@ -189,7 +189,7 @@ class _Run:
                     rows = store.message_rows(conn, claimed)
                     pending = [[m for m in rows if m.id in {g.id for g in group}] for group in pending]
             else:
-                pending = [[m] for m in rows]
+                pending = stamped_together(rows)
             # The recipients as they are when their messages are claimed: one query per batch.
             people = store.people_by_id(conn, {m.person_id for m in rows})
         if not rows:
@@ -298,6 +298,17 @@ def digest_groups(rows: list[Any], mail_from: str) -> tuple[list[list[Any]], dic
         if kind == "fresh" and len(group) > 1:
             stamps.update(dict.fromkeys((m.id for m in group), digest_message_id(group, mail_from)))
     return list(by_key.values()), stamps
+
+
+def stamped_together(rows: list[Any]) -> list[list[Any]]:
+    """Digest mode off: each message alone, except messages already stamped as one digest (a sweep in
+    digest mode claimed them, then stopped or failed): they go together under that Message-ID, as
+    they would have, so that one Message-ID never names two different mails."""
+    groups: dict[Any, list[Any]] = {}
+    for m in rows:
+        key = m.message_id if m.message_id.startswith("<digest.") else m.id
+        groups.setdefault(key, []).append(m)
+    return list(groups.values())
 
 
 def _transmit(mailer: Any, msg: Message, to_addr: str) -> DeliveryError | None:

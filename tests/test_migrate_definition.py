@@ -299,3 +299,14 @@ def test_a_removed_phase_maps_only_to_the_phase_in_its_place(wapp, run, workflow
                                  "become the new phase in its place)") in r.stderr
     r = migrate(run, workflows, "wijkaanpak-zuid", "--to-version", "4", "--map", "monitor=toetsen")
     assert r.exit_code == 0, r.stderr
+
+
+def test_a_stopped_aanpak_keeps_its_version(wapp, run, workflows, db_state):
+    """Closed is closed: a stopped programme is not moved to a new definition version either."""
+    from wijkflow.services import status
+
+    status.stop(wapp, REF, reason="Besluit gemeenteraad", acting=PL)
+    before = db_state()
+    r = migrate(run, workflows, REF, "--to-version", "3", user=ADMIN)
+    assert r.exit_code == 2 and "stopped (Stopgezet); it keeps the version it stopped on" in r.stderr, r.stderr
+    assert r.stderr.count("\n") == 1 and db_state() == before

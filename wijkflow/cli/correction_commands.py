@@ -61,7 +61,7 @@ def stop(flags: Flags, ref: str, reason: str | None, fmt: str) -> None:
     app = open_app(flags)
     r = stop_(app, ref, reason=reason, acting=app.settings.user)
     emit(r, fmt, table=lambda: f"{r['name']} is stopped ({r['status_label']}) in phase {r['phase_label']}; "
-                               f"{r['reminders_cancelled']} pending reminders cancelled.")
+                               f"pending reminders cancelled: {r['reminders_cancelled']}.")
 
 
 @cli.command()

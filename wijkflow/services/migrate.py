@@ -30,7 +30,7 @@ from ..definitions import MAX_VERSION, Definition, load_file
 from ..errors import InvalidInput, NotAllowed, NotFound
 from ..reminders import schedule as reminder_schedule
 from ..store import migration as migration_store
-from .common import Context, actor, clean_text, facts, load, local_iso
+from .common import STATUS_LABELS, Context, actor, clean_text, facts, load, local_iso
 
 
 class _DryRun(Exception):
@@ -121,6 +121,8 @@ def migrate(app: App, ref: str | None, *, to_version: int, workflow: str | None 
                     why_not = f"already on {old.ref}; migrations only move forward"
                 elif current is not None and current.final:
                     why_not = f"closed ({old.phase_label(ctx.row.phase)}); it keeps the version it finished on"
+                elif ctx.row.status == "stopped":
+                    why_not = f"stopped ({STATUS_LABELS['stopped']}); it keeps the version it stopped on"
                 if why_not:
                     if ref is not None:
                         raise InvalidInput(f"{ctx.row.name} is {why_not}.")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import ADMIN, PL, SG1, SG2, WR
 
-from wijkflow import services
+from wijkflow import migrations, services
 from wijkflow.app import App
 from wijkflow.services import audit as audit_service
 
@@ -78,7 +78,7 @@ def test_copy_moves_everything_and_the_history_verifies(source, db_url, clock, r
     assert p["id"] == 7
     services.complete(copy, "wijkaanpak-zuid", "coalitie", evidence="convenant.pdf", acting=PL)
     assert audit_service.verify(copy)["checked"] == before["head"]["events"] + 2
-    assert copy.db.revision() == "0006"
+    assert copy.db.revision() == migrations.head()
     copy.close()
 
 
@@ -111,7 +111,8 @@ def test_a_source_on_an_old_schema_must_be_upgraded_first(tmp_path, db_url, db_s
     app.close()
     before = db_state()
     r = run("db", "copy", "--to", db_url, env={"WIJKFLOW_DATABASE_URL": old})
-    assert (r.exit_code, r.stderr) == (2, f"Error: The database at {old} is at schema revision 0001, not 0006; "
+    head = migrations.head()
+    assert (r.exit_code, r.stderr) == (2, f"Error: The database at {old} is at schema revision 0001, not {head}; "
                                           "run `wijkflow db upgrade` first.\n")
     assert db_state() == before
 

@@ -22,6 +22,9 @@ from wijkflow import migrations, services
 from wijkflow.app import App
 from wijkflow.services import audit as audit_service
 
+# The newest revision: the chain itself is spelled out in test_db_history_lists_every_revision.
+HEAD = migrations.head()
+
 KEYS = ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering")
 
 
@@ -111,11 +114,11 @@ def test_an_old_database_with_data_is_upgraded_and_nothing_is_lost(db_url, db_st
     assert "ix_audit_event_actor" not in indexes(db_url, "audit_event")
     r = sh("db", "current")
     assert r.returncode == 0 and r.stdout.rstrip().endswith(
-        "schema revision 0001; newest is 0006: run `wijkflow db upgrade`.")
+        f"schema revision 0001; newest is {HEAD}: run `wijkflow db upgrade`.")
 
     r = sh("db", "upgrade")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.rstrip().endswith("from schema revision 0001 to 0006.")
+    assert r.stdout.rstrip().endswith(f"from schema revision 0001 to {HEAD}.")
     # every row of every table, as it was (new columns hold their defaults)
     assert as_before(without_version(db_state()), before) == without_version(before)
 
@@ -129,7 +132,7 @@ def test_an_old_database_with_data_is_upgraded_and_nothing_is_lost(db_url, db_st
     assert audit_service.verify(app)["checked"] == len(dict(before)["audit_event"]) + 1
     app.close()
     r = sh("db", "upgrade")
-    assert r.stdout.rstrip().endswith("is up to date (schema revision 0006).")
+    assert r.stdout.rstrip().endswith(f"is up to date (schema revision {HEAD}).")
 
 
 def test_init_recognises_a_database_made_before_migrations_and_stamps_it(db_url, db_state, clock, run):
@@ -137,12 +140,12 @@ def test_init_recognises_a_database_made_before_migrations_and_stamps_it(db_url,
     before = db_state()
     assert "alembic_version" not in dict(before)
     r = run("db", "current")
-    assert r.stdout.rstrip().endswith("schema revision 0001; newest is 0006: run `wijkflow db upgrade`.")
+    assert r.stdout.rstrip().endswith(f"schema revision 0001; newest is {HEAD}: run `wijkflow db upgrade`.")
     r = run("init")
     assert r.exit_code == 0, r.stderr
-    assert r.stdout.splitlines()[0].endswith("(schema revision 0001 to 0006).")
+    assert r.stdout.splitlines()[0].endswith(f"(schema revision 0001 to {HEAD}).")
     after = db_state()
-    assert dict(after)["alembic_version"] == [("0006",)]
+    assert dict(after)["alembic_version"] == [(HEAD,)]
     assert as_before(without_version(after), before) == before
     r = run("init")
     assert r.stdout.startswith("Checked the wijkflow database")
@@ -154,7 +157,7 @@ def test_a_new_database_equals_every_migration_run_from_the_first(db_url, tmp_pa
     """`init` makes a new database with create_all and stamps it; the migrations must make the same."""
     migrated = App.open(db_url)
     assert migrated.db.upgrade("0001") == (None, "0001")
-    assert migrated.db.upgrade() == ("0001", "0006")
+    assert migrated.db.upgrade() == ("0001", HEAD)
     with migrated.db.read() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
         sqlite = conn.dialect.name == "sqlite"
@@ -166,7 +169,7 @@ def test_a_new_database_equals_every_migration_run_from_the_first(db_url, tmp_pa
     assert triggers == (["audit_event_append_only_delete", "audit_event_append_only_update"] if sqlite
                         else ["audit_event_append_only"])
     fresh = App.open(str(tmp_path / "fresh.db"))
-    assert fresh.db.upgrade() == (None, "0006")
+    assert fresh.db.upgrade() == (None, HEAD)
     with fresh.db.read() as conn:
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
     fresh.close()
@@ -192,7 +195,7 @@ def test_the_history_survives_an_upgrade_and_stays_append_only(db_url, clock):
 
 def test_db_current_and_history_for_scripts(run, app):
     r = run("db", "current", "--format", "json")
-    assert r.exit_code == 0 and '"revision": "0006"' in r.stdout and '"up_to_date": true' in r.stdout
+    assert r.exit_code == 0 and f'"revision": "{HEAD}"' in r.stdout and '"up_to_date": true' in r.stdout
     r = run("db", "history", "--format", "csv")
     lines = r.stdout.splitlines()
     assert lines[0] == "revision,down_revision,description,current"
@@ -200,15 +203,16 @@ def test_db_current_and_history_for_scripts(run, app):
     assert lines[2].startswith('0002,0001,"Index audit events by actor') and lines[2].endswith(",no")
     assert lines[3].startswith('0003,0002,"The daily loop') and lines[3].endswith(",no")
     assert lines[4].startswith('0005,0003,"The verifiable audit log') and lines[4].endswith(",no")
-    assert lines[5].startswith('0006,0005,"CBS area codes') and lines[5].endswith(",yes")
-    assert [r.revision for r in migrations.history()] == ["0001", "0002", "0003", "0005", "0006"]
-    assert migrations.head() == "0006"
+    assert lines[5].startswith('0006,0005,"CBS area codes') and lines[5].endswith(",no")
+    assert lines[6].startswith('0007,0006,"Signing in to the server') and lines[6].endswith(",yes")
+    assert [r.revision for r in migrations.history()] == ["0001", "0002", "0003", "0005", "0006", "0007"]
+    assert migrations.head() == HEAD
 
 
 def test_db_current_on_a_database_not_made_yet(tmp_path, run):
     r = run("db", "current", env={"WIJKFLOW_DATABASE_URL": str(tmp_path / "nog-niet.db")})
     assert r.exit_code == 0
-    assert r.stdout.rstrip().endswith("no wijkflow tables yet (newest revision 0006); run `wijkflow init`.")
+    assert r.stdout.rstrip().endswith(f"no wijkflow tables yet (newest revision {HEAD}); run `wijkflow init`.")
     assert not (tmp_path / "nog-niet.db").exists()
 
 
@@ -220,11 +224,12 @@ def test_a_database_from_a_newer_wijkflow_is_left_alone(db_url, db_state, run, a
     before = db_state()
     r = run("db", "current")
     assert r.exit_code == 0 and r.stdout.rstrip().endswith(
-        "schema revision 0099, newer than this wijkflow knows (newest here 0006); use the wijkflow that upgraded it.")
+        f"schema revision 0099, newer than this wijkflow knows (newest here {HEAD}); "
+        "use the wijkflow that upgraded it.")
     for command in (("init",), ("db", "upgrade")):
         r = run(*command)
         assert (r.exit_code, r.stderr) == (2, "Error: The database is at schema revision 0099, which this wijkflow "
-                                              "does not know (newest here: 0006): a newer wijkflow upgraded it; use "
+                                              f"does not know (newest here: {HEAD}): a newer wijkflow upgraded it; use "
                                               "that version.\n")
     assert db_state() == before
 
@@ -249,7 +254,7 @@ def test_what_init_made_before_migrations_upgrades_to_exactly_the_models(db_url)
     engine.dispose()
     app = App.open(db_url)
     assert app.db.revision() == "0001"
-    assert app.db.upgrade() == ("0001", "0006")
+    assert app.db.upgrade() == ("0001", HEAD)
     with app.db.read() as conn:
         assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
     app.close()

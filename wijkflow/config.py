@@ -89,6 +89,22 @@ class Settings(BaseSettings):
     audit_key_file: str = ""
     checkpoint_every_hours: float = 24.0  # the scheduler signs a checkpoint this often (0: never)
     checkpoint_mail_to: str | None = None
+    # The server (`wijkflow serve`, issue 18). `identity`: "claimed" trusts --as / WIJKFLOW_USER (one
+    # person on their own SQLite file); "server" refuses local writes, so changes go through the server,
+    # whose people signed in. `server_url`: the public address people open (links in emails). The cookie
+    # key is made on first `serve` (mode 0600) like the audit key. `cookie_secure` off only for plain
+    # http on localhost. OIDC: the provider's issuer URL, this client's id and secret; a person is the
+    # one whose verified email the provider names. `login_links`: one-time sign-in links by email.
+    identity: Literal["claimed", "server"] = "claimed"
+    server_url: str | None = None
+    session_key_file: str = ""
+    cookie_secure: bool = True
+    session_hours: float = 8.0
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    login_links: bool = True
+    token_days: int = 90
     config_file: str | None = None
     sources: dict[str, str] = {}
     # What each setting that was given looked like (text from the environment or the file, a
@@ -194,7 +210,7 @@ class Settings(BaseSettings):
             raise _refuse(f"WIJKFLOW_REMINDER_SHIFT must be next_working_day or none, not '{value}'.")
         return value
 
-    @field_validator("mail_digest", mode="before")
+    @field_validator("mail_digest", "cookie_secure", "login_links", mode="before")
     @classmethod
     def _truthy(cls, value: Any) -> bool:
         return value is not None and str(value).strip().lower() in _TRUE
@@ -221,6 +237,13 @@ class Settings(BaseSettings):
                           f"not {shorten(str(value))}.")
         return hours
 
+    @field_validator("identity", mode="before")
+    @classmethod
+    def _identity(cls, value: Any) -> Any:
+        if value not in ("claimed", "server"):
+            raise _refuse(f"WIJKFLOW_IDENTITY must be claimed or server, not '{shorten(str(value))}'.")
+        return value
+
     def zone(self) -> ZoneInfo:
         """The time zone in effect (validated when the settings were loaded)."""
         return _zone(self.timezone)
@@ -235,7 +258,7 @@ class Settings(BaseSettings):
                 value = self._given.get(name, getattr(self, name))
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
-            if name == "smtp_password" and value:
+            if name in ("smtp_password", "oidc_client_secret") and value:
                 value = MASK
             elif name == "database_url":
                 value = mask_url(value)

@@ -372,6 +372,67 @@ class AanpakArea(SQLModel, table=True):
     kind: str  # gemeente | wijk | buurt
 
 
+# --- signing in to the server (`wijkflow serve`, migration 0007) ---
+# Every secret (session id, token, link, device code) is stored only as its SHA-256: whoever reads
+# the database cannot sign in with what they read.
+
+
+class WebSession(SQLModel, table=True):
+    """A browser's signed-in session: a fresh random id at every sign-in (no session fixation)."""
+
+    __tablename__ = "web_session"
+    id: int | None = Field(default=None, primary_key=True)
+    secret_hash: str = Field(unique=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    method: str  # oidc | link
+    created_at: datetime = _utc()
+    expires_at: datetime = _utc()
+    ended_at: datetime | None = _utc(default=None)
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal access token for the CLI and scripts: named, expiring, revocable."""
+
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    secret_hash: str = Field(unique=True)
+    prefix: str  # the first characters, shown in lists so a person can tell their tokens apart
+    person_id: int = Field(foreign_key="person.id", index=True)
+    name: str
+    created_at: datetime = _utc()
+    expires_at: datetime = _utc()
+    revoked_at: datetime | None = _utc(default=None)
+    last_used_at: datetime | None = _utc(default=None)
+
+
+class LoginLink(SQLModel, table=True):
+    """A one-time sign-in link sent by email, bound to the browser that asked for it."""
+
+    __tablename__ = "login_link"
+    id: int | None = Field(default=None, primary_key=True)
+    secret_hash: str = Field(unique=True)
+    browser_hash: str
+    person_id: int = Field(foreign_key="person.id", index=True)
+    created_at: datetime = _utc()
+    expires_at: datetime = _utc()
+    used_at: datetime | None = _utc(default=None)
+
+
+class CliLogin(SQLModel, table=True):
+    """`wijkflow login SERVER`: the CLI waits on device_hash while its person confirms in the browser."""
+
+    __tablename__ = "cli_login"
+    id: int | None = Field(default=None, primary_key=True)
+    device_hash: str = Field(unique=True)
+    user_code: str = Field(unique=True)
+    host: str  # the computer the CLI runs on, shown when the person confirms
+    created_at: datetime = _utc()
+    expires_at: datetime = _utc()
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    token_id: int | None = Field(default=None, foreign_key="api_token.id")
+    claimed_at: datetime | None = _utc(default=None)
+
+
 # --- the same tables as SQLAlchemy Core sees them: what the queries in store/ are written on ---
 
 
@@ -404,3 +465,7 @@ THEME = _table(AanpakTheme)
 RESULT = _table(IntendedResult)
 PARTY = _table(PartyApproval)
 AREA = _table(AanpakArea)
+WEB_SESSION = _table(WebSession)
+API_TOKEN = _table(ApiToken)
+LOGIN_LINK = _table(LoginLink)
+CLI_LOGIN = _table(CliLogin)

@@ -12,13 +12,24 @@ import pytest
 import sqlalchemy as sa
 from conftest import ADMIN, PL, SG1, SG2, WR
 
-from wijkflow import services
+from wijkflow import provenance, services
 from wijkflow.app import App
 from wijkflow.cli.audit_commands import QUERY_CSV, _gate_cell
 from wijkflow.services.audit_export import csv_chunks, csv_rows
 from wijkflow.spreadsheet import CsvWriter
 
 INITIATE = ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering")
+
+
+# The goldens hold every event's origin and leaf: written here from a fixed workstation, not from whoever runs
+# the tests (the origin is recorded as given, exactly as the CLI's own would be; provenance tests check that).
+WORKSTATION = {"via": "cli", "os_user": "jan", "host": "werkplek-12"}
+
+
+@pytest.fixture(autouse=True)
+def _fixed_origin():
+    with provenance.acting_through(WORKSTATION):
+        yield
 
 
 def gate_cell(gate):

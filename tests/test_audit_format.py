@@ -59,6 +59,9 @@ def committed_of(e: dict) -> dict:
     obj = {k: e[k] for k in ("id", "at", "aanpak_id", "type", "actor_id", "from_phase", "to_phase")}
     for field in ("reason", "evidence", "payload"):
         obj[field + "_sha256"] = e.get(field + "_sha256", text_digest(e.get(field)))
+    # Revision 2: the origin's digest, only when the event has an origin (absent, not null, otherwise).
+    if e.get("origin_sha256") or e.get("origin") is not None:
+        obj["origin_sha256"] = e.get("origin_sha256") or text_digest(e["origin"])
     return obj
 
 
@@ -87,7 +90,8 @@ def test_the_vectors_recompute_from_the_document_alone():
         assert obj == v["committed"]
         assert jcs(obj).decode("utf-8") == v["canonical"]
         assert leaf_of(obj).hex() == v["leaf_hash"]
-        line = {**obj, **{f: v["event"][f] for f in ("reason", "evidence", "payload") if v["event"][f] is not None}}
+        line = {**obj, **{f: v["event"][f] for f in ("reason", "evidence", "payload", "origin")
+                          if v["event"].get(f) is not None}}
         assert jcs(line).decode("utf-8") == v["bundle_line"]
         leaves.append(leaf_of(obj))
     for r in VECTORS["roots"]:
@@ -101,6 +105,15 @@ def test_wijkflow_still_computes_the_vectors():
     for v in VECTORS["events"]:
         assert event_leaf(v["event"]).hex() == v["leaf_hash"]
         assert bundle_line(v["event"]) == v["bundle_line"]
+
+
+def test_revision_2_adds_the_origin_digest_only_to_events_with_an_origin():
+    """Events written before revision 2 keep their ten members, so their leaves (and every proof) are unchanged."""
+    for v in VECTORS["events"]:
+        has_origin = v["event"].get("origin") is not None
+        assert ("origin_sha256" in v["committed"]) is has_origin
+        assert len(v["committed"]) == (11 if has_origin else 10)
+    assert [v["event"]["id"] for v in VECTORS["events"] if "origin" in v["event"]] == [7, 8, 9]
 
 
 @pytest.fixture
@@ -124,9 +137,10 @@ def test_an_independent_script_recomputes_a_real_bundle_and_matches_audit_checkp
     for line in lines:
         e = json.loads(line)
         assert jcs(e).decode("utf-8") == line  # each line is itself canonical
-        for field in ("reason", "evidence", "payload"):
+        for field in ("reason", "evidence", "payload", "origin"):
             if field in e:
                 assert text_digest(e[field]) == e[field + "_sha256"]
+        assert "origin" in e  # written by this wijkflow: each event records where it came from
         leaves.append(leaf_of({k: e[k] for k in committed_of(e)}))
     assert root_of(leaves).hex() == cp["root"]
     body = (tmp_path / "alles" / "checkpoint.txt").read_text().split("\n")
@@ -200,7 +214,7 @@ def test_the_raw_csv_export_carries_what_each_leaf_covers(run, history):
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert len(rows) == history
     for row in rows:
-        e = {k: (row[k] or None) for k in ("from_phase", "to_phase", "reason", "evidence")}
+        e = {k: (row[k] or None) for k in ("from_phase", "to_phase", "reason", "evidence", "origin")}
         e.update(id=int(row["id"]), at=row["at_utc"], type=row["type"], payload=row["payload"],
                  aanpak_id=int(row["aanpak_id"]) if row["aanpak_id"] else None,
                  actor_id=int(row["actor_id"]) if row["actor_id"] else None)

@@ -340,15 +340,20 @@ def test_the_database_allows_only_erasure_and_verify_wants_a_recorded_purge(hist
     app.close()
     with sqlite3.connect(db_path) as conn:
         for sql in ("UPDATE audit_event SET reason = NULL, evidence = NULL, payload = '{}', erased = '{}', "
-                    "type = 'x' WHERE id = 8",
-                    "UPDATE audit_event SET reason = 'anders' WHERE id = 8"):
+                    "origin = NULL, type = 'x' WHERE id = 8",
+                    "UPDATE audit_event SET reason = 'anders' WHERE id = 8",
+                    # the origin goes with the content or not at all (revision 0008) ...
+                    "UPDATE audit_event SET reason = NULL, evidence = NULL, payload = '{}', erased = '{}' WHERE id = 8",
+                    # ... and is never changed otherwise
+                    "UPDATE audit_event SET origin = '{\"via\":\"web\"}' WHERE id = 8",
+                    "UPDATE audit_event SET origin = NULL WHERE id = 8"):
             with pytest.raises(sqlite3.DatabaseError, match="append-only"):
                 conn.execute(sql)
-        row = conn.execute("SELECT reason, evidence, payload FROM audit_event WHERE id = 8").fetchone()
+        row = conn.execute("SELECT reason, evidence, payload, origin FROM audit_event WHERE id = 8").fetchone()
         digests = {f"{k}_sha256": None if v is None else __import__("hashlib").sha256(v.encode()).hexdigest()
-                   for k, v in zip(("reason", "evidence", "payload"), row, strict=True)}
-        conn.execute("UPDATE audit_event SET reason = NULL, evidence = NULL, payload = '{}', erased = ? WHERE id = 8",
-                     (json.dumps(digests, sort_keys=True, separators=(",", ":")),))
+                   for k, v in zip(("reason", "evidence", "payload", "origin"), row, strict=True)}
+        conn.execute("UPDATE audit_event SET reason = NULL, evidence = NULL, payload = '{}', origin = NULL, erased = ? "
+                     "WHERE id = 8", (json.dumps(digests, sort_keys=True, separators=(",", ":")),))
     r = run("audit", "verify")
     assert (r.exit_code, r.stderr) == (7, "Error: The history does not verify: Event #8's content was erased, but no "
                                           "`audit purge` recorded after it covers that.\n")

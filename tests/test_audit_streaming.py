@@ -35,7 +35,7 @@ def add_events(db_path, n: int, start) -> None:
                      e["evidence"], e["payload"], prev, h, event_leaf(e).hex()))
         prev = h
     with conn:
-        conn.executemany("INSERT INTO audit_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)", rows)
+        conn.executemany("INSERT INTO audit_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,NULL)", rows)
     conn.close()
 
 

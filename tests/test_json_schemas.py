@@ -142,6 +142,9 @@ def test_audit_query_jsonl_lines_are_the_items_of_its_json(scenario, run):
 FREE = {"payload", "params", "body"}  # shapes of their own (per event type, per reason code)
 MAPS = {"criteria", "parties", "deadlines", "columns"}  # objects keyed by data (criterion keys, columns)
 PERSON = {"id", "email", "name"}  # a person everywhere: the email is null once forgotten (AVG)
+# Where a change came from (provenance.py): strings only, `via` always; null before revision 0008 or once purged.
+ORIGIN = {"type": ["object", "null"], "required": ["via"],
+          "properties": {"via": {"enum": ["cli", "web", "api"]}}, "additionalProperties": {"type": "string"}}
 _MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -163,6 +166,8 @@ def _infer(values: list, key: str | None = None) -> dict:
     present = [v for v in values if v is not None]
     if key in FREE:
         return {}
+    if key == "origin" and all(v is None or isinstance(v, dict) for v in values):  # not the log's origin line
+        return ORIGIN
     if not present:
         return {"$comment": "null in every sample: any value"}
     kinds = {_kind(v) for v in present}

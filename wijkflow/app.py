@@ -70,7 +70,7 @@ class App:
     @property
     def db(self) -> Database:
         if self._db is None:
-            self._db = Database(self.settings.database_url.get_secret_value())
+            self._db = Database(self.settings.database_url.get_secret_value(), identity=self.settings.identity)
             if self._db.path is not None and self.settings.sources.get("database_url", "").startswith("default"):
                 # The embedded default lives in the user data directory; make it on first use.
                 self._db.path.parent.mkdir(parents=True, exist_ok=True)

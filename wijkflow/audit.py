@@ -139,13 +139,14 @@ def _explain(event: dict[str, Any], row: Any, content_ok: bool, link_ok: bool,
 # --- what is stored: types and canonical forms ----------------------------------------------------------
 
 COLUMNS = ("id", "at", "aanpak_id", "type", "actor_id", "from_phase", "to_phase", "reason", "evidence", "payload",
-           "prev_hash", "hash", "leaf", "erased")  # store.VERIFY_COLUMNS, in its order
-_TEXT = ("type", "from_phase", "to_phase", "reason", "evidence", "payload", "prev_hash", "hash", "leaf", "erased")
-_NULLABLE = ("aanpak_id", "actor_id", "from_phase", "to_phase", "reason", "evidence", "erased")
+           "prev_hash", "hash", "leaf", "erased", "origin")  # store.VERIFY_COLUMNS, in its order
+_TEXT = ("type", "from_phase", "to_phase", "reason", "evidence", "payload", "prev_hash", "hash", "leaf", "erased",
+         "origin")
+_NULLABLE = ("aanpak_id", "actor_id", "from_phase", "to_phase", "reason", "evidence", "erased", "origin")
 _NONE = type(None)
 _TYPES = {"aanpak_id": (int, _NONE), "actor_id": (int, _NONE), "type": (str,), "from_phase": (str, _NONE),
           "to_phase": (str, _NONE), "reason": (str, _NONE), "evidence": (str, _NONE), "payload": (str,),
-          "prev_hash": (str,), "hash": (str,), "leaf": (str,), "erased": (str, _NONE)}
+          "prev_hash": (str,), "hash": (str,), "leaf": (str,), "erased": (str, _NONE), "origin": (str, _NONE)}
 _TYPED = tuple(_TYPES.items())
 
 

@@ -4,8 +4,11 @@ Specified in docs/audit-format.md (precisely enough to re-implement without this
 pinned by tests/data/audit_vectors.json. Changing anything here breaks every proof already
 handed out: don't; a new format would get a new document and a new `format` value.
 
-The leaf commits to the event's fields and to SHA-256 digests of its free text and payload,
-never to the text itself, so that erasing content later keeps every proof valid.
+The leaf commits to the event's fields and to SHA-256 digests of its free text, payload and
+origin, never to the text itself, so that erasing content later keeps every proof valid.
+Revision 2 of the format (schema revision 0008) added the origin: an event that has one commits
+to `origin_sha256` as an eleventh member; an event without one (every event written before)
+has the ten members it always had, so its leaf is unchanged.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from .merkle import leaf_hash
 COMMITTED = ("id", "at", "aanpak_id", "type", "actor_id", "from_phase", "to_phase", "reason_sha256",
              "evidence_sha256", "payload_sha256")
 CONTENT = ("reason", "evidence", "payload")  # committed by digest only
+ORIGIN = "origin"  # committed by digest too, and only when the event has one (format revision 2)
 
 # How a moment is stored: SQLite holds SQLAlchemy's UTC text, always with six decimals.
 STORED_AT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\Z")
@@ -42,16 +46,26 @@ def digest(text: str | None) -> str | None:
 
 def committed(event: Mapping[str, Any], at: str | None = None) -> dict[str, Any]:
     """The committed object of an event given with its content (`at` an aware datetime or canonical text,
-    unless given separately as canonical text)."""
+    unless given separately as canonical text). `origin_sha256` only when the event has an origin."""
     if at is None:
         at = utc_text(event["at"]) if isinstance(event["at"], datetime) else event["at"]
-    return {
+    obj = {
         "id": event["id"], "at": at,
         "aanpak_id": event["aanpak_id"], "type": event["type"], "actor_id": event["actor_id"],
         "from_phase": event["from_phase"], "to_phase": event["to_phase"],
         "reason_sha256": digest(event["reason"]), "evidence_sha256": digest(event["evidence"]),
         "payload_sha256": digest(event["payload"]),
     }
+    if event.get(ORIGIN) is not None:
+        obj["origin_sha256"] = digest(event[ORIGIN])
+    return obj
+
+
+def origin_text(origin: Mapping[str, str]) -> str:
+    """How an origin is stored and digested: its canonical JSON (RFC 8785; string values only)."""
+    if not all(isinstance(v, str) for v in origin.values()):
+        raise ValueError("an origin holds strings only")
+    return canonical_bytes(origin).decode("utf-8")
 
 
 _STRING = json.encoder.encode_basestring  # JSON string, non-ASCII as itself
@@ -79,8 +93,12 @@ def canonical_bytes(obj: Mapping[str, Any]) -> bytes:
 
 
 def erased_digests(event: Mapping[str, Any]) -> dict[str, Any]:
-    """What audit_event.erased holds once `audit purge` removed the content: the content's digests."""
-    return {f"{name}_sha256": digest(event[name]) for name in CONTENT}
+    """What audit_event.erased holds once `audit purge` removed the content: the content's digests (and the
+    origin's, when the event has one: an account name or an address can be personal data)."""
+    out = {f"{name}_sha256": digest(event[name]) for name in CONTENT}
+    if event.get(ORIGIN) is not None:
+        out["origin_sha256"] = digest(event[ORIGIN])
+    return out
 
 
 def stored_committed(event: Mapping[str, Any], at: str | None = None) -> dict[str, Any]:
@@ -88,13 +106,15 @@ def stored_committed(event: Mapping[str, Any], at: str | None = None) -> dict[st
     obj = committed(event, at)
     if event.get("erased"):
         digests = json.loads(event["erased"])
-        if not isinstance(digests, dict) or set(digests) != set(DIGESTS):
+        if not isinstance(digests, dict) or set(digests) not in ERASED_FORMS or event.get(ORIGIN) is not None:
             raise ValueError("not the digests of erased content")
         obj.update(digests)
     return obj
 
 
 DIGESTS = ("evidence_sha256", "payload_sha256", "reason_sha256")
+# What `erased` may hold: the three content digests, and the origin's when the event had one.
+ERASED_FORMS = (set(DIGESTS), {*DIGESTS, "origin_sha256"})
 
 
 def event_leaf(event: Mapping[str, Any]) -> bytes:
@@ -103,11 +123,11 @@ def event_leaf(event: Mapping[str, Any]) -> bytes:
 
 
 def bundle_line(event: Mapping[str, Any]) -> str:
-    """One line of an export bundle's events.jsonl: the committed object plus the content it commits to
-    (none for an event whose content was erased)."""
+    """One line of an export bundle's events.jsonl: the committed object plus the content and origin it
+    commits to (none for an event whose content was erased)."""
     obj = stored_committed(event)
     if not event.get("erased"):
-        for name in CONTENT:
-            if event[name] is not None:
+        for name in (*CONTENT, ORIGIN):
+            if event.get(name) is not None:
                 obj[name] = event[name]
     return canonical_bytes(obj).decode("utf-8")

@@ -3,8 +3,8 @@
 repository's docs/audit-format.md). python3 verify.py BUNDLE-DIR [--key KEY-FILE] [--consistency PROOF.json]
 --key: the public key you received separately (`wijkflow audit key`; else the bundle's own key.txt, which proves
 nothing against whoever made the bundle). --consistency: `wijkflow audit prove --from OLD-CHECKPOINT`'s output.
-Checks each event's digests, leaf and inclusion proof, the signed checkpoint and the signed selection (nothing
-added or left out). Exit 0 when all holds, else 1 naming the problem. Ed25519 verification after RFC 8032."""
+Checks each event's digests (content, origin), leaf and inclusion proof, the signed checkpoint and the signed
+selection (nothing added or left out). Exit 0 when all holds, else 1 naming the problem. Ed25519 after RFC 8032."""
 import argparse
 import base64
 import hashlib
@@ -12,12 +12,11 @@ import json
 import sys
 from pathlib import Path
 
-P = 2 ** 255 - 19
-L = 2 ** 252 + 27742317777372353535851937790883648493
+P, L = 2 ** 255 - 19, 2 ** 252 + 27742317777372353535851937790883648493  # the field prime, the group order
 D = -121665 * pow(121666, P - 2, P) % P
 SQRT_M1 = pow(2, (P - 1) // 4, P)
 COMMITTED = ("id", "at", "aanpak_id", "type", "actor_id", "from_phase", "to_phase", "reason_sha256",
-             "evidence_sha256", "payload_sha256")
+             "evidence_sha256", "payload_sha256", "origin_sha256")  # origin_sha256: only when it has an origin
 
 def _add(a, b):
     (x1, y1, z1, t1), (x2, y2, z2, t2) = a, b
@@ -123,10 +122,11 @@ def main():
         if eid not in wanted or eid in seen:
             fail(f"Event #{eid} was added: the signed selection does not list it (or lists it once)")
         seen.add(eid)
-        for field in ("reason", "evidence", "payload"):
+        for field in ("reason", "evidence", "payload", "origin"):
             if field in e and hashlib.sha256(e[field].encode()).hexdigest() != e[field + "_sha256"]:
                 fail(f"Event #{eid} was edited: its {field} does not match its digest")
-        body = json.dumps({k: e[k] for k in COMMITTED}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        body = json.dumps({k: e[k] for k in COMMITTED if k in e or k != "origin_sha256"}, sort_keys=True,
+                          separators=(",", ":"), ensure_ascii=False)
         leaf = hashlib.sha256(b"\x00" + body.encode()).digest()
         if not isinstance(eid, int) or not included(eid - 1, size, leaf, proofs.get(eid, []), root):
             fail(f"Event #{eid} was edited or does not belong to this log: its inclusion proof does not verify")

@@ -25,11 +25,12 @@ BUSY_TIMEOUT_MS = 5000
 CACHE_KIB = 32_000  # per connection; see _on_connect
 
 # Audit events are append-only. The one change allowed is erasing an event's content for retention or
-# privacy (`audit purge`): reason and evidence emptied, payload '{}', their digests kept in `erased`, every
-# other column as it was; the event's leaf hash commits to those digests, so every proof stays valid.
+# privacy (`audit purge`): reason, evidence and origin emptied, payload '{}', their digests kept in `erased`,
+# every other column as it was; the event's leaf hash commits to those digests, so every proof stays valid.
+# (Revision 0008 writes the same; an origin can only ever become NULL, once, together with the content.)
 _KEPT = ("id", "at", "aanpak_id", "type", "actor_id", "from_phase", "to_phase", "prev_hash", "hash", "leaf")
 _ERASE_ONLY = ("OLD.erased IS NULL AND NEW.erased IS NOT NULL AND NEW.reason IS NULL AND NEW.evidence IS NULL "
-               "AND NEW.payload = '{}' AND ")
+               "AND NEW.payload = '{}' AND NEW.origin IS NULL AND ")
 _SQLITE_TRIGGERS = [
     "CREATE TRIGGER IF NOT EXISTS audit_event_append_only_update BEFORE UPDATE ON audit_event WHEN NOT ("
     + _ERASE_ONLY + " AND ".join(f"NEW.{c} IS OLD.{c}" for c in _KEPT) + ")"
@@ -57,8 +58,12 @@ def normalise_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, identity: str = "claimed") -> None:
         self.url = normalise_url(url)
+        # settings.identity: every connection handed out carries it (conn.info["identity"]), so that
+        # services.common.actor can refuse a claimed person on an installation whose people sign in
+        # to its server (provenance.allows_claims) without every use-case passing settings along.
+        self.identity = identity
         self.is_sqlite = self.url.startswith("sqlite")
         self.path: Path | None = None
         if self.is_sqlite:
@@ -147,6 +152,7 @@ class Database:
             self.init()  # the first write makes the embedded database; nothing to set up by hand
         with self._errors(), self.engine.connect() as conn:
             conn.info["write"] = True
+            conn.info["identity"] = self.identity
             with conn.begin():
                 yield conn
 
@@ -164,6 +170,7 @@ class Database:
         if not self._exists():
             raise StorageError(f"There is no database at {self.path} yet; run `wijkflow init` to create it.")
         with self._errors(), self.engine.connect() as conn:
+            conn.info["identity"] = self.identity
             yield conn
 
     def _exists(self) -> bool:

@@ -183,8 +183,12 @@ class AuditEvent(SQLModel, table=True):
     hash: str = ""
     # The event's Merkle leaf hash (hex; docs/audit-format.md), written with the event (migration 0005).
     leaf: str = ""
-    # Set when `audit purge` erased the content: {"evidence_sha256", "payload_sha256", "reason_sha256"} (JSON).
+    # Set when `audit purge` erased the content: {"evidence_sha256", "payload_sha256", "reason_sha256"} (JSON),
+    # and "origin_sha256" when the event had an origin.
     erased: str | None = None
+    # Where the change came from (wijkflow/provenance.py), canonical JSON: {"host", "os_user", "via": "cli"} or
+    # {"client", "host", "method", "via": "web"|"api"}. NULL for events written before revision 0008.
+    origin: str | None = None
 
 
 class AuditLog(SQLModel, table=True):

@@ -25,6 +25,17 @@ events = [
     {"id": 6, "at": "2026-03-02T08:00:00.000000Z", "aanpak_id": None, "type": "audit_purged", "actor_id": 1,
      "from_phase": None, "to_phase": None, "reason": "Selectielijst 2020, categorie 1.1", "evidence": None,
      "payload": '{"before":"2020-01-01"}'},
+    # Revision 2 (schema 0008): events with an origin commit to its digest as an eleventh member.
+    {"id": 7, "at": "2026-11-27T09:15:00.000000Z", "aanpak_id": 1, "type": "criterion_completed", "actor_id": 3,
+     "from_phase": "initiate", "to_phase": None, "reason": None, "evidence": "coalitie.pdf",
+     "payload": '{"criterion":"coalitie"}', "origin": '{"host":"werkplek-12","os_user":"jan","via":"cli"}'},
+    {"id": 8, "at": "2026-11-27T09:16:00.000001Z", "aanpak_id": 1, "type": "criterion_approved", "actor_id": 4,
+     "from_phase": "initiate", "to_phase": None, "reason": None, "evidence": None,
+     "payload": '{"criterion":"lokaal_contract_akkoord"}',
+     "origin": '{"client":"2001:db8::7","host":"wijkflow.gemeente-hengelo.nl","method":"oidc","via":"web"}'},
+    {"id": 9, "at": "2026-11-27T09:17:00.000000Z", "aanpak_id": None, "type": "person_added", "actor_id": 1,
+     "from_phase": None, "to_phase": None, "reason": None, "evidence": None, "payload": '{"person_id":9}',
+     "origin": '{"host":"werkplek-\u00e9\u00e9n","os_user":"j.de.vri\u00ebs","via":"cli"}'},
 ]
 out = []
 leaves = []
@@ -35,6 +46,6 @@ for e in events:
     out.append({"event": e, "committed": c, "canonical": canonical_bytes(c).decode(), "leaf_hash": leaf.hex(),
                 "bundle_line": bundle_line(e)})
 roots = [{"size": n, "root": merkle.root_of(leaves[:n]).hex()} for n in range(len(leaves) + 1)]
-json.dump({"format": "wijkflow audit log format 1 (docs/audit-format.md)", "events": out, "roots": roots},
+json.dump({"format": "wijkflow audit log format 1, revision 2 (docs/audit-format.md)", "events": out, "roots": roots},
           open("tests/data/audit_vectors.json", "w"), indent=1, ensure_ascii=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
@@ -480,7 +481,7 @@ def indicators(flags: Flags, ref: str, fmt: str) -> None:
 
 
 HISTORY_CSV = ["id", "at", "type", "actor_name", "actor_email", "from_phase", "to_phase", "reason",
-               "evidence", "payload", "hash"]
+               "evidence", "payload", "hash", "origin"]
 
 
 @cli.command()
@@ -493,7 +494,8 @@ def history(flags: Flags, ref: str, fmt: str) -> None:
 
     app = open_app(flags)
     events = history_(app, ref)
-    flat = [{**e, "actor_name": (e["actor"] or {}).get("name"), "actor_email": (e["actor"] or {}).get("email")}
-            for e in events]
+    flat = [{**e, "actor_name": (e["actor"] or {}).get("name"), "actor_email": (e["actor"] or {}).get("email"),
+             "origin": json.dumps(e["origin"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+             if e["origin"] else None} for e in events]
 
     emit(events, fmt, table=lambda: history_table(events), csv_rows=flat, csv_columns=HISTORY_CSV)

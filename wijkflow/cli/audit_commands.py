@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from ..provenance import describe as describe_origin
 from ..spreadsheet import EXCEL_BOM
 from . import FORMATS, Flags, cli, open_app, pass_flags
 from .bulk import show_progress
@@ -148,8 +149,9 @@ def audit_head(flags: Flags, fmt: str) -> None:
 QUERY_CSV = ["id", "at", "aanpak", "wijk", "gemeente", "type", "actor_id", "actor", "actor_email", "from_phase",
              "to_phase", "reason", "evidence", "override", "gate", "payload", "prev_hash", "hash",
              # What the leaf hash covers that the columns above leave out (docs/audit-format.md): the aanpak's
-             # number and the moment in UTC to the microsecond; and the leaf hash itself.
-             "aanpak_id", "at_utc", "leaf"]
+             # number and the moment in UTC to the microsecond; and the leaf hash itself. Then where the change
+             # came from (canonical JSON as stored and digested; empty before revision 0008).
+             "aanpak_id", "at_utc", "leaf", "origin"]
 WIDTHS = [("id", "#", 6), ("at", "When", 16), ("aanpak", "Aanpak", 22), ("type", "Type", 20),
           ("actor", "Who", 20), ("what", "What", 60)]
 
@@ -197,6 +199,8 @@ def _table_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
                  "type": e["type"], "actor": (e["actor"] or {}).get("name") or "", "what": _what(e).replace("\n", " ")}
         yield "  ".join((v if len(v) <= w else v[: w - 1] + "…").ljust(w)
                         for v, (_, _, w) in zip((cells[k] for k, _, _ in WIDTHS), WIDTHS, strict=True)).rstrip()
+        if e.get("origin"):  # under the row, as the gate: the columns stay as scripts and people know them
+            yield f"{'':8}{describe_origin(e['origin'])}"
         for c in e["gate"]:
             mark = "[x]" if c["met"] else "[ ]"
             by = f" by {_who(c['by'])}" if c["by"] else ""

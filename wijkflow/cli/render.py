@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from ..events import describe
+from ..provenance import describe as describe_origin
 from ..spreadsheet import EXCEL_BOM, EXCEL_DELIMITER, CsvWriter, excel_number, excel_text, spreadsheet_cell
 
 
@@ -122,5 +123,7 @@ def describe_event(e: dict[str, Any]) -> str:
 
 def history_table(events: list[dict[str, Any]]) -> str:
     rows = [{"at": e["at"][:16].replace("T", " "), "who": (e["actor"] or {}).get("name") or "",
-             "what": describe_event(e), "detail": e["reason"] or e["evidence"] or ""} for e in events]
-    return as_table(rows, [("at", "When"), ("who", "Who"), ("what", "What"), ("detail", "Why / evidence")])
+             "what": describe_event(e), "detail": e["reason"] or e["evidence"] or "",
+             "via": describe_origin(e.get("origin"))} for e in events]
+    return as_table(rows, [("at", "When"), ("who", "Who"), ("what", "What"), ("detail", "Why / evidence"),
+                           ("via", "Origin")])

@@ -22,7 +22,7 @@ from ..errors import AuditFailed, InvalidInput, NotFound
 from ..events import KNOWN_EVENT_TYPES  # a database may hold more (from newer modules): accepted too
 from ..merkle import leaf_hash
 from . import audit_log
-from .common import EMAIL_RE, local_iso, local_midnight_utc, parse_date, person_ref
+from .common import EMAIL_RE, local_iso, local_midnight_utc, origin_of, parse_date, person_ref
 from .filters import resolve as resolve_filters_of
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -260,6 +260,9 @@ def event_view(row: Any, refs: dict[Any, Any], labels: dict[str, str], tz: ZoneI
         "reason": row.reason, "evidence": row.evidence, "override": bool(payload.get("override")),
         "gate": gate, "person": subject, "payload": payload, "prev_hash": row.prev_hash, "hash": row.hash,
         "aanpak_id": row.aanpak_id, "at_utc": utc_text(row.at), "leaf": row.leaf,
+        # Where the change came from (provenance.py): {"via": "cli", "os_user", "host"} or the server's
+        # {"via": "web"|"api", "method", "host", "client"}; null before revision 0008 or once purged.
+        "origin": origin_of(row.origin),
     }
 
 

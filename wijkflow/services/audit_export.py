@@ -83,7 +83,7 @@ class _Row:
 
     def __call__(self, values: Any) -> list[Any]:
         (id_, at, type_, actor_id, from_phase, to_phase, reason, evidence, payload, prev_hash, hash_, slug, wijk,
-         gemeente, aanpak_id, leaf) = values
+         gemeente, aanpak_id, leaf, origin) = values
         people = self.people
         actor = self.actors.get(actor_id)
         if actor is None:
@@ -102,11 +102,11 @@ class _Row:
         if self.raw:
             return [id_, self.local(at), slug, wijk, gemeente, type_, actor_id, actor[0], actor[1], from_phase,
                     to_phase, reason, evidence, override, gate, payload or "{}", prev_hash, hash_, aanpak_id, _utc(at),
-                    leaf]
+                    leaf, origin]
         c = spreadsheet_cell
         return [id_, self.local(at), c(slug), c(wijk), c(gemeente), c(type_), actor_id, actor[0], actor[1],
                 c(from_phase), c(to_phase), c(reason), c(evidence), override, c(gate), c(payload or "{}"),
-                c(prev_hash), c(hash_), aanpak_id, _utc(at), c(leaf)]
+                c(prev_hash), c(hash_), aanpak_id, _utc(at), c(leaf), c(origin)]
 
 
 def _utc(at: Any) -> str | None:

@@ -8,7 +8,7 @@ from typing import Any
 from .. import store
 from ..app import App
 from ..definitions import Definition
-from .common import load, local_iso, person_ref
+from .common import load, local_iso, origin_of, person_ref
 
 
 def history(app: App, ref: str) -> list[dict[str, Any]]:
@@ -38,6 +38,7 @@ def history(app: App, ref: str) -> list[dict[str, Any]]:
             "from_label": before.phase_label(r.from_phase) if r.from_phase else None,
             "to_label": d.phase_label(r.to_phase) if r.to_phase else None,
             "reason": r.reason, "evidence": r.evidence, "payload": payload, "hash": r.hash,
+            "origin": origin_of(r.origin),
         })
     return out
 

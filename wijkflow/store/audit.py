@@ -9,8 +9,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .. import provenance
 from ..audit import GENESIS, chain_hash
-from ..audit_format import event_leaf
+from ..audit_format import event_leaf, origin_text
+from ..errors import NotAllowed
 from ..models import AANPAK, AUDIT_LOG, CHECKPOINT, EVENT
 from . import fastpath
 from .common import Row, place_filters, streamed
@@ -20,7 +22,11 @@ def append_event(conn: sa.Connection, *, at: datetime, type: str, aanpak_id: int
                  actor_id: int | None = None, from_phase: str | None = None, to_phase: str | None = None,
                  reason: str | None = None, evidence: str | None = None,
                  payload: dict[str, Any] | None = None) -> int:
-    """Append one event to the chain. The caller's write transaction serialises appends."""
+    """Append one event to the chain, with where it comes from (provenance.current()). The caller's write
+    transaction serialises appends."""
+    if actor_id is not None and not provenance.allows_claims(conn.info.get("identity")):
+        # Backstop for a use-case that names a person without services.common.actor(), which refuses first.
+        raise NotAllowed(provenance.SERVER_IDENTITY)
     if conn.dialect.name == "postgresql":
         # One chain per database: appends must not interleave between reading the head and inserting.
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(4242)")
@@ -36,6 +42,7 @@ def append_event(conn: sa.Connection, *, at: datetime, type: str, aanpak_id: int
         "reason": reason,
         "evidence": evidence,
         "payload": json.dumps(payload or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        "origin": origin_text(provenance.current()),
     }
     prev = last[1] if last else GENESIS
     fastpath.insert_event(conn, {**event, "prev_hash": prev, "hash": chain_hash(prev, event),
@@ -58,7 +65,7 @@ def stream_chain(conn: sa.Connection) -> Iterator[Row]:
 # that a value of the wrong type or a re-written time is seen rather than converted.
 VERIFY_COLUMNS = (EVENT.c.id, sa.type_coerce(EVENT.c.at, sa.String).label("at"), EVENT.c.aanpak_id, EVENT.c.type,
                   EVENT.c.actor_id, EVENT.c.from_phase, EVENT.c.to_phase, EVENT.c.reason, EVENT.c.evidence,
-                  EVENT.c.payload, EVENT.c.prev_hash, EVENT.c.hash, EVENT.c.leaf, EVENT.c.erased)
+                  EVENT.c.payload, EVENT.c.prev_hash, EVENT.c.hash, EVENT.c.leaf, EVENT.c.erased, EVENT.c.origin)
 
 
 def stream_stored(conn: sa.Connection, *, upto: int | None = None, after: int = 0) -> Generator[Row, None, None]:
@@ -168,7 +175,7 @@ def query_events(conn: sa.Connection, **filters: Any) -> Iterator[Row]:
 EXPORT_COLUMNS = (EVENT.c.id, sa.type_coerce(EVENT.c.at, sa.String).label("at"), EVENT.c.type, EVENT.c.actor_id,
                   EVENT.c.from_phase, EVENT.c.to_phase, EVENT.c.reason, EVENT.c.evidence, EVENT.c.payload,
                   EVENT.c.prev_hash, EVENT.c.hash, AANPAK.c.slug, AANPAK.c.wijk, AANPAK.c.gemeente, EVENT.c.aanpak_id,
-                  EVENT.c.leaf)
+                  EVENT.c.leaf, EVENT.c.origin)
 
 
 def export_batches(conn: sa.Connection, batch: int = 10_000, **filters: Any) -> Iterator[Sequence[Row]]:
@@ -219,16 +226,19 @@ def checkpoints(conn: sa.Connection) -> list[Row]:
 # --- retention: erasing content, keeping what the leaves commit to -----------------------------------------
 
 def events_with_content_before(conn: sa.Connection, before: datetime) -> list[Row]:
-    """Events before `before` that still hold content (reason, evidence or a payload)."""
-    return list(conn.execute(sa.select(EVENT.c.id, EVENT.c.reason, EVENT.c.evidence, EVENT.c.payload).where(
+    """Events before `before` that still hold content (reason, evidence, a payload or an origin)."""
+    return list(conn.execute(sa.select(EVENT.c.id, EVENT.c.reason, EVENT.c.evidence, EVENT.c.payload,
+                                       EVENT.c.origin).where(
         EVENT.c.at < before, EVENT.c.erased.is_(None),
-        sa.or_(EVENT.c.reason.is_not(None), EVENT.c.evidence.is_not(None), EVENT.c.payload != "{}"))
+        sa.or_(EVENT.c.reason.is_not(None), EVENT.c.evidence.is_not(None), EVENT.c.payload != "{}",
+               EVENT.c.origin.is_not(None)))
         .order_by(EVENT.c.id)))
 
 
 def erase_content(conn: sa.Connection, erased: list[dict[str, Any]]) -> None:
-    """Empty reason, evidence and payload of these events ({"id", "erased"}), keeping their digests."""
+    """Empty reason, evidence, payload and origin of these events ({"id", "erased"}), keeping their digests."""
     if erased:
         conn.execute(EVENT.update().where(EVENT.c.id == sa.bindparam("event_id"))
-                     .values(reason=None, evidence=None, payload="{}", erased=sa.bindparam("digests")),
+                     .values(reason=None, evidence=None, payload="{}", origin=None,
+                             erased=sa.bindparam("digests")),
                      [{"event_id": e["id"], "digests": e["erased"]} for e in erased])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from datetime import UTC, date, datetime, time
@@ -10,16 +11,17 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from .. import store
+from .. import provenance, store
 from ..definitions import Definition
 from ..errors import InvalidInput, NotAllowed, NotFound
 from ..gates import Facts, load_facts
 from ..roles import FORGOTTEN_PERSON
 from ..validation import EMAIL_RE, MAX_NAME, MAX_TEXT, clean_email, clean_name, clean_text, parse_date
 
-__all__ = ["EMAIL_RE", "MAX_NAME", "MAX_TEXT", "STATUS_LABELS", "Context", "actor", "actor_and_load", "clean_email",
-           "clean_name", "clean_text", "ended", "facts", "load", "load_open", "local_iso", "local_midnight_utc",
-           "parse_date", "person", "person_ref", "require_admin", "service_actor", "slugify"]
+__all__ = ["EMAIL_RE", "MAX_NAME", "MAX_TEXT", "STATUS_LABELS", "Context", "actor", "actor_and_load", "claims_allowed",
+           "clean_email", "clean_name", "clean_text", "ended", "facts", "load", "load_open", "local_iso",
+           "local_midnight_utc", "origin_of", "parse_date", "person", "person_ref", "require_admin", "service_actor",
+           "slugify"]
 
 
 def local_midnight_utc(day: date, tz: ZoneInfo) -> datetime:
@@ -42,7 +44,17 @@ def person(conn: sa.Connection, email: str, what: str = "person") -> Any:
     return row
 
 
+def claims_allowed(conn: sa.Connection) -> None:
+    """Refused (exit 5) when this installation takes identity from its server (identity = "server") and the
+    change is not made inside the server for a person who signed in (provenance.verified)."""
+    if not provenance.allows_claims(conn.info.get("identity")):
+        raise NotAllowed(provenance.SERVER_IDENTITY)
+
+
 def actor(conn: sa.Connection, email: str | None) -> Any:
+    """The person a change is made by: named (--as, WIJKFLOW_USER, or the server's signed-in person), known and
+    not an auditor; on an identity = "server" installation only inside the server (claims_allowed)."""
+    claims_allowed(conn)
     if not email:
         raise NotAllowed("Say who you are with --as EMAIL (or set WIJKFLOW_USER).")
     row = store.person_by_email(conn, email.strip().lower()) if EMAIL_RE.match(email.strip().lower()) else None
@@ -124,6 +136,7 @@ def actor_and_load(conn: sa.Connection, email: str | None, ref: str,
     Every refusal (nobody named, unknown person, auditor, unknown aanpak) is left to actor()
     and load() themselves, so its order and wording are theirs.
     """
+    claims_allowed(conn)
     key = email.strip().lower() if email else ""
     found = store.find_aanpak_with_person(conn, ref, key) if key and EMAIL_RE.match(key) else None
     if found is None or found[1] is None or found[1].role == "auditor":
@@ -146,6 +159,17 @@ def person_ref(people: dict[int, Any], person_id: int | None) -> dict[str, Any] 
     if p is None or p.forgotten_at is not None:
         return {"id": person_id, "email": None, "name": FORGOTTEN_PERSON}
     return {"id": person_id, "email": p.email, "name": p.name}
+
+
+def origin_of(stored: str | None) -> dict[str, Any] | None:
+    """An event's stored origin (canonical JSON text) as an object for output; None when it has none."""
+    if not stored:
+        return None
+    try:
+        found = json.loads(stored)
+    except ValueError:  # not what wijkflow writes: `audit verify` names the event
+        return {"unreadable": stored}
+    return found if isinstance(found, dict) else {"unreadable": stored}
 
 
 def local_iso(moment: datetime | None, tz: ZoneInfo) -> str | None:

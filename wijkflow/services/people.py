@@ -7,7 +7,7 @@ from typing import Any
 from .. import store
 from ..app import App
 from ..errors import Conflict, InvalidInput, NotAllowed
-from .common import actor, clean_email, clean_name, person
+from .common import actor, claims_allowed, clean_email, clean_name, person
 
 LOCALES = ("nl", "en")
 GLOBAL_ROLES = ("admin", "auditor")
@@ -23,6 +23,10 @@ def add_person(app: App, email: str, *, name: str, locale: str = "nl", role: str
         raise InvalidInput(f"Role '{role}' is not a global role; use admin or auditor.")
     now = app.now()
     with app.db.write() as conn:
+        if acting or store.admin_ever_existed(conn):
+            # The first administrator of a server installation is added locally (nobody can sign in yet);
+            # from then on people are added through the server.
+            claims_allowed(conn)
         if store.person_by_email(conn, email) is not None:
             raise Conflict(f"{email} is already known; nothing was changed.")
         by = store.person_by_email(conn, acting.strip().lower()) if acting else None

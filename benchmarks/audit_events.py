@@ -5,7 +5,8 @@
     /usr/bin/time -v wijkflow --db /tmp/big.db audit query --format csv > /dev/null
 
 The events are real ones (criterion completions spread over 20 aanpakken), chained and given
-their Merkle leaf with wijkflow's own functions, so `audit verify` has exactly the work it has in production.
+their Merkle leaf with wijkflow's own functions, so `audit verify` has exactly the work it has in production
+(each with an origin, as every event written since schema revision 0008 has).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from wijkflow.app import App
 from wijkflow.audit_format import event_leaf
 
 KEYS = ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering")
+ORIGIN = '{"host":"werkplek-12","os_user":"bench","via":"cli"}'
 
 
 def main(path: str, n: int) -> None:
@@ -46,16 +48,16 @@ def main(path: str, n: int) -> None:
         event = {"id": i, "at": at, "aanpak_id": 1 + i % 20, "type": "criterion_completed", "actor_id": 2,
                  "from_phase": "initiate", "to_phase": None, "reason": None, "evidence": f"doc-{i}.pdf",
                  "payload": json.dumps({"criterion": key, "label": key, "visit": 1}, sort_keys=True,
-                                       separators=(",", ":"))}
+                                       separators=(",", ":")), "origin": ORIGIN}
         h = audit.chain_hash(prev, event)
         batch.append((i, at.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"), event["aanpak_id"],
                       event["type"], 2, "initiate", None, None, event["evidence"], event["payload"], prev, h,
-                      event_leaf(event).hex()))
+                      event_leaf(event).hex(), ORIGIN))
         prev = h
         if len(batch) == 50_000:
-            conn.executemany("INSERT INTO audit_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)", batch)
+            conn.executemany("INSERT INTO audit_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,?)", batch)
             batch.clear()
-    conn.executemany("INSERT INTO audit_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,NULL)", batch)
+    conn.executemany("INSERT INTO audit_event VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,?)", batch)
     conn.execute("COMMIT")
     conn.close()
     print(f"{db}: {n} events, head {prev}")

@@ -82,7 +82,7 @@ def allows_claims(identity: str | None) -> bool:
 def acting_through(origin: Mapping[str, str | None]) -> Iterator[dict[str, str]]:
     """Record `origin` for every event written inside the block (in this thread or task only).
 
-    The server: {"via": "web"|"api", "method": "oidc"|"link"|"token", "host": server host,
+    The server: {"via": "web"|"api", "method": "oidc"|"link"|"token"|"device", "host": server host,
     "client": peer address}. Values are short strings; None values are left out. Tests may pin a
     local origin ({"via": "cli", "os_user": ..., "host": ...}) to make recorded events independent
     of the machine; only via web/api counts as verified.

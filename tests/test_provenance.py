@@ -63,6 +63,14 @@ def test_acting_through_sets_the_origin_for_the_block_only_and_only_the_server_i
             pass
 
 
+def test_serving_is_acting_through_with_this_servers_host():
+    with provenance.serving("api", "token", "192.0.2.9") as origin:
+        assert origin == {"via": "api", "method": "token", "host": socket.gethostname(), "client": "192.0.2.9"}
+        assert provenance.verified()
+    with pytest.raises(ValueError), provenance.serving("cli", "token", None):
+        pass
+
+
 def test_describe_says_it_in_a_few_words():
     assert provenance.describe(WORKSTATION) == "via cli (jan@werkplek-12)"
     assert provenance.describe(WEB) == "via web (oidc from 192.0.2.7)"

@@ -19,7 +19,7 @@ import os
 import re
 import socket
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from functools import cache
 
@@ -93,6 +93,14 @@ def acting_through(origin: Mapping[str, str | None]) -> Iterator[dict[str, str]]
         yield dict(clean)
     finally:
         _origin.reset(token)
+
+
+def serving(via: str, method: str, client: str | None) -> AbstractContextManager[dict[str, str]]:
+    """acting_through() for the server: `via` "web" or "api", how the person signed in, the peer's address;
+    the host is this server's."""
+    if via not in VERIFIED_VIA:
+        raise ValueError(f"the server acts via web or api, not {via!r}")
+    return acting_through({"via": via, "method": method, "host": host(), "client": client})
 
 
 def _checked(origin: Mapping[str, str | None]) -> dict[str, str]:

@@ -71,7 +71,8 @@ def test_copy_moves_everything_and_the_history_verifies(source, db_url, clock, r
     assert lines[1] == (f"The copied history verifies: {before['head']['events']} events, head "
                         f"{before['head']['hash']} (same as the source).")
     assert r.stderr == ""  # no progress bar when stderr is not a terminal
-    assert snapshot(db_url, clock) == before
+    assert snapshot(db_url, clock) == before  # origins too (revision 0008): every event's history entry has one
+    assert all(e["origin"]["via"] == "cli" for e in before["history"])
     # The copy is a working database: new ids follow the copied ones (PostgreSQL sequences reset).
     copy = App.open(db_url, clock=clock)
     p = services.add_person(copy, "nieuw@hengelo.example", name="Nieuwe Collega", acting=ADMIN)

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
+import pwd
 import shutil
 import socket
 import sqlite3
@@ -27,6 +29,8 @@ WORKSTATION = {"via": "cli", "os_user": "jan", "host": "werkplek-12"}
 SENTENCE = ("Error: This installation takes identity from its server (identity = \"server\"): sign in with "
             "`wijkflow login SERVER` and run the command with --server SERVER.\n")
 UPGRADE = Path(__file__).resolve().parent / "data" / "upgrade"
+# The account this test process runs as: what getpass.getuser() says unless LOGNAME / USER say otherwise.
+ACCOUNT = pwd.getpwuid(os.geteuid()).pw_name
 
 
 def stored_origins(app: App) -> dict[int, str | None]:
@@ -38,16 +42,23 @@ def stored_origins(app: App) -> dict[int, str | None]:
 
 
 def test_the_local_origin_is_the_os_account_and_host_of_this_process():
-    assert provenance.current() == {"via": "cli", "os_user": getpass.getuser(), "host": socket.gethostname()}
+    assert provenance.current() == {"via": "cli", "os_user": ACCOUNT, "host": socket.gethostname()}
     assert provenance.verified() is False
 
 
-def test_an_account_without_a_name_still_gives_an_origin(monkeypatch):
-    def no_name() -> str:
-        raise KeyError("getpwuid(): uid not found: 4242")
+def test_the_account_is_the_processs_own_not_what_logname_or_user_say(monkeypatch):
+    """getpass.getuser() believes LOGNAME / USER, which anyone sets as easily as --as: the uid decides."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.setenv(name, "fleur")
+    assert getpass.getuser() == "fleur" and provenance.os_user() == ACCOUNT
 
-    monkeypatch.setattr(getpass, "getuser", no_name)
-    assert provenance.os_user().startswith("uid:")
+
+def test_an_account_without_a_name_still_gives_an_origin(monkeypatch):
+    def no_entry(uid: int):
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(pwd, "getpwuid", no_entry)
+    assert provenance.os_user() == f"uid:{os.geteuid()}"
 
 
 def test_acting_through_sets_the_origin_for_the_block_only_and_only_the_server_is_verified():
@@ -82,11 +93,13 @@ def test_describe_says_it_in_a_few_words():
 
 
 def test_an_event_from_the_installed_command_records_the_os_account_and_host(sh, app, aanpak):
-    r = sh("complete", aanpak, "coalitie", "--evidence", "convenant.pdf", user=PL)
+    # LOGNAME / USER naming someone else change nothing: the account is the process's own.
+    r = sh("complete", aanpak, "coalitie", "--evidence", "convenant.pdf", user=PL,
+           env={"LOGNAME": "fleur", "USER": "fleur"})
     assert r.returncode == 0, r.stderr
     r = sh("audit", "query", "--type", "criterion_completed", "--format", "json")
     (event,) = json.loads(r.stdout)
-    assert event["origin"] == {"via": "cli", "os_user": getpass.getuser(), "host": socket.gethostname()}
+    assert event["origin"] == {"via": "cli", "os_user": ACCOUNT, "host": socket.gethostname()}
     assert event["actor"]["email"] == PL  # the claim, beside where it really came from
     r = sh("audit", "verify")
     assert r.returncode == 0, r.stderr

@@ -38,13 +38,24 @@ _origin: ContextVar[dict[str, str] | None] = ContextVar("wijkflow_origin", defau
 
 
 def os_user() -> str:
-    """The operating-system account running this process; never fails (a container may have no passwd
-    entry for its uid, and getpass raises then)."""
+    """The operating-system account running this process; never fails.
+
+    On POSIX the account of the effective uid, not getpass.getuser(): that reads LOGNAME / USER first,
+    which anyone can set to another name as easily as --as. A uid without a passwd entry (a container)
+    is recorded as "uid:N". Elsewhere (Windows) getpass.getuser().
+    """
+    geteuid = getattr(os, "geteuid", None)
+    if geteuid is not None:
+        try:
+            import pwd
+
+            return pwd.getpwuid(geteuid()).pw_name
+        except (ImportError, KeyError):
+            return f"uid:{geteuid()}"
     try:
         return getpass.getuser()
-    except Exception:  # KeyError from pwd, OSError on 3.13+, ImportError without pwd
-        uid = getattr(os, "getuid", None)
-        return f"uid:{uid()}" if uid is not None else "unknown"
+    except Exception:  # OSError on 3.13+, ImportError without pwd
+        return "unknown"
 
 
 def host() -> str:

@@ -1,0 +1,123 @@
+"""The web application: `create_app(App)` builds the Starlette app `wijkflow serve` runs under uvicorn.
+
+Thin, like the CLI: a route parses the request, calls one service (the same the CLI calls), renders.
+Routes come from web/auth.py (signing in, tokens), web/pages.py (the pages) and web/cli_bridge.py (the
+CLI over HTTP), each a module with `routes`. Around them: security headers and the access log
+(security.py), the visitor (identity.py), and wijkflow's errors as HTTP answers (errors.py).
+
+`page(request, template, **context)` renders a template of web/templates with the visitor, the CSRF
+field and `t()` in the visitor's language (Dutch unless they chose English).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from platformdirs import user_data_dir
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import HTTPConnection
+from starlette.responses import HTMLResponse
+from starlette.routing import BaseRoute
+
+from ..app import App
+from ..config import APP_NAME
+from ..errors import StorageError, shorten
+from ..i18n import normal_locale, t
+from . import errors
+from .identity import IdentityMiddleware, csrf_input, visitor
+from .security import RateLimiter, SecurityHeaders
+
+TEMPLATES = Path(__file__).parent / "templates"
+ROUTE_MODULES = ("auth", "pages", "cli_bridge")
+
+
+def session_key_path(app: App) -> Path:
+    chosen = app.settings.session_key_file
+    return Path(chosen) if chosen else Path(user_data_dir(APP_NAME, appauthor=False)) / "session-key"
+
+
+def session_key(app: App, *, create: bool = True) -> bytes:
+    """The key that signs cookies: read from settings.session_key_file (default: session-key in the user data
+    directory), made on first use (32 random bytes, hex, mode 0600) like the audit signing key."""
+    path = session_key_path(app)
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        if not create:
+            raise StorageError(f"There is no session key at {shorten(str(path))}; `wijkflow serve` makes one."
+                               ) from None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return session_key(app, create=False)
+        except OSError as exc:
+            raise StorageError(f"Cannot make the session key at {shorten(str(path))}: {exc.strerror}.") from None
+        text = secrets.token_hex(32)
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(text + "\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StorageError(f"The session key {shorten(str(path))} cannot be read: {exc}.") from None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < 32:
+        raise StorageError(f"{shorten(str(path))} is not a session key (64 hex digits).")
+    return key
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def language(request: HTTPConnection) -> str:
+    who = visitor(request)
+    return normal_locale(who.locale if who else None)
+
+
+def page(request: HTTPConnection, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    """A template of web/templates as a page: with `visitor`, `csrf_input`, `lang` and `t(msgid, **params)`."""
+    lang = language(request)
+    env: jinja2.Environment = request.app.state.jinja
+
+    def text(msgid: str, **params: Any) -> str:
+        return t(lang, msgid, **params)
+
+    html = env.get_template(template).render(request=request, visitor=visitor(request),
+                                             csrf_input=lambda: csrf_input(request), lang=lang, t=text, **context)
+    return HTMLResponse(html, status_code=status)
+
+
+def _routes() -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    for name in ROUTE_MODULES:
+        try:
+            module = importlib.import_module(f"{__package__}.{name}")
+        except ModuleNotFoundError as exc:
+            # Until the pages and the CLI bridge land (issue 18 is built in parallel); at merge all exist.
+            if exc.name != f"{__package__}.{name}":
+                raise
+            continue
+        routes.extend(module.routes)
+    return routes
+
+
+def create_app(app: App, *, key: bytes | None = None, limiter: RateLimiter | None = None) -> Starlette:
+    """The ASGI app over `app` (its database, settings, clock). `key` signs cookies (default: the session key
+    file, made if missing); `limiter` counts sign-in attempts (default: 10 per 10 minutes per address/email)."""
+    server = Starlette(routes=_routes(), middleware=[Middleware(SecurityHeaders), Middleware(IdentityMiddleware)])
+    server.state.wijkflow = app
+    server.state.session_key = key if key is not None else session_key(app)
+    server.state.limiter = limiter or RateLimiter()
+    server.state.jinja = _environment()
+    server.state.oidc = {}  # the provider's discovery document and keys, fetched once (web/auth.py)
+    errors.install(server)
+    return server

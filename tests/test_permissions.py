@@ -172,7 +172,8 @@ def event_count(db: Path) -> int:
 def test_every_cli_command_has_a_row_in_the_matrix():
     missing = cli_commands() - set(permissions.MATRIX)
     assert not missing, f"add these commands to wijkflow/permissions.py and tests/test_permissions.py: {missing}"
-    assert set(ARGS) == set(permissions.MATRIX)
+    # login/logout touch no database (this computer's sign-in): tests/test_remote_cli.py runs them against a server.
+    assert set(ARGS) == set(permissions.MATRIX) - set(permissions.CLIENT)
 
 
 def test_readme_shows_the_matrix():

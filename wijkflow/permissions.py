@@ -97,9 +97,14 @@ WRITE = {
     "people edit": frozenset({"admin"}),
 }
 
-MATRIX: dict[str, frozenset[str]] = {**{k: frozenset(v) for k, v in READ.items()}, **WRITE}
+# This computer's sign-in to a server (issue 18): no database; the server decides what the token may do.
+CLIENT = {"login": EVERYONE, "logout": EVERYONE}
+
+MATRIX: dict[str, frozenset[str]] = {**{k: frozenset(v) for k, v in READ.items()}, **WRITE, **CLIENT}
 
 NOTES = {
+    "login": "on this computer: stores a token of the person who confirmed it (or whose token was given)",
+    "logout": "on this computer: forgets the token and revokes it on the server",
     "approve": "the role the criterion names, by default approver; never a deliverable you completed yourself",
     "people add": "anyone until the first admin is added, to bootstrap",
     "people forget": "anyone but an auditor may erase themselves; never the last admin",

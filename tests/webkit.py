@@ -107,11 +107,11 @@ class Served(str):
     server: uvicorn.Server
 
 
-def serve_in_thread(web: Starlette, app: App, *, port: int | None = None, log_config: Any = None) -> Served:
-    """Run `web` under uvicorn on 127.0.0.1 in a daemon thread; stop it with stop_served()."""
+def serve_plain(asgi: Any, *, port: int | None = None) -> Served:
+    """Run an ASGI app under uvicorn on 127.0.0.1 in a daemon thread; stop it with stop_served()."""
     port = port or free_port()
-    config = uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                            log_config=log_config, lifespan="off")
+    config = uvicorn.Config(asgi, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                            log_config=None, lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
@@ -121,8 +121,15 @@ def serve_in_thread(web: Starlette, app: App, *, port: int | None = None, log_co
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.01)
     url = Served(f"http://127.0.0.1:{port}")
-    url.web, url.app, url.server = web, app, server
+    url.server = server
     url.thread = thread  # type: ignore[attr-defined]
+    return url
+
+
+def serve_in_thread(web: Starlette, app: App, *, port: int | None = None) -> Served:
+    """The web app under uvicorn on 127.0.0.1 (see serve_plain), with .web and .app attached."""
+    url = serve_plain(web, port=port)
+    url.web, url.app = web, app
     return url
 
 

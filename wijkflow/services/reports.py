@@ -49,12 +49,22 @@ def _stays(events: list[dict[str, Any]], fallback_phase: str, fallback_since: da
 
 
 def aanpak_report(app: App, ref: str, path: str, *, force: bool = False) -> dict[str, Any]:
+    target = _target(app, path, force)
+    data = aanpak_data(app, ref)
+    html = render("report_aanpak.html.j2", **data)
+    return {**_write(app, target, html, force), "what": f"report on {data['a']['name']}"}
+
+
+def aanpak_data(app: App, ref: str, *, locale: str = LOCALE) -> dict[str, Any]:
+    """What the report on one aanpak shows (also the web's aanpak page): the aanpak as `show` sees it,
+    its history, the gates passed, the timeline, the indicators with their charts, the programme.
+
+    Text that is not the definition's own (gate reasons, event sentences) is in `locale`."""
     # Built from the existing read use-cases, each its own read transaction: a change landing in
     # between could show in one part and not yet in another. The timeline, the gates passed and
     # the history all come from the same list of events, so they always agree with each other.
-    target = _target(app, path, force)
     now = app.now()
-    a = show_aanpak(app, ref, locale=LOCALE)
+    a = show_aanpak(app, ref, locale=locale)
     events = history(app, ref)
     with app.db.read() as conn:
         row = store.find_aanpak(conn, ref)
@@ -75,7 +85,7 @@ def aanpak_report(app: App, ref: str, path: str, *, force: bool = False) -> dict
                "reason": e["reason"], "override": bool(e["payload"].get("override")),
                "label": e["payload"].get("label", ""),
                "criteria": [{**c, "at": local_iso(datetime.fromisoformat(c["at"]), app.tz) if c.get("at") else None,
-                             "why": gates.snapshot_why(c, LOCALE)}
+                             "why": gates.snapshot_why(c, locale)}
                             for c in e["payload"].get("gate", [])]}
               for e in events if e["type"] == "phase_changed"]
     indicators = []
@@ -86,10 +96,9 @@ def aanpak_report(app: App, ref: str, path: str, *, force: bool = False) -> dict
                            "target": i.target, "direction": i.direction,
                            "measurements": [{"date": d.isoformat(), "value": v} for d, v in own],
                            "chart": charts.indicator_chart(i.baseline, i.target, own, start=i.baseline_date)})
-    html = render("report_aanpak.html.j2", a=a, events=[{**e, "what": describe(e)} for e in events],
-                  passed=passed, timeline=timeline, indicators=indicators, chain=chain, programme=programme,
-                  generated=local_iso(now, app.tz), closed=a["phase"] in final)
-    return {**_write(app, target, html, force), "what": f"report on {a['name']}"}
+    return {"a": a, "events": [{**e, "what": describe(e, locale)} for e in events], "passed": passed,
+            "timeline": timeline, "indicators": indicators, "chain": chain, "programme": programme,
+            "generated": local_iso(now, app.tz), "closed": a["phase"] in final}
 
 
 def _programme(app: App, ref: str, row: Any, definition: Any, indicator_labels: dict[str, str]) -> dict[str, Any]:

@@ -214,6 +214,7 @@ from . import (  # noqa: E402,F401 - registers the commands
     migrate_commands,
     programme_commands,
     reminder_commands,
+    serve_commands,
     zgw_commands,
 )
 from .complete import attach  # noqa: E402 - after every command is registered

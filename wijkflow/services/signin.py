@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from .. import store
 from ..app import App
 from ..errors import Conflict, InvalidInput, NotAllowed, NotFound
-from ..i18n import t
+from ..i18n import N_, t
 from ..store import signin as sql
 from .common import clean_email, clean_name
 
@@ -34,6 +34,17 @@ CLI_LOGIN_MINUTES = 10
 TOKEN_TOUCH_SECONDS = 60  # last_used_at is written at most this often per token (not a write per request)
 # User codes people type: no 0/O, 1/I/L, so a code read aloud or off a screen is typed right.
 _CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+LINKS_OFF = N_("Sign-in links by email are switched off here (setting login_links).")
+LINKS_NEED_URL = N_("Sign-in links need the setting server_url (the address people open), so that a link never "
+                    "points at another host.")
+
+# Why a sign-in link is refused (marked for the catalogue: the page shows them in the visitor's language).
+LINK_INVALID = N_("This sign-in link is not valid; ask for a new one.")
+LINK_USED = N_("This sign-in link was used already; a link works once. Ask for a new one.")
+LINK_EXPIRED = N_("This sign-in link has expired (a link works 15 minutes); ask for a new one.")
+LINK_OTHER_BROWSER = N_("Open the sign-in link in the same browser in which you asked for it.")
 
 
 class SignedIn(NamedTuple):
@@ -168,9 +179,11 @@ def revoke_token(app: App, acting_email: str | None, token_id: int) -> dict[str,
     with app.db.write() as conn:
         person = _holder(conn, acting_email)
         row = sql.token(conn, token_id)
-        if row is None or (row.person_id != person.id and person.role != "admin"):
-            # Someone else's token is "not found" to a non-admin: ids of others' tokens are not for them to learn.
-            raise NotFound(f"No token {token_id} of yours; `wijkflow token list` shows them.")
+        if row is None:
+            raise NotFound(f"No token {token_id}; `wijkflow token list` shows yours.")
+        if row.person_id != person.id and person.role != "admin":
+            raise NotAllowed(f"Token {token_id} is not yours; only an administrator may revoke another person's "
+                             "token.")
         if row.revoked_at is not None:
             raise Conflict(f"Token {token_id} was revoked already; nothing was changed.")
         sql.revoke_token(conn, row.id, now)
@@ -230,16 +243,20 @@ def _link_message(app: App, person: Any, url: str, now: datetime) -> Any:
                          locale=lang)
 
 
-def send_login_link(app: App, email: str, browser_nonce: str, *, base_url: str | None = None) -> None:
+def send_login_link(app: App, email: str, browser_nonce: str) -> None:
     """Mail a one-time sign-in link to `email` if it is a known person; nothing at all otherwise.
 
     The answer is the same either way (None), so nobody learns whether an address is known. The link
     works once, for LINK_MINUTES, and only in the browser holding `browser_nonce` (its hash is stored).
     It goes through the configured mailer (SMTP, or .eml files in the outbox directory) after the
-    transaction, directly: a sign-in link cannot wait for the reminder sweep.
+    transaction, directly: a sign-in link cannot wait for the reminder sweep. The link points at
+    settings.server_url, never at the Host a request named (or anyone could have links to their own
+    host mailed to people, with a secret bound to their own browser in it).
     """
     if not app.settings.login_links:
-        raise NotAllowed("Sign-in links by email are switched off here (setting login_links).")
+        raise NotAllowed(LINKS_OFF)
+    if not app.settings.server_url:
+        raise NotAllowed(LINKS_NEED_URL)
     if not browser_nonce:
         raise InvalidInput("No browser to bind the link to.")
     try:
@@ -255,7 +272,7 @@ def send_login_link(app: App, email: str, browser_nonce: str, *, base_url: str |
             return None
         sql.insert_login_link(conn, secret_hash=digest(secret), browser_hash=digest(browser_nonce),
                               person_id=person.id, now=now, expires=now + timedelta(minutes=LINK_MINUTES))
-    base = (app.settings.server_url or base_url or "").rstrip("/")
+    base = app.settings.server_url.rstrip("/")
     msg = _link_message(app, person, f"{base}/aanmelden/link/{secret}", now)
     from ..reminders.mailers import mailer_for
 
@@ -275,16 +292,16 @@ def use_login_link(app: App, secret: str, browser_nonce: str) -> Any:
     with app.db.write() as conn:
         link = sql.login_link(conn, digest(secret)) if secret else None
         if link is None:
-            raise NotAllowed("This sign-in link is not valid; ask for a new one.")
+            raise NotAllowed(LINK_INVALID)
         if link.used_at is not None:
-            raise NotAllowed("This sign-in link was used already; a link works once. Ask for a new one.")
+            raise NotAllowed(LINK_USED)
         if link.expires_at <= now:
-            raise NotAllowed(f"This sign-in link has expired (it works {LINK_MINUTES} minutes); ask for a new one.")
+            raise NotAllowed(LINK_EXPIRED)
         if not browser_nonce or not secrets.compare_digest(link.browser_hash, digest(browser_nonce)):
-            raise NotAllowed("Open the sign-in link in the same browser in which you asked for it.")
+            raise NotAllowed(LINK_OTHER_BROWSER)
         person: Any = sql.person_row(conn, link.person_id)
         if not _live(person) or not sql.use_login_link(conn, link.id, now):
-            raise NotAllowed("This sign-in link is not valid; ask for a new one.")
+            raise NotAllowed(LINK_INVALID)
     return person
 
 

@@ -121,3 +121,49 @@ def create_app(app: App, *, key: bytes | None = None, limiter: RateLimiter | Non
     server.state.oidc = {}  # the provider's discovery document and keys, fetched once (web/auth.py)
     errors.install(server)
     return server
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def serving_plan(app: App, *, host: str, port: int, insecure_cookies: bool = False) -> dict[str, Any]:
+    """What `wijkflow serve` will do, decided once from the settings and the flags (and applied to `app`):
+    the address, whether cookies are Secure, where links point, and what to tell the person starting it.
+
+    Trying it out (the default: 127.0.0.1, no server_url): plain http on this computer, so cookies without
+    Secure (a browser would not send them back otherwise) and links to http://127.0.0.1:PORT. Behind a
+    reverse proxy with https, server_url says so and cookies stay Secure. An explicit cookie_secure setting
+    is followed as given."""
+    settings = app.settings
+    local = host in LOOPBACK
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{port}"
+    notes: list[str] = []
+    public = settings.server_url or ""
+    explicit = "cookie_secure" in settings.sources
+    if insecure_cookies:
+        settings.cookie_secure = False
+        notes.append("Cookies without Secure (--insecure-cookies): use this only for plain http on a trusted network.")
+    elif not explicit and local and not public.startswith("https://"):
+        settings.cookie_secure = False
+        notes.append(f"Cookies without Secure, because this is plain http on this computer only ({url}); behind "
+                     "an https reverse proxy set server_url (WIJKFLOW_SERVER_URL=https://...) and they are Secure.")
+    elif settings.cookie_secure and not public.startswith("https://"):
+        notes.append("Cookies are Secure, so browsers send them back over https only: serve behind an https reverse "
+                     "proxy and set server_url (WIJKFLOW_SERVER_URL=https://...), or for plain http on a trusted "
+                     "network set WIJKFLOW_COOKIE_SECURE=false.")
+    if not public and local:
+        settings.server_url = url
+    elif not public:
+        notes.append("Set server_url (WIJKFLOW_SERVER_URL) to the address people open: sign-in links are refused "
+                     "without it, so that a link can never point at another host.")
+    ways = []
+    if settings.oidc_issuer and settings.oidc_client_id:
+        ways.append(f"through the identity provider {settings.oidc_issuer} (redirect URI "
+                    f"{(settings.server_url or url).rstrip('/')}/aanmelden/oidc/terug)")
+    if settings.login_links:
+        where = (f"by SMTP via {settings.smtp_host}" if settings.smtp_host
+                 else f"as .eml files into {settings.outbox_dir} (no smtp_host set)")
+        ways.append(f"with a one-time link by email, sent {where}")
+    return {"url": url, "public_url": settings.server_url or url, "cookie_secure": settings.cookie_secure,
+            "notes": notes, "sign_in": ways, "key_file": str(session_key_path(app))}

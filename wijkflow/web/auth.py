@@ -176,16 +176,15 @@ def _known_person(wf: Any, email: str) -> Any:
 
 # --- sign-in links ---
 
-LINK_SENT = N_("If {email} belongs to someone known here, a sign-in link is on its way to it. Open it in this "
-               "browser within 15 minutes.")
-LINKS_OFF = N_("Sign-in links by email are switched off here.")
 
 
 async def link_request(request: Request) -> Response:
     wf = _app(request)
     form = await checked_form(request)
     if not wf.settings.login_links:
-        return _refused(request, LINKS_OFF, status=404)
+        return _refused(request, signin.LINKS_OFF, status=404)
+    if not wf.settings.server_url:
+        return _refused(request, signin.LINKS_NEED_URL, status=503)
     email = str(form.get("email") or "").strip().lower()[:254]
     if not email:
         raise InvalidInput("An email address is needed.")
@@ -193,7 +192,7 @@ async def link_request(request: Request) -> Response:
     next_path = local_path(str(form.get("next") or "/"))
     nonce = browser_nonce(request)
     # Sent after the answer: the page comes back as fast for an unknown address as for a known one.
-    task = BackgroundTask(_send_link, wf, email, nonce, _base_url(request))
+    task = BackgroundTask(_send_link, wf, email, nonce)
     response = page(request, "aanmelden_verstuurd.html.j2", email=email)
     response.background = task
     response.headers.append("set-cookie", cookie_header(
@@ -202,9 +201,9 @@ async def link_request(request: Request) -> Response:
     return response
 
 
-def _send_link(wf: Any, email: str, nonce: str, base: str) -> None:
+def _send_link(wf: Any, email: str, nonce: str) -> None:
     try:
-        signin.send_login_link(wf, email, nonce, base_url=base)
+        signin.send_login_link(wf, email, nonce)
     except WijkflowError as exc:  # a mail server that is down: logged, the page said nothing either way
         log.error("sign-in link not sent: %s", exc)
 

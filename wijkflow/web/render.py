@@ -100,7 +100,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "audit_verify_run": "Controleer nu", "audit_none": "Geen gebeurtenissen gevonden.",
         "audit_shown": "De eerste {n} gevonden gebeurtenissen; de CSV bevat ze allemaal.",
         "aanpak": "Wijkaanpak", "type": "Soort", "footer": "wijkflow · gegevens van uw gemeente",
-        "not_found": "Deze pagina bestaat niet.",
+        "not_found": "Deze pagina bestaat niet.", "days_n": "{n} dagen", "now": "nu",
         # The chrome of _base.html.j2, by the catalogue's English msgid (AUTH's pages render it too).
         "Skip to content": "Naar de inhoud", "My tasks": "Mijn taken", "Portfolio": "Portefeuille",
         "Audit": "Audit", "Signed in as {name}": "Aangemeld als {name}", "Sign out": "Afmelden",
@@ -177,7 +177,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "audit_verify_run": "Check now", "audit_none": "No events found.",
         "audit_shown": "The first {n} events found; the CSV holds them all.",
         "aanpak": "Wijkaanpak", "type": "Type", "footer": "wijkflow · your municipality's data",
-        "not_found": "This page does not exist.",
+        "not_found": "This page does not exist.", "days_n": "{n} days", "now": "now",
     },
 }
 

@@ -88,6 +88,32 @@ class Browser:
 
         return str(self.driver.find_element(By.TAG_NAME, "h1").text)
 
+    def section(self, heading_id: str) -> str:
+        """The text of the section labelled by the heading with this id (aria-labelledby)."""
+        from selenium.webdriver.common.by import By
+
+        found = self.driver.find_elements(By.CSS_SELECTOR, f"section[aria-labelledby={heading_id}]")
+        if not found:
+            raise AssertionError(f"{self.name}: no section '{heading_id}' on {self.url}:\n{self.text()}")
+        return str(found[0].text)
+
+    def fact(self, label: str) -> str:
+        """The value beside a bold label in a list of facts (<li><b>Fase</b>Initiëren</li>)."""
+        from selenium.webdriver.common.by import By
+
+        for li in self.driver.find_elements(By.CSS_SELECTOR, "li"):
+            bold = li.find_elements(By.CSS_SELECTOR, "b")
+            if bold and bold[0].text.strip().casefold() == label.casefold():  # CSS may show it in capitals
+                return str(li.text)[len(bold[0].text):].strip()
+        raise AssertionError(f"{self.name}: no fact '{label}' on {self.url}:\n{self.text()}")
+
+    def cookie(self, name: str) -> dict:
+        found = self.driver.get_cookie(name)
+        if found is None:
+            names = [c["name"] for c in self.driver.get_cookies()]
+            raise AssertionError(f"{self.name}: no cookie {name}; there are {names}")
+        return dict(found)
+
     def shot(self, step: str) -> Path:
         """A screenshot of the whole page (as tall as its content) named after the step."""
         from selenium.webdriver.common.by import By

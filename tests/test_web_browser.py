@@ -1,5 +1,14 @@
 """A real browser (Debian's chromium through Selenium and chromedriver) using the served app as people do.
 
+The scenario of issue 18: a stuurgroep member signs in through the OpenID provider (the test provider
+on 127.0.0.1, its own login form filled in the browser), finds the approval waiting on "Mijn taken",
+opens the aanpak, confirms and approves; then the projectleider, in a second browser with its own
+cookies, signs in and moves the aanpak to its next phase. The test asserts what a person sees (the
+Dutch texts, the new phase) and what the database says (the services' `show_aanpak` and history).
+
+One server and one database for the module (uvicorn in a thread on 127.0.0.1, the real clock, since
+the provider's id_tokens carry real times); SQLite only: the pages' behaviour on PostgreSQL is
+covered by the page tests, and a browser per engine would double the slowest module.
 Screenshots of every step go into the test's tmp directory, or WIJKFLOW_SCREENSHOTS=DIR.
 """
 
@@ -9,9 +18,143 @@ import http.server
 import logging
 import threading
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
-from browserkit import browser_session  # noqa: F401  (the fixture)
+from browserkit import Browser, browser_session  # noqa: F401  (the fixture)
+from conftest import ADMIN, PL, SG1, SG2, WR
+from oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider, oidc_provider  # noqa: F401  (the fixture)
+from webkit import Served, build, serve_in_thread, stop_served
+
+from wijkflow import services
+from wijkflow.app import App
+
+APPROVAL = "lokaal_contract_akkoord"
+APPROVAL_LABEL = "Lokaal contract goedgekeurd door de stuurgroep"
+EVIDENCE = "https://hengelo.example/stukken/lokaal-contract.pdf"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, oidc_provider: Provider) -> Iterator[Served]:  # noqa: F811
+    """Wijkaanpak Noord waiting for the stuurgroep's approval of its lokaal contract (every other deliverable
+    of Initiëren done), served with the test OpenID provider as the way to sign in."""
+    base = tmp_path_factory.mktemp("site")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_DATA_HOME", str(base / "xdg-data"))  # the audit signing key, never in $HOME
+        app = App.open(str(base / "wijkflow.db"), outbox_dir=str(base / "outbox"), cookie_secure=False,
+                       oidc_issuer=oidc_provider.issuer, oidc_client_id=CLIENT_ID, oidc_client_secret=CLIENT_SECRET)
+        app.db.init()
+        services.add_person(app, ADMIN, name="Ada Admin", role="admin")
+        services.add_person(app, PL, name="Fleur Mensink", acting=ADMIN)
+        services.add_person(app, WR, name="Erna Biezenaar", acting=ADMIN)
+        services.add_person(app, SG1, name="Robert Olde Heuvel", acting=ADMIN)
+        services.add_person(app, SG2, name="Jennifer Havinga", locale="en", acting=ADMIN)
+        slug = services.create_aanpak(app, "Wijkaanpak Noord", wijk="Noord", gemeente="Hengelo", leader=PL,
+                                      coordinators=(WR,), approvers=(SG1, SG2), acting=PL)["slug"]
+        for key in ("coalitie", "analyse_visie", "instrumenten_financiering"):
+            services.complete(app, slug, key, evidence=f"Notitie {key}", acting=PL)
+        services.complete(app, slug, "lokaal_contract", evidence=EVIDENCE, acting=PL)
+        served = serve_in_thread(build(app), app)
+        served.slug = slug  # type: ignore[attr-defined]
+        try:
+            yield served
+        finally:
+            stop_served(served)
+            app.close()
+
+
+def sign_in_with_oidc(b: Browser, site: Served, provider: Provider, email: str, *, fill_form: bool) -> None:
+    """From a page that needs a sign-in, through the provider and back, as the person does it."""
+    b.wait_for(lambda b: "/aanmelden" in b.url, "the sign-in page")
+    assert b.heading() == "Aanmelden"
+    b.shot("aanmelden")
+    provider.login_as(None if fill_form else email)
+    b.click("Aanmelden met het account van uw organisatie")
+    if fill_form:  # the provider's own login page (a real one would ask a password too)
+        b.wait_for(lambda b: b.url.startswith(provider.issuer), "the identity provider")
+        assert b.heading() == "Test-IdP"
+        b.fill("email", email)
+        b.shot("identity provider")
+        b.click("Log in")
+    b.wait_for(lambda b: b.url.startswith(str(site)) and "/aanmelden" not in b.url, "the way back from the provider")
+
+
+def test_a_stuurgroep_member_approves_in_the_browser_and_the_projectleider_advances(
+        browser_session, site: Served, oidc_provider: Provider) -> None:  # noqa: F811
+    app, slug = site.app, site.slug  # type: ignore[attr-defined]
+    aanpak_url = f"{site}/aanpak/{slug}"
+
+    # --- Robert, stuurgroep member: signs in at the provider, finds the approval on Mijn taken ---
+    with browser_session("robert") as b:
+        b.open(f"{site}/")
+        sign_in_with_oidc(b, site, oidc_provider, SG1, fill_form=True)
+        assert b.url == f"{site}/"
+        assert b.heading() == "Mijn taken"
+        tasks = b.section("h-approvals")
+        assert "Goedkeuren" in tasks and APPROVAL_LABEL in tasks and "Wijkaanpak Noord (Noord)" in tasks
+        assert "Aangemeld als Robert Olde Heuvel" in b.text()
+        b.shot("mijn taken")
+        cookie = b.cookie("wijkflow_session")
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]  # plain http here
+
+        b.click("Wijkaanpak Noord", within="section[aria-labelledby=h-approvals]")
+        assert b.url == aanpak_url and b.heading() == "Wijkaanpak Noord"
+        assert "Initiëren" in b.fact("Fase")
+        assert "Poort naar Ontwerpen" in b.text() and EVIDENCE in b.text()
+        b.shot("aanpak voor goedkeuren")
+
+        b.click(f"Goedkeuren: {APPROVAL_LABEL}")
+        assert b.url == f"{aanpak_url}/goedkeuren/{APPROVAL}"
+        assert f"U keurt ‘{APPROVAL_LABEL}’ goed voor Wijkaanpak Noord." in b.text()
+        assert services.show_aanpak(app, slug)["gates"][0]["passed"] is False  # only looking writes nothing
+        b.fill("comment", "Akkoord namens de stuurgroep.")
+        b.shot("bevestigen")
+        b.click("Ja, goedkeuren")
+
+        b.wait_for(lambda b: "klaar=approved" in b.url, "the aanpak page after approving")
+        assert b.heading() == "Wijkaanpak Noord"
+        assert "Goedgekeurd. Het staat in de historie." in b.text()
+        assert "Akkoord namens de stuurgroep." in b.text()
+        b.shot("goedgekeurd")
+
+        b.open(f"{site}/")
+        assert APPROVAL_LABEL not in b.text()  # nothing left to approve there
+        b.shot("mijn taken daarna")
+
+    gate = services.show_aanpak(app, slug)["gates"][0]
+    given = next(c for c in gate["criteria"] if c["key"] == APPROVAL)
+    assert given["met"] and given["by"]["email"] == SG1 and given["comment"] == "Akkoord namens de stuurgroep."
+    assert gate["passed"] is True
+    approved = [e for e in services.history(app, slug) if e["type"] == "criterion_approved"]
+    assert [e["actor"]["email"] for e in approved] == [SG1]
+
+    # --- Fleur, projectleider, in another browser: signs in, moves the aanpak on ---
+    with browser_session("fleur") as b:
+        b.open(f"{site}/")
+        sign_in_with_oidc(b, site, oidc_provider, PL, fill_form=False)
+        assert b.heading() == "Mijn taken"
+        ready = b.section("h-advance")
+        assert "Klaar voor de volgende fase" in ready and "Wijkaanpak Noord (Noord) → Ontwerpen" in ready
+        b.shot("mijn taken projectleider")
+
+        b.click("Naar de volgende fase", within="section[aria-labelledby=h-advance]")
+        assert "U zet Wijkaanpak Noord van Initiëren naar Ontwerpen." in b.text()
+        b.shot("bevestigen volgende fase")
+        b.click("Ja, naar de volgende fase")
+
+        b.wait_for(lambda b: "klaar=advanced" in b.url, "the aanpak page after advancing")
+        assert "De aanpak is naar de volgende fase gegaan." in b.text()
+        assert "Ontwerpen" in b.fact("Fase")
+        b.shot("volgende fase")
+
+    shown = services.show_aanpak(app, slug)
+    assert (shown["phase"], shown["phase_label"]) == ("design", "Ontwerpen")
+    moved = [e for e in services.history(app, slug) if e["type"] == "phase_changed"]
+    assert [(e["to_phase"], e["actor"]["email"]) for e in moved] == [("design", PL)]
+
+
+# --- the browser itself, without the app: when this fails, the environment is at fault, not wijkflow ---
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +165,7 @@ def static_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                       encoding="utf-8")
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw) -> None:
+        def __init__(self, *a: Any, **kw: Any) -> None:
             super().__init__(*a, directory=str(root), **kw)
 
         def log_message(self, *args: object) -> None:
@@ -45,5 +188,5 @@ def test_the_browser_runs_headless_here_without_downloading_anything(
         b.open(static_page)
         assert b.heading() == "Mijn taken"
         assert "Één goedkeuring wacht." in b.text()
-        shot = b.shot("proef")
+        shot: Path = b.shot("proef")
     assert shot.stat().st_size > 1000

@@ -64,11 +64,18 @@ def session_cookie(app: App, email: str, *, key: bytes = TEST_KEY, method: str =
     return SESSION_COOKIE, sign(key, secret, "session")
 
 
+def set_cookie(client: TestClient, name: str, value: str) -> None:
+    """Put a cookie in the client's jar as the server's Set-Cookie would (replacing one of that name): the jar
+    files cookies of a host without dots, like testserver, under HOST.local."""
+    client.cookies.delete(name)
+    client.cookies.set(name, value, domain="testserver.local", path="/")
+
+
 def login_as(client: TestClient, app: App, email: str, *, method: str = "link") -> str:
     """Sign `email` in on this client with a real session; the session's secret (for tests that need it)."""
     key: bytes = client.app.state.session_key  # type: ignore[attr-defined]
     name, value = session_cookie(app, email, key=key, method=method)
-    client.cookies.set(name, value, domain="testserver.local")
+    set_cookie(client, name, value)
     secret = unsign(key, value, "session")
     assert secret is not None
     return secret

@@ -6,7 +6,7 @@ CLI over HTTP), each a module with `routes`. Around them: security headers and t
 (security.py), the visitor (identity.py), and wijkflow's errors as HTTP answers (errors.py).
 
 `page(request, template, **context)` renders a template of web/templates with the visitor, the CSRF
-field and `t()` in the visitor's language (Dutch unless they chose English).
+field and `t()` in the visitor's language (Dutch unless they chose English), through web/render.py.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from platformdirs import user_data_dir
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -28,9 +27,9 @@ from starlette.routing import BaseRoute
 from ..app import App
 from ..config import APP_NAME
 from ..errors import StorageError, shorten
-from ..i18n import normal_locale, t
+from ..i18n import normal_locale
 from . import errors
-from .identity import IdentityMiddleware, csrf_input, visitor
+from .identity import IdentityMiddleware, visitor
 from .security import RateLimiter, SecurityHeaders
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -73,27 +72,17 @@ def session_key(app: App, *, create: bool = True) -> bytes:
     return key
 
 
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-
-
 def language(request: HTTPConnection) -> str:
     who = visitor(request)
     return normal_locale(who.locale if who else None)
 
 
 def page(request: HTTPConnection, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-    """A template of web/templates as a page: with `visitor`, `csrf_input`, `lang` and `t(msgid, **params)`."""
-    lang = language(request)
-    env: jinja2.Environment = request.app.state.jinja
+    """A template of web/templates as a page, through the pages' one renderer (web/render.py): with `visitor`,
+    `csrf_input`, `lang` and `t(text, **params)` in the visitor's language (the catalogue's Dutch, or English)."""
+    from .render import render  # the pages' module; imported late, since it imports this package's identity
 
-    def text(msgid: str, **params: Any) -> str:
-        return t(lang, msgid, **params)
-
-    html = env.get_template(template).render(request=request, visitor=visitor(request),
-                                             csrf_input=lambda: csrf_input(request), lang=lang, t=text, **context)
-    return HTMLResponse(html, status_code=status)
+    return render(request, template, status=status, **context)  # type: ignore[arg-type]
 
 
 def _routes() -> list[BaseRoute]:
@@ -117,7 +106,6 @@ def create_app(app: App, *, key: bytes | None = None, limiter: RateLimiter | Non
     server.state.wijkflow = app
     server.state.session_key = key if key is not None else session_key(app)
     server.state.limiter = limiter or RateLimiter()
-    server.state.jinja = _environment()
     server.state.oidc = {}  # the provider's discovery document and keys, fetched once (web/auth.py)
     errors.install(server)
     return server

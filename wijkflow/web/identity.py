@@ -37,7 +37,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import NotAllowed
-from .errors import CsrfRefused, LoginRequired
+from .errors import CsrfRefused, LoginRequired, TooManyAttempts
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,8 @@ def visitor(request: HTTPConnection) -> Visitor | None:
 def require_visitor(request: HTTPConnection) -> Visitor:
     who = visitor(request)
     if who is None:
+        if request.scope.get("state", {}).get("throttled"):
+            raise TooManyAttempts(minutes=request.scope["state"]["throttled"])
         refused = request.scope.get("state", {}).get("token_refused")
         raise LoginRequired(refused or "Sign in first.")
     return who
@@ -196,14 +198,17 @@ class IdentityMiddleware:
         state["visitor"] = None
         if api:
             auth = conn.headers.get("authorization", "")
-            if auth[:7].lower() == "bearer ":
+            limiter = server.state.limiter
+            address = f"ip:{conn.client.host if conn.client else '?'}"
+            if auth[:7].lower() == "bearer " and limiter.blocked(address):
+                state["throttled"] = limiter.minutes_left()  # guessing tokens: wrong ones count as attempts
+            elif auth[:7].lower() == "bearer ":
                 try:
                     found = await run_in_threadpool(signin.token_sign_in, wf, auth[7:].strip())
                     state["visitor"] = _visitor_of(found, "token", "")
                 except NotAllowed as exc:
                     state["token_refused"] = exc.message
-                    limiter = server.state.limiter
-                    limiter.hit(f"ip:{conn.client.host if conn.client else '?'}")
+                    limiter.hit(address)
         else:
             secret = unsign(key, conn.cookies.get(SESSION_COOKIE), "session")
             if secret is not None:

@@ -115,11 +115,10 @@ class Browser:
         return dict(found)
 
     def shot(self, step: str) -> Path:
-        """A screenshot of the whole page (as tall as its content) named after the step."""
-        from selenium.webdriver.common.by import By
-
-        height = self.driver.find_element(By.TAG_NAME, "body").size["height"]
-        self.driver.set_window_size(1280, max(700, min(int(height) + 40, 4000)))
+        """A screenshot of the whole page (the window made as tall as the content) named after the step."""
+        height, chrome = self.driver.execute_script(
+            "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]")
+        self.driver.set_window_size(1280, max(700, min(int(height) + int(chrome), 6000)))
         slug = re.sub(r"[^a-z0-9]+", "-", step.lower()).strip("-")
         path = self.shots / f"{next(self.numbers):02d}-{self.name}-{slug}.png"
         self.driver.save_screenshot(str(path))

@@ -333,3 +333,22 @@ def test_stylesheet_is_served(world: World) -> None:
 def test_admin_and_auditor_get_the_portfolio_and_an_admin_sees_audit_links(world: World) -> None:
     assert 'href="/audit"' in world.client(ADMIN).get("/portefeuille").text
     assert 'href="/audit"' not in world.client(PL).get("/portefeuille").text
+
+
+# --- mail links to the pages ---
+
+
+@pytest.mark.parametrize("rule", ["fase_stagneert", "wacht_op_goedkeuring", "klaar_voor_volgende_fase",
+                                  "fase_gewijzigd"])
+def test_mail_links_to_the_aanpak_page_when_the_server_address_is_known(app, aanpak: str, rule: str) -> None:
+    from wijkflow.services.reminders import preview_mail
+
+    assert "/aanpak/" not in preview_mail(app, aanpak, rule)["text"]  # no server_url: no link, as before
+    app.settings.server_url = "https://wijkflow.hengelo.example/"
+    for to in (PL, SG1, SG2):  # Dutch and English
+        mail = preview_mail(app, aanpak, rule, to=to)
+        link = f"https://wijkflow.hengelo.example/aanpak/{aanpak}"
+        assert link in mail["text"] and f'<a href="{link}">' in mail["html"]
+        tasks = 'href="https://wijkflow.hengelo.example/"'
+        # Mijn taken too when the message asks for an approval or goes to an approver
+        assert (tasks in mail["html"]) == (rule == "wacht_op_goedkeuring" or mail["role"] == "approver")

@@ -101,12 +101,17 @@ def resolve(argv: list[str], start: int = 0) -> tuple[list[str], click.Command, 
     words: list[str] = []
     i = start
     while isinstance(cmd, click.Group) and i < len(argv):
-        sub = cmd.commands.get(argv[i])
+        # The group's own resolve_command: `measure REF KEY VALUE` is a command of the group `measure`.
+        try:
+            _name, sub, rest = cmd.resolve_command(click.Context(cmd, resilient_parsing=True), argv[i:])
+        except click.UsageError:
+            break
         if sub is None:
             break
-        words.append(argv[i])
+        consumed = len(argv) - i - len(rest)
+        words.extend(argv[i:i + consumed])
+        i += consumed
         cmd = sub
-        i += 1
     return words, cmd, i
 
 
@@ -207,8 +212,8 @@ def parse(argv: list[str], env: dict[str, str] | os._Environ[str] = os.environ) 
     if server is None:
         return None
     words, cmd, start = resolve(argv, i)
-    if not words or isinstance(cmd, click.Group) or words[0] in CLIENT_SIDE:
-        return None  # click's own usage errors and group help; login/logout talk to the server themselves
+    if not words or words[0] in CLIENT_SIDE:
+        return None  # click's own error for an unknown command; login/logout talk to the server themselves
     if any(a in ("-h", "--help") for a in argv[start:]):
         return None
     why = local_only(words)
@@ -429,7 +434,9 @@ def describe(arg: FileArg) -> dict[str, Any]:
         state["kind"] = "link"
     elif os.path.isdir(path):
         state["kind"] = "dir"
-        state["entries"] = sorted(os.listdir(path))[:10_000] if arg.direction == OUT else []
+        # An output directory's top level, directories marked with a trailing /: the command sees what is there.
+        state["entries"] = sorted(e.name + ("/" if e.is_dir() else "") for e in os.scandir(path))[:10_000] \
+            if arg.direction == OUT else []
     elif os.path.isfile(path):
         size = os.path.getsize(path)
         if size > MAX_UPLOAD:

@@ -137,8 +137,11 @@ def _set_up(slot: Path, arg: FileArg, state: dict[str, Any]) -> Path:
         path.mkdir()
         entries = state.get("entries") or []
         for entry in entries[:MAX_ENTRIES] if arg.direction == OUT else []:
-            # An output directory that is not empty: the command sees that it is not (names only).
-            (path / _safe_name(entry)).touch()
+            # An output directory that is not empty: the command sees what is there (names only, no content).
+            if str(entry).endswith("/"):
+                (path / _safe_name(str(entry).rstrip("/"))).mkdir(exist_ok=True)
+            else:
+                (path / _safe_name(entry)).touch()
     elif kind == "link" and arg.direction == OUT:
         path.symlink_to(slot / "nowhere")
     elif kind == "other" and arg.direction == OUT:
@@ -202,6 +205,7 @@ def run_command(app: App, who: Visitor, argv: list[str], files: dict[str, Any], 
             path = _set_up(workdir / str(arg.index), arg, state if isinstance(state, dict) else {"kind": "missing"})
             argv[arg.index] = arg.prefix + str(path)
             shown.append((str(path), arg.value))
+            shown.append((str(path.parent), os.path.dirname(arg.value.rstrip("/")) or "."))
             if arg.direction == OUT:
                 outputs.append((arg.index, path, _snapshot(path)))
         token = _CAPTURE.set((out, err))

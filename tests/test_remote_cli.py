@@ -1,0 +1,398 @@
+"""The CLI against a server (issue 18): `wijkflow --server URL ...` gives what a local run gives.
+
+One real server for the module (uvicorn on 127.0.0.1, in a thread) over its own SQLite file; beside
+it a second file, set up the same way, that the same commands run on locally. Every command runs as
+a user runs it (the installed `wijkflow`, a subprocess), once locally with WIJKFLOW_USER and once
+remotely with that person's token; stdout, stderr and the exit code must be the same. Both sides
+read one fixed clock, so even times and event ids agree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from conftest import ADMIN, AUDITOR, PL, SG1, SG2, WR, wijkflow_command
+from webkit import build, serve_in_thread, stop_served
+
+from wijkflow import services
+from wijkflow.app import App
+from wijkflow.cli.remote import FILE_ARGS, LOCAL_ONLY, MAX_UPLOAD
+from wijkflow.services import signin
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Europe/Amsterdam")).astimezone(UTC)
+REF = "wijkaanpak-noord"
+PEOPLE = [(ADMIN, "Ada Admin", "admin"), (AUDITOR, "Otto Auditor", "auditor"), (PL, "Fleur Mensink", None),
+          (WR, "Erna Biezenaar", None), (SG1, "Robert Olde Heuvel", None), (SG2, "Jennifer Havinga", None)]
+PORTFOLIO = ("name,wijk,gemeente,workflow,phase,since,leader,indicators\n"
+             f"Wijkaanpak Berflo Es,Berflo Es,Hengelo,wijkaanpak,execute,2025-09-01,{PL},actieve_bewoners=12->20\n")
+
+
+@dataclass
+class World:
+    url: str
+    server_app: App
+    local_db: Path
+    home: Path  # XDG dirs of the subprocesses
+    local_cwd: Path
+    remote_cwd: Path
+    tokens: dict[str, str]
+
+
+def _set_up(app: App) -> dict[str, str]:
+    app.db.init()
+    services.add_person(app, ADMIN, name="Ada Admin", role="admin")
+    for email, name, role in PEOPLE[1:]:
+        services.add_person(app, email, name=name, role=role, acting=ADMIN)
+    # Tokens in both databases, so that both histories hold the same events (token_created).
+    return {email: signin.create_token(app, email, "tests")["token"] for email, _n, _r in PEOPLE}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("remote")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_DATA_HOME", str(root / "xdg-data"))
+        local = App.open(str(root / "local.db"), clock=lambda: NOW, outbox_dir=str(root / "outbox-local"))
+        _set_up(local)
+        local.close()
+        served = App.open(str(root / "server.db"), clock=lambda: NOW, outbox_dir=str(root / "outbox-server"))
+        tokens = _set_up(served)
+        served.settings.cookie_secure = False
+        url = serve_in_thread(build(served), served)
+        w = World(url=str(url), server_app=served, local_db=root / "local.db", home=root,
+                  local_cwd=root / "here-local", remote_cwd=root / "here-remote", tokens=tokens)
+        for cwd in (w.local_cwd, w.remote_cwd):
+            cwd.mkdir()
+            (cwd / "portfolio.csv").write_text(PORTFOLIO, encoding="utf-8")
+        try:
+            yield w
+        finally:
+            stop_served(url)
+            served.close()
+
+
+def _env(w: World, extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKFLOW_") and not k.endswith("_PROXY")
+           and k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+    env.update({"XDG_DATA_HOME": str(w.home / "xdg-data"), "XDG_CONFIG_HOME": str(w.home / "xdg-config"),
+                "COLUMNS": "100", "BROWSER": "true"})
+    env.update(extra)
+    return env
+
+
+def local(w: World, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = _env(w, {"WIJKFLOW_DATABASE_URL": str(w.local_db), "WIJKFLOW_NOW": NOW.isoformat(),
+                   "WIJKFLOW_OUTBOX_DIR": str(w.home / "outbox-local"), "WIJKFLOW_USER": user or ""})
+    return subprocess.run([*wijkflow_command(), *args], env=env, cwd=w.local_cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def remote(w: World, *args: str, user: str | None = None, env: dict[str, str] | None = None,
+           stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    extra = {"WIJKFLOW_SERVER": w.url}
+    if user:
+        extra["WIJKFLOW_TOKEN"] = w.tokens[user]
+    extra.update(env or {})
+    return subprocess.run([*wijkflow_command(), *args], env=_env(w, extra), cwd=w.remote_cwd, capture_output=True,
+                          text=True, timeout=120, input=stdin)
+
+
+def same(w: World, *args: str, user: str | None = None, code: int = 0) -> subprocess.CompletedProcess[str]:
+    """Run args locally and remotely as `user`: the same exit code (`code`), stdout and stderr."""
+    here = local(w, *args, user=user)
+    there = remote(w, *args, user=user or PL)
+    assert (there.returncode, there.stdout, there.stderr) == (here.returncode, here.stdout, here.stderr), args
+    assert here.returncode == code, (args, here.stderr)
+    return there
+
+
+def test_the_cli_suites_main_scenario_gives_the_same_output_remotely(world):
+    w = world
+    same(w, "new", "Wijkaanpak Noord", "--wijk", "Noord", "--gemeente", "Hengelo", "--leader", PL,
+         "--coordinator", WR, "--approver", SG1, user=PL)
+    same(w, "assign", REF, SG2, "--role", "approver", user=PL)
+    same(w, "assign", REF, PL, "--role", "approver", user=PL)
+    r = same(w, "advance", REF, user=PL, code=3)
+    assert r.stderr.startswith("Error: Wijkaanpak Noord cannot move from initiate to design: 5 criteria are not met.")
+    same(w, "advance", REF, "--format", "json", user=PL, code=3)  # the JSON error on stderr
+    for key in ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering"):
+        same(w, "complete", REF, key, "--evidence", f"{key}.pdf", user=PL)
+    r = same(w, "approve", REF, "lokaal_contract_akkoord", user=PL, code=5)  # four-eyes
+    assert "four-eyes" in r.stderr
+    same(w, "approve", REF, "lokaal_contract_akkoord", user=WR, code=5)  # not an approver
+    same(w, "approve", REF, "lokaal_contract_akkoord", "--comment", "akkoord", user=SG1)  # another person's token
+    same(w, "gate", REF)
+    same(w, "gate", REF, "--format", "json")
+    same(w, "advance", REF, "--dry-run", user=PL)
+    r = same(w, "advance", REF, "--format", "json", user=PL)
+    assert json.loads(r.stdout)["to"] == "design"
+    same(w, "indicator", "add", REF, "bewoners", "--label", "Actieve bewoners", "--baseline", "40", "--target", "60",
+         user=WR)
+    same(w, "measure", REF, "bewoners", "55", "--date", "2026-03-02", "--source", "telling", user=WR)
+    same(w, "measure", REF, "bewoners", "abc", user=WR, code=2)
+    same(w, "indicators", REF)
+    same(w, "history", REF)
+    same(w, "history", REF, "--format", "csv")
+    r = same(w, "history", REF, "--format", "json")
+    assert [e["type"] for e in json.loads(r.stdout)][-1] == "measurement_recorded"
+    r = same(w, "show", REF, "--format", "json")
+    assert json.loads(r.stdout)["phase"] == "design"
+    same(w, "show", REF)
+    same(w, "list")
+    same(w, "show", "bestaat-niet", code=4)
+    same(w, "show", "bestaat-niet", "--format", "json", code=4)
+    same(w, "people", "list", "--format", "json")
+    same(w, "show", code=2)  # click's own usage error, from the same command tree
+    same(w, "nocommand", code=2)
+
+
+def test_an_uploaded_file_imports_as_the_local_file_does(world):
+    w = world
+    same(w, "import", "portfolio.csv", "--dry-run", user=PL)
+    r = same(w, "import", "portfolio.csv", user=PL)
+    assert "Berflo Es" in r.stdout
+    same(w, "import", "missing.csv", user=PL, code=local(w, "import", "missing.csv", user=PL).returncode)
+    (w.local_cwd / "bad.yaml").write_text("name: x\nphases: [\n", encoding="utf-8")
+    (w.remote_cwd / "bad.yaml").write_text("name: x\nphases: [\n", encoding="utf-8")
+    r = same(w, "workflows", "validate", "bad.yaml", code=2)
+    assert "bad.yaml" in r.stderr and "wf-cli-" not in r.stderr  # the path as typed, not the server's
+
+
+def test_a_report_and_an_export_are_written_where_the_command_line_says(world):
+    w = world
+    same(w, "new", "Wijkaanpak Zuid", "--wijk", "Zuid", "--leader", PL, user=PL)
+    same(w, "report", "wijkaanpak-zuid", "--html", "rapport.html")
+    assert (w.remote_cwd / "rapport.html").read_bytes() == (w.local_cwd / "rapport.html").read_bytes()
+    same(w, "report", "wijkaanpak-zuid", "--html", "rapport.html")  # its own earlier report: replaced
+    for cwd in (w.local_cwd, w.remote_cwd):
+        (cwd / "notes.html").write_text("mine", encoding="utf-8")
+    r = same(w, "report", "wijkaanpak-zuid", "--html", "notes.html", code=2)  # someone else's file: refused
+    assert "notes.html already exists and is not a wijkflow report" in r.stderr
+    assert (w.remote_cwd / "notes.html").read_text(encoding="utf-8") == "mine"
+    same(w, "report", "wijkaanpak-zuid", "--html", "geen-map/rapport.html",
+         code=local(w, "report", "wijkaanpak-zuid", "--html", "geen-map/rapport.html").returncode)
+    same(w, "export", "wijkaanpak-zuid", "--zgw-zaak", "zaak", "--rsin", "002220647")
+    files = sorted(p.relative_to(w.local_cwd / "zaak").as_posix() for p in (w.local_cwd / "zaak").rglob("*")
+                   if p.is_file())
+    assert files and files == sorted(p.relative_to(w.remote_cwd / "zaak").as_posix()
+                                     for p in (w.remote_cwd / "zaak").rglob("*") if p.is_file())
+    for name in files:
+        assert (w.remote_cwd / "zaak" / name).read_bytes() == (w.local_cwd / "zaak" / name).read_bytes()
+    same(w, "export", "wijkaanpak-zuid", "--zgw-zaak", "zaak", "--rsin", "002220647",
+         code=local(w, "export", "wijkaanpak-zuid", "--zgw-zaak", "zaak", "--rsin", "002220647").returncode)
+
+
+def test_as_db_and_config_are_refused_with_a_server(world):
+    r = remote(world, "--as", SG1, "approve", REF, "lokaal_contract_akkoord", user=PL)
+    assert r.returncode == 5
+    assert r.stderr == ("Error: --as is refused with --server: the server acts as the person the token belongs to "
+                        "(sign in as someone else with `wijkflow login`).\n")
+    r = remote(world, "--db", "x.db", "list", user=PL)
+    assert (r.returncode, r.stderr) == (2, "Error: --db is refused with --server: the server uses its own database.\n")
+    r = remote(world, "--config", "w.toml", "list", user=PL)
+    assert r.returncode == 2 and r.stderr.startswith("Error: --config is refused with --server")
+
+
+@pytest.mark.parametrize(("name", "args"), [("init", ()), ("db current", ()), ("db backup", ("x.db",)), ("demo", ()),
+                                          ("config", ()), ("scheduler run", ("--once",))])
+def test_commands_on_the_database_itself_are_refused_remotely(world, name, args):
+    r = remote(world, *name.split(), *args, user=ADMIN)
+    assert r.returncode == 2
+    assert r.stderr == (f"Error: `wijkflow {name}` {LOCAL_ONLY[name.split()[0]]}, so it runs only where the database "
+                        "is, not through --server.\n")
+    assert r.stdout == ""
+
+
+def test_the_server_refuses_them_too_and_never_reads_its_own_files_by_a_clients_path(world, tmp_path):
+    headers = {"Authorization": f"Bearer {world.tokens[ADMIN]}"}
+    r = httpx.post(world.url + "/api/cli", json={"argv": ["db", "current"]}, headers=headers)
+    assert r.status_code == 400 and r.json()["exit_code"] == 2
+    r = httpx.post(world.url + "/api/cli", json={"argv": ["--as", PL, "list"]}, headers=headers)
+    assert r.status_code == 400
+    secret = tmp_path / "server-only.yaml"
+    secret.write_text(Path(__file__).resolve().parents[1].joinpath("workflows", "wijkaanpak.yaml")
+                      .read_text(encoding="utf-8"), encoding="utf-8")
+    r = httpx.post(world.url + "/api/cli", json={"argv": ["workflows", "validate", str(secret)]}, headers=headers)
+    answer = r.json()
+    assert answer["exit_code"] != 0 and str(secret) in answer["stderr"]  # not found: it was not sent
+
+
+def test_without_a_token_one_sentence_and_exit_5(world):
+    r = remote(world, "list")
+    assert r.returncode == 5
+    assert r.stderr == (f"Error: You are not signed in to {world.url}: run `wijkflow login {world.url}` "
+                        "(or set WIJKFLOW_TOKEN).\n")
+    r = remote(world, "list", "--format", "json")
+    assert r.returncode == 5 and json.loads(r.stderr)["type"] == "NotAllowed"
+
+
+def _both(w: World, change: Callable[[App], Any]) -> Any:
+    """Make the same change in the local database too, so both histories stay alike."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_DATA_HOME", str(w.home / "xdg-data"))
+        other = App.open(str(w.local_db), clock=lambda: NOW)
+        try:
+            change(other)
+        finally:
+            other.close()
+    return change(w.server_app)
+
+
+def test_a_revoked_or_expired_token_is_refused(world):
+    w = world
+    made = _both(w, lambda a: signin.create_token(a, SG2, "weg"))
+    env = {"WIJKFLOW_TOKEN": made["token"]}
+    assert remote(w, "list", env=env).returncode == 0
+    _both(w, lambda a: signin.revoke_token(a, SG2, made["id"]))
+    r = remote(w, "list", env=env)
+    assert r.returncode == 5
+    assert r.stderr == (f"Error: The server at {w.url} did not accept your token (expired, revoked or unknown); "
+                        f"sign in again with `wijkflow login {w.url}`.\n")
+    later = _both(w, lambda a: signin.create_token(a, SG2, "verloopt", days=1))
+    assert remote(w, "list", env={"WIJKFLOW_TOKEN": later["token"]}).returncode == 0
+    with w.server_app.db.write() as conn:
+        conn.execute(sa.text("UPDATE api_token SET expires_at = :t WHERE id = :i"),
+                     {"t": datetime(2026, 3, 1, tzinfo=UTC).isoformat(), "i": later["id"]})
+    r = remote(w, "list", env={"WIJKFLOW_TOKEN": later["token"]})
+    assert r.returncode == 5 and "did not accept your token" in r.stderr
+
+
+def test_an_unreachable_server_is_one_sentence_and_exit_1(world):
+    r = remote(world, "list", user=PL, env={"WIJKFLOW_SERVER": "http://127.0.0.1:9"})
+    assert r.returncode == 1
+    assert r.stderr.startswith("Error: Cannot reach the wijkflow server at http://127.0.0.1:9 (")
+    assert len(r.stderr.splitlines()) == 1
+
+
+def _credentials(w: World) -> Path:
+    return w.home / "xdg-config" / "wijkflow" / "credentials.json"
+
+
+def test_login_with_a_token_keeps_it_mode_0600_and_commands_use_it(world):
+    w = world
+    r = remote(w, "login", w.url, "--token", "-", stdin=w.tokens[SG1] + "\n", env={"WIJKFLOW_SERVER": ""})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"Signed in to {w.url} as Robert Olde Heuvel <{SG1}>; the token is kept in ")
+    path = _credentials(w)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert json.loads(path.read_text())["servers"][w.url]["email"] == SG1
+    assert w.tokens[SG1] not in r.stdout + r.stderr
+    r = remote(w, "--server", w.url, "people", "list", env={"WIJKFLOW_SERVER": ""})
+    assert r.returncode == 0, r.stderr
+    path.chmod(0o644)
+    try:
+        r = remote(w, "list")
+        assert r.returncode == 5
+        assert r.stderr == (f"Error: {path} can be read by others (mode 644): wijkflow does not use a token others "
+                            f"could copy; run `chmod 600 {path}` or sign in again.\n")
+    finally:
+        path.chmod(0o600)
+    r = remote(w, "login", w.url, "--token", "wf_not-a-real-token")
+    assert r.returncode == 5 and "did not accept this token" in r.stderr
+
+
+def test_login_in_the_browser_then_logout_revokes_the_token(world):
+    w = world
+    env = _env(w, {"WIJKFLOW_SERVER": w.url})
+    proc = subprocess.Popen([*wijkflow_command(), "login", w.url, "--no-browser"], env=env, cwd=w.remote_cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith(f"Open {w.url}/cli/koppelen in your browser, sign in, and enter the code ")
+        code = line.rstrip().rstrip(".").rsplit(" ", 1)[1]
+        # The person confirms on the page (web/auth.py, tested there); here the same service call.
+        signin.cli_login_approve(w.server_app, WR, code)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert f"as Erna Biezenaar <{WR}>" in out
+    token = json.loads(_credentials(w).read_text())["servers"][w.url]["token"]
+    assert token not in out + err + line
+    r = remote(w, "people", "list", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    r = remote(w, "logout")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.endswith("and revoked on the server.\n")
+    assert w.url not in json.loads(_credentials(w).read_text())["servers"]
+    assert remote(w, "list", env={"WIJKFLOW_TOKEN": token}).returncode == 5
+    r = remote(w, "logout", w.url)
+    assert (r.returncode, r.stdout) == (0, f"Not signed in to {w.url}; nothing changed.\n")
+
+
+def test_a_file_over_the_upload_limit_is_refused_in_one_sentence(world):
+    big = world.remote_cwd / "groot.csv"
+    with big.open("wb") as f:
+        f.truncate(MAX_UPLOAD + 1)
+    try:
+        r = remote(world, "import", "groot.csv", user=PL)
+    finally:
+        big.unlink()
+    assert r.returncode == 2
+    assert r.stderr == ("Error: groot.csv is 21.0 MB; the server takes files up to 20 MB (run the command where "
+                        "the database is).\n")
+
+
+def test_concurrent_commands_each_get_their_own_output(world):
+    procs = [subprocess.Popen([*wijkflow_command(), *args], env=_env(world, {"WIJKFLOW_SERVER": world.url,
+                                                                          "WIJKFLOW_TOKEN": world.tokens[PL]}),
+                              cwd=world.remote_cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for args in [("show", REF, "--format", "json"), ("people", "list", "--format", "json")] * 3]
+    outs = [p.communicate(timeout=60) for p in procs]
+    for i, (out, err) in enumerate(outs):
+        assert procs[i].returncode == 0 and err == ""
+        data = json.loads(out)
+        assert (isinstance(data, dict) and data["slug"] == REF) if i % 2 == 0 else isinstance(data, list)
+
+
+def test_remote_show_loads_neither_sqlalchemy_nor_pydantic(world):
+    r = remote(world, "show", REF, user=PL, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert r.returncode == 0
+    imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
+    assert imported, "no import timing: -X importtime did not run"
+    assert not {m for m in imported if m.split(".")[0] in ("sqlalchemy", "pydantic", "sqlmodel", "alembic")}
+    assert not {m for m in imported if m in ("wijkflow.app", "wijkflow.config", "http.client")}
+
+
+def test_every_file_parameter_is_known_to_the_bridge():
+    """A new command taking a path must say whether it is read or written, or the server would open its own file."""
+    import click
+
+    from wijkflow.cli import cli
+
+    def walk(cmd: click.Command, words: tuple[str, ...]) -> Iterator[tuple[str, click.Parameter]]:
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                yield from walk(sub, (*words, name))
+        else:
+            for p in cmd.params:
+                yield " ".join(words), p
+
+    pathlike = {"FILE", "DIR", "PATH", "NAME|PATH", "OLD-CHECKPOINT"}
+    for name, param in walk(cli, ()):
+        if name.split(" ")[0] in LOCAL_ONLY or name in LOCAL_ONLY:
+            continue
+        if isinstance(param.type, click.Path | click.File) or (param.metavar or "") in pathlike:
+            assert param.name in FILE_ARGS.get(name, {}), f"{name} {param.name}: add it to remote.FILE_ARGS"
+
+
+def test_the_client_starts_fast_enough_to_matter():
+    """Not timed (the benchmark is): the path to the client imports nothing the server needs."""
+    code = ("import sys, wijkflow.cli.remote as r; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy','pydantic','starlette')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "[]", out.stderr

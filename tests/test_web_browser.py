@@ -99,13 +99,15 @@ def test_a_stuurgroep_member_approves_in_the_browser_and_the_projectleider_advan
         assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]  # plain http here
 
         b.click("Wijkaanpak Noord", within="section[aria-labelledby=h-approvals]")
-        assert b.url == aanpak_url and b.heading() == "Wijkaanpak Noord"
+        b.wait_for(lambda b: b.url == aanpak_url, "the aanpak page")
+        assert b.heading() == "Wijkaanpak Noord"
         assert "Initiëren" in b.fact("Fase")
         assert "Poort naar Ontwerpen" in b.text() and EVIDENCE in b.text()
         b.shot("aanpak voor goedkeuren")
 
         b.click(f"Goedkeuren: {APPROVAL_LABEL}")
-        assert b.url == f"{aanpak_url}/goedkeuren/{APPROVAL}"
+        b.wait_for(lambda b: b.url == f"{aanpak_url}/goedkeuren/{APPROVAL}", "the confirmation page")
+        assert b.heading() == "Goedkeuren"
         assert f"U keurt ‘{APPROVAL_LABEL}’ goed voor Wijkaanpak Noord." in b.text()
         assert services.show_aanpak(app, slug)["gates"][0]["passed"] is False  # only looking writes nothing
         b.fill("comment", "Akkoord namens de stuurgroep.")
@@ -139,6 +141,8 @@ def test_a_stuurgroep_member_approves_in_the_browser_and_the_projectleider_advan
         b.shot("mijn taken projectleider")
 
         b.click("Naar de volgende fase", within="section[aria-labelledby=h-advance]")
+        b.wait_for(lambda b: "/volgende-fase" in b.url, "the confirmation page")
+        assert b.heading() == "Naar de volgende fase"
         assert "U zet Wijkaanpak Noord van Initiëren naar Ontwerpen." in b.text()
         b.shot("bevestigen volgende fase")
         b.click("Ja, naar de volgende fase")

@@ -10,6 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+import subprocess
+import sys
+import zipfile
 from collections.abc import Iterator
 
 import pytest
@@ -169,7 +172,8 @@ def test_portfolio_lists_and_filters(world: World, noord: str) -> None:
     assert bad.status_code == 404 and "nergens" in bad.text  # the service names the phases there are
 
 
-def test_audit_query_export_and_verify_for_an_auditor(world: World, noord: str) -> None:
+def test_audit_query_export_and_verify_for_an_auditor(world: World, noord: str,
+                                                     tmp_path_factory: pytest.TempPathFactory) -> None:
     c = world.client(AUDITOR)
     r = c.get("/audit", params={"aanpak": noord, "type": "phase_changed"})
     assert r.status_code == 200
@@ -191,6 +195,20 @@ def test_audit_query_export_and_verify_for_an_auditor(world: World, noord: str) 
     assert out.exit_code == 0
     assert r.text == out.stdout
     assert rows[0][0] == "id" and len(rows) == 1 + len(services.history(cli, noord))
+    r = c.get("/audit/bundel.zip", params={"aanpak": noord})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    bundle = zipfile.ZipFile(io.BytesIO(r.content))
+    assert sorted(bundle.namelist()) == sorted(f"wijkflow-audit/{n}" for n in (
+        "events.jsonl", "proofs.jsonl", "checkpoint.txt", "selection.txt", "key.txt", "verify.py"))
+    out = tmp_path_factory.mktemp("bundle")
+    bundle.extractall(out)
+    from wijkflow.services.audit_log import ensure_key
+
+    key = out / "received-key.txt"  # the key as received separately: the installation's own
+    key.write_text(ensure_key(world.app)["key"] + "\n")
+    checked = subprocess.run([sys.executable, str(out / "wijkflow-audit" / "verify.py"), str(out / "wijkflow-audit"),
+                              "--key", str(key)], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
     r = c.get("/audit/controle")
     assert r.status_code == 200
     head = services.audit.head(world.app) if hasattr(services, "audit") else None

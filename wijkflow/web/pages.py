@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import date
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -245,6 +246,28 @@ def audit_export(request: Request) -> Response:
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
+def audit_bundle(request: Request) -> Response:
+    """`audit export --bundle` as a download: the same bundle (events, proofs, signed checkpoint, key, verifier),
+    zipped. Made in a temporary directory that is gone when the answer is."""
+    _auditor(request)
+    import tempfile
+    import zipfile
+
+    from ..services.audit_bundle import export_bundle
+
+    with tempfile.TemporaryDirectory(prefix="wijkflow-bundle-") as tmp:
+        root = f"{tmp}/wijkflow-audit"
+        export_bundle(_app(request), root, **_audit_filters(request))
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for path in sorted(Path(root).rglob("*")):
+                if path.is_file():
+                    z.write(path, str(path.relative_to(tmp)))
+    name = f"wijkflow-audit-{date.today().isoformat()}.zip"
+    return Response(buf.getvalue(), media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
 def audit_verify(request: Request) -> Response:
     _auditor(request)
     from ..services.audit import head, verify
@@ -263,6 +286,7 @@ routes: list[BaseRoute] = [
     Route("/portefeuille", portfolio_page, name="portfolio"),
     Route("/audit", audit_page, name="audit"),
     Route("/audit/export.csv", audit_export, name="audit_export"),
+    Route("/audit/bundel.zip", audit_bundle, name="audit_bundle"),
     Route("/audit/controle", audit_verify, name="audit_verify"),
     Route("/aanpak/{ref}", aanpak_page, name="aanpak"),
     *[r for path, form in FORMS.items() for r in (

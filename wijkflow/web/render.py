@@ -94,7 +94,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "aanpakken_count": "{n} wijkaanpakken", "no_aanpakken": "Geen wijkaanpakken gevonden.",
         "audit_title": "Audit", "audit_query": "Gebeurtenissen zoeken", "audit_type": "Soort gebeurtenis",
         "audit_actor": "Door (e-mail)", "audit_since": "Vanaf", "audit_until": "Tot en met", "search": "Zoeken",
-        "audit_export": "Download als CSV", "audit_verify": "Controle van de historie",
+        "audit_export": "Download als CSV", "audit_bundle": "Download de controlebundel (zip)",
+        "audit_bundle_hint": "De bundel is wat `wijkflow audit export --bundle` schrijft: de gekozen gebeurtenissen "
+                             "met hun bewijzen, een ondertekend controlepunt, de sleutel en een losse controleur "
+                             "(python3 verify.py).", "audit_verify": "Controle van de historie",
         "audit_verify_ok": "De historie klopt: {n} gebeurtenissen gecontroleerd, niets veranderd.",
         "audit_head": "Ketenkop (bewaar deze buiten de database)", "audit_root": "Merkle-wortel",
         "audit_verify_run": "Controleer nu", "audit_none": "Geen gebeurtenissen gevonden.",
@@ -171,7 +174,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "aanpakken_count": "{n} wijkaanpakken", "no_aanpakken": "No wijkaanpakken found.",
         "audit_title": "Audit", "audit_query": "Search events", "audit_type": "Event type",
         "audit_actor": "By (email)", "audit_since": "From", "audit_until": "Up to and including", "search": "Search",
-        "audit_export": "Download as CSV", "audit_verify": "Checking the history",
+        "audit_export": "Download as CSV", "audit_bundle": "Download the audit bundle (zip)",
+        "audit_bundle_hint": "The bundle is what `wijkflow audit export --bundle` writes: the chosen events with "
+                             "their proofs, a signed checkpoint, the key and a standalone verifier "
+                             "(python3 verify.py).", "audit_verify": "Checking the history",
         "audit_verify_ok": "The history verifies: {n} events checked, nothing altered.",
         "audit_head": "Chain head (keep it outside the database)", "audit_root": "Merkle root",
         "audit_verify_run": "Check now", "audit_none": "No events found.",

@@ -218,7 +218,7 @@ def audit_page(request: Request) -> Response:
                                     "sentence")
     return render(request, "audit.html.j2", status=errors.status_of(error) if error else 200, found=found,
                   asked=asked, error=error, values={k: request.query_params.get(k, "") for k in AUDIT_FILTERS},
-                  limit=AUDIT_ROWS, query_string=request.url.query)
+                  limit=AUDIT_ROWS, query_string=request.url.query, event_types=sorted(events.EVENT_TYPES))
 
 
 def audit_export(request: Request) -> Response:

@@ -11,6 +11,7 @@ import email
 import email.policy
 import logging
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -336,9 +337,79 @@ def test_the_access_log_never_holds_a_token_a_link_or_a_code(served, people, oid
         signed_in = browser.get(back)
         assert signed_in.status_code == 303
         browser.post("/aanmelden/link", data={"email": PL, "csrf": "whatever"})
-        browser.get("/aanmelden/link/SECRET-IN-THE-PATH")
+        assert browser.get("/aanmelden/link/SECRET-IN-THE-PATH").status_code == 200
+        deadline = time.monotonic() + 5  # the server writes its line just after the answer went out
+        while "GET /aanmelden/link/" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.01)
     logged = caplog.text
     assert "GET /api/ik 200" in logged and "GET /aanmelden/oidc/terug 303" in logged
     for secret in (token, code, "SECRET-IN-THE-PATH", "state="):
         assert secret not in logged
     assert "GET /aanmelden/link/… 200" in logged
+
+
+# --- `wijkflow serve` ---
+
+
+def test_serve_check_says_what_it_would_do_on_the_embedded_default(run, app, people, tmp_path):
+    r = run("serve", "--check", "--port", "8123", env={"WIJKFLOW_LOGIN_LINKS": "true"})
+    assert r.exit_code == 0, r.stderr
+    assert "Cookies without Secure, because this is plain http on this computer only (http://127.0.0.1:8123)" \
+        in r.stdout
+    assert ("People sign in at http://127.0.0.1:8123/aanmelden with a one-time link by email, sent as .eml files "
+            f"into {tmp_path / 'outbox'} (no smtp_host set).") in r.stdout
+    assert r.stdout.endswith("Would listen on http://127.0.0.1:8123.\n")
+    r = run("serve", "--check", "--host", "0.0.0.0", env={"WIJKFLOW_SERVER_URL": "https://wijkflow.hengelo.example"})
+    assert "Cookies are Secure" not in r.stdout and "Cookies without Secure" not in r.stdout
+    r = run("serve", "--check", "--host", "0.0.0.0")
+    assert "Cookies are Secure, so browsers send them back over https only" in r.stdout
+    assert "Set server_url (WIJKFLOW_SERVER_URL)" in r.stdout
+
+
+def test_serve_starts_with_one_command_and_someone_added_signs_in_with_a_link(tmp_path):
+    """Trying it out: no settings at all, the embedded SQLite database, plain http on 127.0.0.1."""
+    import os
+    import subprocess
+
+    from conftest import wijkflow_command
+    from webkit import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKFLOW_")}
+    env["WIJKFLOW_CONFIG"] = str(tmp_path / "none.toml")
+    (tmp_path / "none.toml").write_text("", encoding="utf-8")
+    port = free_port()
+    server = subprocess.Popen([*wijkflow_command(), "serve", "--port", str(port)], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        said = []
+        for line in server.stdout:  # type: ignore[union-attr]
+            said.append(line)
+            if line.startswith("Listening on"):
+                break
+        assert said[0].startswith("Created the wijkflow database at ") and said[-1] == (
+            f"Listening on http://127.0.0.1:{port} (Ctrl+C stops).\n"), said
+        data = Path(os.environ["XDG_DATA_HOME"]) / "wijkflow"
+        assert (data / "session-key").stat().st_mode & 0o777 == 0o600
+        added = subprocess.run([*wijkflow_command(), "people", "add", PL, "--name", "Fleur", "--role", "admin"],
+                               env=env, capture_output=True, text=True)
+        assert added.returncode == 0, added.stderr
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as browser:
+            form = browser.get("/aanmelden")
+            assert "Secure" not in form.headers["set-cookie"]
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)[1]
+            assert browser.post("/aanmelden/link", data={"email": PL, "csrf": csrf}).status_code == 200
+            deadline = time.monotonic() + 10  # the link goes out just after the page (a background task)
+            while not list((data / "outbox").glob("*.eml")) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            [eml] = (data / "outbox").glob("*.eml")
+            text = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+            link = re.search(rf"http://127.0.0.1:{port}(/aanmelden/link/\S+)",
+                             text.get_body(preferencelist=("plain",)).get_content())[1]  # type: ignore[union-attr]
+            confirm = browser.get(link)
+            secret = re.search(r'name="link" value="([^"]+)"', confirm.text)[1]
+            csrf = re.search(r'name="csrf" value="([^"]+)"', confirm.text)[1]
+            signed_in = browser.post("/aanmelden/link/gebruiken", data={"link": secret, "csrf": csrf})
+            assert signed_in.status_code == 303 and browser.get("/tokens").status_code == 200
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)

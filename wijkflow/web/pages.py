@@ -18,7 +18,6 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from datetime import date
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,12 @@ DONE = ("completed", "approved", "signed", "measured", "advanced")  # ?klaar= on
 def _app(request: Request) -> App:
     app: App = request.app.state.wijkflow
     return app
+
+
+def _today(request: Request) -> str:
+    """The local day by the App's clock (WIJKFLOW_NOW in replays), as the CLI's clock reads it."""
+    app = _app(request)
+    return app.now().astimezone(app.tz).date().isoformat()
 
 
 def _lang(who: Visitor) -> str:
@@ -241,7 +246,7 @@ def audit_export(request: Request) -> Response:
             for _, text in chunks:
                 yield text
 
-    name = f"wijkflow-audit-{date.today().isoformat()}.csv"
+    name = f"wijkflow-audit-{_today(request)}.csv"
     return StreamingResponse(body(), media_type="text/csv; charset=utf-8",
                              headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -263,7 +268,7 @@ def audit_bundle(request: Request) -> Response:
             for path in sorted(Path(root).rglob("*")):
                 if path.is_file():
                     z.write(path, str(path.relative_to(tmp)))
-    name = f"wijkflow-audit-{date.today().isoformat()}.zip"
+    name = f"wijkflow-audit-{_today(request)}.zip"
     return Response(buf.getvalue(), media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 

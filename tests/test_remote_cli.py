@@ -1,9 +1,10 @@
 """The CLI against a server (issue 18): `wijkflow --server URL ...` gives what a local run gives.
 
 One real server for the module (uvicorn on 127.0.0.1, in a thread) over its own SQLite file; beside
-it a second file, set up the same way, that the same commands run on locally. Every command runs as
-a user runs it (the installed `wijkflow`, a subprocess), once locally with WIJKFLOW_USER and once
-remotely with that person's token; stdout, stderr and the exit code must be the same. Both sides
+it a second file, set up the same way, that the same commands run on locally. Every command runs
+remotely as a user runs it (the installed `wijkflow`, a subprocess, with that person's token) and
+locally as tests/test_cli.py runs it (CliRunner, WIJKFLOW_USER); stdout, stderr and the exit code
+must be the same. Both sides
 read one fixed clock, so even times and event ids agree.
 """
 
@@ -24,11 +25,13 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 from conftest import ADMIN, AUDITOR, PL, SG1, SG2, WR, wijkflow_command
 from webkit import build, serve_in_thread, stop_served
 
 from wijkflow import services
 from wijkflow.app import App
+from wijkflow.cli import cli
 from wijkflow.cli.remote import FILE_ARGS, LOCAL_ONLY, MAX_UPLOAD
 from wijkflow.services import signin
 
@@ -94,10 +97,17 @@ def _env(w: World, extra: dict[str, str]) -> dict[str, str]:
 
 
 def local(w: World, *args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = _env(w, {"WIJKFLOW_DATABASE_URL": str(w.local_db), "WIJKFLOW_NOW": NOW.isoformat(),
-                   "WIJKFLOW_OUTBOX_DIR": str(w.home / "outbox-local"), "WIJKFLOW_USER": user or ""})
-    return subprocess.run([*wijkflow_command(), *args], env=env, cwd=w.local_cwd, capture_output=True, text=True,
-                          timeout=120)
+    """The local run, in-process as tests/test_cli.py runs the CLI (the server is idle meanwhile)."""
+    env = {"WIJKFLOW_DATABASE_URL": str(w.local_db), "WIJKFLOW_NOW": NOW.isoformat(), "WIJKFLOW_CONFIG": "",
+           "WIJKFLOW_OUTBOX_DIR": str(w.home / "outbox-local"), "WIJKFLOW_USER": user or "", "COLUMNS": "100",
+           "WIJKFLOW_SERVER": "", "XDG_DATA_HOME": str(w.home / "xdg-data")}
+    here = os.getcwd()
+    os.chdir(w.local_cwd)
+    try:
+        r = CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False, prog_name="wijkflow")
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(args, r.exit_code, r.stdout, r.stderr)
 
 
 def remote(w: World, *args: str, user: str | None = None, env: dict[str, str] | None = None,

@@ -55,11 +55,12 @@ def aanpak_report(app: App, ref: str, path: str, *, force: bool = False) -> dict
     return {**_write(app, target, html, force), "what": f"report on {data['a']['name']}"}
 
 
-def aanpak_data(app: App, ref: str, *, locale: str = LOCALE) -> dict[str, Any]:
+def aanpak_data(app: App, ref: str, *, locale: str = LOCALE, chain: bool = True) -> dict[str, Any]:
     """What the report on one aanpak shows (also the web's aanpak page): the aanpak as `show` sees it,
     its history, the gates passed, the timeline, the indicators with their charts, the programme.
 
-    Text that is not the definition's own (gate reasons, event sentences) is in `locale`."""
+    Text that is not the definition's own (gate reasons, event sentences) is in `locale`. `chain`: also the
+    chain head (counts every event: the report's footer wants it, a page viewed often does not)."""
     # Built from the existing read use-cases, each its own read transaction: a change landing in
     # between could show in one part and not yet in another. The timeline, the gates passed and
     # the history all come from the same list of events, so they always agree with each other.
@@ -72,7 +73,7 @@ def aanpak_data(app: App, ref: str, *, locale: str = LOCALE) -> dict[str, Any]:
         inds = store.indicators(conn, row.id)
         ms = store.measurements(conn, row.id)
     programme = _programme(app, ref, row, definition, {i.key: i.label for i in inds})
-    chain = head(app)
+    chain_head = head(app) if chain else None
     stays = _stays(events, row.phase, row.phase_since, app.tz)
     final = {p.key for p in definition.phases if p.final}
     end = next((s["since"] for s in stays if s["phase"] in final), now)
@@ -97,7 +98,7 @@ def aanpak_data(app: App, ref: str, *, locale: str = LOCALE) -> dict[str, Any]:
                            "measurements": [{"date": d.isoformat(), "value": v} for d, v in own],
                            "chart": charts.indicator_chart(i.baseline, i.target, own, start=i.baseline_date)})
     return {"a": a, "events": [{**e, "what": describe(e, locale)} for e in events], "passed": passed,
-            "timeline": timeline, "indicators": indicators, "chain": chain, "programme": programme,
+            "timeline": timeline, "indicators": indicators, "chain": chain_head, "programme": programme,
             "generated": local_iso(now, app.tz), "closed": a["phase"] in final}
 
 

@@ -172,5 +172,5 @@ def aanpak_page(app: App, ref: str, email: str, *, locale: str = "nl") -> dict[s
     `locale`) and what `email` can do on it now (aanpak_actions)."""
     from .reports import aanpak_data  # the report's module pulls in charts and templates: only pages need it
 
-    data = aanpak_data(app, ref, locale=locale)
+    data = aanpak_data(app, ref, locale=locale, chain=False)
     return {**data, "actions": aanpak_actions(app, ref, email, locale=locale)}

@@ -371,3 +371,23 @@ def test_mail_links_to_the_aanpak_page_when_the_server_address_is_known(app, aan
             assert link in mail["text"] and f'<a href="{link}">' in mail["html"]
             # Mijn taken too when the message asks for an approval or goes to an approver
             assert (tasks in mail["html"]) == (rule == "wacht_op_goedkeuring" or mail["role"] == "approver")
+
+
+def test_a_stopped_aanpak_shows_but_offers_no_form_and_refuses_one(world: World) -> None:
+    from wijkflow.services.status import stop
+
+    slug = world.fresh("Wijkaanpak Gestopt")
+    stop(world.app, slug, reason="Samengevoegd met Noord", acting=PL)
+    c = world.client(PL)
+    page = c.get(f"/aanpak/{slug}")
+    assert page.status_code == 200 and "U kunt hier nu niets doen." in text(page.text)
+    shown = c.get(f"/aanpak/{slug}/opleveren/coalitie")
+    assert "afgesloten of stopgezet" in text(shown.text) and '<form method="post" class="form">' not in shown.text
+    before = world.state()
+    r = form_post(c, f"/aanpak/{slug}/opleveren/coalitie", {"evidence": "Toch"})
+    assert r.status_code == 400 and "Er is niets vastgelegd." in text(r.text)
+    assert world.state() == before
+
+
+def test_an_unknown_criterion_is_a_404(world: World, noord: str) -> None:
+    assert world.client(PL).get(f"/aanpak/{noord}/opleveren/bestaat_niet").status_code == 404

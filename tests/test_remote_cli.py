@@ -27,13 +27,14 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 from conftest import ADMIN, AUDITOR, PL, SG1, SG2, WR, wijkflow_command
-from webkit import build, serve_in_thread, stop_served
+from webkit import TEST_KEY, build, serve_in_thread, session_cookie, stop_served
 
 from wijkflow import services
 from wijkflow.app import App
 from wijkflow.cli import cli
 from wijkflow.cli.remote import FILE_ARGS, LOCAL_ONLY, MAX_UPLOAD
 from wijkflow.services import signin
+from wijkflow.web.identity import csrf_token, unsign
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=ZoneInfo("Europe/Amsterdam")).astimezone(UTC)
 REF = "wijkaanpak-noord"
@@ -324,8 +325,13 @@ def test_login_in_the_browser_then_logout_revokes_the_token(world):
         line = proc.stdout.readline()
         assert line.startswith(f"Open {w.url}/cli/koppelen in your browser, sign in, and enter the code ")
         code = line.rstrip().rstrip(".").rsplit(" ", 1)[1]
-        # The person confirms on the page (web/auth.py, tested there); here the same service call.
-        signin.cli_login_approve(w.server_app, WR, code)
+        # The person, signed in in the browser, confirms the code on the page (web/auth.py).
+        cookie, value = session_cookie(w.server_app, WR)
+        secret = unsign(TEST_KEY, value, "session")
+        assert secret is not None
+        page = httpx.post(w.url + "/cli/koppelen", cookies={cookie: value},
+                          data={"code": code.lower(), "csrf": csrf_token(TEST_KEY, "session|" + secret)})
+        assert page.status_code == 200, page.text
         out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()

@@ -106,14 +106,15 @@ def test_a_form_without_the_right_csrf_token_is_refused_and_nothing_is_written(c
 
 def test_sign_in_attempts_are_limited_per_address_and_per_email(app, people):
     app.settings.server_url = BASE
-    web = build(app, limiter=RateLimiter(limit=3, window=600))
+    web = build(app, limiter=RateLimiter(per_email=3, per_address=3, window=600))
     with TestClient(web, base_url=BASE, client=("10.0.0.1", 5000)) as one:
         for _ in range(3):
             assert one.post("/aanmelden/link", data={"email": f"x{_}@e.example", "csrf": csrf_of(one)}
                             ).status_code == 200
         r = one.post("/aanmelden/link", data={"email": PL, "csrf": csrf_of(one)})
         assert r.status_code == 429 and "Te veel aanmeldpogingen" in r.text
-        assert one.get("/aanmelden/oidc").status_code == 429  # one budget per address for every way in
+        # one budget per address for every way in: the OIDC return counts too
+        assert one.get("/aanmelden/oidc/terug", params={"code": "x", "state": "y"}).status_code == 429
     with TestClient(web, base_url=BASE, client=("10.0.0.2", 5000)) as two, \
             TestClient(web, base_url=BASE, client=("10.0.0.3", 5000)) as three:
         for c in (two, two, three):
@@ -123,7 +124,7 @@ def test_sign_in_attempts_are_limited_per_address_and_per_email(app, people):
 
 
 def test_guessing_bearer_tokens_is_limited_too(app, people):
-    web = build(app, limiter=RateLimiter(limit=3, window=600))
+    web = build(app, limiter=RateLimiter(per_address=3, window=600))
     good = bearer(app, PL)
     with TestClient(web, base_url=BASE) as c:
         for _ in range(3):
@@ -134,10 +135,11 @@ def test_guessing_bearer_tokens_is_limited_too(app, people):
 
 def test_the_rate_limit_window_slides():
     now = [0.0]
-    limiter = RateLimiter(limit=2, window=60, clock=lambda: now[0])
-    assert limiter.hit("ip:a") and limiter.hit("ip:a") and not limiter.hit("ip:a")
+    limiter = RateLimiter(per_email=2, per_address=3, window=60, clock=lambda: now[0])
+    assert limiter.hit("email:a") and limiter.hit("email:a") and not limiter.hit("email:a")
+    assert limiter.hit("ip:a") and limiter.hit("ip:a") and limiter.hit("ip:a") and not limiter.hit("ip:a")
     now[0] = 61
-    assert limiter.hit("ip:a")
+    assert limiter.hit("email:a") and limiter.hit("ip:a")
 
 
 @pytest.mark.sqlite_only

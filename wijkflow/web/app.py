@@ -101,7 +101,8 @@ def _routes() -> list[BaseRoute]:
 
 def create_app(app: App, *, key: bytes | None = None, limiter: RateLimiter | None = None) -> Starlette:
     """The ASGI app over `app` (its database, settings, clock). `key` signs cookies (default: the session key
-    file, made if missing); `limiter` counts sign-in attempts (default: 10 per 10 minutes per address/email)."""
+    file, made if missing); `limiter` counts sign-in attempts (default: per 10 minutes, 10 per email and 100 per
+    client address)."""
     server = Starlette(routes=_routes(), middleware=[Middleware(SecurityHeaders), Middleware(IdentityMiddleware)])
     server.state.wijkflow = app
     server.state.session_key = key if key is not None else session_key(app)

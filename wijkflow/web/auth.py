@@ -124,7 +124,6 @@ def _redirect_uri(request: Request) -> str:
 
 async def oidc_start(request: Request) -> Response:
     try:
-        _throttle(request)
         provider = _provider(request)
         flow = new_flow(local_path(request.query_params.get("next")))
         target = await provider.authorize_url(flow, _redirect_uri(request))

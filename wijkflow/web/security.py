@@ -75,18 +75,26 @@ class SecurityHeaders:
 
 
 class RateLimiter:
-    """At most `limit` attempts per key in a sliding window of `window` seconds, in memory.
+    """At most `per_email` attempts per email address and `per_address` per client address in a sliding window
+    of `window` seconds, in memory.
 
-    Per process: with several server processes behind one proxy each counts on its own (README says so).
-    Keys are `ip:ADDRESS` and `email:ADDRESS`; a key's old attempts are dropped as it is used.
+    The address allows more than the email: a municipality's staff reach the server from one office address
+    (NAT, a proxy), while one person's email is tried by one person. Keys are `ip:ADDRESS` and `email:ADDRESS`;
+    a key's old attempts are dropped as it is used. Per process: with several server processes behind one
+    proxy each counts on its own (README says so).
     """
 
-    def __init__(self, limit: int = 10, window: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit = limit
+    def __init__(self, per_email: int = 10, per_address: int = 100, window: float = 600.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_email = per_email
+        self.per_address = per_address
         self.window = window
         self.clock = clock
         self._hits: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
+
+    def _limit(self, key: str) -> int:
+        return self.per_address if key.startswith("ip:") else self.per_email
 
     def _recent(self, key: str, now: float) -> deque[float]:
         hits = self._hits.setdefault(key, deque())
@@ -101,7 +109,7 @@ class RateLimiter:
             if len(self._hits) > 100_000:  # a flood of distinct keys must not grow memory without end
                 self._hits.clear()
             recents = [self._recent(k, now) for k in keys]
-            if any(len(r) >= self.limit for r in recents):
+            if any(len(r) >= self._limit(k) for k, r in zip(keys, recents, strict=True)):
                 return False
             for r in recents:
                 r.append(now)
@@ -110,7 +118,7 @@ class RateLimiter:
     def blocked(self, *keys: str) -> bool:
         now = self.clock()
         with self._lock:
-            return any(len(self._recent(k, now)) >= self.limit for k in keys)
+            return any(len(self._recent(k, now)) >= self._limit(k) for k in keys)
 
     def minutes_left(self) -> int:
         return max(1, round(self.window / 60))

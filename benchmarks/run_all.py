@@ -32,6 +32,7 @@ def plan(quick: bool) -> dict[str, list[str]]:
         "audit": ["audit.py"] + (["--events", "50000", "--runs", "1"] if quick else ["--runs", "3"]),
         "mail": ["mail.py"] + (["--messages", "100", "--runs", "1"] if quick else ["--runs", "3"]),
         "scheduler_soak": ["scheduler_soak.py"] + (["--messages", "500"] if quick else []),
+        "web_load": ["web_load.py"] + (["--gets", "100", "--posts", "50"] if quick else []),
     }
 
 

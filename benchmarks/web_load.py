@@ -16,11 +16,15 @@ the last byte of the answer.
   completed and awaiting this approval. In-process: services.approve on other aanpakken of the
   same database.
 
+Each in-process call runs from as many threads as there are clients (the same concurrency: the
+web layer's and HTTP's cost is the difference) and from one thread (each call alone: what the
+service itself costs, and what the database does when writers do not queue).
+
 The workload: one aanpak made through the services (projectleider, coordinator, 20 approvers,
 the deliverable completed with evidence), cloned in bulk by SQL (benchmarks/portfolio.py), so
 a few thousand approvable aanpakken take seconds.
 
-    python benchmarks/web_load.py [--clients 20] [--gets 2000] [--posts 1000] [--pg URL] [--no-pg]
+    python benchmarks/web_load.py [--clients 20] [--gets 2000] [--posts 1000] [--pg URL] [--no-pg] [--no-sqlite]
 
 --pg defaults to WIJKFLOW_BENCH_POSTGRES / WIJKFLOW_TEST_POSTGRES (a URL allowed to create
 databases); without one only SQLite runs. The client threads share this process's interpreter,
@@ -354,7 +358,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--gets", type=int, default=2000)
     ap.add_argument("--posts", type=int, default=1000)
-    ap.add_argument("--pg", default=admin_url(), help="PostgreSQL URL allowed to create databases "
+    ap.add_argument("--pg", "--postgres", default=admin_url(), help="PostgreSQL URL allowed to create databases "
                     "[env WIJKFLOW_BENCH_POSTGRES, WIJKFLOW_TEST_POSTGRES]")
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--no-sqlite", action="store_true")

@@ -412,3 +412,31 @@ def test_the_client_starts_fast_enough_to_matter():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy','pydantic','starlette')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_a_server_that_redirects_names_the_address_to_use(world):
+    """http:// behind a proxy that sends everything to https://: one sentence with the address, not 'HTTP 301'."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class Moved(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(308)
+            self.send_header("Location", "https://wijkflow.example" + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = HTTPServer(("127.0.0.1", 0), Moved)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        address = f"http://127.0.0.1:{httpd.server_address[1]}"
+        r = remote(world, "list", user=PL, env={"WIJKFLOW_SERVER": address})
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert r.returncode == 2
+    assert r.stderr == (f"Error: The server at {address} sends requests on to https://wijkflow.example; use that "
+                        "address (`wijkflow login https://wijkflow.example`).\n")

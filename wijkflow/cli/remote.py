@@ -321,13 +321,18 @@ def call(server: str, method: str, path: str, payload: Any = None, token: str | 
     parts = urlsplit(server)
     try:
         if _proxied(parts.scheme):
-            status, raw = _urllib(server + path, method, body if payload is not None else None, headers)
+            status, raw, moved = _urllib(server + path, method, body if payload is not None else None, headers)
         else:
-            status, raw = _socket(server, method, path, body, headers)
+            status, raw, moved = _socket(server, method, path, body, headers)
     except OSError as exc:
         reason = getattr(exc, "reason", None) or exc.strerror or exc
         raise WijkflowError(f"Cannot reach the wijkflow server at {server} ({reason}); check the address "
                             "and that the server runs.") from None
+    if 300 <= status < 400 and moved:
+        # Typically http:// answered with a redirect to https://: name the address to use instead.
+        there = moved[:-len(path)] if moved.endswith(path) else moved
+        raise InvalidInput(f"The server at {server} sends requests on to {there}; use that address "
+                           f"(`wijkflow login {there}`).")
     try:
         answer = json.loads(raw.decode("utf-8")) if raw else None
     except ValueError:
@@ -335,7 +340,8 @@ def call(server: str, method: str, path: str, payload: Any = None, token: str | 
     return status, answer
 
 
-def _socket(server: str, method: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+def _socket(server: str, method: str, path: str, body: bytes,
+            headers: dict[str, str]) -> tuple[int, bytes, str | None]:
     import socket
 
     parts = urlsplit(server)
@@ -377,7 +383,7 @@ def _socket(server: str, method: str, path: str, body: bytes, headers: dict[str,
         rest = _dechunk(rest)
     elif "content-length" in fields:
         rest = rest[:int(fields["content-length"])]
-    return status, rest
+    return status, rest, fields.get("location")
 
 
 def _dechunk(data: bytes) -> bytes:
@@ -392,16 +398,16 @@ def _dechunk(data: bytes) -> bytes:
     return b"".join(out)
 
 
-def _urllib(url: str, method: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
+def _urllib(url: str, method: str, body: bytes | None, headers: dict[str, str]) -> tuple[int, bytes, str | None]:
     import urllib.error
     import urllib.request
 
     req = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=READ_TIMEOUT) as r:
-            return r.status, r.read()
+            return r.status, r.read(), None
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
+        return exc.code, exc.read(), exc.headers.get("location")
 
 
 def refused_sign_in(server: str) -> NotAllowed:

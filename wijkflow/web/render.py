@@ -105,7 +105,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "aanpak": "Wijkaanpak", "type": "Soort", "footer": "wijkflow · gegevens van uw gemeente",
         "not_found": "Deze pagina bestaat niet.", "days_n": "{n} dagen", "now": "nu",
         "status_active": "actief", "status_suspended": "opgeschort", "status_stopped": "stopgezet",
-        "all_types": "alle soorten",
+        "all_types": "alle soorten", "plan": "Wijkontwikkelingsplan", "strengths": "Sterke punten",
+        "bottlenecks": "Knelpunten", "agenda": "Uitvoeringsagenda", "interpretations": "Duiding van de cijfers",
         # The chrome of _base.html.j2, by the catalogue's English msgid (AUTH's pages render it too).
         "Skip to content": "Naar de inhoud", "My tasks": "Mijn taken", "Portfolio": "Portefeuille",
         "Audit": "Audit", "Signed in as {name}": "Aangemeld als {name}", "Sign out": "Afmelden",
@@ -187,7 +188,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "aanpak": "Wijkaanpak", "type": "Type", "footer": "wijkflow · your municipality's data",
         "not_found": "This page does not exist.", "days_n": "{n} days", "now": "now",
         "status_active": "active", "status_suspended": "suspended", "status_stopped": "stopped",
-        "all_types": "all types",
+        "all_types": "all types", "plan": "Neighbourhood development plan", "strengths": "Strengths",
+        "bottlenecks": "Bottlenecks", "agenda": "Agenda", "interpretations": "Reading the figures",
     },
 }
 

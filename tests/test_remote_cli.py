@@ -180,6 +180,12 @@ def test_an_uploaded_file_imports_as_the_local_file_does(world):
     (w.remote_cwd / "bad.yaml").write_text("name: x\nphases: [\n", encoding="utf-8")
     r = same(w, "workflows", "validate", "bad.yaml", code=2)
     assert "bad.yaml" in r.stderr and "wf-cli-" not in r.stderr  # the path as typed, not the server's
+    shipped = Path(__file__).resolve().parents[1].joinpath("workflows", "wijkaanpak.yaml").read_text(encoding="utf-8")
+    for cwd in (w.local_cwd, w.remote_cwd):
+        (cwd / "mijn.yaml").write_text(shipped.replace("label: Wijkaanpak", "label: Mijn aanpak", 1), encoding="utf-8")
+    same(w, "workflows", "validate", "mijn.yaml")
+    r = same(w, "workflows", "show", "mijn.yaml", "--format", "json")
+    assert "wf-cli-" not in r.stdout
 
 
 def test_a_report_and_an_export_are_written_where_the_command_line_says(world):
@@ -236,9 +242,12 @@ def test_the_server_refuses_them_too_and_never_reads_its_own_files_by_a_clients_
     secret = tmp_path / "server-only.yaml"
     secret.write_text(Path(__file__).resolve().parents[1].joinpath("workflows", "wijkaanpak.yaml")
                       .read_text(encoding="utf-8"), encoding="utf-8")
-    r = httpx.post(world.url + "/api/cli", json={"argv": ["workflows", "validate", str(secret)]}, headers=headers)
-    answer = r.json()
-    assert answer["exit_code"] != 0 and str(secret) in answer["stderr"]  # not found: it was not sent
+    for argv in (["workflows", "validate", str(secret)], ["workflows", "show", str(secret)],
+                 ["new", "X", "--wijk", "X", "--leader", PL, f"--workflow={secret}"],
+                 ["workflows", "export", str(secret), "--zgw-zaaktype", str(tmp_path / "out")]):
+        answer = httpx.post(world.url + "/api/cli", json={"argv": argv}, headers=headers).json()
+        assert answer["exit_code"] != 0 and str(secret) in answer["stderr"], argv  # not found: it was not sent
+    assert not (tmp_path / "out").exists()
 
 
 def test_without_a_token_one_sentence_and_exit_5(world):

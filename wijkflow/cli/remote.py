@@ -36,19 +36,21 @@ IN, OUT, IN_IF_PATH = "in", "out", "in-if-path"
 
 # Every parameter that names a file or directory: the client sends what is there, the server puts
 # it in a private directory and passes that path instead. `in-if-path`: a workflow NAME or a YAML
-# file, told apart as definitions.Registry.get does (ends in .yaml/.yml or holds a /).
+# file, told apart as definitions.Registry.get does (ends in .yaml/.yml or holds a /): every
+# parameter that reaches Registry.get or load_file is one.
 FILE_ARGS: dict[str, dict[str, str]] = {
     "import": {"file": IN},
     "measure import": {"file": IN},
     "workflows validate": {"path": IN},
     "new": {"workflow": IN_IF_PATH},
     "migrate": {"workflow": IN_IF_PATH},
+    "workflows show": {"name": IN_IF_PATH},
     "audit verify": {"checkpoint_file": IN},
     "audit prove": {"old_file": IN},
     "report": {"html": OUT},
     "audit export": {"bundle": OUT},
     "export": {"directory": OUT},
-    "workflows export": {"directory": OUT},
+    "workflows export": {"name": IN_IF_PATH, "directory": OUT},
 }
 
 # Commands that work on the database, the settings or the machine themselves: they run where the

@@ -391,3 +391,17 @@ def test_a_stopped_aanpak_shows_but_offers_no_form_and_refuses_one(world: World)
 
 def test_an_unknown_criterion_is_a_404(world: World, noord: str) -> None:
     assert world.client(PL).get(f"/aanpak/{noord}/opleveren/bestaat_niet").status_code == 404
+
+
+def test_approving_twice_is_a_conflict_and_writes_nothing(world: World) -> None:
+    slug = world.fresh("Wijkaanpak Dubbel")
+    world.ready_to_approve(slug)
+    services.approve(world.app, slug, "lokaal_contract_akkoord", comment="Eerste", acting=SG2)
+    c = world.client(SG1)
+    assert "Dit criterium is al vervuld." in text(c.get(f"/aanpak/{slug}/goedkeuren/lokaal_contract_akkoord").text)
+    before = world.state()
+    r = form_post(c, f"/aanpak/{slug}/goedkeuren/lokaal_contract_akkoord", {"comment": "Tweede"})
+    assert r.status_code == 409
+    page = text(r.text)
+    assert "Iemand anders was u voor, of het is al gebeurd." in page and "Jennifer Havinga" in page
+    assert world.state() == before

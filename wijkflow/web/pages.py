@@ -110,7 +110,7 @@ class Form:
                       error_kind=type(error).__name__ if error else None, unmet=unmet,
                       values=defaultdict(str, {k: v for k, v in (form or {}).items()
                                                if k != identity.CSRF_FIELD and isinstance(v, str)}),
-                      gate=gate)
+                      gate=gate, met={c["key"] for g in info["gates"] for c in g["criteria"] if c["met"]})
 
     def get(self, request: Request) -> Response:
         return self.show(request, identity.require_visitor(request))

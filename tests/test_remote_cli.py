@@ -318,6 +318,9 @@ def test_login_with_a_token_keeps_it_mode_0600_and_commands_use_it(world):
         assert r.returncode == 5
         assert r.stderr == (f"Error: {path} can be read by others (mode 644): wijkflow does not use a token others "
                             f"could copy; run `chmod 600 {path}` or sign in again.\n")
+        r = remote(w, "login", w.url, "--token", "-", stdin=w.tokens[SG1] + "\n")  # signing in again mends it
+        assert r.returncode == 0, r.stderr
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
     finally:
         path.chmod(0o600)
     r = remote(w, "login", w.url, "--token", "wf_not-a-real-token")

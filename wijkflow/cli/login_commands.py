@@ -84,7 +84,7 @@ def login(server: str, token: str | None, no_browser: bool) -> None:
         raise InvalidInput("--token is empty; give the token, or `-` to read it from stdin.")
     token = token.strip() if token else _device_flow(url, browser=not no_browser)
     who = _check(url, token)
-    data = read_credentials()
+    data = read_credentials(strict=False)  # written back with mode 0600
     data["servers"][url] = {"token": token, "email": who["email"], "name": who.get("name"),
                             "token_id": who.get("token_id"),
                             "saved": datetime.now(UTC).isoformat(timespec="seconds")}
@@ -104,7 +104,7 @@ def logout(ctx: click.Context, server: str | None) -> None:
     """
     import os
 
-    data = read_credentials()
+    data = read_credentials(strict=False)  # written back with mode 0600
     known = data["servers"]
     chosen = server or ctx.find_root().params.get("server") or os.environ.get("WIJKFLOW_SERVER")
     if not chosen:

@@ -251,8 +251,9 @@ def credentials_path() -> str:
     return os.path.join(platformdirs.user_config_dir("wijkflow", appauthor=False), "credentials.json")
 
 
-def read_credentials() -> dict[str, Any]:
-    """{"servers": {URL: {"token", "email", "saved"}}}; refused when others may read the file."""
+def read_credentials(*, strict: bool = True) -> dict[str, Any]:
+    """{"servers": {URL: {"token", "email", "saved"}}}; refused when others may read the file, unless not
+    `strict` (login and logout, which write it back with mode 0600)."""
     path = credentials_path()
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -260,7 +261,7 @@ def read_credentials() -> dict[str, Any]:
         return {"servers": {}}
     with os.fdopen(fd, "rb") as f:
         mode = os.fstat(f.fileno()).st_mode
-        if os.name == "posix" and mode & 0o077:
+        if strict and os.name == "posix" and mode & 0o077:
             raise NotAllowed(f"{path} can be read by others (mode {mode & 0o777:o}): wijkflow does not use a "
                              f"token others could copy; run `chmod 600 {path}` or sign in again.")
         try:

@@ -263,6 +263,8 @@ async def run(request: Request) -> Response:
     with acting(request, who):
         result = await run_in_threadpool(run_command, request.app.state.wijkflow, who, argv, files,
                                          payload.get("width"))
+    # Security logging: who ran which command through the CLI (its arguments may hold personal data: not logged).
+    log.info("cli %s by person %s: exit %s", " ".join(resolve(argv)[0]) or "?", who.person_id, result["exit_code"])
     return JSONResponse(result)
 
 

@@ -128,6 +128,10 @@ def test_aanpak_page_draws_the_indicator_chart_and_the_timeline(world: World, no
     assert "<polyline" in r.text  # two measurements: a line
     assert '<svg role="img" aria-label="Tijdlijn van de fasen"' in r.text
     assert "nulmeting" in r.text and "streefwaarde" in r.text
+    visits = re.findall(r"<li><strong>([^<]+)</strong>: ([^<]+)</li>", r.text.split('<ol class="visits">')[1])
+    assert [v[0] for v in visits] == ["Initiëren", "Ontwerpen"]  # each visit with its dates, in words too
+    days = services.show_aanpak(world.app, noord)["days_in_phase"]
+    assert visits[0][1] == "2 maart 2026 – 5 maart 2026 (3 dagen)" and visits[1][1].endswith(f"– nu ({days} dagen)")
     assert "style=" not in r.text and "<script" not in r.text  # the CSP allows neither
 
 

@@ -82,6 +82,11 @@ def aanpak_data(app: App, ref: str, *, locale: str = LOCALE, chain: bool = True)
             s["until"] = s["until"] or s["since"]
     lanes = [(p.key, p.label) for p in definition.phases if not p.final]
     timeline = charts.timeline(lanes, [s for s in stays if s["phase"] not in final], end, app.tz)
+    # The same stays as words (the visits of each phase with their dates), for readers who cannot see the chart.
+    visits = [{"phase": s["phase"], "phase_label": definition.phase_label(s["phase"]),
+               "since": local_iso(s["since"], app.tz), "until": local_iso(s["until"], app.tz),
+               "days": gates.calendar_days(s["since"], s["until"] or now), "final": s["phase"] in final}
+              for s in stays]
     passed = [{"at": e["at"], "actor": e["actor"], "from_label": e["from_label"], "to_label": e["to_label"],
                "reason": e["reason"], "override": bool(e["payload"].get("override")),
                "label": e["payload"].get("label", ""),
@@ -98,8 +103,8 @@ def aanpak_data(app: App, ref: str, *, locale: str = LOCALE, chain: bool = True)
                            "measurements": [{"date": d.isoformat(), "value": v} for d, v in own],
                            "chart": charts.indicator_chart(i.baseline, i.target, own, start=i.baseline_date)})
     return {"a": a, "events": [{**e, "what": describe(e, locale)} for e in events], "passed": passed,
-            "timeline": timeline, "indicators": indicators, "chain": chain_head, "programme": programme,
-            "generated": local_iso(now, app.tz), "closed": a["phase"] in final}
+            "timeline": timeline, "visits": visits, "indicators": indicators, "chain": chain_head,
+            "programme": programme, "generated": local_iso(now, app.tz), "closed": a["phase"] in final}
 
 
 def _programme(app: App, ref: str, row: Any, definition: Any, indicator_labels: dict[str, str]) -> dict[str, Any]:

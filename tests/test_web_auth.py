@@ -413,3 +413,32 @@ def test_serve_starts_with_one_command_and_someone_added_signs_in_with_a_link(tm
     finally:
         server.terminate()
         server.communicate(timeout=10)
+
+
+# --- the sign-in pages speak Dutch, and English to people who chose it ---
+
+AUTH_TEMPLATES = ("aanmelden", "aanmelden_verstuurd", "aanmelden_link", "aanmelden_geweigerd", "tokens",
+                  "token_nieuw", "cli_koppelen", "cli_gekoppeld", "fout")
+
+
+def test_every_text_on_the_sign_in_pages_has_dutch():
+    from wijkflow.i18n import t
+
+    folder = Path(__file__).resolve().parents[1] / "wijkflow" / "web" / "templates"
+    texts = {m for name in AUTH_TEMPLATES
+             for m in re.findall(r'\bt\("([^"]+)"', (folder / f"{name}.html.j2").read_text(encoding="utf-8"))}
+    assert len(texts) > 40
+    assert sorted(x for x in texts if t("nl", x) == x) == []
+
+
+def test_the_token_page_is_in_english_for_english_people_and_the_cli_page_asks_for_the_code(client, app, people):
+    login_as(client, app, SG2)
+    page = client.get("/tokens").text
+    assert "Access tokens" in page and "You have no access tokens yet." in page and 'lang="en"' in page
+    login_as(client, app, PL)
+    page = client.get("/tokens").text
+    assert "Toegangstokens" in page and "U hebt nog geen toegangstokens." in page
+    form = client.get("/cli/koppelen").text
+    assert "De code die de terminal toont" in form and 'action="/cli/koppelen"' in form
+    r = client.get("/cli/koppelen", params={"code": "ZZZZ-ZZZZ"})
+    assert r.status_code == 404 and "No CLI waiting with code ZZZZ-ZZZZ" in r.text

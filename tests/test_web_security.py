@@ -62,6 +62,7 @@ def test_every_response_carries_the_security_headers(client, app, people):
         assert r.headers["referrer-policy"] == "no-referrer" and r.headers["cache-control"] == "no-store"
         assert r.headers["content-security-policy"].startswith("default-src 'self'")
         assert "unsafe-inline" not in r.headers["content-security-policy"]
+        assert r.headers["strict-transport-security"] == "max-age=31536000"  # the test client speaks https
 
 
 def test_pages_send_strangers_to_sign_in_and_the_api_answers_401_json(client, app, people):

@@ -64,6 +64,8 @@ class SecurityHeaders:
                         headers[name] = value
                 if not path.startswith("/static/") and "cache-control" not in headers:
                     headers["cache-control"] = "no-store"
+                if scope.get("scheme") == "https":  # (behind a proxy: its X-Forwarded-Proto, when believed)
+                    headers["strict-transport-security"] = "max-age=31536000"
             await send(message)
 
         try:

@@ -295,6 +295,9 @@ def test_an_unreachable_server_is_one_sentence_and_exit_1(world):
     assert r.returncode == 1
     assert r.stderr.startswith("Error: Cannot reach the wijkflow server at http://127.0.0.1:9 (")
     assert len(r.stderr.splitlines()) == 1
+    r = remote(world, "list", user=PL, env={"WIJKFLOW_SERVER": world.url + "/elders"})  # not wijkflow's address
+    assert (r.returncode, r.stderr) == (1, f"Error: {world.url}/elders does not answer as a wijkflow server "
+                                           "(HTTP 404); check the address (the one people open in the browser).\n")
 
 
 def _credentials(w: World) -> Path:

@@ -426,6 +426,9 @@ def answer_error(server: str, status: int, answer: Any) -> WijkflowError:
         exc = WijkflowError(answer["error"], details=[str(d) for d in answer.get("details") or []])
         exc.exit_code = int(answer.get("exit_code") or 1)
         return exc
+    if status in (404, 405):
+        return WijkflowError(f"{server} does not answer as a wijkflow server (HTTP {status}); check the address "
+                             "(the one people open in the browser).")
     return WijkflowError(f"The server at {server} answered HTTP {status}; try again later or ask its "
                          "administrator.")
 

@@ -234,6 +234,10 @@ def test_a_session_ends_after_session_hours(client, app, people, clock):
     login_as(client, app, PL)
     clock.forward(hours=8, seconds=1)
     assert client.get("/tokens").status_code == 303
+    clock.forward(days=1)
+    signin.cli_login_start(app, "laptop")
+    login_as(client, app, PL)  # the next sign-in clears away what nobody can use any more
+    assert [s.expires_at > clock.now for s in rows(app, WEB_SESSION)] == [True]
 
 
 # --- personal access tokens ---

@@ -78,6 +78,8 @@ def start_session(app: App, person_id: int, method: str) -> tuple[int, str]:
         person = sql.person_row(conn, person_id)
         if not _live(person):
             raise NotAllowed("This person is not known here (any more).")
+        # Rows nothing can use any more go as someone signs in: the tables stay as small as their use.
+        sql.delete_stale(conn, now - timedelta(days=1))
         sid = sql.insert_session(conn, secret_hash=digest(secret), person_id=person_id, method=method, now=now,
                                  expires=now + timedelta(hours=app.settings.session_hours))
     log.info("signed in: person %s by %s, session %s", person_id, method, sid)

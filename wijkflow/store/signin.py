@@ -37,6 +37,13 @@ def end_session(conn: sa.Connection, secret_hash: str, now: datetime) -> int:
     return int(result.rowcount)
 
 
+def delete_stale(conn: sa.Connection, before: datetime) -> None:
+    """Sessions, sign-in links and CLI logins that ended or expired before `before`: nothing can use them."""
+    conn.execute(WEB_SESSION.delete().where(sa.or_(WEB_SESSION.c.expires_at < before, WEB_SESSION.c.ended_at < before)))
+    conn.execute(LOGIN_LINK.delete().where(LOGIN_LINK.c.expires_at < before))
+    conn.execute(CLI_LOGIN.delete().where(CLI_LOGIN.c.expires_at < before))
+
+
 # --- personal access tokens ---
 
 

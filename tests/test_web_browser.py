@@ -62,6 +62,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, oidc_provider: Provider) -> I
         finally:
             stop_served(served)
             app.close()
+            oidc_provider.reset()  # the provider is shared by the session's other modules
 
 
 def sign_in_with_oidc(b: Browser, site: Served, provider: Provider, email: str, *, fill_form: bool) -> None:

@@ -409,3 +409,26 @@ def test_approving_twice_is_a_conflict_and_writes_nothing(world: World) -> None:
     page = text(r.text)
     assert "Iemand anders was u voor, of het is al gebeurd." in page and "Jennifer Havinga" in page
     assert world.state() == before
+
+
+def test_a_digest_links_each_aanpak_and_mijn_taken(app, people, tmp_path) -> None:
+    import email as email_lib
+
+    from wijkflow.services.reminders import send_reminders
+
+    app.settings.server_url = "https://wijkflow.hengelo.example"
+    app.settings.mail_digest = True
+    slugs = []
+    for name in ("Wijkaanpak Noord", "Wijkaanpak Zuid"):
+        slug = services.create_aanpak(app, name, wijk=name.split()[-1], gemeente="Hengelo", leader=PL,
+                                      approvers=(SG1,), acting=PL)["slug"]
+        for key in ("coalitie", "analyse_visie", "lokaal_contract", "instrumenten_financiering"):
+            services.complete(app, slug, key, evidence=f"Stuk {key}", acting=PL)
+        slugs.append(slug)
+    send_reminders(app)
+    [digest] = (tmp_path / "outbox").glob("digest*.eml")
+    message = email_lib.message_from_bytes(digest.read_bytes())
+    body = next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    for slug in slugs:
+        assert f"https://wijkflow.hengelo.example/aanpak/{slug}" in body
+    assert "Wat op u wacht (Mijn taken): https://wijkflow.hengelo.example/" in body

@@ -455,3 +455,19 @@ def test_a_server_that_redirects_names_the_address_to_use(world):
     assert r.returncode == 2
     assert r.stderr == (f"Error: The server at {address} sends requests on to https://wijkflow.example; use that "
                         "address (`wijkflow login https://wijkflow.example`).\n")
+
+
+def test_the_server_refuses_a_body_over_the_limit_before_reading_it(world):
+    from wijkflow.web.cli_bridge import MAX_BODY
+
+    def body() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(MAX_BODY // (1 << 20) + 2):
+            yield b" " * (1 << 20)
+
+    headers = {"Authorization": f"Bearer {world.tokens[PL]}", "Content-Type": "application/json"}
+    try:
+        r = httpx.post(world.url + "/api/cli", content=body(), headers=headers, timeout=60)
+    except httpx.TransportError:
+        return  # the server answered and closed while the rest was still being sent: refused all the same
+    assert r.status_code == 413
+    assert r.json()["error"].startswith("The files sent exceed 20 MB")

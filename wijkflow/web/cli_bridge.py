@@ -249,9 +249,13 @@ async def run(request: Request) -> Response:
     who = require_visitor(request)
     if int(request.headers.get("content-length") or 0) > MAX_BODY:
         return _too_large()
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return _too_large()
+    chunks, size = [], 0
+    async for chunk in request.stream():  # counted as it arrives: a body without a length cannot fill memory
+        size += len(chunk)
+        if size > MAX_BODY:
+            return _too_large()
+        chunks.append(chunk)
+    body = b"".join(chunks)
     try:
         payload = json.loads(body)
     except ValueError:

@@ -67,9 +67,10 @@ def _live(person: Any) -> bool:
 # --- browser sessions ---
 
 
-def start_session(app: App, person_id: int, method: str) -> tuple[int, str]:
+def start_session(app: App, person_id: int, method: str, *, replaces: str | None = None) -> tuple[int, str]:
     """A new session for the person: its id and its secret (for the cookie). Always a fresh secret, so a
-    session id planted in a browser before sign-in is never the one signed in (no session fixation)."""
+    session id planted in a browser before sign-in is never the one signed in (no session fixation); the
+    session the browser had (`replaces`, its secret) ends in the same transaction."""
     if method not in ("oidc", "link"):
         raise InvalidInput(f"Unknown sign-in method '{method}'.")
     secret = secrets.token_urlsafe(32)
@@ -78,6 +79,8 @@ def start_session(app: App, person_id: int, method: str) -> tuple[int, str]:
         person = sql.person_row(conn, person_id)
         if not _live(person):
             raise NotAllowed("This person is not known here (any more).")
+        if replaces:
+            sql.end_session(conn, digest(replaces), now)
         # Rows nothing can use any more go as someone signs in: the tables stay as small as their use.
         sql.delete_stale(conn, now - timedelta(days=1))
         sid = sql.insert_session(conn, secret_hash=digest(secret), person_id=person_id, method=method, now=now,

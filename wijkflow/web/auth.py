@@ -83,10 +83,7 @@ def _refused(request: Request, message: str, status: int = 403, **params: Any) -
 def _signed_in(request: Request, person_id: int, method: str, next_path: str) -> Response:
     """A new session (a new random secret: no fixation), any old one in this browser ended, -> next."""
     wf = _app(request)
-    old = session_secret(request)
-    if old:
-        signin.end_session(wf, old)
-    _sid, secret = signin.start_session(wf, person_id, method)
+    _sid, secret = signin.start_session(wf, person_id, method, replaces=session_secret(request))
     set_session(request, secret)
     response = RedirectResponse(local_path(next_path), status_code=303)
     response.headers.append("set-cookie", cookie_header(NEXT_COOKIE, "", secure=wf.settings.cookie_secure,

@@ -1,7 +1,8 @@
 """wijkflow's errors as HTTP answers, in one place (as the CLI gives them exit codes in one place).
 
     WijkflowError (wijkflow/errors.py)   500 (anything unexpected keeps its own message out: see app.py)
-    ├── InvalidInput, StorageError       400
+    ├── InvalidInput                     400
+    ├── StorageError                     503  the database cannot be used (a server problem, not the request)
     ├── GateNotMet                       409  the page lists every unmet criterion
     ├── NotFound                         404
     ├── NotAllowed                       403
@@ -65,7 +66,7 @@ class TooManyAttempts(WijkflowError):
 
 def status_of(exc: WijkflowError) -> int:
     for kind, status in ((LoginRequired, 401), (TooManyAttempts, 429), (CsrfRefused, 403),
-                         (InvalidInput, 400), (StorageError, 400), (GateNotMet, 409), (NotFound, 404),
+                         (InvalidInput, 400), (StorageError, 503), (GateNotMet, 409), (NotFound, 404),
                          (NotAllowed, 403), (Conflict, 409), (AuditFailed, 500)):
         if isinstance(exc, kind):
             return status

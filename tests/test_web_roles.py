@@ -138,3 +138,16 @@ def test_a_form_without_its_csrf_token_is_refused_and_writes_nothing(world: Worl
     r = c.post(path.format(s=s), data={**data, **({"csrf": sent} if sent is not None else {})})
     assert r.status_code == 403
     assert world.state() == before
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/api/ik"), ("POST", "/api/cli")])
+def test_the_api_without_a_token_answers_401_not_a_redirect(world: World, method: str, path: str) -> None:
+    r = world.client().request(method, path, json={"argv": ["list"]})
+    assert r.status_code == 401 and r.headers["content-type"].startswith("application/json")
+
+
+def test_a_page_ignores_a_bearer_token_and_asks_to_sign_in(world: World) -> None:
+    from webkit import bearer
+
+    r = world.client().get("/", headers=bearer(world.app, PL))
+    assert r.status_code == 303 and r.headers["location"].startswith("/aanmelden")

@@ -31,7 +31,7 @@ from starlette.staticfiles import StaticFiles
 
 from .. import events, services
 from ..app import App
-from ..errors import AuditFailed, GateNotMet, NotAllowed, NotFound, WijkflowError
+from ..errors import AuditFailed, Conflict, GateNotMet, InvalidInput, NotAllowed, NotFound, WijkflowError
 from ..i18n import normal_locale
 from ..services import tasks
 from . import errors, identity
@@ -81,6 +81,12 @@ def aanpak_page(request: Request) -> Response:
 # --- the forms ---
 
 
+def _kind(error: WijkflowError) -> str:
+    """Which refusal it is, for the page's heading (a subclass such as DefinitionError is bad input too)."""
+    return next((k.__name__ for k in (GateNotMet, NotAllowed, InvalidInput, Conflict, NotFound)
+                 if isinstance(error, k)), "other")
+
+
 class Form:
     """One kind of form on an aanpak: what its confirmation page says and which service it calls."""
 
@@ -97,7 +103,7 @@ class Form:
         if key is not None:
             criterion = info["criteria"].get(key)
             if criterion is None:
-                raise_not_found(info, key)
+                raise NotFound(f"{info['name']} has no criterion '{key}'.")
         unmet: list[dict[str, Any]] = []
         if isinstance(error, GateNotMet):
             unmet = [{"key": c.key, "label": c.label, "why": c.why_in(_lang(who))} for c in error.unmet]
@@ -107,7 +113,7 @@ class Form:
             or next((g for g in info["gates"] if g["passed"]), None) or next(iter(info["gates"]), None)
         return render(request, "confirm.html.j2", status=errors.status_of(error) if error else 200,
                       kind=self.kind, key=key, criterion=criterion, info=info, error=error,
-                      error_kind=type(error).__name__ if error else None, unmet=unmet,
+                      error_kind=_kind(error) if error else None, unmet=unmet,
                       values=defaultdict(str, {k: v for k, v in (form or {}).items()
                                                if k != identity.CSRF_FIELD and isinstance(v, str)}),
                       gate=gate, met={c["key"] for g in info["gates"] for c in g["criteria"] if c["met"]})
@@ -133,10 +139,6 @@ class Form:
             return await run_in_threadpool(self.show, request, who, error=exc, form=form)
         slug = result.get("aanpak", ref) if isinstance(result, dict) else ref
         return RedirectResponse(f"/aanpak/{slug}?klaar={self.done}", status_code=303)
-
-
-def raise_not_found(info: dict[str, Any], key: str) -> None:
-    raise NotFound(f"{info['name']} has no criterion '{key}'.")
 
 
 def _complete(app: App, ref: str, key: str | None, form: FormData, acting: str) -> Any:

@@ -45,6 +45,8 @@ LINK_INVALID = N_("This sign-in link is not valid; ask for a new one.")
 LINK_USED = N_("This sign-in link was used already; a link works once. Ask for a new one.")
 LINK_EXPIRED = N_("This sign-in link has expired (a link works 15 minutes); ask for a new one.")
 LINK_OTHER_BROWSER = N_("Open the sign-in link in the same browser in which you asked for it.")
+UNKNOWN_PERSON = N_("You signed in at the identity provider as {email}, but nobody with that address is known "
+                    "in wijkflow; ask an administrator to add you.")
 
 
 class SignedIn(NamedTuple):
@@ -67,26 +69,42 @@ def _live(person: Any) -> bool:
 # --- browser sessions ---
 
 
+def _open_session(app: App, conn: Any, person: Any, method: str, now: datetime, replaces: str | None
+                  ) -> tuple[int, str]:
+    if method not in ("oidc", "link"):
+        raise InvalidInput(f"Unknown sign-in method '{method}'.")
+    if not _live(person):
+        raise NotAllowed("This person is not known here (any more).")
+    secret = secrets.token_urlsafe(32)
+    if replaces:
+        sql.end_session(conn, digest(replaces), now)
+    # Rows nothing can use any more go as someone signs in: the tables stay as small as their use.
+    sql.delete_stale(conn, now - timedelta(days=1))
+    sid = sql.insert_session(conn, secret_hash=digest(secret), person_id=person.id, method=method, now=now,
+                             expires=now + timedelta(hours=app.settings.session_hours))
+    log.info("signed in: person %s by %s, session %s", person.id, method, sid)
+    return sid, secret
+
+
 def start_session(app: App, person_id: int, method: str, *, replaces: str | None = None) -> tuple[int, str]:
     """A new session for the person: its id and its secret (for the cookie). Always a fresh secret, so a
     session id planted in a browser before sign-in is never the one signed in (no session fixation); the
     session the browser had (`replaces`, its secret) ends in the same transaction."""
-    if method not in ("oidc", "link"):
-        raise InvalidInput(f"Unknown sign-in method '{method}'.")
-    secret = secrets.token_urlsafe(32)
     now = app.now()
     with app.db.write() as conn:
-        person = sql.person_row(conn, person_id)
+        return _open_session(app, conn, sql.person_row(conn, person_id), method, now, replaces)
+
+
+def sign_in_verified_email(app: App, email: str, *, replaces: str | None = None) -> tuple[int, str]:
+    """A session for the person whose email the identity provider vouched for (OIDC); NotAllowed, in words the
+    page shows, when nobody (or only someone erased) has that address. Adds nobody."""
+    now = app.now()
+    with app.db.write() as conn:
+        person: Any = store.person_by_email(conn, email.strip().lower())
         if not _live(person):
-            raise NotAllowed("This person is not known here (any more).")
-        if replaces:
-            sql.end_session(conn, digest(replaces), now)
-        # Rows nothing can use any more go as someone signs in: the tables stay as small as their use.
-        sql.delete_stale(conn, now - timedelta(days=1))
-        sid = sql.insert_session(conn, secret_hash=digest(secret), person_id=person_id, method=method, now=now,
-                                 expires=now + timedelta(hours=app.settings.session_hours))
-    log.info("signed in: person %s by %s, session %s", person_id, method, sid)
-    return sid, secret
+            log.warning("OIDC sign-in of an address nobody has")
+            raise NotAllowed(UNKNOWN_PERSON)
+        return _open_session(app, conn, person, "oidc", now, replaces)
 
 
 def session_person(app: App, secret: str) -> SignedIn | None:
@@ -290,24 +308,35 @@ def send_login_link(app: App, email: str, browser_nonce: str) -> None:
     return None
 
 
+def _use_link(conn: Any, secret: str, browser_nonce: str, now: datetime) -> Any:
+    link = sql.login_link(conn, digest(secret)) if secret else None
+    if link is None:
+        raise NotAllowed(LINK_INVALID)
+    if link.used_at is not None:
+        raise NotAllowed(LINK_USED)
+    if link.expires_at <= now:
+        raise NotAllowed(LINK_EXPIRED)
+    if not browser_nonce or not secrets.compare_digest(link.browser_hash, digest(browser_nonce)):
+        raise NotAllowed(LINK_OTHER_BROWSER)
+    person: Any = sql.person_row(conn, link.person_id)
+    if not _live(person) or not sql.use_login_link(conn, link.id, now):
+        raise NotAllowed(LINK_INVALID)
+    return person
+
+
 def use_login_link(app: App, secret: str, browser_nonce: str) -> Any:
     """The person a sign-in link is for, using it up. Refused (NotAllowed) when unknown, used, expired, or
     opened in another browser than the one that asked for it."""
+    with app.db.write() as conn:
+        return _use_link(conn, secret, browser_nonce, app.now())
+
+
+def sign_in_with_link(app: App, secret: str, browser_nonce: str, *, replaces: str | None = None) -> tuple[int, str]:
+    """use_login_link and start_session in one transaction: the link is used up exactly when the session starts."""
     now = app.now()
     with app.db.write() as conn:
-        link = sql.login_link(conn, digest(secret)) if secret else None
-        if link is None:
-            raise NotAllowed(LINK_INVALID)
-        if link.used_at is not None:
-            raise NotAllowed(LINK_USED)
-        if link.expires_at <= now:
-            raise NotAllowed(LINK_EXPIRED)
-        if not browser_nonce or not secrets.compare_digest(link.browser_hash, digest(browser_nonce)):
-            raise NotAllowed(LINK_OTHER_BROWSER)
-        person: Any = sql.person_row(conn, link.person_id)
-        if not _live(person) or not sql.use_login_link(conn, link.id, now):
-            raise NotAllowed(LINK_INVALID)
-    return person
+        person = _use_link(conn, secret, browser_nonce, now)
+        return _open_session(app, conn, person, "link", now, replaces)
 
 
 # --- `wijkflow login SERVER`: the CLI's device flow ---

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Any
 
 from starlette.background import BackgroundTask
@@ -29,9 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .. import store
 from ..errors import InvalidInput, NotAllowed, WijkflowError
-from ..i18n import N_
 from ..services import signin
 from .app import page
 from .errors import TooManyAttempts, local_path
@@ -52,8 +51,6 @@ log = logging.getLogger(__name__)
 
 FLOW_COOKIE = "wijkflow_oidc"
 NEXT_COOKIE = "wijkflow_next"
-UNKNOWN_PERSON = N_("You signed in at the identity provider as {email}, but nobody with that address is known "
-                    "in wijkflow; ask an administrator to add you.")
 
 
 def _app(request: Request) -> Any:
@@ -80,13 +77,11 @@ def _refused(request: Request, message: str, status: int = 403, **params: Any) -
     return page(request, "aanmelden_geweigerd.html.j2", status=status, message=message, params=params)
 
 
-def _signed_in(request: Request, person_id: int, method: str, next_path: str) -> Response:
-    """A new session (a new random secret: no fixation), any old one in this browser ended, -> next."""
-    wf = _app(request)
-    _sid, secret = signin.start_session(wf, person_id, method, replaces=session_secret(request))
+def _signed_in(request: Request, secret: str, next_path: str) -> Response:
+    """The new session's cookie, the next-cookie cleared, -> next (a path on this site only)."""
     set_session(request, secret)
     response = RedirectResponse(local_path(next_path), status_code=303)
-    response.headers.append("set-cookie", cookie_header(NEXT_COOKIE, "", secure=wf.settings.cookie_secure,
+    response.headers.append("set-cookie", cookie_header(NEXT_COOKIE, "", secure=_app(request).settings.cookie_secure,
                                                         max_age=0))
     return response
 
@@ -154,20 +149,15 @@ async def oidc_return(request: Request) -> Response:
                                                             max_age=0))
         return response
     email = str(claims["email"]).strip().lower()
-    person = await run_in_threadpool(_known_person, wf, email)
-    if person is None:
-        log.warning("OIDC sign-in of an address nobody has")
-        return _refused(request, UNKNOWN_PERSON, email=email)
-    response = await run_in_threadpool(_signed_in, request, person.id, "oidc", flow.next)
+    try:
+        _sid, secret = await run_in_threadpool(partial(signin.sign_in_verified_email, wf, email,
+                                                       replaces=session_secret(request)))
+    except NotAllowed as exc:
+        return _refused(request, exc.message, email=email)
+    response = _signed_in(request, secret, flow.next)
     response.headers.append("set-cookie", cookie_header(FLOW_COOKIE, "", secure=wf.settings.cookie_secure,
                                                         max_age=0))
     return response
-
-
-def _known_person(wf: Any, email: str) -> Any:
-    with wf.db.read() as conn:
-        person = store.person_by_email(conn, email)
-    return person if person is not None and person.forgotten_at is None else None
 
 
 # --- sign-in links ---
@@ -212,14 +202,15 @@ async def link_use(request: Request) -> Response:
     wf = _app(request)
     form = await checked_form(request)
     _throttle(request)
-    secret = str(form.get("link") or "")
+    link = str(form.get("link") or "")
     try:
-        person = await run_in_threadpool(signin.use_login_link, wf, secret, browser_nonce(request))
+        _sid, secret = await run_in_threadpool(partial(signin.sign_in_with_link, wf, link, browser_nonce(request),
+                                                       replaces=session_secret(request)))
     except NotAllowed as exc:
         log.warning("sign-in link refused: %s", exc.message)
         return _refused(request, exc.message)
-    next_path = unsign(request.app.state.session_key, request.cookies.get(NEXT_COOKIE), "next") or "/"
-    return await run_in_threadpool(_signed_in, request, person.id, "link", next_path)
+    return _signed_in(request, secret, unsign(request.app.state.session_key, request.cookies.get(NEXT_COOKIE),
+                                              "next") or "/")
 
 
 # --- signing out ---

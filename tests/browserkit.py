@@ -116,6 +116,7 @@ class Browser:
 
     def shot(self, step: str) -> Path:
         """A screenshot of the whole page (the window made as tall as the content) named after the step."""
+        self.driver.set_window_size(1280, 700)  # first small: a page is never shorter than its window
         height, chrome = self.driver.execute_script(
             "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]")
         self.driver.set_window_size(1280, max(700, min(int(height) + int(chrome), 6000)))

@@ -471,3 +471,37 @@ def test_the_server_refuses_a_body_over_the_limit_before_reading_it(world):
         return  # the server answered and closed while the rest was still being sent: refused all the same
     assert r.status_code == 413
     assert r.json()["error"].startswith("The files sent exceed 20 MB")
+
+
+@pytest.mark.parametrize("argv", [
+    ["import", "data.csv", "--dry-run"], ["import", "--dry-run", "data.csv"], ["import", "--", "data.csv"],
+    ["measure", "import", "f.csv", "--source", "csv"],
+    ["measure", "import", "--source", "csv", "--year", "2026", "f.csv"],
+    ["report", "REF", "--html", "out.html"], ["report", "--html=out.html", "REF", "--force"],
+    ["new", "N", "--wijk", "W", "--leader", "x", "--workflow", "w.yaml"],
+    ["new", "N", "--workflow=dir/w", "--wijk", "W", "--leader", "x"], ["new", "N", "--wijk", "W", "--leader", "x"],
+    ["workflows", "show", "wijkaanpak"],
+    ["migrate", "REF", "--to-version", "3", "--workflow", "w.yaml", "--map", "a=b"],
+    ["audit", "export", "--aanpak", "REF", "--bundle", "b"], ["audit", "verify", "--checkpoint", "c.json"],
+    ["audit", "prove", "3", "--from", "c.json"], ["export", "REF", "--zgw-zaak", "d", "--rsin", "1"],
+    ["workflows", "export", "w.yaml", "--zgw-zaaktype", "d"], ["workflows", "show", "--format", "json", "a/w"],
+    ["workflows", "validate", "w.yaml"],
+], ids=" ".join)
+def test_the_file_scanner_finds_exactly_what_click_parses(argv):
+    """Client and server find file arguments by scanning argv; click must read the very tokens they replace."""
+    import click
+
+    from wijkflow.cli.remote import file_args, resolve
+
+    words, cmd, start = resolve(argv)
+    found = file_args(cmd, words, argv, start)
+    marked = list(argv)
+    for arg in found:
+        marked[arg.index] = f"{arg.prefix}@{arg.index}@"
+    as_given = cmd.make_context(" ".join(words), argv[start:], resilient_parsing=True).params
+    as_sent = cmd.make_context(" ".join(words), marked[start:], resilient_parsing=True).params
+    kinds = FILE_ARGS[" ".join(words)]
+    files = {name for name, kind in kinds.items() if as_given.get(name) is not None
+             and (kind != "in-if-path" or str(as_given[name]).endswith(".yaml") or "/" in str(as_given[name]))}
+    assert {a.param: f"@{a.index}@" for a in found} == {name: as_sent[name] for name in files}
+    assert isinstance(cmd, click.Command)

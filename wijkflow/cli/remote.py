@@ -85,6 +85,7 @@ class FileArg:
     prefix: str
     value: str
     direction: str  # IN or OUT
+    param: str  # the click parameter's name
 
 
 @dataclass
@@ -144,7 +145,7 @@ def file_args(cmd: click.Command, words: list[str], argv: list[str], start: int)
         if kind == IN_IF_PATH:
             kind = IN if value.endswith((".yaml", ".yml")) or "/" in value else None
         if kind is not None:
-            found.append(FileArg(index, prefix, value, kind))
+            found.append(FileArg(index, prefix, value, kind, param.name or ""))
 
     positional = 0
     only_positional = False

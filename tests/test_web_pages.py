@@ -432,3 +432,12 @@ def test_a_digest_links_each_aanpak_and_mijn_taken(app, people, tmp_path) -> Non
     for slug in slugs:
         assert f"https://wijkflow.hengelo.example/aanpak/{slug}" in body
     assert "Wat op u wacht (Mijn taken): https://wijkflow.hengelo.example/" in body
+
+
+def test_aanpak_page_in_english_for_an_english_reader(world: World, noord: str) -> None:
+    r = world.client(SG2).get(f"/aanpak/{noord}")
+    page = text(r.text)
+    assert 'lang="en"' in r.text and '<svg role="img" aria-label="Phase timeline"' in r.text
+    assert ">now</text>" in r.text and ">baseline</text>" in r.text and " days)</title>" in r.text
+    assert "Gate to Uitvoeren" in page and "not completed yet" in page  # labels from the definition stay Dutch
+    assert "What you can do now" in page and "Approve: Uitvoeringsprogramma vastgesteld door de stuurgroep" in page

@@ -81,7 +81,8 @@ def aanpak_data(app: App, ref: str, *, locale: str = LOCALE, chain: bool = True)
         if s["phase"] in final:
             s["until"] = s["until"] or s["since"]
     lanes = [(p.key, p.label) for p in definition.phases if not p.final]
-    timeline = charts.timeline(lanes, [s for s in stays if s["phase"] not in final], end, app.tz)
+    words = "en" if locale == "en" else LOCALE
+    timeline = charts.timeline(lanes, [s for s in stays if s["phase"] not in final], end, app.tz, locale=words)
     # The same stays as words (the visits of each phase with their dates), for readers who cannot see the chart.
     visits = [{"phase": s["phase"], "phase_label": definition.phase_label(s["phase"]),
                "since": local_iso(s["since"], app.tz), "until": local_iso(s["until"], app.tz),
@@ -101,7 +102,8 @@ def aanpak_data(app: App, ref: str, *, locale: str = LOCALE, chain: bool = True)
                            "baseline_date": i.baseline_date.isoformat() if i.baseline_date else None,
                            "target": i.target, "direction": i.direction,
                            "measurements": [{"date": d.isoformat(), "value": v} for d, v in own],
-                           "chart": charts.indicator_chart(i.baseline, i.target, own, start=i.baseline_date)})
+                           "chart": charts.indicator_chart(i.baseline, i.target, own, start=i.baseline_date,
+                                                           locale=words)})
     return {"a": a, "events": [{**e, "what": describe(e, locale)} for e in events], "passed": passed,
             "timeline": timeline, "visits": visits, "indicators": indicators, "chain": chain_head,
             "programme": programme, "generated": local_iso(now, app.tz), "closed": a["phase"] in final}

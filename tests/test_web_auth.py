@@ -446,3 +446,13 @@ def test_the_token_page_is_in_english_for_english_people_and_the_cli_page_asks_f
     assert "De code die de terminal toont" in form and 'action="/cli/koppelen"' in form
     r = client.get("/cli/koppelen", params={"code": "ZZZZ-ZZZZ"})
     assert r.status_code == 404 and "No CLI waiting with code ZZZZ-ZZZZ" in r.text
+
+
+def test_the_test_providers_login_form_signs_in_whoever_a_browser_types(client, app, people, oidc):
+    """What the browser test does: no address chosen by the test, the provider's own form asks for it."""
+    start = client.get("/aanmelden/oidc")
+    form = httpx.get(start.headers["location"])
+    assert form.status_code == 200 and 'name="email"' in form.text
+    action = re.search(r'action="([^"]+)"', form.text)[1].replace("&amp;", "&")
+    back = httpx.post(action, data={"email": PL}).headers["location"]
+    assert client.get(back[len(BASE):]).status_code == 303 and client.get("/tokens").status_code == 200

@@ -3,7 +3,8 @@
 The scenario of issue 18: a stuurgroep member signs in through the OpenID provider (the test provider
 on 127.0.0.1, its own login form filled in the browser), finds the approval waiting on "Mijn taken",
 opens the aanpak, confirms and approves; then the projectleider, in a second browser with its own
-cookies, signs in and moves the aanpak to its next phase. The test asserts what a person sees (the
+cookies, signs in with a link by email (read from the outbox, opened in the browser that asked) and
+moves the aanpak to its next phase. The test asserts what a person sees (the
 Dutch texts, the new phase) and what the database says (the services' `show_aanpak` and history).
 
 One server and one database for the module (uvicorn in a thread on 127.0.0.1, the real clock, since
@@ -14,9 +15,13 @@ Screenshots of every step go into the test's tmp directory, or WIJKFLOW_SCREENSH
 
 from __future__ import annotations
 
+import email
+import email.policy
 import http.server
 import logging
+import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,7 +61,9 @@ def site(tmp_path_factory: pytest.TempPathFactory, oidc_provider: Provider) -> I
             services.complete(app, slug, key, evidence=f"Notitie {key}", acting=PL)
         services.complete(app, slug, "lokaal_contract", evidence=EVIDENCE, acting=PL)
         served = serve_in_thread(build(app), app)
+        app.settings.server_url = str(served)  # where links in mails point
         served.slug = slug  # type: ignore[attr-defined]
+        served.outbox = base / "outbox"  # type: ignore[attr-defined]
         try:
             yield served
         finally:
@@ -65,20 +72,34 @@ def site(tmp_path_factory: pytest.TempPathFactory, oidc_provider: Provider) -> I
             oidc_provider.reset()  # the provider is shared by the session's other modules
 
 
-def sign_in_with_oidc(b: Browser, site: Served, provider: Provider, email: str, *, fill_form: bool) -> None:
-    """From a page that needs a sign-in, through the provider and back, as the person does it."""
+def sign_in_with_oidc(b: Browser, site: Served, provider: Provider, address: str) -> None:
+    """From a page that needs a sign-in, through the provider's login form and back, as the person does it."""
     b.wait_for(lambda b: "/aanmelden" in b.url, "the sign-in page")
     assert b.heading() == "Aanmelden"
     b.shot("aanmelden")
-    provider.login_as(None if fill_form else email)
+    provider.login_as(None)  # the provider asks who it is (a real one would ask a password too)
     b.click("Aanmelden met het account van uw organisatie")
-    if fill_form:  # the provider's own login page (a real one would ask a password too)
-        b.wait_for(lambda b: b.url.startswith(provider.issuer), "the identity provider")
-        assert b.heading() == "Test-IdP"
-        b.fill("email", email)
-        b.shot("identity provider")
-        b.click("Log in")
+    b.wait_for(lambda b: b.url.startswith(provider.issuer), "the identity provider")
+    assert b.heading() == "Test-IdP"
+    b.fill("email", address)
+    b.shot("identity provider")
+    b.click("Log in")
     b.wait_for(lambda b: b.url.startswith(str(site)) and "/aanmelden" not in b.url, "the way back from the provider")
+
+
+def mailed_link(outbox: Path, site: Served, to: str, timeout: float = 10) -> str:
+    """The sign-in link in the mail to `to` (the server sends it just after answering, so wait for it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in sorted(outbox.glob("*.eml")):
+            msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if to in str(msg["To"]):
+                text = msg.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+                found = re.findall(re.escape(str(site)) + r"/aanmelden/link/[A-Za-z0-9_-]+", text)
+                assert len(found) == 1, text
+                return str(found[0])
+        time.sleep(0.05)
+    raise AssertionError(f"no sign-in link for {to} in {outbox}")
 
 
 def test_a_stuurgroep_member_approves_in_the_browser_and_the_projectleider_advances(
@@ -89,7 +110,7 @@ def test_a_stuurgroep_member_approves_in_the_browser_and_the_projectleider_advan
     # --- Robert, stuurgroep member: signs in at the provider, finds the approval on Mijn taken ---
     with browser_session("robert") as b:
         b.open(f"{site}/")
-        sign_in_with_oidc(b, site, oidc_provider, SG1, fill_form=True)
+        sign_in_with_oidc(b, site, oidc_provider, SG1)
         assert b.url == f"{site}/"
         assert b.heading() == "Mijn taken"
         tasks = b.section("h-approvals")
@@ -132,11 +153,21 @@ def test_a_stuurgroep_member_approves_in_the_browser_and_the_projectleider_advan
     approved = [e for e in services.history(app, slug) if e["type"] == "criterion_approved"]
     assert [e["actor"]["email"] for e in approved] == [SG1]
 
-    # --- Fleur, projectleider, in another browser: signs in, moves the aanpak on ---
+    # --- Fleur, projectleider, in another browser: signs in with a link by email, moves the aanpak on ---
     with browser_session("fleur") as b:
         b.open(f"{site}/")
-        sign_in_with_oidc(b, site, oidc_provider, PL, fill_form=False)
-        assert b.heading() == "Mijn taken"
+        b.wait_for(lambda b: "/aanmelden" in b.url, "the sign-in page")
+        b.fill("email", PL)
+        b.click("Stuur mij een link")
+        b.wait_for(lambda b: b.heading() == "Kijk in uw e-mail", "the page saying a link is on its way")
+        assert "binnen 15 minuten" in b.text()
+        b.shot("link gevraagd")
+        b.open(mailed_link(site.outbox, site, PL))  # type: ignore[attr-defined]
+        assert "Druk op de knop om u aan te melden met de link uit uw e-mail." in b.text()
+        b.shot("link geopend")
+        b.click("Aanmelden", within="main")
+        b.wait_for(lambda b: b.url == f"{site}/", "Mijn taken after signing in")
+        assert b.heading() == "Mijn taken" and "Aangemeld als Fleur Mensink" in b.text()
         ready = b.section("h-advance")
         assert "Klaar voor de volgende fase" in ready and "Wijkaanpak Noord (Noord) → Ontwerpen" in ready
         b.shot("mijn taken projectleider")

@@ -217,9 +217,9 @@ async def link_use(request: Request) -> Response:
 
 
 async def sign_out(request: Request) -> Response:
-    await checked_form(request)
     secret = session_secret(request)
-    if secret:
+    if secret:  # signed out already (the session expired): nothing to end, no form to check
+        await checked_form(request)
         await run_in_threadpool(signin.end_session, _app(request), secret)
     set_session(request, None)
     return RedirectResponse("/aanmelden", status_code=303)

@@ -372,6 +372,10 @@ def test_serve_check_says_what_it_would_do_on_the_embedded_default(run, app, peo
     assert "Set server_url (WIJKFLOW_SERVER_URL)" in r.stdout
 
 
+def csrf_after(page: httpx.Response) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page.text)[1]
+
+
 def test_serve_starts_with_one_command_and_someone_added_signs_in_with_a_link(tmp_path):
     """Trying it out: no settings at all, the embedded SQLite database, plain http on 127.0.0.1."""
     import os
@@ -416,9 +420,17 @@ def test_serve_starts_with_one_command_and_someone_added_signs_in_with_a_link(tm
             csrf = re.search(r'name="csrf" value="([^"]+)"', confirm.text)[1]
             signed_in = browser.post("/aanmelden/link/gebruiken", data={"link": secret, "csrf": csrf})
             assert signed_in.status_code == 303 and browser.get("/tokens").status_code == 200
+            made = browser.post("/tokens", data={"name": "script", "csrf": csrf_after(browser.get("/tokens"))})
+            token = re.search(r"wf_[A-Za-z0-9_-]{43}", made.text)[0]
+            assert browser.get("/api/ik?secret=in-the-query", headers={"Authorization": f"Bearer {token}"}
+                               ).status_code == 200
     finally:
         server.terminate()
-        server.communicate(timeout=10)
+        rest, _ = server.communicate(timeout=10)
+    log = "".join(said) + rest
+    assert "GET /api/ik 200" in log and "GET /aanmelden/link/… 200" in log
+    for secret_text in (token, "in-the-query", secret, "Authorization"):
+        assert secret_text not in log  # uvicorn's access log is off, wijkflow's writes no query or header
 
 
 # --- the sign-in pages speak Dutch, and English to people who chose it ---

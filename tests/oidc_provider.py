@@ -9,7 +9,7 @@ Who "logs in" is the test's choice:
 
     oidc.login_as("fleur@hengelo.example")        # /authorize consents at once as that address
     oidc.login_as(PL, verified=False)              # ... with email_verified false
-    oidc.tamper = "signature" | "nonce" | "key"    # the next id_token is broken on purpose
+    oidc.tamper = "signature" | "key" | "nonce" | "issuer" | "audience" | "expired"  # the next id_token is bad
     oidc.login_as(None)                            # /authorize shows a small form (the browser test fills it)
 
     from oidc_provider import oidc, oidc_provider  # noqa: F401 (fixtures by import)
@@ -225,7 +225,15 @@ class Provider:
                 return {"alg": "RS256", "kid": "test-1"}
 
             def get_client_claims(self, client: Client) -> dict[str, Any]:
-                return {"iss": provider.issuer, "aud": [client.get_client_id()]}
+                claims: dict[str, Any] = {"iss": provider.issuer, "aud": [client.get_client_id()]}
+                if provider.tamper == "issuer":
+                    claims["iss"] = "http://127.0.0.1:1/another-issuer"
+                elif provider.tamper == "audience":
+                    claims["aud"] = ["another-client"]
+                elif provider.tamper == "expired":
+                    now = int(time.time())
+                    claims.update(iat=now - 7200, exp=now - 3600, auth_time=now - 7200)
+                return claims
 
             def get_authorization_code_claims(self, authorization_code: Any) -> dict[str, Any]:
                 claims = super().get_authorization_code_claims(authorization_code)

@@ -27,7 +27,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from conftest import ADMIN, AUDITOR, PL, SG1, SG2, WR, wijkflow_command
+from conftest import ADMIN, AUDITOR, PL, SG1, SG2, WR, Clock, wijkflow_command
 from webkit import TEST_KEY, build, serve_in_thread, session_cookie, stop_served
 
 from wijkflow import services
@@ -54,6 +54,7 @@ class World:
     local_cwd: Path
     remote_cwd: Path
     tokens: dict[str, str]
+    clock: Clock  # the server's
 
 
 def _set_up(app: App) -> dict[str, str]:
@@ -76,13 +77,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                          audit_key_file=key)
         _set_up(local)
         local.close()
-        served = App.open(str(root / "server.db"), clock=lambda: NOW, outbox_dir=str(root / "outbox-server"),
+        clock = Clock(NOW)
+        served = App.open(str(root / "server.db"), clock=clock, outbox_dir=str(root / "outbox-server"),
                           audit_key_file=key)
         tokens = _set_up(served)
         served.settings.cookie_secure = False
         url = serve_in_thread(build(served), served)
         w = World(url=str(url), server_app=served, local_db=root / "local.db", home=root,
-                  local_cwd=root / "here-local", remote_cwd=root / "here-remote", tokens=tokens)
+                  local_cwd=root / "here-local", remote_cwd=root / "here-remote", tokens=tokens, clock=clock)
         for cwd in (w.local_cwd, w.remote_cwd):
             cwd.mkdir()
             (cwd / "portfolio.csv").write_text(PORTFOLIO, encoding="utf-8")
@@ -385,6 +387,23 @@ def test_login_in_the_browser_then_logout_revokes_the_token(world):
     assert remote(w, "list", env={"WIJKFLOW_TOKEN": token}).returncode == 5
     r = remote(w, "logout", w.url)
     assert (r.returncode, r.stdout) == (0, f"Not signed in to {w.url}; nothing changed.\n")
+
+
+def test_a_browser_login_nobody_confirms_expires_in_one_sentence(world):
+    w = world
+    proc = subprocess.Popen([*wijkflow_command(), "login", w.url, "--no-browser"], env=_env(w, {}), cwd=w.remote_cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        code = proc.stdout.readline().rstrip().rstrip(".").rsplit(" ", 1)[1]
+        w.clock.forward(minutes=11)  # past signin.CLI_LOGIN_MINUTES
+        out, err = proc.communicate(timeout=30)
+    finally:
+        w.clock.now = NOW
+        proc.kill()
+    assert proc.returncode == 5
+    assert err.endswith(f"Error: The code {code} expired before it was confirmed; run `wijkflow login {w.url}` "
+                        "again.\n")
 
 
 def test_a_file_over_the_upload_limit_is_refused_in_one_sentence(world):

@@ -215,6 +215,10 @@ def test_a_report_and_an_export_are_written_where_the_command_line_says(world):
     r = same(w, "report", "wijkaanpak-zuid", "--html", "notes.html", code=2)  # someone else's file: refused
     assert "notes.html already exists and is not a wijkflow report" in r.stderr
     assert (w.remote_cwd / "notes.html").read_text(encoding="utf-8") == "mine"
+    for cwd in (w.local_cwd, w.remote_cwd):
+        os.mkfifo(cwd / "pijp.html")
+    r = same(w, "report", "wijkaanpak-zuid", "--html", "pijp.html", code=2)  # a pipe: refused alike, nothing blocks
+    assert "pijp.html is not a regular file" in r.stderr
     same(w, "report", "wijkaanpak-zuid", "--html", "geen-map/rapport.html",
          code=local(w, "report", "wijkaanpak-zuid", "--html", "geen-map/rapport.html").returncode)
     same(w, "export", "wijkaanpak-zuid", "--zgw-zaak", "zaak", "--rsin", "002220647")
@@ -272,6 +276,9 @@ def test_the_server_refuses_them_too_and_never_reads_its_own_files_by_a_clients_
         answer = httpx.post(world.url + "/api/cli", json={"argv": argv}, headers=headers).json()
         assert answer["exit_code"] != 0 and str(secret) in answer["stderr"], argv  # not found: it was not sent
     assert not (tmp_path / "out").exists()
+    r = httpx.post(world.url + "/api/cli", headers=headers, json={
+        "argv": ["import", "x.csv"], "files": {"1": {"kind": "file", "name": "x.csv", "content": "not base64!"}}})
+    assert r.status_code == 400 and r.json()["error"].startswith("What was sent for x.csv cannot be used")
 
 
 def test_without_a_token_one_sentence_and_exit_5(world):

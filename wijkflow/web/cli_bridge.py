@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import threading
@@ -152,8 +153,11 @@ def _set_up(slot: Path, arg: FileArg, state: dict[str, Any]) -> Path:
                 (path / _safe_name(entry)).touch()
     elif kind == "link" and arg.direction == OUT:
         path.symlink_to(slot / "nowhere")
-    elif kind == "other" and arg.direction == OUT and hasattr(os, "mkfifo"):
-        os.mkfifo(path)  # a device or pipe at the client's path: the command refuses it as it would there
+    elif kind == "other" and arg.direction == OUT and hasattr(socket, "AF_UNIX"):
+        # A device or pipe at the client's path: a socket file stands in for it, which the command refuses as it
+        # would there (a FIFO would block a command that opened it for writing).
+        with socket.socket(socket.AF_UNIX) as stand_in:
+            stand_in.bind(str(path))
     return path
 
 
@@ -210,7 +214,10 @@ def run_command(app: App, who: Visitor, argv: list[str], files: dict[str, Any], 
         outputs: list[tuple[int, Path, dict[str, tuple[int, int]]]] = []
         for arg in args:
             state = files.get(str(arg.index))
-            path = _set_up(workdir / str(arg.index), arg, state if isinstance(state, dict) else {"kind": "missing"})
+            try:
+                path = _set_up(workdir / str(arg.index), arg, state if isinstance(state, dict) else {"kind": "missing"})
+            except (ValueError, OSError) as exc:  # bad base64, a name the file system refuses
+                raise InvalidInput(f"What was sent for {arg.value} cannot be used ({exc}).") from None
             argv[arg.index] = arg.prefix + str(path)
             shown.append((str(path), arg.value))
             shown.append((str(path.parent), os.path.dirname(arg.value.rstrip("/")) or "."))

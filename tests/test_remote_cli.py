@@ -430,20 +430,21 @@ def test_concurrent_commands_each_get_their_own_output(world):
     procs = [subprocess.Popen([*wijkflow_command(), *args], env=_env(world, {"WIJKFLOW_SERVER": world.url,
                                                                           "WIJKFLOW_TOKEN": world.tokens[PL]}),
                               cwd=world.remote_cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for args in [("show", REF, "--format", "json"), ("people", "list", "--format", "json")] * 3]
+             for args in [("workflows", "list", "--format", "json"), ("people", "list", "--format", "json")] * 3]
     outs = [p.communicate(timeout=60) for p in procs]
     for i, (out, err) in enumerate(outs):
         assert procs[i].returncode == 0 and err == ""
-        data = json.loads(out)
-        assert (isinstance(data, dict) and data["slug"] == REF) if i % 2 == 0 else isinstance(data, list)
+        data = json.loads(out)  # one whole JSON document each: no output of another request mixed in
+        assert {"name"} <= set(data[0]) if i % 2 == 0 else {"email"} <= set(data[0])
 
 
 def test_remote_show_loads_neither_sqlalchemy_nor_pydantic(world):
-    r = remote(world, "show", REF, user=PL, env={"PYTHONPROFILEIMPORTTIME": "1"})
-    assert r.returncode == 0
+    r = remote(world, "show", "1", user=PL, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert r.returncode in (0, 4)  # 4 when this test runs alone, before any aanpak exists: the server answered
     imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
     assert imported, "no import timing: -X importtime did not run"
-    assert not {m for m in imported if m.split(".")[0] in ("sqlalchemy", "pydantic", "sqlmodel", "alembic")}
+    assert not {m for m in imported if m.split(".")[0] in ("sqlalchemy", "pydantic", "sqlmodel", "alembic", "starlette",
+                                                           "uvicorn", "jinja2", "httpx", "yaml")}
     assert not {m for m in imported if m in ("wijkflow.app", "wijkflow.config", "http.client")}
 
 

@@ -554,3 +554,14 @@ def test_the_file_scanner_finds_exactly_what_click_parses(argv):
              and (kind != "in-if-path" or str(as_given[name]).endswith(".yaml") or "/" in str(as_given[name]))}
     assert {a.param: f"@{a.index}@" for a in found} == {name: as_sent[name] for name in files}
     assert isinstance(cmd, click.Command)
+
+
+def test_output_past_the_servers_limit_is_refused_whole_not_cut(world, monkeypatch):
+    from wijkflow.web import cli_bridge
+
+    monkeypatch.setattr(cli_bridge, "MAX_OUTPUT", 300)  # the server runs in this process
+    r = remote(world, "people", "list", "--format", "json", user=PL)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert json.loads(r.stderr)["error"] == ("The output is larger than the server sends (0 MB); narrow it (--aanpak, "
+                                             "--since, ...) or run the command where the database is.")
+    assert remote(world, "show", "bestaat-niet", user=PL).returncode == 4  # small enough: its own answer

@@ -43,7 +43,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..app import App
-from ..cli import cli, serving
+from ..cli import cli, error_text, serving, wants_json
 from ..cli.remote import MAX_UPLOAD, OUT, FileArg, file_args, local_only, resolve
 from ..errors import InvalidInput, NotAllowed
 from ..services import signin
@@ -55,10 +55,29 @@ log = logging.getLogger(__name__)
 # base64 grows the uploads by a third; the rest of the JSON is small.
 MAX_BODY = MAX_UPLOAD * 4 // 3 + 1024 * 1024
 MAX_ENTRIES = 10_000
+# What one command may print through the server (characters, stdout and stderr together): the answer is held
+# in memory until the command ends, so an unbounded `audit query` must not be able to fill the server's.
+MAX_OUTPUT = 64 * 1024 * 1024
 
 # --- output capture ---
 
-_CAPTURE: ContextVar[tuple[io.StringIO, io.StringIO] | None] = ContextVar("wijkflow_cli_capture", default=None)
+class _Captured(io.StringIO):
+    """One request's stdout or stderr; past the shared budget it keeps nothing more (and says so)."""
+
+    def __init__(self, budget: list[int]) -> None:
+        super().__init__()
+        self.budget = budget
+        self.overflowed = False
+
+    def write(self, text: str) -> int:
+        self.budget[0] -= len(text)
+        if self.budget[0] < 0:
+            self.overflowed = True
+            return len(text)
+        return super().write(text)
+
+
+_CAPTURE: ContextVar[tuple[_Captured, _Captured] | None] = ContextVar("wijkflow_cli_capture", default=None)
 _INSTALL = threading.Lock()
 
 
@@ -205,7 +224,8 @@ def run_command(app: App, who: Visitor, argv: list[str], files: dict[str, Any], 
     _install_streams()
     words, cmd, start = resolve(argv)
     args = file_args(cmd, words, argv, start)
-    out, err = io.StringIO(), io.StringIO()
+    budget = [MAX_OUTPUT]
+    out, err = _Captured(budget), _Captured(budget)
     workdir = Path(tempfile.mkdtemp(prefix="wf-cli-")).resolve()
     sent: list[dict[str, Any]] = []
     try:
@@ -233,13 +253,19 @@ def run_command(app: App, who: Visitor, argv: list[str], files: dict[str, Any], 
             sent.extend(_written(index, path, before))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    if out.overflowed or err.overflowed:
+        # Half an answer would look whole to a script: none, and why.
+        tell = InvalidInput(f"The output is larger than the server sends ({MAX_OUTPUT // (1024 * 1024)} MB); narrow "
+                            "it (--aanpak, --since, ...) or run the command where the database is.")
+        return {"exit_code": tell.exit_code, "stdout": "", "stderr": error_text(tell, wants_json(argv)) + "\n",
+                "files": sent}
     stdout, stderr = out.getvalue(), err.getvalue()
     for temp, typed in sorted(shown, key=lambda s: -len(s[0])):
         stdout, stderr = stdout.replace(temp, typed), stderr.replace(temp, typed)
     return {"exit_code": code, "stdout": stdout, "stderr": stderr, "files": sent}
 
 
-def _main(argv: list[str], width: int | None, err: io.StringIO) -> int:
+def _main(argv: list[str], width: int | None, err: _Captured) -> int:
     extra: dict[str, Any] = {"terminal_width": width} if isinstance(width, int) and 20 <= width <= 1000 else {}
     try:
         cli.main(args=argv, prog_name="wijkflow", standalone_mode=True, **extra)

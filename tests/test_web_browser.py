@@ -4,8 +4,8 @@ The scenario of issue 18: a stuurgroep member signs in through the OpenID provid
 on 127.0.0.1, its own login form filled in the browser), finds the approval waiting on "Mijn taken",
 opens the aanpak, confirms and approves; then the projectleider, in a second browser with its own
 cookies, signs in with a link by email (read from the outbox, opened in the browser that asked) and
-moves the aanpak to its next phase. The test asserts what a person sees (the
-Dutch texts, the new phase) and what the database says (the services' `show_aanpak` and history).
+moves the aanpak to its next phase. The test asserts what a person sees (the Dutch texts, the new
+phase) and what the database says (the services' `show_aanpak` and history).
 
 One server and one database for the module (uvicorn in a thread on 127.0.0.1, the real clock, since
 the provider's id_tokens carry real times); SQLite only: the pages' behaviour on PostgreSQL is

@@ -151,8 +151,16 @@ class Browser:
         el.send_keys(value)
 
     def wait_for(self, predicate: Callable[[Browser], bool], what: str, timeout: float = 10) -> None:
+        from selenium.common.exceptions import WebDriverException
+
+        def holds() -> bool:
+            try:
+                return predicate(self)
+            except WebDriverException:  # the page is still being replaced: ask again
+                return False
+
         deadline = time.monotonic() + timeout
-        while not predicate(self):
+        while not holds():
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.name}: waited {timeout} s for {what}; at {self.url}:\n{self.text()}")
             time.sleep(0.05)

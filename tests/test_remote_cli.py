@@ -210,6 +210,10 @@ def test_a_report_and_an_export_are_written_where_the_command_line_says(world):
     same(w, "report", "wijkaanpak-zuid", "--html", "rapport.html")
     assert (w.remote_cwd / "rapport.html").read_bytes() == (w.local_cwd / "rapport.html").read_bytes()
     same(w, "report", "wijkaanpak-zuid", "--html", "rapport.html")  # its own earlier report: replaced
+    with (w.remote_cwd / "rapport.html").open("ab") as f:  # an earlier report past the upload limit:
+        f.truncate(MAX_UPLOAD + 1)  # only its start is sent, to tell that it is one
+    assert remote(w, "report", "wijkaanpak-zuid", "--html", "rapport.html", user=PL).returncode == 0
+    assert (w.remote_cwd / "rapport.html").read_bytes() == (w.local_cwd / "rapport.html").read_bytes()
     for cwd in (w.local_cwd, w.remote_cwd):
         (cwd / "notes.html").write_text("mine", encoding="utf-8")
     r = same(w, "report", "wijkaanpak-zuid", "--html", "notes.html", code=2)  # someone else's file: refused

@@ -64,6 +64,7 @@ class Browser:
         self.numbers = numbers  # shared by the module's sessions: the files sort in the order taken
         self.name = name
         self.taken: list[Path] = []
+        self.complaints: list[str] = []  # console errors seen at each screenshot, "step: message"
 
     # --- looking ---
     def open(self, url: str) -> None:
@@ -114,8 +115,14 @@ class Browser:
             raise AssertionError(f"{self.name}: no cookie {name}; there are {names}")
         return dict(found)
 
+    def console(self) -> list[str]:
+        """What the browser's console said since the last call, errors only (a style or script the
+        Content-Security-Policy refused, a file that did not load)."""
+        return [str(e["message"]) for e in self.driver.get_log("browser") if e["level"] == "SEVERE"]
+
     def shot(self, step: str) -> Path:
-        """A screenshot of the whole page (the window made as tall as the content) named after the step."""
+        """A screenshot of the whole page (the window made as tall as the content) named after the step; the
+        console's errors so far are kept in `complaints`."""
         self.driver.set_window_size(1280, 700)  # first small: a page is never shorter than its window
         height, chrome = self.driver.execute_script(
             "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]")
@@ -124,6 +131,7 @@ class Browser:
         path = self.shots / f"{next(self.numbers):02d}-{self.name}-{slug}.png"
         self.driver.save_screenshot(str(path))
         self.taken.append(path)
+        self.complaints += [f"{step}: {message}" for message in self.console()]
         return path
 
     # --- doing ---
@@ -174,6 +182,7 @@ def _driver():
     options.binary_location = CHROMIUM
     for flag in FLAGS:
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console: CSP refusals, failed loads
     # A path given to Service: Selenium Manager is skipped (it would try to download a driver).
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)

@@ -16,11 +16,14 @@ import click
 
 from ..errors import InvalidInput, NotAllowed
 from . import cli
-from .remote import answer_error, call, credentials_path, read_credentials, server_url, write_credentials
+
+# cli/remote.py is imported in the command bodies: `wijkflow --help` and local commands never load it.
 
 
 def _check(server: str, token: str) -> dict[str, Any]:
     """Who the server says the token belongs to; NotAllowed when it does not accept it."""
+    from .remote import answer_error, call
+
     status, answer = call(server, "GET", "/api/ik", token=token)
     if status == 401:
         raise NotAllowed(f"The server at {server} did not accept this token (expired, revoked or unknown); "
@@ -33,6 +36,8 @@ def _check(server: str, token: str) -> dict[str, Any]:
 def _device_flow(server: str, browser: bool) -> str:
     """The token of a login the person confirms in the browser (the token never appears in a URL)."""
     import socket
+
+    from .remote import answer_error, call
 
     status, started = call(server, "POST", "/api/cli-login", {"host": socket.gethostname()})
     if status != 200 or not isinstance(started, dict) or "device_code" not in started:
@@ -77,6 +82,8 @@ def login(server: str, token: str | None, no_browser: bool) -> None:
       wijkflow login https://wijkflow.hengelo.nl
       wijkflow login https://wijkflow.hengelo.nl --token - < token.txt
     """
+    from .remote import read_credentials, server_url, write_credentials
+
     url = server_url(server)
     if token == "-":
         token = sys.stdin.readline().strip()
@@ -103,6 +110,8 @@ def logout(ctx: click.Context, server: str | None) -> None:
     SERVER defaults to --server / WIJKFLOW_SERVER, or the one server you are signed in to.
     """
     import os
+
+    from .remote import call, credentials_path, read_credentials, server_url, write_credentials
 
     data = read_credentials(strict=False)  # written back with mode 0600
     known = data["servers"]

@@ -480,6 +480,10 @@ def test_the_client_starts_fast_enough_to_matter():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy','pydantic','starlette')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "[]", out.stderr
+    # ... and a local command never loads the client.
+    code = "import sys, wijkflow.cli; print('wijkflow.cli.remote' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
 
 
 def test_a_server_that_redirects_names_the_address_to_use(world):

@@ -174,7 +174,7 @@ class Browser:
             time.sleep(0.05)
 
 
-def _driver():
+def _driver(*, javascript: bool = True):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -183,6 +183,8 @@ def _driver():
     for flag in FLAGS:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console: CSP refusals, failed loads
+    if not javascript:  # pages run no script at all (Selenium's own execute_script still works)
+        options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
     # A path given to Service: Selenium Manager is skipped (it would try to download a driver).
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
@@ -199,7 +201,8 @@ def screenshot_dir(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def browser_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], object]]:
     """Open browser sessions (`with browser_session("robert") as b:`), each with a fresh profile;
-    every one still open is closed at the end of the module."""
+    `javascript=False` turns scripts off for the pages; every one still open is closed at the end of
+    the module."""
     why = missing()
     if why and os.environ.get("WIJKFLOW_REQUIRE_BROWSER"):
         pytest.fail(f"WIJKFLOW_REQUIRE_BROWSER is set (CI) but {why}")
@@ -210,8 +213,8 @@ def browser_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callab
     numbers = itertools.count(1)
 
     @contextmanager
-    def _session(name: str) -> Iterator[Browser]:
-        driver = _driver()
+    def _session(name: str, *, javascript: bool = True) -> Iterator[Browser]:
+        driver = _driver(javascript=javascript)
         drivers.append(driver)
         try:
             yield Browser(driver, shots, name, numbers)

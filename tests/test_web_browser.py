@@ -5,7 +5,9 @@ on 127.0.0.1, its own login form filled in the browser), finds the approval wait
 opens the aanpak, confirms and approves; then the projectleider, in a second browser with its own
 cookies, signs in with a link by email (read from the outbox, opened in the browser that asked) and
 moves the aanpak to its next phase. The test asserts what a person sees (the Dutch texts, the new
-phase) and what the database says (the services' `show_aanpak` and history).
+phase) and what the database says (the services' `show_aanpak` and history). JavaScript is off in
+both browsers (the pages are meant to work without any), and the console must stay free of errors
+(nothing refused by the Content-Security-Policy, nothing that failed to load).
 
 One server and one database for the module (uvicorn in a thread on 127.0.0.1, the real clock, since
 the provider's id_tokens carry real times); SQLite only: the pages' behaviour on PostgreSQL is
@@ -108,7 +110,7 @@ def test_a_stuurgroep_member_approves_in_the_browser_and_the_projectleider_advan
     aanpak_url = f"{site}/aanpak/{slug}"
 
     # --- Robert, stuurgroep member: signs in at the provider, finds the approval on Mijn taken ---
-    with browser_session("robert") as b:
+    with browser_session("robert", javascript=False) as b:  # the pages need no script: none runs
         b.open(f"{site}/")
         sign_in_with_oidc(b, site, oidc_provider, SG1)
         assert b.url == f"{site}/"
@@ -157,7 +159,7 @@ def test_a_stuurgroep_member_approves_in_the_browser_and_the_projectleider_advan
     assert [e["actor"]["email"] for e in approved] == [SG1]
 
     # --- Fleur, projectleider, in another browser: signs in with a link by email, moves the aanpak on ---
-    with browser_session("fleur") as b:
+    with browser_session("fleur", javascript=False) as b:
         b.open(f"{site}/")
         b.wait_for(lambda b: "/aanmelden" in b.url, "the sign-in page")
         b.fill("email", PL)
@@ -201,7 +203,9 @@ def test_a_stuurgroep_member_approves_in_the_browser_and_the_projectleider_advan
 def static_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("static")
     (root / "index.html").write_text("<!doctype html><html lang=nl><head><meta charset=utf-8><title>Proef</title>"
-                                      "</head><body><h1>Mijn taken</h1><p>Één goedkeuring wacht.</p></body></html>",
+                                      "</head><body><h1>Mijn taken</h1><p>Één goedkeuring wacht.</p>"
+                                      "<script>document.querySelector('h1').textContent = 'script ran'</script>"
+                                      "</body></html>",
                                       encoding="utf-8")
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
@@ -222,11 +226,11 @@ def static_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_the_browser_runs_headless_here_without_downloading_anything(
         browser_session, static_page: str, caplog: pytest.LogCaptureFixture) -> None:  # noqa: F811
     caplog.set_level(logging.DEBUG, logger="selenium.webdriver.common.driver_finder")
-    with browser_session("proef") as b:
+    with browser_session("proef", javascript=False) as b:
         # Selenium Manager (which downloads drivers and browsers) is never started: the driver is given.
         assert "Skipping Selenium Manager" in caplog.text
         b.open(static_page)
-        assert b.heading() == "Mijn taken"
+        assert b.heading() == "Mijn taken"  # the page's script did not run: javascript=False holds
         assert "Één goedkeuring wacht." in b.text()
         shot: Path = b.shot("proef")
     assert shot.stat().st_size > 1000

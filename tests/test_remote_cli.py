@@ -183,6 +183,14 @@ def test_the_cli_suites_main_scenario_gives_the_same_output_remotely(world):
     same(w, "show", "bestaat-niet", "--format", "json", code=4)
     same(w, "people", "list", "--format", "json")
     same(w, "show", code=2)  # click's own usage error, from the same command tree
+    # Help too, laid out for the client's terminal: compared with the installed command (CliRunner fixes 80
+    # columns), for a command and for a group without its command.
+    for args, code in ((("show", "--help"), 0), (("audit",), 2)):
+        here = subprocess.run([*wijkflow_command(), *args], env=_env(w, {}), capture_output=True, text=True)
+        there = remote(w, *args, user=PL)
+        assert (there.returncode, there.stdout, there.stderr) == (here.returncode, here.stdout, here.stderr)
+        assert here.returncode == code and "Usage: wijkflow " in here.stdout + here.stderr
+    assert remote(w, "--", "people", "list", user=PL).stdout == remote(w, "people", "list", user=PL).stdout
     same(w, "nocommand", code=2)
 
 

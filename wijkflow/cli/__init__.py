@@ -183,6 +183,11 @@ def cli(ctx: click.Context, database_url: str | None, user: str | None, config: 
     Exit codes: 0 done, 2 bad input, 3 gate not met, 4 not found, 5 not allowed,
     6 conflict (retry), 7 audit verification failed, 1 unexpected.
     """
+    if (server or os.environ.get("WIJKFLOW_SERVER")) and _SERVED.get() is None \
+            and ctx.invoked_subcommand not in (None, "login", "logout"):
+        # A safety net: with a server named, a command reaching this point would run on this computer's
+        # database instead (cli/remote.py sends every command line it can).
+        raise click.UsageError("This command line cannot be sent to the server; check its options.")
     ctx.obj = Flags(database_url=database_url, user=user, config=config)
 
 

@@ -215,11 +215,12 @@ def parse(argv: list[str], env: dict[str, str] | os._Environ[str] = os.environ) 
     server = server or env.get("WIJKFLOW_SERVER") or None
     if server is None:
         return None
+    if i < len(argv) and argv[i] == "--":
+        i += 1  # as click reads it: the end of the group's options
     words, cmd, start = resolve(argv, i)
     if not words or words[0] in CLIENT_SIDE:
         return None  # click's own error for an unknown command; login/logout talk to the server themselves
-    if any(a in ("-h", "--help") for a in argv[start:]):
-        return None
+    # Everything else goes to the server, a command's --help too: nothing runs here by mistake.
     why = local_only(words)
     if why is not None:
         raise InvalidInput(why)

@@ -266,7 +266,10 @@ def run_command(app: App, who: Visitor, argv: list[str], files: dict[str, Any], 
 
 
 def _main(argv: list[str], width: int | None, err: _Captured) -> int:
-    extra: dict[str, Any] = {"terminal_width": width} if isinstance(width, int) and 20 <= width <= 1000 else {}
+    extra: dict[str, Any] = {}
+    if isinstance(width, int) and 20 <= width <= 1000:
+        # Help text as click lays it out on the client's terminal (click.formatting.HelpFormatter without a width).
+        extra["terminal_width"] = max(min(width, cli.context_settings.get("max_content_width") or 80) - 2, 50)
     try:
         cli.main(args=argv, prog_name="wijkflow", standalone_mode=True, **extra)
     except SystemExit as done:

@@ -581,3 +581,15 @@ def test_output_past_the_servers_limit_is_refused_whole_not_cut(world, monkeypat
     assert json.loads(r.stderr)["error"] == ("The output is larger than the server sends (0 MB); narrow it (--aanpak, "
                                              "--since, ...) or run the command where the database is.")
     assert remote(world, "show", "bestaat-niet", user=PL).returncode == 4  # small enough: its own answer
+
+
+def test_a_command_line_the_client_would_not_send_never_runs_here(monkeypatch, tmp_path):
+    """The group's safety net: with a server named, a command that reached it would use this computer's database."""
+    from wijkflow.cli import remote as client
+
+    monkeypatch.setattr(client, "parse", lambda argv, env=None: None)  # as if the client had missed it
+    r = CliRunner().invoke(cli, ["list"], env={"WIJKFLOW_SERVER": "http://127.0.0.1:9",
+                                               "WIJKFLOW_DATABASE_URL": str(tmp_path / "hier.db")})
+    assert r.exit_code == 2
+    assert r.stderr.endswith("Error: This command line cannot be sent to the server; check its options.\n")
+    assert not (tmp_path / "hier.db").exists()

@@ -16,6 +16,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -593,3 +594,61 @@ def test_a_command_line_the_client_would_not_send_never_runs_here(monkeypatch, t
     assert r.exit_code == 2
     assert r.stderr.endswith("Error: This command line cannot be sent to the server; check its options.\n")
     assert not (tmp_path / "hier.db").exists()
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (and its key), as a municipality's own CA would issue one."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wijkflow test")])
+    now = dt.datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def test_over_https_the_certificate_is_checked(world, tmp_path):
+    import threading
+
+    import uvicorn
+    from webkit import free_port
+
+    cert, key = _self_signed(tmp_path)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(build(world.server_app), host="127.0.0.1", port=port, log_level="warning",
+                                          access_log=False, log_config=None, lifespan="off",
+                                          ssl_certfile=str(cert), ssl_keyfile=str(key)))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        url = f"https://127.0.0.1:{port}"
+        r = remote(world, "people", "list", "--format", "json", user=PL,
+                   env={"WIJKFLOW_SERVER": url, "SSL_CERT_FILE": str(cert)})
+        assert r.returncode == 0, r.stderr
+        assert PL in {p["email"] for p in json.loads(r.stdout)}
+        r = remote(world, "people", "list", user=PL, env={"WIJKFLOW_SERVER": url})  # not a CA this computer trusts
+        assert r.returncode == 1
+        assert r.stderr.startswith(f"Error: Cannot reach the wijkflow server at {url} (")
+        assert "CERTIFICATE_VERIFY_FAILED" in r.stderr and len(r.stderr.splitlines()) == 1
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

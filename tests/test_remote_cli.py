@@ -652,3 +652,45 @@ def test_over_https_the_certificate_is_checked(world, tmp_path):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_behind_a_proxy_the_client_goes_through_it(world):
+    """HTTP_PROXY set: the client sends its requests through the proxy (urllib.request, which knows proxies)."""
+    import http.client
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from urllib.parse import urlsplit
+
+    seen: list[str] = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            seen.append(self.path)  # a proxy gets the absolute URL
+            target = urlsplit(self.path)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            upstream = http.client.HTTPConnection(target.hostname or "", target.port)
+            upstream.request("POST", target.path, body=body,
+                             headers={k: v for k, v in self.headers.items() if k.lower() != "proxy-connection"})
+            answer = upstream.getresponse()
+            data = answer.read()
+            upstream.close()
+            self.send_response(answer.status)
+            self.send_header("Content-Type", answer.getheader("Content-Type") or "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    proxy = HTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        r = remote(world, "people", "list", "--format", "json", user=PL,
+                   env={"HTTP_PROXY": f"http://127.0.0.1:{proxy.server_address[1]}", "NO_PROXY": "", "no_proxy": ""})
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert r.returncode == 0, r.stderr
+    assert PL in {p["email"] for p in json.loads(r.stdout)}
+    assert seen == [world.url + "/api/cli"]

@@ -8,10 +8,11 @@
 /api/cli runs the same click command tree as a local `wijkflow`, in this process, on the server's own
 App acting as the token's person (`cli.serving`): no second implementation of any command, and the
 same output, JSON and exit codes. What a command prints is captured per request: `sys.stdout` and
-`sys.stderr` are replaced once by streams that write into the buffers of whichever request runs in
-the current context (a ContextVar), so requests in other threads neither block on a lock nor see
-each other's output. click looks `sys.stdout` up at each `echo` and keeps it as it is when it is a
-text stream with an encoding, so it writes there too.
+`sys.stderr` are replaced (once, checked per request) by streams that write into the buffers of
+whichever request runs in the current context (a ContextVar), so requests in other threads neither
+block on a lock nor see each other's output. click looks `sys.stdout` up at each `echo` and keeps it
+as it is when it is a text stream with an encoding, so it writes there too. The answer is held in
+memory until the command ends: at most MAX_OUTPUT of it, else it is refused whole.
 
 Files: the parameters remote.FILE_ARGS names get a path in a private temporary directory, where the
 client's file (or the state of its output path: missing, a file, a directory's entries) is set up
@@ -60,6 +61,7 @@ MAX_ENTRIES = 10_000
 MAX_OUTPUT = 64 * 1024 * 1024
 
 # --- output capture ---
+
 
 class _Captured(io.StringIO):
     """One request's stdout or stderr; past the shared budget it keeps nothing more (and says so)."""

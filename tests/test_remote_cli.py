@@ -582,6 +582,14 @@ def test_output_past_the_servers_limit_is_refused_whole_not_cut(world, monkeypat
     assert json.loads(r.stderr)["error"] == ("The output is larger than the server sends (0 MB); narrow it (--aanpak, "
                                              "--since, ...) or run the command where the database is.")
     assert remote(world, "show", "bestaat-niet", user=PL).returncode == 4  # small enough: its own answer
+    monkeypatch.setattr(cli_bridge, "MAX_FILES", 300)
+    r = remote(world, "workflows", "export", "wijkaanpak", "--zgw-zaaktype", "te-groot",
+               "--selectielijstklasse", "https://selectielijst.example/api/v1/resultaten/1",
+               "--resultaattypeomschrijving", "https://selectielijst.example/api/v1/omschrijvingen/1", user=PL)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == ("Error: The files written are larger than the server sends (0 MB); narrow it (--aanpak, "
+                        "--since, ...) or run the command where the database is.\n")
+    assert not (world.remote_cwd / "te-groot").exists()
 
 
 def test_a_command_line_the_client_would_not_send_never_runs_here(monkeypatch, tmp_path):

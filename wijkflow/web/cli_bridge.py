@@ -59,6 +59,9 @@ MAX_ENTRIES = 10_000
 # What one command may print through the server (characters, stdout and stderr together): the answer is held
 # in memory until the command ends, so an unbounded `audit query` must not be able to fill the server's.
 MAX_OUTPUT = 64 * 1024 * 1024
+# What one command's output files may hold together (bytes; base64 in the answer): a bundle of every event is for
+# the machine that holds the database.
+MAX_FILES = 256 * 1024 * 1024
 
 # --- output capture ---
 
@@ -195,11 +198,15 @@ def _snapshot(path: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-def _written(index: int, path: Path, before: dict[str, tuple[int, int]]) -> list[dict[str, Any]]:
-    """What the command wrote at an output path: new or changed files, for the client to write."""
+def _written(index: int, path: Path, before: dict[str, tuple[int, int]], budget: list[int]) -> list[dict[str, Any]]:
+    """What the command wrote at an output path: new or changed files, for the client to write (none past
+    the budget: budget[0] goes below 0 then)."""
     sent = []
     for rel, stamp in _snapshot(path).items():
         if before.get(rel) != stamp:
+            budget[0] -= stamp[0]
+            if budget[0] < 0:
+                return []
             data = (path / rel if rel else path).read_bytes()
             sent.append({"index": index, "path": rel, "content": base64.b64encode(data).decode("ascii")})
     return sent
@@ -251,16 +258,19 @@ def run_command(app: App, who: Visitor, argv: list[str], files: dict[str, Any], 
                 code = _main(argv, width, err)
         finally:
             _CAPTURE.reset(token)
+        room = [MAX_FILES]
         for index, path, before in outputs:
-            sent.extend(_written(index, path, before))
+            sent.extend(_written(index, path, before, room))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    if out.overflowed or err.overflowed:
-        # Half an answer would look whole to a script: none, and why.
-        tell = InvalidInput(f"The output is larger than the server sends ({MAX_OUTPUT // (1024 * 1024)} MB); narrow "
+    if out.overflowed or err.overflowed or room[0] < 0:
+        # Half an answer would look whole to a script: none, and why. (Commands with output files change nothing.)
+        what, most = (("output is", MAX_OUTPUT) if out.overflowed or err.overflowed
+                      else ("files written are", MAX_FILES))
+        tell = InvalidInput(f"The {what} larger than the server sends ({most // (1024 * 1024)} MB); narrow "
                             "it (--aanpak, --since, ...) or run the command where the database is.")
         return {"exit_code": tell.exit_code, "stdout": "", "stderr": error_text(tell, wants_json(argv)) + "\n",
-                "files": sent}
+                "files": []}
     stdout, stderr = out.getvalue(), err.getvalue()
     for temp, typed in sorted(shown, key=lambda s: -len(s[0])):
         stdout, stderr = stdout.replace(temp, typed), stderr.replace(temp, typed)

@@ -702,3 +702,15 @@ def test_behind_a_proxy_the_client_goes_through_it(world):
     assert r.returncode == 0, r.stderr
     assert PL in {p["email"] for p in json.loads(r.stdout)}
     assert seen == [world.url + "/api/cli"]
+
+
+def test_the_start_up_benchmark_runs_and_finds_no_heavy_import(tmp_path):
+    """benchmarks/remote_startup.py as a smoke test (one run each; the numbers mean little here)."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "remote_startup.py"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIJKFLOW_")}
+    env["XDG_DATA_HOME"] = str(tmp_path)
+    r = subprocess.run([sys.executable, str(script), "--runs", "1"], capture_output=True, text=True, timeout=120,
+                       env=env)
+    assert r.returncode == 0, r.stderr
+    assert "wijkflow show REF (remote)" in r.stdout and "ratio " in r.stdout
+    assert "of the heavy ones: none" in r.stdout

@@ -33,6 +33,16 @@ def _check(server: str, token: str) -> dict[str, Any]:
     return answer
 
 
+def _graphical() -> bool:
+    """Whether a browser can open beside this terminal. Without a display (an ssh session) webbrowser would
+    start a text browser (lynx, w3m) in the terminal itself, over the code the person must read."""
+    import os
+
+    if sys.platform.startswith("linux") or "bsd" in sys.platform:
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
 def _device_flow(server: str, browser: bool) -> str:
     """The token of a login the person confirms in the browser (the token never appears in a URL)."""
     import socket
@@ -44,7 +54,7 @@ def _device_flow(server: str, browser: bool) -> str:
         raise answer_error(server, status, started)
     page = server + str(started.get("verify_path") or "/cli/koppelen")
     click.echo(f"Open {page} in your browser, sign in, and enter the code {started['user_code']}.")
-    if browser:
+    if browser and _graphical():
         try:
             import webbrowser
 

@@ -27,10 +27,12 @@ def plan(quick: bool) -> dict[str, list[str]]:
     return {
         "lifecycle": ["lifecycle.py"] + (["-n", "200"] if quick else []),
         "cli": ["cli.py"] + (["--runs", "3"] if quick else ["--runs", "15"]),
+        "remote_startup": ["remote_startup.py"] + (["--runs", "3"] if quick else ["--runs", "15"]),
         "sweep": ["sweep.py"] + (["--runs", "1", "--big", "5000"] if quick else ["--runs", "5"]),
         "audit": ["audit.py"] + (["--events", "50000", "--runs", "1"] if quick else ["--runs", "3"]),
         "mail": ["mail.py"] + (["--messages", "100", "--runs", "1"] if quick else ["--runs", "3"]),
         "scheduler_soak": ["scheduler_soak.py"] + (["--messages", "500"] if quick else []),
+        "web_load": ["web_load.py"] + (["--gets", "100", "--posts", "50"] if quick else []),
     }
 
 

@@ -20,6 +20,9 @@ from wijkflow import services
 from wijkflow.app import App
 from wijkflow.cli import cli
 
+# The web tests' fixtures (client, web, served; the OpenID provider oidc_provider, oidc), usable by name anywhere.
+pytest_plugins = ["webkit", "oidc_provider"]
+
 AMS = ZoneInfo("Europe/Amsterdam")
 PL = "fleur@hengelo.example"
 WR = "erna@hengelo.example"

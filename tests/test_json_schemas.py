@@ -24,6 +24,7 @@ from wijkflow.cli import cli
 from wijkflow.schemas import SCHEMA_DIR, schema_file, schema_for
 from wijkflow.services import status
 from wijkflow.services.areas import change_areas
+from wijkflow.services.signin import create_token, revoke_token
 
 DEFINITION = Path(__file__).resolve().parents[1] / "workflows" / "wijkaanpak.yaml"
 SLK = "https://selectielijst.openzaak.nl/api/v1/resultaten/cc5ae4e3-a9e6-4386-bcee-46be4986a829"
@@ -56,6 +57,7 @@ RUNS: dict[str, list[str]] = {
     "stop": ["stop", REF, "--reason", "Besluit gemeenteraad"],
     "reopen": ["reopen", "wijkaanpak-west", "--reason", "Herzien"],
     "withdraw": ["withdraw", "wijkaanpak-zuid", "coalitie", "--reason", "Verkeerde versie van het convenant"],
+    "token list": ["token", "list"],  # the scenario gave the admin a token (and revoked one)
 }
 
 
@@ -104,6 +106,8 @@ def scenario(app, people, clock, tmp_path):
     services.complete(app, "wijkaanpak-zuid", "coalitie", evidence="Convenant", acting=PL)
     status.suspend(app, "wijkaanpak-oost", reason="Pauze", acting=PL)
     status.stop(app, "wijkaanpak-west", reason="Besluit gemeenteraad", acting=PL)
+    create_token(app, ADMIN, "laptop")
+    revoke_token(app, ADMIN, create_token(app, ADMIN, "oude laptop")["id"])
     (tmp_path / "figures.csv").write_text("code,peildatum,actieve_bewoners\nWK016401,2026-03-01,15\n",
                                          encoding="utf-8")
     (tmp_path / "portfolio.csv").write_text(

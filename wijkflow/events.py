@@ -112,6 +112,10 @@ EVENT_TYPES: dict[str, EventType] = {
     "reminder_cancelled": EventType(EventText(N_("reminder cancelled: {rule}"), N_("Reminder {rule} cancelled"))),
     "reminder_requeued": EventType(EventText(N_("failed reminder requeued: {rule}"),
                                              N_("Undelivered reminder queued again ({rule})"))),
+    # Signing in to the server (issue 18): personal access tokens, made and revoked.
+    "token_created": EventType(EventText(N_("access token created for {who}"), N_("Access token made for {who}"))),
+    "token_revoked": EventType(EventText(N_("access token revoked for {who}"),
+                                         N_("Access token of {who} revoked"))),
 }
 KNOWN_EVENT_TYPES = tuple(EVENT_TYPES)
 

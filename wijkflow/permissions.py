@@ -42,6 +42,8 @@ READ = {
     "db backup": EVERYONE,
     # ZGW documents written to a directory from what anyone may read (issue 16).
     "workflows export": EVERYONE, "export": EVERYONE,
+    # The web server (issue 18): whoever may open the database may serve it; who signs in there is then checked.
+    "serve": EVERYONE,
 }
 
 WRITE = {
@@ -95,11 +97,25 @@ WRITE = {
     "unassign": frozenset({"admin", "projectleider"}),
     "rename": frozenset({"admin", "projectleider"}),
     "people edit": frozenset({"admin"}),
+    # Personal access tokens (issue 18): one's own, so any known person, auditors too (they read through the
+    # server with one); revoking someone else's is for an administrator.
+    "token create": PERSONS,
+    "token list": PERSONS,
+    "token revoke": frozenset({"admin"}),
 }
 
-MATRIX: dict[str, frozenset[str]] = {**{k: frozenset(v) for k, v in READ.items()}, **WRITE}
+# This computer's sign-in to a server (issue 18): no database; the server decides what the token may do.
+CLIENT = {"login": EVERYONE, "logout": EVERYONE}
+
+MATRIX: dict[str, frozenset[str]] = {**{k: frozenset(v) for k, v in READ.items()}, **WRITE, **CLIENT}
 
 NOTES = {
+    "serve": "whoever may open the database; the server then checks everyone who signs in",
+    "token create": "one's own; auditors too",
+    "token list": "one's own tokens",
+    "token revoke": "one's own; an administrator anyone's",
+    "login": "on this computer: stores a token of the person who confirmed it (or whose token was given)",
+    "logout": "on this computer: forgets the token and revokes it on the server",
     "approve": "the role the criterion names, by default approver; never a deliverable you completed yourself",
     "people add": "anyone until the first admin is added, to bootstrap",
     "people forget": "anyone but an auditor may erase themselves; never the last admin",

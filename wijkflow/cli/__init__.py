@@ -10,6 +10,9 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,13 +39,31 @@ class Flags:
 
 pass_flags = click.make_pass_decorator(Flags)
 
+# Inside `wijkflow serve` the command tree runs per request (web/cli_bridge.py) on the server's own App,
+# acting as the token's person: a ContextVar, so that threads serving other requests see their own.
+_SERVED: ContextVar[App | None] = ContextVar("wijkflow_served_app", default=None)
+
+
+@contextmanager
+def serving(app: App) -> Iterator[None]:
+    """Commands run in this block use `app` (the server's, already acting as the caller) and leave it open."""
+    token = _SERVED.set(app)
+    try:
+        yield
+    finally:
+        _SERVED.reset(token)
+
 
 def open_app(flags: Flags) -> App:
     """The App for the running command: the flags, then WIJKFLOW_* variables, then wijkflow.toml.
 
     Called in a command's body, so `wijkflow --help` and commands without a database never load
-    the settings, pydantic or SQLAlchemy. The App is closed when the command ends.
+    the settings, pydantic or SQLAlchemy. The App is closed when the command ends; inside the
+    server (`serving`) it is the server's App, which the server closes.
     """
+    served = _SERVED.get()
+    if served is not None:
+        return served
     # The CLI's one deferred import, for start-up time: the modules above are all `--help` loads.
     from ..app import App
     from ..config import load_settings
@@ -69,24 +90,36 @@ class WijkflowGroup(click.Group):
         if problem is not None:
             click.echo(f"Error: {problem}", err=True)
             sys.exit(2)
+        if _SERVED.get() is None and (os.environ.get("WIJKFLOW_SERVER")
+                                      or any(a == "--server" or a.startswith("--server=") for a in argv)):
+            # Remote mode (cli/remote.py): noticed before any command body runs, so nothing heavier than
+            # `--help` loads; the command runs on the server, which answers with its output and exit code.
+            from .remote import run_remote
+
+            code = run_remote(argv)
+            if code is not None:
+                sys.exit(code)
         return super().main(args, *rest, **kwargs)
 
     def invoke(self, ctx: click.Context) -> Any:
-        wants_json = _wants_json(list(ctx.args))  # the words after the command name
+        as_json = wants_json(list(ctx.args))  # the words after the command name
         try:
             return super().invoke(ctx)
         except WijkflowError as exc:
             if _debug(ctx):
                 # --debug adds the traceback; the exit code stays the documented one.
                 click.echo(traceback.format_exc().rstrip(), err=True)
-            if wants_json:
-                # A script that asked for JSON gets its errors as JSON on stderr too (README: JSON errors).
-                click.echo(json.dumps({"error": exc.message, "exit_code": exc.exit_code,
-                                       "type": type(exc).__name__, "details": list(exc.details)},
-                                      ensure_ascii=False), err=True)
-            else:
-                click.echo(f"Error: {exc}", err=True)
+            click.echo(error_text(exc, as_json), err=True)
             ctx.exit(exc.exit_code)
+
+
+def error_text(exc: WijkflowError, as_json: bool) -> str:
+    """What stderr says about `exc`: the sentence, or (for a script that asked for JSON) one JSON object."""
+    if as_json:
+        # A script that asked for JSON gets its errors as JSON on stderr too (README: JSON errors).
+        return json.dumps({"error": exc.message, "exit_code": exc.exit_code, "type": type(exc).__name__,
+                           "details": list(exc.details)}, ensure_ascii=False)
+    return f"Error: {exc}"
 
 
 def not_utf8(argv: list[str]) -> str | None:
@@ -101,7 +134,7 @@ def not_utf8(argv: list[str]) -> str | None:
     return None
 
 
-def _wants_json(args: list[str]) -> bool:
+def wants_json(args: list[str]) -> bool:
     """Whether the command line asks for `--format json` (or jsonl): then errors are JSON too."""
     for i, arg in enumerate(args):
         if arg == "--format" and i + 1 < len(args) and args[i + 1] in ("json", "jsonl"):
@@ -124,10 +157,13 @@ def _debug(ctx: click.Context) -> bool:
 @click.option("--config", "config", metavar="PATH", type=click.Path(dir_okay=False),
               help="A wijkflow.toml with settings [env WIJKFLOW_CONFIG].")
 @click.option("--debug", is_flag=True, help="Show a traceback when something unexpected fails.")
+@click.option("--server", "server", metavar="URL",
+              help="Run the command on a wijkflow server, as the person `wijkflow login URL` signed in "
+                   "(--as, --db and --config are refused then) [env WIJKFLOW_SERVER].")
 @click.version_option(package_name="wijkflow", prog_name="wijkflow")
 @click.pass_context
 def cli(ctx: click.Context, database_url: str | None, user: str | None, config: str | None,
-        debug: bool) -> None:
+        debug: bool, server: str | None) -> None:
     """wijkflow runs Dutch neighbourhood programmes (wijkaanpakken) as gated workflows.
 
     Each wijkaanpak moves through phases (Initiëren → Ontwerpen → Uitvoeren →
@@ -147,6 +183,11 @@ def cli(ctx: click.Context, database_url: str | None, user: str | None, config: 
     Exit codes: 0 done, 2 bad input, 3 gate not met, 4 not found, 5 not allowed,
     6 conflict (retry), 7 audit verification failed, 1 unexpected.
     """
+    if (server or os.environ.get("WIJKFLOW_SERVER")) and _SERVED.get() is None \
+            and ctx.invoked_subcommand not in (None, "login", "logout"):
+        # A safety net: with a server named, a command reaching this point would run on this computer's
+        # database instead (cli/remote.py sends every command line it can).
+        raise click.UsageError("This command line cannot be sent to the server; check its options.")
     ctx.obj = Flags(database_url=database_url, user=user, config=config)
 
 
@@ -174,9 +215,11 @@ from . import (  # noqa: E402,F401 - registers the commands
     correction_commands,
     db_commands,
     import_commands,
+    login_commands,
     migrate_commands,
     programme_commands,
     reminder_commands,
+    serve_commands,
     zgw_commands,
 )
 from .complete import attach  # noqa: E402 - after every command is registered

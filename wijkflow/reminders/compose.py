@@ -171,10 +171,20 @@ def message_context(app: Any, view: AanpakView, *, rule: ReminderRule, kind: str
         "days_left": days_left, "days_late": -days_left if days_left is not None and days_left < 0 else 0,
         # A calendar entry only for a deadline still ahead: never one for a date that has passed.
         "calendar": kind == "before" and days_left is not None and days_left >= 0,
+        "links": page_links(app, row.slug, asks=kind == "awaiting_approval" or role == "approver"),
     }
     if kind in notify.EVENT_KINDS:
         context["event"] = _event_context(app, view, kind, criterion, locale)
     return context, locale
+
+
+def page_links(app: Any, slug: str | None, *, asks: bool) -> dict[str, str | None]:
+    """Where the reader sees it in the web pages, when the server's public address (settings.server_url) is
+    known: the aanpak's page, and "Mijn taken" when the message asks for an approval or a sign-off."""
+    base = (app.settings.server_url or "").rstrip("/")
+    if not base:
+        return {"aanpak": None, "tasks": None}
+    return {"aanpak": f"{base}/aanpak/{slug}" if slug else None, "tasks": f"{base}/" if asks else None}
 
 
 def _event_context(app: Any, view: AanpakView, kind: str, criterion: str | None, locale: str) -> dict[str, Any]:
@@ -259,7 +269,7 @@ def compose(conn: sa.Connection | None, app: Any, rows: list[Any], now: datetime
             group = groups.setdefault(c["aanpak"]["slug"], {"aanpak": c["aanpak"], "items": []})
             group["items"].append({**c, "subject": r.subject})
         digest = {"person": items[0][0]["person"], "count": len(items), "groups": list(groups.values()),
-                  "calendar_count": len(events)}
+                  "calendar_count": len(events), "links": page_links(app, None, asks=True)}
         rendered = render("digest", locale, digest, subject)
         stamped = rows[0].message_id
         message_id = stamped if stamped.startswith("<digest.") else digest_message_id(rows, app.settings.mail_from)

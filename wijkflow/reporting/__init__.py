@@ -39,6 +39,6 @@ def render(template: str, **context: Any) -> str:
     return environment().get_template(template).render(**context)
 
 
-def describe(e: dict[str, Any]) -> str:
-    """What one history event was, in Dutch, for the report's history table."""
-    return events.describe(e, LOCALE, "sentence")
+def describe(e: dict[str, Any], locale: str = LOCALE) -> str:
+    """What one history event was, in Dutch (or `locale`), for the report's history table."""
+    return events.describe(e, locale, "sentence")

@@ -26,8 +26,12 @@ class Timeline:
     now_x: float | None = None
 
 
+# The few words the drawings carry themselves (the web pages draw them for English readers too).
+WORDS = {"nl": {"now": "nu", "days": "dagen"}, "en": {"now": "now", "days": "days"}}
+
+
 def timeline(phases: list[tuple[str, str]], stays: list[dict[str, Any]], end: datetime, tz: Any,
-             *, width: int = 900, lane: int = 26, left: int = 230) -> Timeline:
+             *, width: int = 900, lane: int = 26, left: int = 230, locale: str = LOCALE) -> Timeline:
     """A swimlane per phase; one bar per stay, so loops back (bijsturen) show as a second bar.
 
     phases: (key, label) in definition order; stays: {"phase", "since", "until" (None = still)}.
@@ -56,9 +60,10 @@ def timeline(phases: list[tuple[str, str]], stays: list[dict[str, Any]], end: da
         days = (((s["until"] or end) - s["since"]) / timedelta(days=1))
         t.bars.append({"x": x0, "y": top + i * lane + 4, "w": max(x1 - x0, 2.0), "h": lane - 8,
                        "color": PALETTE[i % len(PALETTE)], "days": round(days), "open": s["until"] is None,
-                       "title": f"{t.lanes[i]['label']}: {long_date(s['since'].astimezone(tz).date(), LOCALE)} – "
-                                + (long_date(s["until"].astimezone(tz).date(), LOCALE) if s["until"] else "nu")
-                                + f" ({round(days)} dagen)"})
+                       "title": f"{t.lanes[i]['label']}: {long_date(s['since'].astimezone(tz).date(), locale)} – "
+                                + (long_date(s["until"].astimezone(tz).date(), locale) if s["until"]
+                                   else WORDS[locale]["now"])
+                                + f" ({round(days)} {WORDS[locale]['days']})"})
     months = max(1, int(span / 86400 / 30 / 12) + 1)  # one tick per month, fewer on long spans
     step = 1 if months <= 1 else 3 if months <= 3 else 6
     local = start.astimezone(tz)
@@ -68,7 +73,7 @@ def timeline(phases: list[tuple[str, str]], stays: list[dict[str, Any]], end: da
         if moment > stop:
             break
         if moment >= start and (day.month - 1) % step == 0:
-            label = month_label(day, LOCALE) + (f" {day.year}" if day.month == 1 or not t.ticks else "")
+            label = month_label(day, locale) + (f" {day.year}" if day.month == 1 or not t.ticks else "")
             t.ticks.append({"x": x(moment), "label": label})
         day = date(day.year + (day.month == 12), day.month % 12 + 1, 1)
     t.now_x = x(end)
@@ -91,7 +96,8 @@ class Chart:
 
 
 def indicator_chart(baseline: float | None, target: float | None, measurements: list[tuple[date, float]],
-                    *, start: date | None = None, width: int = 360, height: int = 150) -> Chart:
+                    *, start: date | None = None, width: int = 360, height: int = 150,
+                    locale: str = LOCALE) -> Chart:
     """Baseline and target as dashed lines, measurements as a line with dots."""
     c = Chart(width=width, height=height)
     values = [v for _, v in measurements] + [v for v in (baseline, target) if v is not None]
@@ -123,12 +129,12 @@ def indicator_chart(baseline: float | None, target: float | None, measurements: 
         # The value sits above its dot, or below it where a dashed line (or the top) would run through it.
         above = py - 7
         label_y = py + 15 if above < 10 or any(abs(above - 3 - ly) < 8 for ly in lines) else above
-        c.points.append({"x": x(d), "y": py, "label_y": round(label_y, 1), "value": number(v, LOCALE),
+        c.points.append({"x": x(d), "y": py, "label_y": round(label_y, 1), "value": number(v, locale),
                          "date": d.isoformat()})
     # Baseline and target first, then the extremes where they do not collide (12 px apart).
     for v in [v for v in (baseline, target) if v is not None] + [lo + pad, hi - pad]:
         if all(abs(y(v) - other["y"]) >= 12 for other in c.y_labels):
-            c.y_labels.append({"y": y(v), "label": number(round(v, 6), LOCALE)})
+            c.y_labels.append({"y": y(v), "label": number(round(v, 6), locale)})
     if first is not None and last is not None:
         c.x_labels.append({"x": x(first), "label": first.isoformat(), "anchor": "start"})
         if last != first:

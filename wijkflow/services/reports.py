@@ -49,12 +49,23 @@ def _stays(events: list[dict[str, Any]], fallback_phase: str, fallback_since: da
 
 
 def aanpak_report(app: App, ref: str, path: str, *, force: bool = False) -> dict[str, Any]:
+    target = _target(app, path, force)
+    data = aanpak_data(app, ref)
+    html = render("report_aanpak.html.j2", **data)
+    return {**_write(app, target, html, force), "what": f"report on {data['a']['name']}"}
+
+
+def aanpak_data(app: App, ref: str, *, locale: str = LOCALE, chain: bool = True) -> dict[str, Any]:
+    """What the report on one aanpak shows (also the web's aanpak page): the aanpak as `show` sees it,
+    its history, the gates passed, the timeline, the indicators with their charts, the programme.
+
+    Text that is not the definition's own (gate reasons, event sentences) is in `locale`. `chain`: also the
+    chain head (counts every event: the report's footer wants it, a page viewed often does not)."""
     # Built from the existing read use-cases, each its own read transaction: a change landing in
     # between could show in one part and not yet in another. The timeline, the gates passed and
     # the history all come from the same list of events, so they always agree with each other.
-    target = _target(app, path, force)
     now = app.now()
-    a = show_aanpak(app, ref, locale=LOCALE)
+    a = show_aanpak(app, ref, locale=locale)
     events = history(app, ref)
     with app.db.read() as conn:
         row = store.find_aanpak(conn, ref)
@@ -62,7 +73,7 @@ def aanpak_report(app: App, ref: str, path: str, *, force: bool = False) -> dict
         inds = store.indicators(conn, row.id)
         ms = store.measurements(conn, row.id)
     programme = _programme(app, ref, row, definition, {i.key: i.label for i in inds})
-    chain = head(app)
+    chain_head = head(app) if chain else None
     stays = _stays(events, row.phase, row.phase_since, app.tz)
     final = {p.key for p in definition.phases if p.final}
     end = next((s["since"] for s in stays if s["phase"] in final), now)
@@ -70,12 +81,18 @@ def aanpak_report(app: App, ref: str, path: str, *, force: bool = False) -> dict
         if s["phase"] in final:
             s["until"] = s["until"] or s["since"]
     lanes = [(p.key, p.label) for p in definition.phases if not p.final]
-    timeline = charts.timeline(lanes, [s for s in stays if s["phase"] not in final], end, app.tz)
+    words = "en" if locale == "en" else LOCALE
+    timeline = charts.timeline(lanes, [s for s in stays if s["phase"] not in final], end, app.tz, locale=words)
+    # The same stays as words (the visits of each phase with their dates), for readers who cannot see the chart.
+    visits = [{"phase": s["phase"], "phase_label": definition.phase_label(s["phase"]),
+               "since": local_iso(s["since"], app.tz), "until": local_iso(s["until"], app.tz),
+               "days": gates.calendar_days(s["since"], s["until"] or now), "final": s["phase"] in final}
+              for s in stays]
     passed = [{"at": e["at"], "actor": e["actor"], "from_label": e["from_label"], "to_label": e["to_label"],
                "reason": e["reason"], "override": bool(e["payload"].get("override")),
                "label": e["payload"].get("label", ""),
                "criteria": [{**c, "at": local_iso(datetime.fromisoformat(c["at"]), app.tz) if c.get("at") else None,
-                             "why": gates.snapshot_why(c, LOCALE)}
+                             "why": gates.snapshot_why(c, locale)}
                             for c in e["payload"].get("gate", [])]}
               for e in events if e["type"] == "phase_changed"]
     indicators = []
@@ -85,11 +102,11 @@ def aanpak_report(app: App, ref: str, path: str, *, force: bool = False) -> dict
                            "baseline_date": i.baseline_date.isoformat() if i.baseline_date else None,
                            "target": i.target, "direction": i.direction,
                            "measurements": [{"date": d.isoformat(), "value": v} for d, v in own],
-                           "chart": charts.indicator_chart(i.baseline, i.target, own, start=i.baseline_date)})
-    html = render("report_aanpak.html.j2", a=a, events=[{**e, "what": describe(e)} for e in events],
-                  passed=passed, timeline=timeline, indicators=indicators, chain=chain, programme=programme,
-                  generated=local_iso(now, app.tz), closed=a["phase"] in final)
-    return {**_write(app, target, html, force), "what": f"report on {a['name']}"}
+                           "chart": charts.indicator_chart(i.baseline, i.target, own, start=i.baseline_date,
+                                                           locale=words)})
+    return {"a": a, "events": [{**e, "what": describe(e, locale)} for e in events], "passed": passed,
+            "timeline": timeline, "visits": visits, "indicators": indicators, "chain": chain_head,
+            "programme": programme, "generated": local_iso(now, app.tz), "closed": a["phase"] in final}
 
 
 def _programme(app: App, ref: str, row: Any, definition: Any, indicator_labels: dict[str, str]) -> dict[str, Any]:

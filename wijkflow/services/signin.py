@@ -23,7 +23,7 @@ from ..app import App
 from ..errors import Conflict, InvalidInput, NotAllowed, NotFound
 from ..i18n import N_, t
 from ..store import signin as sql
-from .common import clean_email, clean_name
+from .common import claims_allowed, clean_email, clean_name
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,7 @@ def end_session(app: App, secret: str) -> bool:
 def _holder(conn: Any, email: str | None) -> Any:
     """The acting person for their own tokens: any known person, auditors too (they read through the server
     with one); nobody named, or someone unknown, is refused as `actor()` refuses them."""
+    claims_allowed(conn)  # on an identity = "server" installation only inside the server: no local minting
     if not email or not email.strip():
         raise NotAllowed("Say who you are with --as EMAIL (or set WIJKFLOW_USER).")
     row = store.person_by_email(conn, email.strip().lower())

@@ -36,6 +36,7 @@ from starlette.datastructures import FormData, MutableHeaders
 from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import provenance
 from ..errors import NotAllowed
 from .errors import CsrfRefused, LoginRequired, TooManyAttempts
 
@@ -143,9 +144,15 @@ async def checked_form(request: Request) -> FormData:
 
 
 def acting(request: HTTPConnection, who: Visitor | None) -> contextlib.AbstractContextManager[Any]:
-    """Where the change inside comes from (via web/api, method, host, client): a no-op until provenance is
-    merged; the lead wires it to `provenance.acting_through(...)` then."""
-    return contextlib.nullcontext()
+    """Where the change inside comes from, recorded on every event written in the block (BIO 12.4.1): via web
+    (a page) or api (a token: the CLI, a script), how the person signed in, this server's host and the peer's
+    address. Inside it an identity = "server" installation accepts changes in the person's name.
+
+    It wraps `await run_in_threadpool(...)`: anyio copies the context into the worker thread."""
+    if who is None:
+        return contextlib.nullcontext()
+    via = "api" if who.method == "token" or request.url.path.startswith("/api/") else "web"
+    return provenance.serving(via, who.method, request.client.host if request.client else None)
 
 
 def browser_nonce(request: HTTPConnection) -> str:

@@ -130,6 +130,12 @@ def remote(w: World, *args: str, user: str | None = None, env: dict[str, str] | 
                           text=True, timeout=120, input=stdin)
 
 
+# The history's last column (table), last field (csv) and `origin` member (json): where each event came from.
+ORIGIN_COLUMN = r"(?m) *(via (cli|api) \([^)\n]*\)|Origin|-{6,})$"
+ORIGIN_CSV = r"(?m),(origin|\"\{[^\n]*\}\")$"
+ORIGIN_JSON = r"\"origin\": \{[^}]*\}"
+
+
 def same(w: World, *args: str, user: str | None = None, code: int = 0,
          unlike: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run args locally and remotely as `user`: the same exit code (`code`), stdout and stderr (where they
@@ -172,10 +178,16 @@ def test_the_cli_suites_main_scenario_gives_the_same_output_remotely(world):
     same(w, "measure", REF, "bewoners", "55", "--date", "2026-03-02", "--source", "telling", user=WR)
     same(w, "measure", REF, "bewoners", "abc", user=WR, code=2)
     same(w, "indicators", REF)
-    same(w, "history", REF)
-    same(w, "history", REF, "--format", "csv")
-    r = same(w, "history", REF, "--format", "json")
-    assert [e["type"] for e in json.loads(r.stdout)][-1] == "measurement_recorded"
+    # History: the same, except where each event came from (BIO 12.4.1): the OS account and host locally,
+    # the token and the client's address through the server.
+    r = same(w, "history", REF, unlike=ORIGIN_COLUMN)
+    assert r.stdout.splitlines()[-1].endswith("via api (token from 127.0.0.1)")
+    same(w, "history", REF, "--format", "csv", unlike=ORIGIN_CSV)
+    r = same(w, "history", REF, "--format", "json", unlike=ORIGIN_JSON)
+    events = json.loads(r.stdout)
+    assert events[-1]["type"] == "measurement_recorded"
+    assert {k: events[-1]["origin"][k] for k in ("via", "method", "client")} == {
+        "via": "api", "method": "token", "client": "127.0.0.1"}
     r = same(w, "show", REF, "--format", "json")
     assert json.loads(r.stdout)["phase"] == "design"
     same(w, "show", REF)

@@ -43,6 +43,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from .. import provenance
 from ..app import App
 from ..cli import cli, error_text, serving, wants_json
 from ..cli.remote import MAX_UPLOAD, OUT, FileArg, file_args, local_only, resolve
@@ -355,8 +356,11 @@ async def login_start(request: Request) -> Response:
 
 async def login_poll(request: Request) -> Response:
     data = await _json(request)
-    answer = await run_in_threadpool(signin.cli_login_poll, request.app.state.wijkflow,
-                                     str(data.get("device_code") or ""))
+    # The poll that finds the code confirmed issues the token (token_created, in the person's name): made
+    # through the server by a person who signed in to confirm it, so it counts as verified.
+    with provenance.serving("api", "device", request.client.host if request.client else None):
+        answer = await run_in_threadpool(signin.cli_login_poll, request.app.state.wijkflow,
+                                         str(data.get("device_code") or ""))
     return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
 

@@ -77,7 +77,7 @@ def in_process_wijkflow(db: Path) -> float:
     try:
         t0 = time.perf_counter()
         out = io.StringIO()
-        for _, text in csv_chunks(app, gate_cell=str, aanpak=str(AANPAK)):
+        for _, text in csv_chunks(app, aanpak=str(AANPAK)):
             out.write(text)
         return time.perf_counter() - t0
     finally:

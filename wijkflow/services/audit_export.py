@@ -21,6 +21,7 @@ from typing import Any
 
 from .. import store
 from ..app import App
+from ..audit_columns import gate_cell
 from ..audit_format import STORED_AT, utc_text
 from ..models import UTCDateTime
 from ..spreadsheet import csv_text, spreadsheet_cell
@@ -34,16 +35,14 @@ def count(app: App, **filters: Any) -> int:
         return store.count_matching(conn, **f)
 
 
-def csv_rows(app: App, *, gate_cell: Callable[[list[dict[str, Any]]], str], raw: bool = False,
-             **filters: Any) -> Iterator[list[Any]]:
-    """One list of QUERY_CSV values per event, oldest first. Filters are checked before the first row.
+def csv_rows(app: App, *, raw: bool = False, **filters: Any) -> Iterator[list[Any]]:
+    """One list of COLUMNS values per event, oldest first. Filters are checked before the first row.
     Text cells are made safe for a spreadsheet unless `raw`."""
     for batch in _batches(app, gate_cell, 10_000, raw, filters):
         yield from batch
 
 
-def csv_chunks(app: App, *, gate_cell: Callable[[list[dict[str, Any]]], str], batch: int = 10_000,
-               raw: bool = False, **filters: Any) -> Iterator[tuple[int, str]]:
+def csv_chunks(app: App, *, batch: int = 10_000, raw: bool = False, **filters: Any) -> Iterator[tuple[int, str]]:
     """(events, text): the CSV body in large pieces, as csv.writer(lineterminator="\\n") writes csv_rows.
     Filters are checked before the first piece."""
     out = io.StringIO()

@@ -231,17 +231,16 @@ def audit_page(request: Request) -> Response:
 def audit_export(request: Request) -> Response:
     """`audit query --format csv` as a download: the same columns and cells, streamed from the database."""
     _auditor(request)
-    # The CLI's columns and gate cell, so the download is byte for byte what the CLI writes.
-    from ..cli.audit_commands import QUERY_CSV, _gate_cell
+    # The same service, columns and cells as the CLI's, so the download is byte for byte what the CLI writes.
+    from ..audit_columns import COLUMNS
     from ..services.audit_export import csv_chunks
 
-    chunks = csv_chunks(_app(request), gate_cell=lambda gate: _gate_cell({"gate": gate}),
-                        **_audit_filters(request))
+    chunks = csv_chunks(_app(request), **_audit_filters(request))
     first = next(chunks, None)  # bad filters fail here, as a page, before any byte is sent
 
     def body() -> Iterator[str]:
         head = io.StringIO()
-        csv.writer(head, lineterminator="\n").writerow(QUERY_CSV)
+        csv.writer(head, lineterminator="\n").writerow(COLUMNS)
         yield head.getvalue()
         if first is not None:
             yield first[1]

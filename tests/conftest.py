@@ -103,7 +103,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "sqlite_only: the test works on the SQLite file itself (tampering, "
-                                       "file bytes); it runs once, on SQLite")
+                                       "file bytes), or on a layer the engine does not change (the web pages "
+                                       "over the services); it runs once, on SQLite")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -16,6 +16,10 @@ from webkit import csrf_of
 
 from wijkflow import permissions, services
 
+# The web layer over the services, the same on both engines: these run on SQLite only (the services,
+# the sign-in SQL and the pages' forms are run on PostgreSQL too, in their own tests).
+pytestmark = pytest.mark.sqlite_only
+
 ROLES = ("admin", "auditor", "projectleider", "coordinator", "approver", "other", "anonymous")
 
 

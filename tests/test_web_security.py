@@ -15,6 +15,10 @@ from wijkflow.services import signin
 from wijkflow.web.identity import BROWSER_COOKIE, SESSION_COOKIE, sign
 from wijkflow.web.security import RateLimiter
 
+# The web layer over the services, the same on both engines: these run on SQLite only (the services,
+# the sign-in SQL and the pages' forms are run on PostgreSQL too, in their own tests).
+pytestmark = pytest.mark.sqlite_only
+
 
 def cookie_flags(header: str) -> set[str]:
     return {part.strip().split("=")[0] for part in header.split(";")[1:]}

@@ -18,6 +18,10 @@ from webkit import csrf_of
 
 from wijkflow import services
 
+# The web layer over the services, the same on both engines: these run on SQLite only (the services,
+# the sign-in SQL and the pages' forms are run on PostgreSQL too, in their own tests).
+pytestmark = pytest.mark.sqlite_only
+
 SCRIPT = "<script>alert(1)</script>"
 ATTR = '"><img src=x onerror=alert(1)>'
 PERSON = "xss@hengelo.example"

@@ -68,7 +68,8 @@ def test_tasks_page_lists_the_approval_waiting_for_an_approver(world: World) -> 
     assert "Mijn taken" in page and "Goedkeuren" in page
     assert "Lokaal contract goedgekeurd door de stuurgroep" in page
     assert f'href="/aanpak/{slug}/goedkeuren/lokaal_contract_akkoord"' in r.text
-    assert "https://hengelo.nl/contract.pdf" in page  # what the approver is asked to judge
+    assert "https://hengelo.nl/contract.pdf" in page  # what the approver is asked to judge, one click away
+    assert '<a href="https://hengelo.nl/contract.pdf" rel="noopener noreferrer">' in r.text
 
 
 def test_tasks_page_lists_deliverables_owed_and_a_gate_ready_to_advance(world: World) -> None:

@@ -14,10 +14,8 @@ change a person makes (services.common.actor). Leaf module: imports nothing from
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
-import socket
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
@@ -53,12 +51,18 @@ def os_user() -> str:
         except (ImportError, KeyError):
             return f"uid:{geteuid()}"
     try:
+        import getpass
+
         return getpass.getuser()
     except Exception:  # OSError on 3.13+, ImportError without pwd
         return "unknown"
 
 
 def host() -> str:
+    # socket is imported here, not at the top: the CLI imports this module at start-up (describe()) and
+    # most commands never ask for the host.
+    import socket
+
     try:
         return socket.gethostname() or "unknown"
     except OSError:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
 from . import Flags, cli, open_app, pass_flags
@@ -51,6 +49,8 @@ def serve(flags: Flags, host: str, port: int, insecure_cookies: bool, forwarded_
         click.echo(f"Would listen on {plan['url']}.")
         return
     web = create_app(app)
+    import logging
+
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

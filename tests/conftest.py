@@ -21,7 +21,7 @@ from wijkflow.app import App
 from wijkflow.cli import cli
 
 # The web tests' fixtures (client, web, served; the OpenID provider oidc_provider, oidc), usable by name anywhere.
-pytest_plugins = ["webkit", "oidc_provider"]
+pytest_plugins = ["webkit", "oidc_provider", "smtp_server"]
 
 AMS = ZoneInfo("Europe/Amsterdam")
 PL = "fleur@hengelo.example"

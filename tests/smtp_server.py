@@ -1,14 +1,22 @@
-"""A real SMTP server (aiosmtpd) on 127.0.0.1 whose answers a test can choose."""
+"""A real SMTP server (aiosmtpd) on 127.0.0.1 whose answers a test can choose.
+
+Also a pytest plugin (tests/conftest.py): the `server` fixture, and `smtp_app` for an App that sends to it
+(closed when the test ends).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import email
 import socket
+from collections.abc import Iterator
 from email import policy
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
+
+from wijkflow.app import App
 
 
 def free_port() -> int:
@@ -77,3 +85,28 @@ class Server:
     @property
     def messages(self) -> list[Any]:
         return self.handler.messages
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    with Server() as s:
+        yield s
+
+
+_opened: list[App] = []
+
+
+def smtp_app(db_url: str, clock: Any, port: int, **extra: Any) -> App:
+    """An App on `db_url` that sends to the test's SMTP server on `port`; `extra` are more settings by name."""
+    flags = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none", "smtp_timeout": 2,
+             "mail_from": "wijkflow@hengelo.example", **extra}
+    app = App.open(db_url, clock=clock, **flags)
+    _opened.append(app)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _close_smtp_apps() -> Iterator[None]:
+    yield
+    while _opened:
+        _opened.pop().close()

@@ -6,35 +6,13 @@ from collections import Counter
 
 import pytest
 from conftest import ADMIN, PL, SG1, SG2, WR
-from smtp_server import Server
+from smtp_server import smtp_app
 
 from wijkflow import services
 from wijkflow.app import App
 from wijkflow.reminders import sweep as sweep_mod
 from wijkflow.reminders.sweep import sweep
 from wijkflow.services.corrections import withdraw
-
-_opened: list[App] = []
-
-
-@pytest.fixture
-def server():
-    with Server() as s:
-        yield s
-
-
-@pytest.fixture(autouse=True)
-def _close_apps():
-    yield
-    while _opened:
-        _opened.pop().close()
-
-
-def smtp_app(db_url: str, clock, port: int) -> App:
-    app = App.open(db_url, clock=clock, smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
-                   smtp_timeout=2, mail_from="wijkflow@hengelo.example")
-    _opened.append(app)
-    return app
 
 
 def received(server, start: int = 0) -> list[tuple[str, str]]:

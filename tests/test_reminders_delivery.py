@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import PL, SG1, SG2, WR
 from smtp_server import Server, free_port
+from smtp_server import smtp_app as _smtp_app
 
 from wijkflow import services
 from wijkflow.app import App
@@ -24,28 +26,8 @@ from wijkflow.reminders.sweep import sweep
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def server():
-    with Server() as s:
-        yield s
-
-
-_opened: list[App] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_apps():
-    yield
-    while _opened:
-        _opened.pop().close()
-
-
-def smtp_app(db_url: str, clock, port: int, **extra) -> App:
-    flags = {"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none", "smtp_timeout": 0.5,
-             "mail_from": "wijkflow@hengelo.example", **extra}
-    app = App.open(db_url, clock=clock, **flags)
-    _opened.append(app)
-    return app
+# These tests wait for timeouts (a server that hangs): half a second instead of two.
+smtp_app = functools.partial(_smtp_app, smtp_timeout=0.5)
 
 
 def minute(value) -> str:

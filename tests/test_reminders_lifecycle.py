@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 from conftest import ADMIN, PL, SG1, SG2, WR
-from smtp_server import Server
 
 from wijkflow import gates, services, store
 from wijkflow.app import App
@@ -24,12 +23,6 @@ from wijkflow.templating import long_date
 SG3 = "sanne@nijmegen.example"  # a third signer: each party of a sign-off is a different person
 EVERYONE = (PL, WR, SG1, SG2, SG3)
 LOCALE = {PL: "nl", WR: "nl", SG1: "nl", SG2: "en", SG3: "nl"}
-
-
-@pytest.fixture
-def server():
-    with Server() as s:
-        yield s
 
 
 class Walk:

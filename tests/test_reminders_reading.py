@@ -11,35 +11,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from conftest import MINIMAL, PL, SG1, SG2, WR
-from smtp_server import Server
+from smtp_server import smtp_app
 
 from wijkflow import services
-from wijkflow.app import App
 from wijkflow.definitions import load_file, shipped_dir, warnings
 from wijkflow.reminders.sweep import sweep
 from wijkflow.services.reminders import list_reminders
-
-_opened: list[App] = []
-
-
-@pytest.fixture
-def server():
-    with Server() as s:
-        yield s
-
-
-@pytest.fixture(autouse=True)
-def _close_apps():
-    yield
-    while _opened:
-        _opened.pop().close()
-
-
-def smtp_app(db_url: str, clock, port: int, **extra) -> App:
-    app = App.open(db_url, clock=clock, smtp_host="127.0.0.1", smtp_port=port, smtp_security="none",
-                   smtp_timeout=2, mail_from="wijkflow@hengelo.example", **extra)
-    _opened.append(app)
-    return app
 
 
 def to(msg) -> str:

@@ -2,16 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
 import scenarios
-from smtp_server import Server
-
-
-@pytest.fixture
-def server():
-    with Server() as s:
-        yield s
-
 
 KILLS = scenarios.scaled(30)
 

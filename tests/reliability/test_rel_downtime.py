@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
 import scenarios
-from smtp_server import Server
-
-
-@pytest.fixture
-def server():
-    with Server() as s:
-        yield s
 
 
 def test_after_100_days_down_every_due_reminder_goes_once_and_repeating_rules_catch_up_once(

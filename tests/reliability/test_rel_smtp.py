@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
 import scenarios
-from smtp_server import Server
-
-
-@pytest.fixture
-def server():
-    with Server() as s:
-        yield s
 
 
 def test_the_fault_matrix_across_restarts_loses_nothing_and_duplicates_only_what_was_in_flight(db_url, server):

@@ -180,6 +180,9 @@ def _visitor_of(signed: Any, method: str, csrf: str) -> Visitor:
                    token_id=signed.token.id if signed.token is not None else None, csrf=csrf)
 
 
+STATIC_PATH = "/static/"
+
+
 class IdentityMiddleware:
     """Finds the visitor (session cookie on pages, bearer token on /api) and sets the cookies routes ask for."""
 
@@ -187,7 +190,9 @@ class IdentityMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith(STATIC_PATH):
+            # The stylesheet and icon are the same for everyone: no session lookup for them.
+            scope.setdefault("state", {})["visitor"] = None
             await self.app(scope, receive, send)
             return
         from ..services import signin
